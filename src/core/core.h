@@ -1,0 +1,139 @@
+/*
+ * core.h - the shared vocabulary of every mizzen component: error codes and
+ * the error record that carries a human message next to them, logging, time,
+ * identifiers (ULID, UUID), a growable string buffer, and JSON helpers over
+ * jansson.
+ *
+ * Ownership rule for JSON (jansson): a function returning json_t * returns a
+ * NEW reference the caller must json_decref(), unless its comment says
+ * "borrowed". Functions taking json_t * borrow it unless they say "steals".
+ */
+#ifndef MZ_CORE_H
+#define MZ_CORE_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* One error vocabulary for every layer; api/ maps it to HTTP once. */
+typedef enum mz_code {
+	MZ_OK = 0,
+	MZ_EINVAL,     /* bad input: 400 */
+	MZ_ENOTFOUND,  /* 404 */
+	MZ_ECONFLICT,  /* duplicate, stale, wrong state: 409 (or 400 for stale) */
+	MZ_EFORBIDDEN, /* 403 */
+	MZ_EBUSY,      /* store busy, try again: 503 */
+	MZ_EIO,        /* store or OS failure: 500 */
+	MZ_ENOMEM,     /* 500 */
+	MZ_ETIMEOUT,
+	MZ_EINTERNAL,
+} mz_code;
+
+/* An error record: the code plus a message a person can act on. */
+typedef struct mz_err {
+	mz_code code;
+	char msg[512];
+} mz_err;
+
+/* Sets err (if non-NULL) and returns code, so callers can write
+ * `return mz_fail(err, MZ_EINVAL, "stage '%s' has no type", ref);`. */
+mz_code mz_fail(mz_err *err, mz_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void mz_err_clear(mz_err *err);
+const char *mz_code_name(mz_code code);
+
+/* ---- logging ---------------------------------------------------------- */
+
+typedef enum { MZ_LOG_DEBUG, MZ_LOG_INFO, MZ_LOG_WARN, MZ_LOG_ERROR } mz_log_level;
+
+void mz_log_set_level(mz_log_level level);
+void mz_log(mz_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define mz_debug(...) mz_log(MZ_LOG_DEBUG, __VA_ARGS__)
+#define mz_info(...) mz_log(MZ_LOG_INFO, __VA_ARGS__)
+#define mz_warn(...) mz_log(MZ_LOG_WARN, __VA_ARGS__)
+#define mz_error(...) mz_log(MZ_LOG_ERROR, __VA_ARGS__)
+
+/* ---- time and ids ----------------------------------------------------- */
+
+int64_t mz_now_ms(void);      /* wall clock, ms since the epoch */
+int64_t mz_mono_ms(void);     /* monotonic clock, ms */
+
+/* A ULID: 26 chars of Crockford base32, time-sortable; out must hold 27. */
+void mz_ulid(char out[27]);
+/* A random (v4) UUID, lower-case with dashes; out must hold 37. */
+void mz_uuid(char out[37]);
+/* Fills buf with n random bytes from getrandom(2). */
+void mz_random_bytes(void *buf, size_t n);
+
+/* ---- growable buffer -------------------------------------------------- */
+
+/* Invariants: `data` is never NULL after init and always NUL-terminated;
+ * an append that would pass `max` fails with MZ_EINVAL and leaves the
+ * buffer as it was. */
+typedef struct mz_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+} mz_buf;
+
+void mz_buf_init(mz_buf *b, size_t max);
+void mz_buf_release(mz_buf *b);
+void mz_buf_reset(mz_buf *b);
+mz_code mz_buf_add(mz_buf *b, const void *data, size_t len);
+mz_code mz_buf_adds(mz_buf *b, const char *s);
+mz_code mz_buf_printf(mz_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Hands the data to the caller (free() it) and re-initialises b. */
+char *mz_buf_detach(mz_buf *b, size_t *len);
+
+/* ---- strings ---------------------------------------------------------- */
+
+char *mz_strdup(const char *s);         /* aborts on OOM: tiny allocations */
+char *mz_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool mz_streq(const char *a, const char *b);        /* NULL-safe */
+bool mz_strcaseeq(const char *a, const char *b);    /* NULL-safe */
+
+/* ---- JSON helpers ----------------------------------------------------- */
+
+/* Borrowed lookups that tolerate NULL objects and wrong types. */
+const char *mz_json_str(const json_t *obj, const char *key);
+/* Integer value of a number or a numeric string; dflt otherwise. */
+int64_t mz_json_int(const json_t *obj, const char *key, int64_t dflt);
+double mz_json_num(const json_t *obj, const char *key, double dflt);
+/* Spinnaker parses booleans with toString()+parseBoolean: "true" works. */
+bool mz_json_bool(const json_t *obj, const char *key, bool dflt);
+/* Borrowed; NULL when absent or not of that type. */
+json_t *mz_json_obj(const json_t *obj, const char *key);
+json_t *mz_json_arr(const json_t *obj, const char *key);
+/* Truthiness the way Groovy/SpEL users expect: null, false, 0, "" are false. */
+bool mz_json_truthy(const json_t *v);
+
+/* Compact serialisation with keys in insertion order; free() the result. */
+char *mz_json_dump(const json_t *v);
+/* Parses text; on failure sets err with line/column and returns NULL. */
+json_t *mz_json_parse(const char *text, size_t len, mz_err *err);
+
+/* Shallow merge, like Java's putAll: copies every key of src into dst
+ * (src borrowed), replacing existing keys. */
+void mz_json_merge(json_t *dst, const json_t *src);
+
+/* ---- files ------------------------------------------------------------ */
+
+/* mkdir -p; returns 0 or -1 with errno. */
+int mz_mkdirs(const char *path, int mode);
+/* Reads a whole file; NULL with err on failure; free() the result. */
+char *mz_read_file(const char *path, size_t *len, mz_err *err);
+
+/* ---- base64 ----------------------------------------------------------- */
+
+char *mz_base64_encode(const unsigned char *data, size_t len);
+/* Returns NULL on malformed input; *out_len receives the decoded size. */
+unsigned char *mz_base64_decode(const char *text, size_t *out_len);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder */ typedef int mz_engine_placeholder;
