@@ -1,0 +1,243 @@
+/* cli_http.c - the client side of the Gate API over libcurl's easy
+ * interface, plus the little output and input helpers every command uses.
+ *
+ * One CURL handle lives for the whole command so polls reuse the
+ * connection. Nothing here goes through a shell: URLs are built by
+ * escaping each path segment and query value. */
+#include "cli/cli_int.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Responses bigger than this are refused rather than buffered. */
+#define MZ_CLI_MAX_BODY ((size_t)256 << 20)
+#define MZ_CLI_CONNECT_TIMEOUT_MS 5000L
+
+void
+mz_cli_resp_release(mz_cli_resp *r)
+{
+	mz_buf_release(&r->body);
+	if (r->json)
+		json_decref(r->json);
+	r->json = NULL;
+	r->status = 0;
+	r->error[0] = '\0';
+}
+
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	mz_buf *b = userdata;
+	size_t n = size * nmemb;
+	/* Returning less than n makes curl fail with CURLE_WRITE_ERROR. */
+	return mz_buf_add(b, ptr, n) == MZ_OK ? n : 0;
+}
+
+int
+mz_cli_http_try(mz_cli *c, const char *method, const char *path,
+		const json_t *body, mz_cli_resp *r)
+{
+	CURL *h = c->curl;
+	struct curl_slist *hdrs = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *url = mz_asprintf("%s%s", c->url, path);
+	char *payload = NULL;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	mz_buf_init(&r->body, MZ_CLI_MAX_BODY);
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, MZ_CLI_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "mizzen-cli/1");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (body) {
+		payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!payload) {
+			snprintf(r->error, sizeof(r->error), "cannot encode request body");
+			free(url);
+			curl_slist_free_all(hdrs);
+			return -1;
+		}
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		/* An explicit (possibly empty) body makes curl send
+		 * Content-Length, which some servers want on PUT/POST. */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload ? payload : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, payload ? (long)strlen(payload) : 0L);
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	}
+
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		if (rc == CURLE_WRITE_ERROR)
+			snprintf(r->error, sizeof(r->error), "response too large");
+		else
+			snprintf(r->error, sizeof(r->error), "%s",
+				 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	} else {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		if (r->body.len > 0)
+			r->json = json_loadb(r->body.data, r->body.len,
+					     JSON_DECODE_ANY, NULL);
+	}
+	curl_slist_free_all(hdrs);
+	free(payload);
+	free(url);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+int
+mz_cli_http(mz_cli *c, const char *method, const char *path,
+	    const json_t *body, mz_cli_resp *r)
+{
+	if (mz_cli_http_try(c, method, path, body, r) == 0)
+		return 0;
+	fprintf(stderr, "Could not reach mizzen at %s: %s\n", c->url, r->error);
+	return -1;
+}
+
+char *
+mz_cli_path(mz_cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	mz_buf b;
+
+	mz_buf_init(&b, 0);
+	va_start(ap, fmt);
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] != '%' || p[1] == '\0') {
+			mz_buf_add(&b, p, 1);
+			continue;
+		}
+		p++;
+		if (*p == 's') {
+			const char *s = va_arg(ap, const char *);
+			char *e = curl_easy_escape(c->curl, s ? s : "", 0);
+			mz_buf_adds(&b, e ? e : "");
+			curl_free(e);
+		} else if (*p == 'r') {
+			/* raw: text the caller already escaped */
+			mz_buf_adds(&b, va_arg(ap, const char *));
+		} else {
+			mz_buf_add(&b, p, 1);
+		}
+	}
+	va_end(ap);
+	return mz_buf_detach(&b, NULL);
+}
+
+bool
+mz_cli_is_2xx(const mz_cli_resp *r)
+{
+	return r->status >= 200 && r->status < 300;
+}
+
+int
+mz_cli_server_error(const mz_cli_resp *r, const char *what)
+{
+	const char *msg = mz_json_str(r->json, "message");
+	const char *prefix = what ? what : "";
+	const char *sep = what ? ": " : "";
+
+	if (msg && *msg) {
+		fprintf(stderr, "%s%s%s\n", prefix, sep, msg);
+	} else if (mz_json_str(r->json, "error")) {
+		fprintf(stderr, "%s%s%s (status code: %ld)\n", prefix, sep,
+			mz_json_str(r->json, "error"), r->status);
+	} else {
+		/* Not our error shape (a proxy, perhaps): show what came back,
+		 * trimmed so an HTML page does not flood the terminal. */
+		fprintf(stderr, "%s%sEncountered an error, status code: %ld%s%.300s\n",
+			prefix, sep, r->status, r->body.len ? ": " : "", r->body.data);
+	}
+	return MZ_CLI_FAIL;
+}
+
+void
+mz_cli_print_json(const json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+void
+mz_cli_say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+json_t *
+mz_cli_read_json(const char *path)
+{
+	json_error_t jerr;
+	json_t *v;
+	const char *label = strcmp(path, "-") == 0 ? "standard input" : path;
+
+	if (strcmp(path, "-") == 0)
+		v = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+	else
+		v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!v) {
+		/* jansson reports a missing file as a parse error on line -1. */
+		if (jerr.line < 1)
+			fprintf(stderr, "Could not read %s: %s\n", label, jerr.text);
+		else
+			fprintf(stderr, "Could not parse %s as JSON: %s (line %d, column %d)\n",
+				label, jerr.text, jerr.line, jerr.column);
+	}
+	return v;
+}
+
+void
+mz_cli_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+void
+mz_cli_exception_text(const json_t *context, const char *prefix, mz_buf *out)
+{
+	json_t *details = mz_json_obj(mz_json_obj(context, "exception"), "details");
+	json_t *errors = mz_json_arr(details, "errors");
+	const char *one = mz_json_str(details, "error");
+	size_t i;
+	json_t *e;
+	bool any = false;
+
+	json_array_foreach(errors, i, e) {
+		if (json_is_string(e)) {
+			mz_buf_printf(out, "%s%s\n", prefix, json_string_value(e));
+			any = true;
+		}
+	}
+	if (!any && one)
+		mz_buf_printf(out, "%s%s\n", prefix, one);
+}

@@ -1,0 +1,268 @@
+/* cli_main.c - `mizzen GROUP COMMAND [flags]`: finds the command, parses its
+ * flags, sets up the HTTP client and runs it. Also prints the help. */
+#include "cli/cli_int.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MZ_CLI_DEFAULT_URL "http://127.0.0.1:8084"
+#define MZ_CLI_DEFAULT_TIMEOUT_MS 60000L
+
+typedef struct mz_cli_group {
+	const char *name;
+	const char *aliases[3];
+	const char *summary;
+	const mz_cli_cmd *cmds;
+} mz_cli_group;
+
+static const mz_cli_group groups[] = {
+	{"application", {"applications", "app", NULL},
+	 "list, show, create and delete applications", mz_cli_application_cmds},
+	{"pipeline", {"pipelines", "pi", NULL},
+	 "list, show, save, delete and run pipeline configs", mz_cli_pipeline_cmds},
+	{"pipeline-execution", {"execution", "executions", "ex"},
+	 "list, show and control pipeline executions", mz_cli_execution_cmds},
+	{"server-group", {"server-groups", "sg", NULL},
+	 "list server groups", mz_cli_server_group_cmds},
+	{NULL, {NULL}, NULL, NULL},
+};
+
+static const mz_cli_group *
+find_group(const char *word)
+{
+	for (const mz_cli_group *g = groups; g->name; g++) {
+		if (strcmp(g->name, word) == 0)
+			return g;
+		for (int i = 0; i < 3 && g->aliases[i]; i++)
+			if (strcmp(g->aliases[i], word) == 0)
+				return g;
+	}
+	return NULL;
+}
+
+static const mz_cli_cmd *
+find_cmd(const mz_cli_group *g, const char *word)
+{
+	for (const mz_cli_cmd *c = g->cmds; c->name; c++)
+		if (strcmp(c->name, word) == 0 || mz_streq(c->alias, word))
+			return c;
+	return NULL;
+}
+
+static void
+print_opts(FILE *out, const mz_cli_optdef *opts)
+{
+	for (const mz_cli_optdef *d = opts; d && d->name; d++) {
+		char left[64];
+		if (d->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s", d->short_name, d->name,
+				 d->kind == MZ_OPT_VALUE ? " VALUE" : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s", d->name,
+				 d->kind == MZ_OPT_VALUE ? " VALUE" : "");
+		fprintf(out, "  %-30s %s\n", left, d->help);
+	}
+}
+
+static void
+print_main_help(FILE *out)
+{
+	fprintf(out,
+		"usage: mizzen [--url URL] GROUP COMMAND [flags]\n"
+		"       mizzen serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--db URL]\n"
+		"\n"
+		"mizzen's client speaks the Gate API, like Spinnaker's spin.\n"
+		"\n"
+		"Groups:\n");
+	for (const mz_cli_group *g = groups; g->name; g++)
+		fprintf(out, "  %-20s %s\n", g->name, g->summary);
+	fprintf(out, "\nGlobal flags:\n");
+	print_opts(out, mz_cli_global_opts);
+	fprintf(out, "\nRun 'mizzen GROUP --help' for the commands of a group.\n");
+}
+
+static void
+print_group_help(FILE *out, const mz_cli_group *g)
+{
+	fprintf(out, "usage: mizzen %s COMMAND [flags]\n\n%s.\n\nCommands:\n",
+		g->name, g->summary);
+	for (const mz_cli_cmd *c = g->cmds; c->name; c++)
+		fprintf(out, "  %-8s %s\n", c->name, c->summary);
+	fprintf(out, "\nRun 'mizzen %s COMMAND --help' for its flags.\n", g->name);
+}
+
+static void
+print_cmd_help(FILE *out, const char *group, const mz_cli_cmd *c)
+{
+	fprintf(out, "usage: mizzen %s %s %s\n\n%s.\n\nFlags:\n", group, c->name,
+		c->synopsis, c->summary);
+	print_opts(out, c->opts);
+	print_opts(out, mz_cli_global_opts);
+}
+
+int
+mz_cli_usage(mz_cli *c, const char *fmt, ...)
+{
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "usage: mizzen %s %s %s\n", c->group, c->cmd->name,
+		c->cmd->synopsis);
+	return MZ_CLI_USAGE;
+}
+
+static bool
+is_help(const char *w)
+{
+	return strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0 ||
+	       strcmp(w, "help") == 0;
+}
+
+/* Picks the base URL: --url, else $MIZZEN_URL, else the default; a
+ * trailing '/' is dropped so paths can be appended. */
+static char *
+base_url(const char *flag)
+{
+	const char *u = flag;
+	size_t n;
+	if (!u || !*u)
+		u = getenv("MIZZEN_URL");
+	if (!u || !*u)
+		u = MZ_CLI_DEFAULT_URL;
+	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+		return NULL;
+	n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')
+		n--;
+	return mz_asprintf("%.*s", (int)n, u);
+}
+
+static int
+run_cmd(const char *group, const mz_cli_cmd *cmd, int argc, char **argv,
+	int from, const char *url_flag)
+{
+	mz_cli c = {0};
+	mz_cli_args a;
+	const char *t;
+	char *end;
+	int rc;
+
+	c.group = group;
+	c.cmd = cmd;
+	if (!mz_cli_args_parse(&a, cmd->opts, argc, argv, from)) {
+		mz_cli_args_release(&a);
+		return mz_cli_usage(&c, NULL);
+	}
+	if (mz_cli_flag(&a, "help")) {
+		print_cmd_help(stdout, group, cmd);
+		mz_cli_args_release(&a);
+		return MZ_CLI_OK;
+	}
+	if (a.npos > cmd->max_pos) {
+		rc = mz_cli_usage(&c, "unexpected argument: %s", a.pos[cmd->max_pos]);
+		mz_cli_args_release(&a);
+		return rc;
+	}
+	c.timeout_ms = MZ_CLI_DEFAULT_TIMEOUT_MS;
+	t = mz_cli_opt(&a, "timeout");
+	if (t) {
+		double secs = strtod(t, &end);
+		if (end == t || *end != '\0' || secs < 0) {
+			rc = mz_cli_usage(&c, "invalid --timeout: %s (seconds)", t);
+			mz_cli_args_release(&a);
+			return rc;
+		}
+		c.timeout_ms = (long)(secs * 1000);
+	}
+	c.url = base_url(mz_cli_opt(&a, "url") ? mz_cli_opt(&a, "url") : url_flag);
+	if (!c.url) {
+		rc = mz_cli_usage(&c, "invalid URL: want http://HOST:PORT");
+		mz_cli_args_release(&a);
+		return rc;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    !(c.curl = curl_easy_init())) {
+		fprintf(stderr, "cannot initialise libcurl\n");
+		free((char *)c.url);
+		mz_cli_args_release(&a);
+		return MZ_CLI_FAIL;
+	}
+	rc = cmd->run(&c, &a);
+	curl_easy_cleanup(c.curl);
+	curl_global_cleanup();
+	free((char *)c.url);
+	mz_cli_args_release(&a);
+	return rc;
+}
+
+int
+mz_cli_main(int argc, char **argv)
+{
+	const char *url_flag = NULL;
+	const mz_cli_group *g;
+	const mz_cli_cmd *cmd;
+	int i = 1;
+
+	/* Global flags may come before the group; after it they are parsed
+	 * with the command's own flags. */
+	while (i < argc && argv[i][0] == '-' && !is_help(argv[i])) {
+		if (strncmp(argv[i], "--url=", 6) == 0) {
+			url_flag = argv[i] + 6;
+			i++;
+		} else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
+			url_flag = argv[i + 1];
+			i += 2;
+		} else {
+			fprintf(stderr, "unknown flag: %s\n", argv[i]);
+			print_main_help(stderr);
+			return MZ_CLI_USAGE;
+		}
+	}
+	if (i >= argc) {
+		print_main_help(stderr);
+		return MZ_CLI_USAGE;
+	}
+	if (is_help(argv[i])) {
+		if (i + 1 < argc && (g = find_group(argv[i + 1]))) {
+			print_group_help(stdout, g);
+			return MZ_CLI_OK;
+		}
+		print_main_help(stdout);
+		return MZ_CLI_OK;
+	}
+	g = find_group(argv[i]);
+	if (!g) {
+		fprintf(stderr, "unknown command \"%s\"\n", argv[i]);
+		print_main_help(stderr);
+		return MZ_CLI_USAGE;
+	}
+	i++;
+	/* spin's spelling: `pipeline execution list` */
+	if (g == find_group("pipeline") && i < argc && find_group(argv[i]) ==
+	    find_group("pipeline-execution")) {
+		g = find_group("pipeline-execution");
+		i++;
+	}
+	if (i >= argc) {
+		print_group_help(stderr, g);
+		return MZ_CLI_USAGE;
+	}
+	if (is_help(argv[i])) {
+		print_group_help(stdout, g);
+		return MZ_CLI_OK;
+	}
+	cmd = find_cmd(g, argv[i]);
+	if (!cmd) {
+		fprintf(stderr, "unknown command \"%s\" for \"mizzen %s\"\n", argv[i], g->name);
+		print_group_help(stderr, g);
+		return MZ_CLI_USAGE;
+	}
+	return run_cmd(g->name, cmd, argc, argv, i + 1, url_flag);
+}
