@@ -124,8 +124,10 @@ report_end(const json_t *exec, const char *id, const char *status)
 	json_t *st;
 	mz_buf label, errs;
 
-	fprintf(stderr, "Pipeline %s%sexecution %s finished: %s\n", name ? name : "",
-		name ? " " : "", id, status);
+	if (name)
+		fprintf(stderr, "Pipeline '%s' execution %s finished: %s\n", name, id, status);
+	else
+		fprintf(stderr, "Execution %s finished: %s\n", id, status);
 	if (strcmp(status, "SUCCEEDED") == 0)
 		return;
 	if (strcmp(status, "CANCELED") == 0) {
@@ -140,7 +142,7 @@ report_end(const json_t *exec, const char *id, const char *status)
 	json_array_foreach(mz_json_arr(exec, "stages"), i, st) {
 		char *prefix;
 		stage_label(st, &label);
-		prefix = mz_asprintf("stage %s: ", label.data);
+		prefix = mz_asprintf("stage %s failed: ", label.data);
 		mz_cli_exception_text(mz_json_obj(st, "context"), prefix, &errs);
 		free(prefix);
 	}

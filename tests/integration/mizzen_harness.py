@@ -1,0 +1,227 @@
+"""Shared helpers for mizzen's integration tests (Python 3 standard library).
+
+Server starts the real binary on a free port with a fresh data directory,
+waits for GET /health, and can be killed (-9) and restarted on the same
+port and data. Its stdout and stderr go to a log file that ServerTestCase
+prints when a test fails.
+
+    with Server() as srv:
+        status, body = srv.request("GET", "/applications")
+
+The binary is $MIZZEN_BIN (set by ctest), else build/mizzen in the
+repository.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def binary():
+    """Path of the mizzen executable under test."""
+    path = os.environ.get("MIZZEN_BIN") or os.path.join(REPO, "build", "mizzen")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("mizzen binary not found at %s (set MIZZEN_BIN)" % path)
+    return path
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Calls predicate until it returns something truthy, which is returned.
+    Raises AssertionError naming message after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # a transient failure: keep trying
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            extra = " (last error: %r)" % (last_exc,) if last_exc else ""
+            raise AssertionError("timed out after %.1fs waiting for %s%s"
+                                 % (timeout, message, extra))
+        time.sleep(interval)
+
+
+def http(method, url, body=None, headers=None, timeout=10.0):
+    """One HTTP request. body (not bytes/str) is sent as JSON. Returns
+    (status, parsed JSON or text, response headers)."""
+    data = None
+    hdrs = {"Accept": "application/json"}
+    if body is not None:
+        if isinstance(body, (bytes, str)):
+            data = body.encode() if isinstance(body, str) else body
+        else:
+            data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    elif method in ("POST", "PUT", "PATCH"):
+        data = b""
+    hdrs.update(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw, rhdrs = resp.status, resp.read(), resp.headers
+    except urllib.error.HTTPError as exc:
+        status, raw, rhdrs = exc.code, exc.read(), exc.headers
+    text = raw.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = text
+    return status, parsed, rhdrs
+
+
+class Server:
+    """The real mizzen server on 127.0.0.1:<free port> with its own data
+    directory (removed on stop unless keep_data)."""
+
+    def __init__(self, extra_args=(), data_dir=None, env=None, keep_data=False,
+                 start_timeout=15.0):
+        self.bin = binary()
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="mizzen-test-")
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
+        self.keep_data = keep_data
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.log_path = os.path.join(tempfile.gettempdir(),
+                                     "mizzen-server-%d.log" % self.port)
+        self._log = None
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self):
+        if self.proc and self.proc.poll() is None:
+            return self
+        self._log = open(self.log_path, "ab")
+        argv = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port,
+                "--data", self.data_dir] + self.extra_args
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env,
+                                     start_new_session=True)
+        try:
+            wait_until(self._healthy, timeout=self.start_timeout, interval=0.02,
+                       message="GET /health 200 from %s" % " ".join(argv))
+        except AssertionError:
+            sys.stderr.write(self.log_tail())
+            self.stop()
+            raise
+        return self
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("server exited with %s" % self.proc.returncode)
+        try:
+            status, _, _ = http("GET", self.url + "/health", timeout=1.0)
+        except OSError:
+            return False
+        return status == 200
+
+    def kill9(self):
+        """SIGKILL, no chance to clean up: what a crash looks like."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 5 s."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def restart(self, kill=False):
+        """Stops (or kill -9s) and starts again on the same port and data."""
+        if kill:
+            self.kill9()
+        self.stop()
+        return self.start()
+
+    def close(self):
+        self.stop()
+        if self._own_dir and not self.keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        if not self.keep_data:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            sys.stderr.write(self.log_tail())
+        self.close()
+        return False
+
+    # -- talking to it ----------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, timeout=10.0):
+        """Returns (status, parsed JSON or text)."""
+        status, parsed, _ = http(method, self.url + path, body, headers, timeout)
+        return status, parsed
+
+    def log_tail(self, limit=20000):
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return ""
+        text = data[-limit:].decode("utf-8", "replace")
+        return "\n----- mizzen server log (%s) -----\n%s\n----- end of log -----\n" % (
+            self.log_path, text)
+
+
+class ServerTestCase(unittest.TestCase):
+    """A TestCase with one Server for the whole class (self.server), whose
+    log is printed after any failing test."""
+
+    server_args = ()
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = Server(extra_args=cls.server_args).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.close()
+        super().tearDownClass()
+
+    def run(self, result=None):
+        before = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result is not None and self.server is not None:
+            if len(result.failures) + len(result.errors) > before:
+                sys.stderr.write(self.server.log_tail())
+        return out
