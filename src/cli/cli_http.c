@@ -175,14 +175,6 @@ mz_cli_server_error(const mz_cli_resp *r, const char *what)
 }
 
 void
-mz_cli_print_json(const json_t *v)
-{
-	json_dumpf(v, stdout, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-void
 mz_cli_say(const char *fmt, ...)
 {
 	va_list ap;
