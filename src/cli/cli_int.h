@@ -124,8 +124,11 @@ int mz_cli_server_error(const mz_cli_resp *r, const char *what);
 
 /* ---- output and input ------------------------------------------------- */
 
-/* JSON on stdout the way spin prints it: keys sorted, one-space indent. */
+/* JSON on stdout the way spin prints it: keys sorted, one-space indent,
+ * shortest float forms, Go's escapes. mz_cli_json_text appends the same
+ * text (with the final newline) to out. */
 void mz_cli_print_json(const json_t *v);
+void mz_cli_json_text(const json_t *v, mz_buf *out);
 /* "Pipeline save succeeded" and friends, on stderr. */
 void mz_cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads a JSON document from path ("-" is stdin). Prints why on failure

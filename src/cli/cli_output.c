@@ -168,13 +168,19 @@ emit(mz_buf *out, const json_t *v, int depth)
 }
 
 void
+mz_cli_json_text(const json_t *v, mz_buf *out)
+{
+	emit(out, v, 0);
+	mz_buf_adds(out, "\n");
+}
+
+void
 mz_cli_print_json(const json_t *v)
 {
 	mz_buf out;
 
 	mz_buf_init(&out, 0);
-	emit(&out, v, 0);
-	mz_buf_adds(&out, "\n");
+	mz_cli_json_text(v, &out);
 	fwrite(out.data, 1, out.len, stdout);
 	fflush(stdout);
 	mz_buf_release(&out);
