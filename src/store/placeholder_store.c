@@ -1,1 +1,0 @@
-/* placeholder */ typedef int mz_store_placeholder;

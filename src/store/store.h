@@ -1,0 +1,144 @@
+/*
+ * store.h - mizzen's durable state: applications, pipeline configs with
+ * their version history, executions, the engine's message queue, the
+ * pending (concurrency-limited) executions, and a small key/value table for
+ * cursors. Front50 plus Orca's execution repository and keiko's queue.
+ *
+ * One mz_store is one connection: use it from one thread at a time. Open one
+ * per worker thread. Back-ends sit behind a table of operations chosen by
+ * URL at open time (SQLite file path, or postgres://...), so nothing above
+ * this header knows which database is underneath.
+ *
+ * Transactions: mz_store_begin() starts a write transaction (SQLite BEGIN
+ * IMMEDIATE, so it never fails half-way with a stale snapshot); every call
+ * made until mz_store_commit()/mz_store_rollback() is part of it. Calls made
+ * outside a transaction run in their own.
+ *
+ * JSON ownership: functions returning json_t ** outputs hand the caller a
+ * new reference; json_t * arguments are borrowed.
+ */
+#ifndef MZ_STORE_H
+#define MZ_STORE_H
+
+#include "core/core.h"
+
+typedef struct mz_store mz_store;
+
+/* url: a file path (SQLite; created with its schema) or "postgres://...". */
+mz_code mz_store_open(const char *url, mz_store **out, mz_err *err);
+void mz_store_close(mz_store *st);
+/* "sqlite" or "postgres". */
+const char *mz_store_kind(const mz_store *st);
+
+mz_code mz_store_begin(mz_store *st, mz_err *err);
+mz_code mz_store_commit(mz_store *st, mz_err *err);
+void mz_store_rollback(mz_store *st);
+
+/* ---- applications (Front50 application objects) ---------------------- */
+
+/* name is matched case-insensitively. */
+mz_code mz_app_get(mz_store *st, const char *name, json_t **app, mz_err *err);
+/* Inserts or replaces by lower-cased name. */
+mz_code mz_app_put(mz_store *st, const json_t *app, mz_err *err);
+mz_code mz_app_delete(mz_store *st, const char *name, mz_err *err);
+/* A JSON array of applications, ordered by name. */
+mz_code mz_app_list(mz_store *st, json_t **apps, mz_err *err);
+
+/* ---- pipeline configs ------------------------------------------------- */
+
+mz_code mz_pipeline_get(mz_store *st, const char *id, json_t **cfg, mz_err *err);
+/* Exact name within app; the caller trims. MZ_ENOTFOUND if absent. */
+mz_code mz_pipeline_get_by_name(mz_store *st, const char *app, const char *name,
+                                json_t **cfg, mz_err *err);
+/* Case-insensitive name lookup, for the duplicate-name check. */
+mz_code mz_pipeline_find_name_ci(mz_store *st, const char *app, const char *name,
+                                 json_t **cfg, mz_err *err);
+/* Stores cfg under its "id" (which must be set) and appends a version to its
+ * history unless the body equals the newest version. */
+mz_code mz_pipeline_put(mz_store *st, const json_t *cfg, mz_err *err);
+mz_code mz_pipeline_delete(mz_store *st, const char *id, mz_err *err);
+/* app NULL: every config. Ordered by the stored "index", then name. */
+mz_code mz_pipeline_list(mz_store *st, const char *app, json_t **cfgs, mz_err *err);
+/* Newest first, at most limit. */
+mz_code mz_pipeline_history(mz_store *st, const char *id, int limit, json_t **versions,
+                            mz_err *err);
+
+/* ---- executions ------------------------------------------------------- */
+
+/* Whole execution documents (Spinnaker's execution JSON). */
+mz_code mz_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err);
+/* Inserts or replaces; the indexed columns (type, application, config id,
+ * status, times) are read from the document. */
+mz_code mz_exec_put(mz_store *st, const json_t *exec, mz_err *err);
+mz_code mz_exec_delete(mz_store *st, const char *id, mz_err *err);
+
+typedef struct mz_exec_query {
+	const char *type;          /* "PIPELINE" / "ORCHESTRATION" or NULL */
+	const char *application;   /* or NULL */
+	const char **config_ids;   /* NULL-terminated, or NULL */
+	const char **statuses;     /* NULL-terminated, or NULL */
+	int limit_per_config;      /* 0: no per-config limit */
+	int limit;                 /* 0: no overall limit */
+	int offset;
+} mz_exec_query;
+
+/* Newest first (by build time, then id). */
+mz_code mz_exec_query_run(mz_store *st, const mz_exec_query *q, json_t **execs,
+                          mz_err *err);
+/* Number of executions of a config with the given status, other than
+ * except_id (may be NULL). */
+mz_code mz_exec_count_status(mz_store *st, const char *config_id, const char *status,
+                             const char *except_id, int *count, mz_err *err);
+
+/* ---- the message queue ----------------------------------------------- */
+
+/* A message is a small JSON object; its compact serialisation is its
+ * fingerprint. Pushing a message identical to one already waiting moves
+ * the waiting one to the new delivery time instead of adding a copy
+ * (keiko's de-duplication). */
+typedef struct mz_msg {
+	int64_t id;
+	json_t *body;        /* owned */
+	int64_t deliver_at;  /* ms epoch */
+	int attempts;        /* deliveries so far, including this one */
+} mz_msg;
+
+mz_code mz_queue_push(mz_store *st, const json_t *msg, int64_t deliver_at, mz_err *err);
+/* Moves an identical waiting message to deliver_at; no-op if none waits. */
+mz_code mz_queue_reschedule(mz_store *st, const json_t *msg, int64_t deliver_at,
+                            mz_err *err);
+/* Claims up to max messages due at or before now, inside the current
+ * transaction; each claimed message has attempts incremented and its
+ * delivery pushed to now + lease_ms, so that if the work is committed
+ * without an ack (an external effect in flight) it is redelivered only
+ * after the lease. Returns the count in *n; free with mz_msg_release. */
+mz_code mz_queue_claim(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max,
+                       int *n, mz_err *err);
+/* Removes a handled message. */
+mz_code mz_queue_ack(mz_store *st, int64_t id, mz_err *err);
+/* Sets a claimed message's delivery time (e.g. release a lease early). */
+mz_code mz_queue_set_delivery(mz_store *st, int64_t id, int64_t deliver_at, mz_err *err);
+/* Earliest delivery time of any message, or INT64_MAX if the queue is empty. */
+mz_code mz_queue_next_due(mz_store *st, int64_t *when, mz_err *err);
+/* Makes every message due now: used at start-up by a single-process server
+ * to take back leases held by a process that died. */
+mz_code mz_queue_release_leases(mz_store *st, int64_t now, mz_err *err);
+/* Messages waiting for an execution (for zombie checks and tests). */
+mz_code mz_queue_count_for_execution(mz_store *st, const char *exec_id, int *count,
+                                     mz_err *err);
+void mz_msg_release(mz_msg *m);
+
+/* ---- pending executions (limitConcurrent / maxConcurrentExecutions) -- */
+
+mz_code mz_pending_push(mz_store *st, const char *config_id, const json_t *msg, mz_err *err);
+/* Pops the oldest (newest=false) or newest message; *msg NULL when empty. */
+mz_code mz_pending_pop(mz_store *st, const char *config_id, bool newest, json_t **msg,
+                       mz_err *err);
+mz_code mz_pending_count(mz_store *st, const char *config_id, int *count, mz_err *err);
+
+/* ---- key/value (poller cursors, server metadata) --------------------- */
+
+mz_code mz_kv_get(mz_store *st, const char *key, char **value, mz_err *err);
+mz_code mz_kv_put(mz_store *st, const char *key, const char *value, mz_err *err);
+
+#endif
