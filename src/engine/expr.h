@@ -67,6 +67,11 @@ json_t *mz_expr_eval(const char *expr, const json_t *root,
 json_t *mz_expr_process(const json_t *value, const json_t *root,
                         const mz_expr_env *env, json_t *summary);
 
+/* Checks the syntax of every ${...} in s without evaluating anything (for
+ * validating a pipeline before it is stored). Returns false with err set
+ * to a message naming the expression and what is wrong. */
+bool mz_expr_check(const char *s, mz_err *err);
+
 /* True if the string contains "${": the cheap test before processing. */
 bool mz_expr_has(const char *s);
 

@@ -1,5 +1,5 @@
 /*
- * store_int.h - for src/store/*.c only: the table of operations every
+ * store_int.h - for the files in src/store only: the table of operations every
  * back-end implements. store.c turns the public calls into calls through
  * this table, so a back-end never has to know about the others.
  */

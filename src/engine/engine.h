@@ -1,0 +1,194 @@
+/*
+ * engine.h - the execution engine (Orca): turns pipeline configs into
+ * executions and drives them through Spinnaker's stage/task state machine
+ * over the store's durable message queue.
+ *
+ * Every state change is a message handled inside one store transaction that
+ * applies the change, enqueues what follows and acknowledges the message, so
+ * a crash at any instant neither loses nor repeats a state change. A task
+ * with an effect outside the store (an HTTP call) is marked EXTERNAL: its
+ * intent is committed first, the effect runs outside any transaction with
+ * an idempotency key, and its result is applied in a second transaction.
+ *
+ * The engine knows no cloud provider: components that add stages register
+ * their stage and task definitions before mz_engine_start().
+ *
+ * JSON ownership: as in core.h (returned json_t * are new references).
+ */
+#ifndef MZ_ENGINE_H
+#define MZ_ENGINE_H
+
+#include "core/core.h"
+#include "engine/expr.h"
+#include "store/store.h"
+
+typedef struct mz_engine mz_engine;
+
+/* ---- statuses (Orca's ExecutionStatus) ------------------------------- */
+
+bool mz_status_complete(const char *status); /* CANCELED SUCCEEDED STOPPED SKIPPED TERMINAL FAILED_CONTINUE */
+bool mz_status_halt(const char *status);     /* TERMINAL CANCELED STOPPED */
+bool mz_status_successful(const char *status); /* SUCCEEDED STOPPED SKIPPED */
+bool mz_status_valid(const char *status);
+
+/* ---- stage and task definitions -------------------------------------- */
+
+typedef struct mz_task_ctx {
+	mz_engine *engine;
+	/* The store, inside the handling transaction; NULL for EXTERNAL tasks,
+	 * which run outside any transaction and must not touch the store. */
+	mz_store *store;
+	json_t *execution; /* borrowed */
+	json_t *stage;     /* borrowed; "context" has expressions evaluated */
+	json_t *task;      /* borrowed */
+	int64_t now;
+	/* For EXTERNAL tasks: a key unique to this attempt of this task that
+	 * stays the same if the attempt is replayed after a crash. Send it as
+	 * an idempotency key so the far side can drop a duplicate. */
+	const char *idempotency_key;
+} mz_task_ctx;
+
+typedef struct mz_task_result {
+	const char *status;  /* an ExecutionStatus name; required */
+	json_t *context;     /* merged into the stage context; owned; may be NULL */
+	json_t *outputs;     /* merged into the stage outputs; owned; may be NULL */
+	int64_t backoff_ms;  /* RUNNING: poll again after this; 0 = task default */
+	char error[1024];    /* failures: the message put in context.exception */
+} mz_task_result;
+
+/* Helpers for tasks: set status and an error message. */
+void mz_task_result_set(mz_task_result *r, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Returns r->context / r->outputs, creating it on first use (borrowed). */
+json_t *mz_task_result_context(mz_task_result *r);
+json_t *mz_task_result_outputs(mz_task_result *r);
+
+typedef void (*mz_task_fn)(mz_task_ctx *ctx, mz_task_result *r);
+
+enum {
+	MZ_TASK_RETRYABLE = 1 << 0,           /* has backoff/timeout */
+	MZ_TASK_TIMEOUT_OVERRIDABLE = 1 << 1, /* stageTimeoutMs replaces timeout */
+	MZ_TASK_EXTERNAL = 1 << 2,            /* performs I/O: run outside tx */
+};
+
+typedef struct mz_task_def {
+	const char *name;        /* logical name shown in tasks[], e.g. "wait" */
+	const char *impl_class;  /* shown as implementingClass */
+	mz_task_fn execute;
+	int64_t backoff_ms;      /* poll interval for RUNNING (default 1000) */
+	int64_t timeout_ms;      /* 0: no task timeout */
+	unsigned flags;
+	/* Optional: called (inside the transaction) when the execution is
+	 * canceled while this task runs; may add context/outputs. */
+	void (*on_cancel)(mz_task_ctx *ctx, mz_task_result *r);
+} mz_task_def;
+
+/* The planner a stage definition uses to add tasks and synthetic stages. */
+typedef struct mz_plan mz_plan;
+
+void mz_plan_task(mz_plan *p, const char *task_name);
+/* Adds a synthetic stage before (or after) the parent. context is stolen.
+ * With chain, the new stage runs after the previously added stage of the
+ * same phase; without, it starts in parallel. Returns the stage (borrowed). */
+json_t *mz_plan_before(mz_plan *p, const char *type, const char *name, json_t *context,
+                       bool chain);
+json_t *mz_plan_after(mz_plan *p, const char *type, const char *name, json_t *context,
+                      bool chain);
+/* The execution and the stage being planned (borrowed). */
+json_t *mz_plan_execution(mz_plan *p);
+json_t *mz_plan_stage(mz_plan *p);
+mz_store *mz_plan_store(mz_plan *p);
+
+typedef struct mz_stage_def {
+	const char *type;
+	/* Called at StartStage: add tasks and before-stages. Fail with err
+	 * for a planning error (the stage becomes TERMINAL with the message). */
+	mz_code (*plan)(mz_plan *p, mz_err *err);
+	/* Optional: after-stages, planned when the stage's own work is done. */
+	mz_code (*after)(mz_plan *p, mz_err *err);
+	/* Optional: stages to run when the stage fails. */
+	mz_code (*on_failure)(mz_plan *p, mz_err *err);
+	/* Optional: reset context keys before a restart. */
+	void (*prepare_restart)(json_t *stage);
+	/* Context keys the engine must not evaluate at stage start (the stage
+	 * evaluates them itself); NULL-terminated, may be NULL. */
+	const char *const *raw_keys;
+	bool can_manually_skip;
+} mz_stage_def;
+
+/* Definitions are static: the engine keeps the pointers. Registering must
+ * happen before mz_engine_start(). */
+void mz_engine_register_task(const mz_task_def *def);
+void mz_engine_register_stage(const mz_stage_def *def);
+const mz_stage_def *mz_engine_stage_def(const char *type);
+const mz_task_def *mz_engine_task_def(const char *name);
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+typedef struct mz_engine_config {
+	const char *db_url;   /* store URL: each worker opens its own connection */
+	int workers;          /* default 2 */
+	const char *ui_base;  /* e.g. http://127.0.0.1:8084, for links */
+} mz_engine_config;
+
+mz_code mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err);
+/* Stops the workers after their current batch; queued work stays stored. */
+void mz_engine_stop(mz_engine *eng);
+/* Tells idle workers new messages may be due now. */
+void mz_engine_wake(mz_engine *eng);
+
+/* ---- what the API asks of the engine --------------------------------- */
+
+/* Validates a pipeline config before it is stored: name, application,
+ * stages (types present, refIds unique, requisites existing, no cycles),
+ * triggers and parameters well-formed, expressions parseable. Unknown stage
+ * types are allowed (they fail at run time, as in Orca). */
+mz_code mz_pipeline_validate(const json_t *cfg, mz_err *err);
+
+/* Builds an execution from cfg and trigger (trigger may be NULL: manual),
+ * stores it NOT_STARTED and enqueues StartExecution, all in the caller's
+ * transaction (st must be inside mz_store_begin). The new id goes to
+ * out_id. origin: "api", "deck" or NULL. */
+mz_code mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
+                                  const json_t *trigger, const char *user,
+                                  const char *origin, char out_id[27], mz_err *err);
+
+/* Starts an orchestration ("task"): req is Gate's POST /tasks body
+ * {application, description, job: [...], trigger?}. Same transaction rule. */
+mz_code mz_engine_launch_orchestration(mz_engine *eng, mz_store *st, const json_t *req,
+                                       const char *user, const char *origin,
+                                       char out_id[27], mz_err *err);
+
+/* Operator actions (Orca's CompoundExecutionOperator). Each runs in its own
+ * transaction on st and wakes the workers. */
+mz_code mz_engine_cancel(mz_engine *eng, mz_store *st, const char *exec_id,
+                         const char *user, const char *reason, mz_err *err);
+mz_code mz_engine_pause(mz_engine *eng, mz_store *st, const char *exec_id, const char *user,
+                        mz_err *err);
+mz_code mz_engine_resume(mz_engine *eng, mz_store *st, const char *exec_id, const char *user,
+                         mz_err *err);
+/* Merges patch into the stage context (judgment, skipRemainingWait,
+ * manualSkip) and reschedules; *exec_out gets the updated execution. */
+mz_code mz_engine_patch_stage(mz_engine *eng, mz_store *st, const char *exec_id,
+                              const char *stage_id, const json_t *patch, const char *user,
+                              json_t **exec_out, mz_err *err);
+mz_code mz_engine_restart_stage(mz_engine *eng, mz_store *st, const char *exec_id,
+                                const char *stage_id, const char *user, json_t **exec_out,
+                                mz_err *err);
+/* Deletes a completed execution (MZ_ECONFLICT while it runs). */
+mz_code mz_engine_delete_execution(mz_engine *eng, mz_store *st, const char *exec_id,
+                                   mz_err *err);
+
+/* Evaluates an expression against an execution (and a stage, may be NULL),
+ * for GET /pipelines/{id}/evaluateExpression: {"result": ..., "detail": ...}. */
+json_t *mz_engine_evaluate(const json_t *execution, const json_t *stage, const char *expr);
+
+/* Orca's orchestration ("task") view of an execution, for GET /tasks/{id}. */
+json_t *mz_execution_task_view(const json_t *execution);
+/* A copy without stage contexts, outputs and tasks (expand=false). */
+json_t *mz_execution_summary(const json_t *execution);
+
+/* Registers the built-in stage types (wait, manualJudgment, webhook, ...). */
+void mz_engine_register_builtin(void);
+
+#endif

@@ -1,0 +1,327 @@
+/*
+ * engine_batch.c - one store transaction's worth of message handling.
+ *
+ * A batch claims up to MZ_MAX_BATCH due messages, handles each, and also
+ * handles in the same transaction the zero-delay messages those handlers
+ * push (a pipeline of instant stages runs to completion without a round
+ * trip through the queue table). Executions touched are loaded once and
+ * written back once, at commit. A crash before the commit rolls everything
+ * back and the claimed messages are delivered again: nothing is lost, and
+ * because the state changes were rolled back too, nothing repeats.
+ *
+ * EXTERNAL tasks (HTTP calls) cannot run inside the transaction: their
+ * RunTask message stays claimed under a lease, the intent is committed with
+ * the batch, and the call runs afterwards (mz__run_deferred), its result
+ * applied in a second transaction that acknowledges the message.
+ */
+#include "engine/engine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *
+fingerprint(const json_t *msg)
+{
+	char *s = json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!s)
+		abort();
+	return s;
+}
+
+json_t *
+mz__exec_load(mz_batch *b, const char *id)
+{
+	for (int i = 0; i < b->ncache; i++)
+		if (strcmp(b->cache[i].id, id) == 0)
+			return b->cache[i].exec;
+	json_t *exec = NULL;
+	if (mz_exec_get(b->st, id, &exec, &b->err) != MZ_OK)
+		return NULL;
+	mz__exec_adopt(b, exec);
+	b->cache[b->ncache - 1].dirty = false;
+	return exec;
+}
+
+void
+mz__exec_adopt(mz_batch *b, json_t *exec)
+{
+	if (b->ncache == b->capcache) {
+		b->capcache = b->capcache ? b->capcache * 2 : 16;
+		b->cache = realloc(b->cache, sizeof(*b->cache) * (size_t)b->capcache);
+		if (!b->cache)
+			abort();
+	}
+	mz_cached_exec *c = &b->cache[b->ncache++];
+	snprintf(c->id, sizeof(c->id), "%s", mz_json_str(exec, "id"));
+	c->exec = exec;
+	c->dirty = true;
+}
+
+void
+mz__exec_dirty(mz_batch *b, const json_t *exec)
+{
+	for (int i = 0; i < b->ncache; i++)
+		if (b->cache[i].exec == exec)
+			b->cache[i].dirty = true;
+}
+
+static void
+local_append(mz_batch *b, json_t *msg)
+{
+	if (b->nlocal == b->caplocal) {
+		b->caplocal = b->caplocal ? b->caplocal * 2 : 64;
+		b->local = realloc(b->local, sizeof(json_t *) * (size_t)b->caplocal);
+		if (!b->local)
+			abort();
+	}
+	b->local[b->nlocal++] = msg;
+}
+
+mz_code
+mz__push(mz_batch *b, json_t *msg, int64_t delay_ms)
+{
+	char *fp = fingerprint(msg);
+	mz_code rc = MZ_OK;
+	if (delay_ms < 0)
+		delay_ms = 0;
+	if (b->cur_fp && strcmp(fp, b->cur_fp) == 0) {
+		/* Re-pushing the message being handled: deliver it again later. */
+		b->requeue_at = b->now + delay_ms;
+	} else if (delay_ms == 0 && !b->store_only && b->handled < MZ_MAX_LOCAL) {
+		local_append(b, json_incref(msg));
+	} else {
+		rc = mz_queue_push(b->st, msg, b->now + delay_ms, &b->err);
+	}
+	free(fp);
+	json_decref(msg);
+	return rc;
+}
+
+mz_code
+mz__reschedule(mz_batch *b, json_t *msg, int64_t delay_ms)
+{
+	mz_code rc = mz_queue_reschedule(b->st, msg, b->now + delay_ms, &b->err);
+	json_decref(msg);
+	return rc;
+}
+
+void
+mz__batch_release(mz_batch *b)
+{
+	for (int i = 0; i < b->ncache; i++)
+		json_decref(b->cache[i].exec);
+	free(b->cache);
+	for (int i = b->headlocal; i < b->nlocal; i++)
+		json_decref(b->local[i]);
+	free(b->local);
+	for (int i = 0; i < b->ndefer; i++) {
+		json_decref(b->defer[i].msg);
+		json_decref(b->defer[i].execution);
+		free(b->defer[i].key);
+	}
+	free(b->defer);
+	free(b->cur_fp);
+	memset(b, 0, sizeof(*b));
+}
+
+static mz_code
+flush(mz_batch *b)
+{
+	for (int i = 0; i < b->ncache; i++) {
+		if (!b->cache[i].dirty)
+			continue;
+		mz_code rc = mz_exec_put(b->st, b->cache[i].exec, &b->err);
+		if (rc)
+			return rc;
+		b->cache[i].dirty = false;
+	}
+	return MZ_OK;
+}
+
+static mz_code
+drain_local(mz_batch *b)
+{
+	while (b->headlocal < b->nlocal) {
+		json_t *m = b->local[b->headlocal++];
+		b->handled++;
+		mz_code rc = mz__handle(b, m);
+		json_decref(m);
+		if (rc)
+			return rc;
+	}
+	b->nlocal = b->headlocal = 0;
+	return MZ_OK;
+}
+
+/* A message delivered MZ_MAX_ATTEMPTS times without being acknowledged is
+ * dead: turn it into the terminating message Orca's DeadMessageHandler
+ * sends, so the execution ends instead of hanging. */
+static mz_code
+dead_letter(mz_batch *b, const json_t *msg)
+{
+	const char *kind = mz_json_str(msg, "kind");
+	json_t *exec = mz_json_str(msg, "executionId") ?
+	               mz__exec_load(b, mz_json_str(msg, "executionId")) : NULL;
+	json_t *stage = exec ? mz__stage_by_id(exec, mz_json_str(msg, "stageId")) : NULL;
+	json_t *task = stage ? mz__task_by_id(stage, mz_json_str(msg, "taskId")) : NULL;
+	mz_warn("engine: message %s for execution %s is dead after %d deliveries", kind,
+	        mz_json_str(msg, "executionId"), MZ_MAX_ATTEMPTS);
+	if (!exec)
+		return MZ_OK;
+	if (task) {
+		json_t *m = mz__msg_task("completeTask", exec, stage, task);
+		json_object_set_new(m, "status", json_string("TERMINAL"));
+		json_object_set_new(m, "originalStatus", json_string("TERMINAL"));
+		mz__set_exception(stage, "DeadMessage",
+		                  "The task did not finish: its message was delivered too often "
+		                  "without completing (was the server restarted during a call?)");
+		mz__exec_dirty(b, exec);
+		return mz__push(b, m, 0);
+	}
+	if (stage)
+		return mz__push(b, mz__msg_stage("abortStage", exec, stage), 0);
+	return mz__push(b, mz__msg_exec("completeExecution", exec), 0);
+}
+
+static mz_code
+handle_stored(mz_batch *b, mz_msg *m)
+{
+	mz_code rc;
+	b->cur = m;
+	b->cur_fp = fingerprint(m->body);
+	b->requeue_at = -1;
+	b->deferred = false;
+	b->handled++;
+	if (m->attempts > MZ_MAX_ATTEMPTS)
+		rc = dead_letter(b, m->body);
+	else
+		rc = mz__handle(b, m->body);
+	if (rc == MZ_OK && !b->deferred) {
+		if (b->requeue_at >= 0)
+			rc = mz_queue_set_delivery(b->st, m->id, b->requeue_at, &b->err);
+		else
+			rc = mz_queue_ack(b->st, m->id, &b->err);
+	}
+	free(b->cur_fp);
+	b->cur_fp = NULL;
+	b->cur = NULL;
+	if (rc == MZ_OK)
+		rc = drain_local(b);
+	return rc;
+}
+
+/* Quarantines a message whose handler fails even when handled alone: the
+ * execution is marked TERMINAL with the error instead of looping forever. */
+static void
+quarantine(mz_engine *eng, mz_store *st, mz_msg *m, const char *why)
+{
+	mz_err err = {0};
+	const char *exec_id = mz_json_str(m->body, "executionId");
+	char *dump = mz_json_dump(m->body);
+	mz_error("engine: handling %s failed: %s", dump, why);
+	free(dump);
+	if (mz_store_begin(st, &err))
+		return;
+	json_t *exec = NULL;
+	if (exec_id && mz_exec_get(st, exec_id, &exec, &err) == MZ_OK) {
+		if (!mz_status_complete(mz__status(exec))) {
+			mz__set_status(exec, "TERMINAL");
+			json_object_set_new(exec, "endTime", json_integer(mz_now_ms()));
+			json_object_set_new(exec, "cancellationReason",
+			                    json_sprintf("Internal error: %s", why));
+			mz_exec_put(st, exec, &err);
+		}
+		json_decref(exec);
+	}
+	mz_queue_ack(st, m->id, &err);
+	if (mz_store_commit(st, &err))
+		mz_error("engine: cannot quarantine message: %s", err.msg);
+	(void)eng;
+}
+
+int
+mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
+{
+	mz_msg msgs[MZ_MAX_BATCH];
+	int n = 0, max = MZ_MAX_BATCH, done = 0;
+	mz_batch b;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		memset(&b, 0, sizeof(b));
+		b.eng = eng;
+		b.st = st;
+		b.now = mz_now_ms();
+		if (mz_store_begin(st, err))
+			return -1;
+		if (mz_queue_claim(st, b.now, MZ_LEASE_MS, msgs, max, &n, err)) {
+			mz_store_rollback(st);
+			return -1;
+		}
+		mz_code rc = MZ_OK;
+		int i;
+		for (i = 0; i < n && rc == MZ_OK; i++)
+			rc = handle_stored(&b, &msgs[i]);
+		if (rc == MZ_OK)
+			rc = flush(&b);
+		if (rc == MZ_OK && mz_store_commit(st, &b.err) == MZ_OK) {
+			done = b.handled;
+			mz__run_deferred(eng, st, &b);
+			mz__batch_release(&b);
+			for (i = 0; i < n; i++)
+				mz_msg_release(&msgs[i]);
+			return done;
+		}
+		mz_store_rollback(st);
+		mz_code code = b.err.code;
+		char why[512];
+		snprintf(why, sizeof(why), "%s", b.err.msg[0] ? b.err.msg : "handler failed");
+		mz__batch_release(&b);
+		if (code == MZ_EBUSY) {
+			for (i = 0; i < n; i++)
+				mz_msg_release(&msgs[i]);
+			mz_fail(err, code, "%s", why);
+			return -1;
+		}
+		/* Retry the first message alone; if it still fails, quarantine it. */
+		if (n == 1 || attempt == 1) {
+			quarantine(eng, st, &msgs[0], why);
+			for (i = 0; i < n; i++)
+				mz_msg_release(&msgs[i]);
+			return 1;
+		}
+		for (i = 0; i < n; i++)
+			mz_msg_release(&msgs[i]);
+		max = 1;
+	}
+	return 0;
+}
+
+mz_code
+mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *err)
+{
+	mz_batch b;
+	memset(&b, 0, sizeof(b));
+	b.eng = eng;
+	b.st = st;
+	b.now = mz_now_ms();
+	/* Operator actions only store their follow-up messages (no local
+	 * handling): the workers run them, so an API request never waits on a
+	 * task's external call. */
+	b.store_only = true;
+	mz_code rc = mz_store_begin(st, err);
+	if (rc)
+		return rc;
+	rc = fn(&b, arg);
+	if (rc == MZ_OK)
+		rc = flush(&b);
+	if (rc == MZ_OK)
+		rc = mz_store_commit(st, &b.err);
+	else
+		mz_store_rollback(st);
+	if (rc && err)
+		*err = b.err.code ? b.err : (mz_err){.code = rc, .msg = "operation failed"};
+	mz__batch_release(&b);
+	if (rc == MZ_OK && eng)
+		mz_engine_wake(eng);
+	return rc;
+}

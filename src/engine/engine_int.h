@@ -1,0 +1,183 @@
+/*
+ * engine_int.h - for the files in src/engine only: the engine's process state, the
+ * batch (one store transaction's worth of message handling), message
+ * constructors, and helpers over the execution JSON.
+ *
+ * Executions are handled as Spinnaker's execution JSON documents (jansson)
+ * rather than mirrored C structs: the API returns them as they are, unknown
+ * keys survive, and a stage type added later needs no schema change.
+ */
+#ifndef MZ_ENGINE_INT_H
+#define MZ_ENGINE_INT_H
+
+#include "engine/engine.h"
+
+#include <pthread.h>
+
+#define MZ_MAX_BATCH 64        /* stored messages claimed per transaction */
+#define MZ_MAX_LOCAL 2048      /* messages handled in one transaction */
+#define MZ_LEASE_MS 60000      /* redelivery delay of an unacknowledged message */
+#define MZ_MAX_ATTEMPTS 5      /* deliveries before a message is dead */
+#define MZ_RETRY_DELAY_MS 15000 /* StartStage waiting for upstreams (Orca's) */
+
+struct mz_engine {
+	mz_engine_config cfg;
+	char *db_url;
+	char *ui_base;
+	pthread_t *threads;
+	int nthreads;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stopping;
+	uint64_t wake_seq;
+};
+
+/* An execution loaded during a batch: written back once at commit. */
+typedef struct mz_cached_exec {
+	char id[32];
+	json_t *exec;
+	bool dirty;
+} mz_cached_exec;
+
+/* An EXTERNAL task claimed in a batch, to run after the commit. */
+typedef struct mz_deferred {
+	int64_t msg_id;
+	json_t *msg;
+	json_t *execution; /* snapshot copy */
+	char stage_id[32];
+	char task_id[16];
+	char *key;
+} mz_deferred;
+
+typedef struct mz_batch {
+	mz_engine *eng;
+	mz_store *st;
+	int64_t now;
+	mz_cached_exec *cache;
+	int ncache, capcache;
+	json_t **local; /* messages to handle in this transaction, FIFO */
+	int nlocal, caplocal, headlocal;
+	/* the stored message being handled (NULL for local ones) */
+	const mz_msg *cur;
+	char *cur_fp;
+	int64_t requeue_at; /* >= 0: deliver the current message again then */
+	bool deferred;      /* current message left leased for an external task */
+	bool store_only;    /* operator action: store follow-ups, handle none */
+	mz_deferred *defer;
+	int ndefer, capdefer;
+	int handled;
+	mz_err err;
+} mz_batch;
+
+/* ---- batch and queue (engine_batch.c) -------------------------------- */
+
+/* Enqueues msg (stolen) after delay_ms. A zero-delay message is handled in
+ * this same transaction when there is room; pushing the message currently
+ * being handled re-delivers it later instead of adding a copy. */
+mz_code mz__push(mz_batch *b, json_t *msg, int64_t delay_ms);
+/* Makes an identical waiting message due after delay_ms; no-op if none. */
+mz_code mz__reschedule(mz_batch *b, json_t *msg, int64_t delay_ms);
+/* The execution, from this batch's cache or the store (borrowed; NULL with
+ * b->err set when missing). */
+json_t *mz__exec_load(mz_batch *b, const char *id);
+void mz__exec_dirty(mz_batch *b, const json_t *exec);
+/* Adds a newly built execution to the batch (stolen), marked dirty. */
+void mz__exec_adopt(mz_batch *b, json_t *exec);
+/* Runs one batch on st; returns handled count or -1 (err set). */
+int mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err);
+/* Runs the body of a one-off transaction (operator actions) with the batch
+ * machinery, so its follow-up messages are stored the same way. */
+typedef mz_code (*mz_batch_fn)(mz_batch *b, void *arg);
+mz_code mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *err);
+
+/* ---- messages (engine_msg.c) ----------------------------------------- */
+
+json_t *mz__msg_exec(const char *kind, const json_t *exec);
+json_t *mz__msg_stage(const char *kind, const json_t *exec, const json_t *stage);
+json_t *mz__msg_task(const char *kind, const json_t *exec, const json_t *stage,
+                     const json_t *task);
+/* Dispatches a message to its handler. */
+mz_code mz__handle(mz_batch *b, const json_t *msg);
+
+/* ---- execution model (engine_model.c) -------------------------------- */
+
+const char *mz__status(const json_t *o);
+void mz__set_status(json_t *o, const char *status);
+json_t *mz__stages(const json_t *exec);
+json_t *mz__stage_by_id(const json_t *exec, const char *id);
+json_t *mz__stage_by_ref(const json_t *exec, const char *ref);
+json_t *mz__task_by_id(const json_t *stage, const char *id);
+json_t *mz__ctx(json_t *stage); /* the stage's context object (created) */
+json_t *mz__parent(const json_t *exec, const json_t *stage);
+bool mz__is_synthetic(const json_t *stage);
+bool mz__is_initial(const json_t *stage);
+/* Top-level ancestor (the stage itself when top-level). */
+json_t *mz__top_level(const json_t *exec, json_t *stage);
+/* Stages whose requisites include stage's refId (same parent). */
+json_t *mz__downstream(const json_t *exec, const json_t *stage); /* new array of borrowed */
+/* Direct synthetic children of the given owner ("STAGE_BEFORE"/"STAGE_AFTER"). */
+json_t *mz__children(const json_t *exec, const json_t *stage, const char *owner);
+/* Upstream stages named by requisiteStageRefIds (same parent). */
+json_t *mz__upstream(const json_t *exec, const json_t *stage);
+/* Orca's failure status: continuePipeline -> FAILED_CONTINUE, failPipeline
+ * unset/true -> dflt, else STOPPED. */
+const char *mz__failure_status(const json_t *stage, const char *dflt);
+bool mz__any_upstream_halted(const json_t *exec, const json_t *stage);
+/* Puts {details:{error, errors[]}, exceptionType, ...} in context.exception. */
+void mz__set_exception(json_t *stage, const char *type, const char *message);
+/* The value of key in the stage context, else in the outputs of its
+ * ancestors (Orca's StageContext lookup); borrowed. */
+json_t *mz__ancestor_lookup(const json_t *exec, const json_t *stage, const char *key);
+/* Merged outputs of every stage in order (the execution "context"). */
+json_t *mz__exec_outputs(const json_t *exec);
+/* Evaluates ${...} in the stage context (all of it, or only strings that
+ * still contain expressions); records failures in
+ * context.expressionEvaluationSummary. Returns a new context object. */
+json_t *mz__eval_context(const json_t *exec, const json_t *stage, const char *const *skip);
+/* A new stage object. */
+json_t *mz__stage_new(const char *type, const char *name, const char *ref_id,
+                      json_t *context);
+
+/* ---- launching (engine_launch.c) ------------------------------------- */
+
+json_t *mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
+                           const char *origin, mz_err *err);
+
+/* ---- handlers (engine_h_*.c) ----------------------------------------- */
+
+mz_code mz__h_start_execution(mz_batch *b, json_t *exec, const json_t *msg);
+mz_code mz__h_complete_execution(mz_batch *b, json_t *exec, const json_t *msg);
+mz_code mz__h_cancel_execution(mz_batch *b, json_t *exec, const json_t *msg);
+mz_code mz__h_reschedule_execution(mz_batch *b, json_t *exec, const json_t *msg);
+mz_code mz__h_resume_execution(mz_batch *b, json_t *exec, const json_t *msg);
+mz_code mz__h_start_waiting(mz_batch *b, const json_t *msg);
+mz_code mz__h_start_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_complete_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_skip_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_cancel_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_abort_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_continue_parent(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_restart_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_pause_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_resume_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg);
+mz_code mz__h_start_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
+                         const json_t *msg);
+mz_code mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
+                       const json_t *msg);
+mz_code mz__h_complete_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
+                            const json_t *msg);
+
+/* Applies a task result (shared by in-transaction and external tasks). */
+mz_code mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
+                              const json_t *msg, mz_task_result *r);
+/* Pushes StartStage for downstream stages, or ContinueParentStage, or
+ * CompleteExecution (Orca's startNext). */
+mz_code mz__start_next(mz_batch *b, json_t *exec, json_t *stage);
+/* Should this execution wait behind others of its config? */
+mz_code mz__should_queue(mz_batch *b, const json_t *exec, bool *queue);
+
+/* Runs the deferred external tasks of a committed batch. */
+void mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b);
+void mz__batch_release(mz_batch *b);
+
+#endif

@@ -1,0 +1,463 @@
+/* engine_launch.c - validating pipeline configs and building executions
+ * from them (Orca's ExecutionLauncher / OperationsController): stage
+ * context = stage map minus name/type/refId/requisiteStageRefIds, linear
+ * refIds for ref-less pipelines, trigger normalisation with parameter
+ * defaults, required-parameter and disabled checks. */
+#include "engine/engine_int.h"
+
+#include <string.h>
+
+/* refIds may be written as numbers by Deck: compare as strings. */
+static char *
+ref_string(const json_t *v)
+{
+	if (json_is_string(v))
+		return mz_strdup(json_string_value(v));
+	if (json_is_integer(v))
+		return mz_asprintf("%lld", (long long)json_integer_value(v));
+	return NULL;
+}
+
+static int
+ref_index(json_t *refs, const char *ref)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(refs, i, r) {
+		if (strcmp(json_string_value(r), ref) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static mz_code
+check_expressions(const json_t *v, const char *where, mz_err *err)
+{
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		mz_err e = {0};
+		if (mz_expr_has(s) && !mz_expr_check(s, &e))
+			return mz_fail(err, MZ_EINVAL, "invalid expression in %s: %s", where, e.msg);
+	} else if (json_is_object(v)) {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)v, k, x) {
+			char sub[256];
+			snprintf(sub, sizeof(sub), "%s.%s", where, k);
+			if (check_expressions(x, sub, err))
+				return err->code;
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(v, i, x) {
+			char sub[256];
+			snprintf(sub, sizeof(sub), "%s[%zu]", where, i);
+			if (check_expressions(x, sub, err))
+				return err->code;
+		}
+	}
+	return MZ_OK;
+}
+
+/* Kahn's algorithm over refIds: every stage must be reachable from a stage
+ * without requisites, or the graph has a cycle. */
+static mz_code
+check_dag(const json_t *stages, json_t *refs, mz_err *err)
+{
+	size_t n = json_array_size(stages);
+	int *indeg = calloc(n ? n : 1, sizeof(int));
+	int *queue = calloc(n ? n : 1, sizeof(int));
+	int head = 0, tail = 0, seen = 0;
+	size_t i, j;
+	json_t *s, *r;
+	json_array_foreach(stages, i, s) {
+		indeg[i] = (int)json_array_size(json_object_get(s, "requisiteStageRefIds"));
+		if (indeg[i] == 0)
+			queue[tail++] = (int)i;
+	}
+	while (head < tail) {
+		int cur = queue[head++];
+		const char *ref = json_string_value(json_array_get(refs, (size_t)cur));
+		seen++;
+		json_array_foreach(stages, i, s) {
+			json_array_foreach(json_object_get(s, "requisiteStageRefIds"), j, r) {
+				char *rs = ref_string(r);
+				if (rs && strcmp(rs, ref) == 0 && --indeg[i] == 0)
+					queue[tail++] = (int)i;
+				free(rs);
+			}
+		}
+	}
+	mz_code rc = MZ_OK;
+	if ((size_t)seen < n) {
+		mz_buf names;
+		mz_buf_init(&names, 512);
+		json_array_foreach(stages, i, s) {
+			if (indeg[i] > 0) {
+				mz_buf_printf(&names, "%s'%s'", names.len ? ", " : "",
+				              json_string_value(json_array_get(refs, i)));
+			}
+		}
+		rc = mz_fail(err, MZ_EINVAL,
+		             "stages form a cycle through requisiteStageRefIds: refIds %s can never "
+		             "start", names.data);
+		mz_buf_release(&names);
+	}
+	free(indeg);
+	free(queue);
+	return rc;
+}
+
+mz_code
+mz_pipeline_validate(const json_t *cfg, mz_err *err)
+{
+	if (!json_is_object(cfg))
+		return mz_fail(err, MZ_EINVAL, "a pipeline config must be a JSON object");
+	const char *app = mz_json_str(cfg, "application");
+	const char *name = mz_json_str(cfg, "name");
+	if (!app || !*app)
+		return mz_fail(err, MZ_EINVAL, "pipeline config needs a non-empty 'application'");
+	if (!name || !*name)
+		return mz_fail(err, MZ_EINVAL, "pipeline config needs a non-empty 'name'");
+	json_t *stages = json_object_get(cfg, "stages");
+	if (stages && !json_is_array(stages))
+		return mz_fail(err, MZ_EINVAL, "'stages' must be a list of stage objects");
+	json_t *refs = json_array();
+	size_t i, j;
+	json_t *s, *r;
+	int with_ref = 0;
+	mz_code rc = MZ_OK;
+	json_array_foreach(stages, i, s) {
+		if (!json_is_object(s)) {
+			rc = mz_fail(err, MZ_EINVAL, "stage %zu is not an object", i + 1);
+			goto out;
+		}
+		const char *type = mz_json_str(s, "type");
+		if (!type || !*type) {
+			rc = mz_fail(err, MZ_EINVAL, "stage %zu ('%s') has no 'type'", i + 1,
+			             mz_json_str(s, "name") ? mz_json_str(s, "name") : "unnamed");
+			goto out;
+		}
+		json_t *ref = json_object_get(s, "refId");
+		if (ref && !json_is_null(ref)) {
+			char *rs = ref_string(ref);
+			if (!rs || !*rs) {
+				free(rs);
+				rc = mz_fail(err, MZ_EINVAL, "stage %zu has a refId that is not a string",
+				             i + 1);
+				goto out;
+			}
+			if (ref_index(refs, rs) >= 0) {
+				rc = mz_fail(err, MZ_EINVAL, "refId '%s' is used by more than one stage", rs);
+				free(rs);
+				goto out;
+			}
+			json_array_append_new(refs, json_string(rs));
+			free(rs);
+			with_ref++;
+		} else {
+			json_array_append_new(refs, json_sprintf("%zu", i));
+		}
+		json_t *req = json_object_get(s, "requisiteStageRefIds");
+		if (req && !json_is_null(req) && !json_is_array(req)) {
+			rc = mz_fail(err, MZ_EINVAL, "stage %zu: requisiteStageRefIds must be a list", i + 1);
+			goto out;
+		}
+	}
+	if (with_ref > 0 && (size_t)with_ref < json_array_size(stages)) {
+		rc = mz_fail(err, MZ_EINVAL,
+		             "some stages have a refId and others do not: give every stage a refId "
+		             "(or none, for a linear pipeline)");
+		goto out;
+	}
+	if (with_ref > 0) {
+		json_array_foreach(stages, i, s) {
+			const char *own = json_string_value(json_array_get(refs, i));
+			json_array_foreach(json_object_get(s, "requisiteStageRefIds"), j, r) {
+				char *rs = ref_string(r);
+				if (!rs) {
+					rc = mz_fail(err, MZ_EINVAL, "stage '%s': requisiteStageRefIds must hold "
+					             "refIds (strings)", own);
+					goto out;
+				}
+				if (strcmp(rs, own) == 0) {
+					rc = mz_fail(err, MZ_EINVAL, "stage '%s' requires itself", own);
+					free(rs);
+					goto out;
+				}
+				if (ref_index(refs, rs) < 0) {
+					rc = mz_fail(err, MZ_EINVAL,
+					             "stage '%s' requires refId '%s', which no stage has", own, rs);
+					free(rs);
+					goto out;
+				}
+				free(rs);
+			}
+		}
+		if ((rc = check_dag(stages, refs, err)))
+			goto out;
+	}
+	json_t *triggers = json_object_get(cfg, "triggers");
+	if (triggers && !json_is_array(triggers)) {
+		rc = mz_fail(err, MZ_EINVAL, "'triggers' must be a list");
+		goto out;
+	}
+	json_array_foreach(triggers, i, s) {
+		if (!json_is_object(s) || !mz_json_str(s, "type")) {
+			rc = mz_fail(err, MZ_EINVAL, "trigger %zu needs a 'type'", i + 1);
+			goto out;
+		}
+	}
+	json_t *params = json_object_get(cfg, "parameterConfig");
+	if (params && !json_is_array(params)) {
+		rc = mz_fail(err, MZ_EINVAL, "'parameterConfig' must be a list");
+		goto out;
+	}
+	json_array_foreach(params, i, s) {
+		if (!json_is_object(s) || !mz_json_str(s, "name") || !*mz_json_str(s, "name")) {
+			rc = mz_fail(err, MZ_EINVAL, "parameter %zu needs a 'name'", i + 1);
+			goto out;
+		}
+	}
+	json_array_foreach(stages, i, s) {
+		char where[160];
+		snprintf(where, sizeof(where), "stage '%s'",
+		         mz_json_str(s, "name") ? mz_json_str(s, "name") :
+		         json_string_value(json_array_get(refs, i)));
+		if ((rc = check_expressions(s, where, err)))
+			goto out;
+	}
+out:
+	json_decref(refs);
+	return rc;
+}
+
+/* Orca's trigger normalisation (OperationsController.parsePipelineTrigger). */
+static json_t *
+normalise_trigger(const json_t *cfg, const json_t *trigger, const char *user, mz_err *err)
+{
+	json_t *t = json_is_object(trigger) ? json_deep_copy(trigger) : json_object();
+	if (!mz_json_str(t, "type"))
+		json_object_set_new(t, "type", json_string("manual"));
+	if (!mz_json_str(t, "user"))
+		json_object_set_new(t, "user", json_string(user ? user : "[anonymous]"));
+	json_t *params = json_object_get(t, "parameters");
+	if (!json_is_object(params)) {
+		params = json_object();
+		json_object_set_new(t, "parameters", params);
+	}
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(cfg, "parameterConfig"), i, p) {
+		const char *name = mz_json_str(p, "name");
+		json_t *dflt = json_object_get(p, "default");
+		json_t *given = json_object_get(params, name);
+		if ((!given || json_is_null(given)) && dflt && !json_is_null(dflt))
+			json_object_set(params, name, dflt);
+		given = json_object_get(params, name);
+		if (mz_json_bool(p, "required", false) && (!given || json_is_null(given) ||
+		    (json_is_string(given) && json_string_length(given) == 0))) {
+			mz_fail(err, MZ_EINVAL, "Required parameter %s is missing", name);
+			json_decref(t);
+			return NULL;
+		}
+		if (mz_json_bool(p, "hasOptions", false) && json_is_array(json_object_get(p, "options")) &&
+		    json_is_string(given)) {
+			size_t k;
+			json_t *o;
+			bool ok = json_array_size(json_object_get(p, "options")) == 0;
+			json_array_foreach(json_object_get(p, "options"), k, o) {
+				json_t *ov = json_object_get(o, "value");
+				if (json_is_string(ov) && strcmp(json_string_value(ov), json_string_value(given)) == 0)
+					ok = true;
+			}
+			if (!ok) {
+				mz_fail(err, MZ_EINVAL, "Parameter %s has value '%s', which is not one of its "
+				        "options", name, json_string_value(given));
+				json_decref(t);
+				return NULL;
+			}
+		}
+	}
+	static const char *const lists[] = {"artifacts", "notifications",
+	                                    "resolvedExpectedArtifacts", NULL};
+	for (int k = 0; lists[k]; k++)
+		if (!json_is_array(json_object_get(t, lists[k])))
+			json_object_set_new(t, lists[k], json_array());
+	static const char *const flags[] = {"rebake", "dryRun", "strategy", NULL};
+	for (int k = 0; flags[k]; k++)
+		json_object_set_new(t, flags[k], json_boolean(mz_json_bool(t, flags[k], false)));
+	return t;
+}
+
+/* Builds the stage objects of an execution from config stages. */
+static json_t *
+build_stages(const json_t *cfg_stages)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *s;
+	bool any_ref = false;
+	json_array_foreach(cfg_stages, i, s) {
+		json_t *r = json_object_get(s, "refId");
+		if (r && !json_is_null(r))
+			any_ref = true;
+	}
+	json_array_foreach(cfg_stages, i, s) {
+		json_t *ctx = json_deep_copy(s);
+		const char *type = mz_json_str(s, "type");
+		const char *name = mz_json_str(s, "name");
+		char *ref = any_ref ? ref_string(json_object_get(s, "refId")) : mz_asprintf("%zu", i);
+		json_t *st = mz__stage_new(type ? type : "", name ? name : type, ref, NULL);
+		json_t *reqs = json_array();
+		if (any_ref) {
+			size_t j;
+			json_t *r;
+			json_array_foreach(json_object_get(s, "requisiteStageRefIds"), j, r) {
+				char *rs = ref_string(r);
+				if (rs)
+					json_array_append_new(reqs, json_string(rs));
+				free(rs);
+			}
+		} else if (i > 0) {
+			json_array_append_new(reqs, json_sprintf("%zu", i - 1));
+		}
+		json_object_set_new(st, "requisiteStageRefIds", reqs);
+		json_object_del(ctx, "name");
+		json_object_del(ctx, "type");
+		json_object_del(ctx, "refId");
+		json_object_del(ctx, "requisiteStageRefIds");
+		if (json_object_get(ctx, "startTimeExpiry")) {
+			json_object_set_new(st, "startTimeExpiry",
+			                    json_integer(mz_json_int(ctx, "startTimeExpiry", 0)));
+			json_object_del(ctx, "startTimeExpiry");
+		}
+		json_object_set_new(st, "context", ctx);
+		json_array_append_new(out, st);
+		free(ref);
+	}
+	return out;
+}
+
+json_t *
+mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
+                   const char *origin, mz_err *err)
+{
+	char id[27];
+	if (mz_pipeline_validate(cfg, err))
+		return NULL;
+	if (mz_json_bool(cfg, "disabled", false) &&
+	    !mz_json_bool(json_object_get(cfg, "initialConfig"), "enabled", false)) {
+		mz_fail(err, MZ_EINVAL, "Pipeline is disabled and cannot be started.");
+		return NULL;
+	}
+	json_t *t = normalise_trigger(cfg, trigger, user, err);
+	if (!t)
+		return NULL;
+	const char *given = mz_json_str(cfg, "executionId");
+	if (given && strlen(given) < sizeof(id))
+		snprintf(id, sizeof(id), "%s", given);
+	else
+		mz_ulid(id);
+	json_t *exec = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:b, s:b, s:I, s:b, s:s, s:s, s:o, s:o, s:[], "
+		"s:{s:s, s:[]}, s:o}",
+		"type", "PIPELINE", "id", id, "application", mz_json_str(cfg, "application"), "name",
+		mz_json_str(cfg, "name"), "pipelineConfigId", mz_json_str(cfg, "id"), "status",
+		"NOT_STARTED", "buildTime", (json_int_t)mz_now_ms(), "canceled", 0,
+		"limitConcurrent", mz_json_bool(cfg, "limitConcurrent", false),
+		"maxConcurrentExecutions", (json_int_t)mz_json_int(cfg, "maxConcurrentExecutions", 0),
+		"keepWaitingPipelines", mz_json_bool(cfg, "keepWaitingPipelines", false), "origin",
+		origin ? origin : "unknown", "spelEvaluator",
+		mz_json_str(cfg, "spelEvaluator") ? mz_json_str(cfg, "spelEvaluator") : "v4",
+		"notifications",
+		json_is_array(json_object_get(cfg, "notifications")) ?
+		json_deep_copy(json_object_get(cfg, "notifications")) : json_array(),
+		"initialConfig",
+		json_is_object(json_object_get(cfg, "initialConfig")) ?
+		json_deep_copy(json_object_get(cfg, "initialConfig")) : json_object(),
+		"systemNotifications", "authentication", "user", user ? user : "anonymous",
+		"allowedAccounts", "trigger", t);
+	if (!exec) {
+		mz_fail(err, MZ_EINTERNAL, "cannot build execution");
+		return NULL;
+	}
+	if (json_is_array(json_object_get(t, "notifications")))
+		json_array_extend(json_object_get(exec, "notifications"),
+		                  json_object_get(t, "notifications"));
+	json_object_set_new(exec, "stages", build_stages(json_object_get(cfg, "stages")));
+	if (mz_json_int(cfg, "startTimeExpiry", 0) > 0)
+		json_object_set_new(exec, "startTimeExpiry",
+		                    json_integer(mz_json_int(cfg, "startTimeExpiry", 0)));
+	if (json_object_get(cfg, "source"))
+		json_object_set(exec, "source", json_object_get(cfg, "source"));
+	return exec;
+}
+
+mz_code
+mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
+                          const json_t *trigger, const char *user, const char *origin,
+                          char out_id[27], mz_err *err)
+{
+	json_t *exec = mz__build_pipeline(cfg, trigger, user, origin, err);
+	if (!exec)
+		return err ? err->code : MZ_EINVAL;
+	mz_code rc = mz_exec_put(st, exec, err);
+	if (rc == MZ_OK) {
+		json_t *m = mz__msg_exec("startExecution", exec);
+		rc = mz_queue_push(st, m, mz_now_ms(), err);
+		json_decref(m);
+	}
+	if (rc == MZ_OK && out_id)
+		snprintf(out_id, 27, "%s", mz_json_str(exec, "id"));
+	json_decref(exec);
+	return rc;
+}
+
+mz_code
+mz_engine_launch_orchestration(mz_engine *eng, mz_store *st, const json_t *req,
+                               const char *user, const char *origin, char out_id[27],
+                               mz_err *err)
+{
+	if (!json_is_object(req))
+		return mz_fail(err, MZ_EINVAL, "a task must be a JSON object");
+	const char *app = mz_json_str(req, "application");
+	json_t *job = json_object_get(req, "job");
+	if (!app || !*app)
+		return mz_fail(err, MZ_EINVAL, "a task needs an 'application'");
+	if (!json_is_array(job) || json_array_size(job) == 0)
+		return mz_fail(err, MZ_EINVAL, "a task needs a non-empty 'job' list of operations");
+	size_t i;
+	json_t *j;
+	json_array_foreach(job, i, j) {
+		if (!json_is_object(j) || !mz_json_str(j, "type"))
+			return mz_fail(err, MZ_EINVAL, "job %zu needs a 'type'", i + 1);
+	}
+	/* An orchestration is a pipeline without a config: stages named after
+	 * their types, linear unless they carry refIds. */
+	json_t *cfg = json_pack("{s:s, s:s, s:O}", "application", app, "name",
+	                        mz_json_str(req, "description") ? mz_json_str(req, "description")
+	                                                        : "orchestration",
+	                        "stages", job);
+	json_t *exec = mz__build_pipeline(cfg, json_object_get(req, "trigger"), user, origin, err);
+	json_decref(cfg);
+	if (!exec)
+		return err ? err->code : MZ_EINVAL;
+	json_object_set_new(exec, "type", json_string("ORCHESTRATION"));
+	json_object_del(exec, "name");
+	json_object_set_new(exec, "description",
+	                    json_string(mz_json_str(req, "description") ?
+	                                mz_json_str(req, "description") : "orchestration"));
+	mz_code rc = mz_exec_put(st, exec, err);
+	if (rc == MZ_OK) {
+		json_t *m = mz__msg_exec("startExecution", exec);
+		rc = mz_queue_push(st, m, mz_now_ms(), err);
+		json_decref(m);
+	}
+	if (rc == MZ_OK && out_id)
+		snprintf(out_id, 27, "%s", mz_json_str(exec, "id"));
+	json_decref(exec);
+	(void)eng;
+	return rc;
+}
