@@ -117,7 +117,6 @@ typedef struct mz_ev {
 	const json_t *self;     /* active context object: #this */
 	bool at_root;           /* self is the root: lookup() applies */
 	long steps;
-	const char *src;        /* expression text, for messages */
 } mz_ev;
 
 json_t *mz_x_eval(mz_ev *ev, const mz_node *n);

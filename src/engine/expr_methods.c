@@ -354,12 +354,17 @@ plain_separator(const char *p, size_t n)
 	return n > 0;
 }
 
-/* Java's String.split(regex): a zero-width match at the very start adds
- * no leading empty string, and trailing empty strings are dropped. */
+/* Java's String.split(regex[, limit]): a zero-width match at the very
+ * start adds no leading empty string; with no limit (or 0) trailing empty
+ * strings are dropped, a positive limit caps the number of pieces and a
+ * negative one keeps everything. */
 static json_t *
 m_split(mz_ev *ev, const json_t *self, json_t *const *a, int n,
         const char *name)
 {
+	int64_t limit = 0;
+	if (n > 1 && !iarg(ev, a[1], &limit, name))
+		return NULL;
 	json_t *pat = sarg(ev, a[0], name);
 	if (!pat)
 		return NULL;
@@ -382,6 +387,8 @@ m_split(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 	bool matched = false;
 	while (pos <= ls) {
 		size_t ms, me;
+		if (limit > 0 && json_array_size(out) + 1 >= (uint64_t)limit)
+			break;
 		if (plain) {
 			const char *hit = memmem(s + pos, ls - pos, p, lp);
 			if (!hit)
@@ -411,7 +418,7 @@ m_split(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 		regfree(&re);
 	json_decref(pat);
 	json_array_append_new(out, json_stringn(s + piece, ls - piece));
-	if (matched) {
+	if (matched && limit == 0) {
 		size_t k = json_array_size(out);
 		while (k > 0 && json_string_length(json_array_get(out, k - 1)) == 0)
 			json_array_remove(out, --k);
@@ -547,7 +554,7 @@ static const struct method {
 	{"replaceAll", M_STR, 2, 2, m_replace_re},
 	{"replaceFirst", M_STR, 2, 2, m_replace_re},
 	{"matches", M_STR, 1, 1, m_matches},
-	{"split", M_STR, 1, 1, m_split},
+	{"split", M_STR, 1, 2, m_split},
 	{"contains", M_LIST, 1, 1, m_list_contains},
 	{"indexOf", M_LIST, 1, 1, m_list_contains},
 	{"get", M_LIST, 1, 1, m_list_get},

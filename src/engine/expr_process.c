@@ -27,7 +27,7 @@ eval_n(const char *expr, size_t len, const json_t *root,
 		return NULL;
 	mz_ev ev = {
 		.root = root, .env = env, .err = err, .ast = ast,
-		.self = root, .at_root = true, .src = expr,
+		.self = root, .at_root = true,
 	};
 	json_t *v = mz_x_eval(&ev, mz_x_ast_top(ast));
 	mz_x_ast_free(ast);
