@@ -2,7 +2,7 @@
  * expr_int.h - internals of the pipeline expression evaluator (expr.h).
  *
  * Pipeline: expr_lex.c turns the text into tokens, expr_parse.c builds an
- * AST in an arena, expr_eval.c walks it over borrowed jansson values,
+ * AST in an arena (expr_ast.c), expr_eval.c walks it over borrowed jansson values,
  * expr_ops.c holds the operators, expr_conv.c the conversions that must
  * look like Java (toString, number formatting, equality, regex syntax),
  * expr_methods.c the allow-listed methods, expr_funcs.c the #helpers and
@@ -100,10 +100,15 @@ typedef struct mz_ast mz_ast;
 
 /* Parses one expression (without ${ }); NULL with err on a syntax error. */
 mz_ast *mz_x_parse(const char *src, size_t len, mz_err *err);
+
+/* The arena (expr_ast.c): memory lives until mz_x_ast_free. */
+mz_ast *mz_x_ast_new(void);
 void mz_x_ast_free(mz_ast *ast);
 mz_node *mz_x_ast_top(mz_ast *ast);
-/* Arena helpers: memory lives until mz_x_ast_free. */
-void *mz_x_alloc(mz_ast *ast, size_t n);
+void mz_x_ast_set_top(mz_ast *ast, mz_node *top);
+void *mz_x_alloc(mz_ast *ast, size_t n);       /* zeroed, 16-aligned */
+/* Hands a literal to the AST: json_decref at mz_x_ast_free. */
+void mz_x_keep_json(mz_ast *ast, json_t *j);
 /* Registers a regex_t (in the arena) for regfree at mz_x_ast_free. */
 void mz_x_keep_regex(mz_ast *ast, regex_t *re);
 

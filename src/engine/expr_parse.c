@@ -5,8 +5,7 @@
  *   ternary/elvis  ->  or  ->  and  ->  relational (one operator, not
  *   chained)  ->  + -  ->  * / %  ->  ^  ->  unary - + !  ->  primary with
  *   postfix . ?. [..] .?[..] .^[..] .$[..] .![..]
- * Every node lives in one arena freed at once, so an error half-way needs
- * no cleanup. Recursion depth and AST height are capped so that garbage
+ * Every node lives in the AST's arena (expr_ast.c). Recursion depth and AST height are capped so that garbage
  * input cannot exhaust the stack here or later in the evaluator.
  */
 #include "engine/expr_int.h"
@@ -16,90 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* ---- arena ------------------------------------------------------------ */
-
-typedef struct blk {
-	struct blk *next;
-	size_t used, cap;
-	_Alignas(16) char data[];
-} blk;
-
-typedef struct fin {
-	struct fin *next;
-	json_t *json;
-	regex_t *re;
-} fin;
-
-struct mz_ast {
-	blk *blocks;
-	fin *fins;
-	mz_node *top;
-};
-
-void *
-mz_x_alloc(mz_ast *ast, size_t n)
-{
-	n = (n + 15) & ~(size_t)15;
-	blk *b = ast->blocks;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > 4000 ? n : 4000;
-		b = malloc(sizeof(*b) + cap);
-		if (!b) {
-			mz_error("out of memory parsing an expression");
-			abort();
-		}
-		b->used = 0;
-		b->cap = cap;
-		b->next = ast->blocks;
-		ast->blocks = b;
-	}
-	void *p = b->data + b->used;
-	b->used += n;
-	memset(p, 0, n);
-	return p;
-}
-
-static void
-keep(mz_ast *ast, json_t *j, regex_t *re)
-{
-	fin *f = mz_x_alloc(ast, sizeof(*f));
-	f->json = j;
-	f->re = re;
-	f->next = ast->fins;
-	ast->fins = f;
-}
-
-void
-mz_x_keep_regex(mz_ast *ast, regex_t *re)
-{
-	keep(ast, NULL, re);
-}
-
-void
-mz_x_ast_free(mz_ast *ast)
-{
-	if (!ast)
-		return;
-	for (fin *f = ast->fins; f; f = f->next) {
-		json_decref(f->json);
-		if (f->re)
-			regfree(f->re);
-	}
-	blk *b = ast->blocks;
-	while (b) {
-		blk *next = b->next;
-		free(b);
-		b = next;
-	}
-	free(ast);
-}
-
-mz_node *
-mz_x_ast_top(mz_ast *ast)
-{
-	return ast->top;
-}
 
 /* ---- parser state ----------------------------------------------------- */
 
@@ -244,7 +159,7 @@ mk_lit(parser *p, uint32_t pos, json_t *v)
 	if (!v)
 		return perr(p, "EL1046E: Invalid literal at position %" PRIu32
 		            " (not valid UTF-8?)", pos);
-	keep(p->ast, v, NULL);
+	mz_x_keep_json(p->ast, v);
 	mz_node *n = mk(p, N_LIT, pos, NULL, NULL, NULL);
 	if (n)
 		n->lit = v;
@@ -742,7 +657,7 @@ mz_x_parse(const char *src, size_t len, mz_err *err)
 	parser p = {.src = src, .err = err};
 	if (mz_x_lex(src, len, &p.t, &p.n, err) != MZ_OK)
 		return NULL;
-	p.ast = calloc(1, sizeof(*p.ast));
+	p.ast = mz_x_ast_new();
 	if (!p.ast) {
 		free(p.t);
 		mz_fail(err, MZ_ENOMEM, "out of memory");
@@ -759,7 +674,7 @@ mz_x_parse(const char *src, size_t len, mz_err *err)
 			     PRIu32 ")", tok_text(&p, peek(&p), buf, sizeof(buf)),
 			     peek(&p)->pos);
 		}
-		p.ast->top = top;
+		mz_x_ast_set_top(p.ast, top);
 	}
 	free(p.t);
 	if (p.failed) {
