@@ -119,6 +119,34 @@ closing_brace(const char *s, size_t len)
 	return -1;
 }
 
+bool
+mz_expr_check(const char *s, mz_err *err)
+{
+	mz_err_clear(err);
+	if (!s)
+		return true;
+	size_t len = strlen(s);
+	const char *p = s;
+	while ((p = strstr(p, "${"))) {
+		long close = closing_brace(p + 2, len - (size_t)(p + 2 - s));
+		if (close < 0) {
+			mz_fail(err, MZ_EINVAL, "No ending suffix '}' for expression "
+			        "starting at character %ld: %.200s", (long)(p - s), p);
+			return false;
+		}
+		mz_err perr;
+		mz_ast *ast = mz_x_parse(p + 2, (size_t)close, &perr);
+		if (!ast) {
+			mz_fail(err, MZ_EINVAL, "${%.*s}: %s",
+			        close > 200 ? 200 : (int)close, p + 2, perr.msg);
+			return false;
+		}
+		mz_x_ast_free(ast);
+		p += 2 + close + 1;
+	}
+	return true;
+}
+
 /* Evaluates one ${part}: new reference, or NULL after recording why. */
 static json_t *
 part(walk *w, const char *expr, size_t len, const char *field)

@@ -5,6 +5,8 @@
  * line. Each block is "key: value" lines:
  *   expr: <expression without ${ }>      evaluated with mz_expr_eval
  *   process: <one-line JSON>             walked with mz_expr_process
+ *   check: <text with ${...}>            mz_expr_check: expect: true, or
+ *                                        error: <substring>
  *   context: <one-line JSON>             root (default: context.json);
  *                                        env->execution = its "execution"
  *   strict: true                         env->strict_unknown_keys
@@ -86,7 +88,7 @@ teardown(void **state)
 typedef struct tcase {
 	const char *file;
 	int line;
-	char *expr, *process, *context, *expect, *error, *summary;
+	char *expr, *process, *check, *context, *expect, *error, *summary;
 	bool strict, nolookup, nostage;
 } tcase;
 
@@ -124,7 +126,7 @@ report(const tcase *c, const char *what, const json_t *got, const char *msg)
 	char *g = got ? mz_json_dump(got) : NULL;
 	fprintf(stderr, "%s:%d: FAIL %s\n  expr:    %s\n  wanted:  %s\n"
 	        "  got:     %s\n", c->file, c->line, what,
-	        c->expr ? c->expr : c->process,
+	        c->expr ? c->expr : c->process ? c->process : c->check,
 	        c->expect ? c->expect : c->error ? c->error : c->summary,
 	        g ? g : msg ? msg : "(nothing)");
 	free(g);
@@ -176,8 +178,16 @@ run_case(const tcase *c)
 		json_decref(got);
 		json_decref(summary);
 		json_decref(wsum);
+	} else if (c->check) {
+		mz_err err = {0};
+		bool ok = mz_expr_check(c->check, &err);
+		if (c->error ? ok || !strstr(err.msg, c->error) :
+		    !ok || !json_is_true(want)) {
+			report(c, "check", NULL, ok ? "true" : err.msg);
+			fails++;
+		}
 	} else {
-		fprintf(stderr, "%s:%d: case has neither expr nor process\n",
+		fprintf(stderr, "%s:%d: case has no expr, process or check\n",
 		        c->file, c->line);
 		fails++;
 	}
@@ -192,6 +202,7 @@ set_field(tcase *c, const char *key, char *val)
 	char **slot = NULL;
 	if (strcmp(key, "expr") == 0) slot = &c->expr;
 	else if (strcmp(key, "process") == 0) slot = &c->process;
+	else if (strcmp(key, "check") == 0) slot = &c->check;
 	else if (strcmp(key, "context") == 0) slot = &c->context;
 	else if (strcmp(key, "expect") == 0) slot = &c->expect;
 	else if (strcmp(key, "error") == 0) slot = &c->error;
@@ -355,6 +366,7 @@ poke(const char *s, mz_expr_env *env)
 		assert_true(err.msg[0] != '\0');
 	json_decref(v);
 	char *wrapped = mz_asprintf("x ${%s} y ${%s}", s, s);
+	(void)mz_expr_check(wrapped, &err);
 	json_t *in = json_string(wrapped);
 	if (in) {
 		json_t *summary = json_object();
