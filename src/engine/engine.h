@@ -46,6 +46,8 @@ typedef struct mz_task_ctx {
 	 * stays the same if the attempt is replayed after a crash. Send it as
 	 * an idempotency key so the far side can drop a duplicate. */
 	const char *idempotency_key;
+	/* Engine-internal: the batch handling this task (NULL for EXTERNAL). */
+	void *internal;
 } mz_task_ctx;
 
 typedef struct mz_task_result {

@@ -124,8 +124,8 @@ mz__batch_release(mz_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static mz_code
-flush(mz_batch *b)
+mz_code
+mz__batch_flush(mz_batch *b)
 {
 	for (int i = 0; i < b->ncache; i++) {
 		if (!b->cache[i].dirty)
@@ -262,7 +262,7 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		for (i = 0; i < n && rc == MZ_OK; i++)
 			rc = handle_stored(&b, &msgs[i]);
 		if (rc == MZ_OK)
-			rc = flush(&b);
+			rc = mz__batch_flush(&b);
 		if (rc == MZ_OK && mz_store_commit(st, &b.err) == MZ_OK) {
 			done = b.handled;
 			mz__run_deferred(eng, st, &b);
@@ -313,7 +313,7 @@ mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *
 		return rc;
 	rc = fn(&b, arg);
 	if (rc == MZ_OK)
-		rc = flush(&b);
+		rc = mz__batch_flush(&b);
 	if (rc == MZ_OK)
 		rc = mz_store_commit(st, &b.err);
 	else

@@ -29,18 +29,12 @@ mz__should_queue(mz_batch *b, const json_t *exec, bool *queue)
 	*queue = false;
 	if (!cfg || (!limit && max <= 0))
 		return MZ_OK;
-	mz_code rc = mz_exec_count_status(b->st, cfg, "RUNNING", mz_json_str(exec, "id"),
-	                                  &running, &b->err);
+	mz_code rc = mz__batch_flush(b);
+	if (rc == MZ_OK)
+		rc = mz_exec_count_status(b->st, cfg, "RUNNING", mz_json_str(exec, "id"), &running,
+		                          &b->err);
 	if (rc)
 		return rc;
-	/* Executions started earlier in this batch are not stored yet. */
-	for (int i = 0; i < b->ncache; i++) {
-		json_t *o = b->cache[i].exec;
-		if (o != exec && b->cache[i].dirty &&
-		    mz_streq(mz_json_str(o, "pipelineConfigId"), cfg) &&
-		    strcmp(mz__status(o), "RUNNING") == 0)
-			running++;
-	}
 	*queue = limit ? running > 0 : running >= max;
 	return MZ_OK;
 }
@@ -201,6 +195,12 @@ mz__h_complete_execution(mz_batch *b, json_t *exec, const json_t *msg)
 	}
 	json_decref(tops);
 	mz_info("engine: execution %s %s", mz_json_str(exec, "id"), final);
+	/* A parent pipeline waiting on this child looks again right away
+	 * instead of at its next poll. */
+	const char *parent = mz_json_str(json_object_get(exec, "trigger"), "parentPipelineId");
+	if (rc == MZ_OK && parent)
+		rc = mz__push(b, json_pack("{s:s, s:s, s:s}", "kind", "rescheduleExecution",
+		                           "executionType", "PIPELINE", "executionId", parent), 0);
 	return rc ? rc : push_start_waiting(b, exec);
 }
 

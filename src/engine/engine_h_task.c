@@ -210,7 +210,7 @@ mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 	if (mz_json_bool(exec, "canceled", false) || mz_status_complete(estatus)) {
 		if (def->on_cancel && mz_json_bool(exec, "canceled", false)) {
 			mz_task_ctx ctx = {.engine = b->eng, .store = b->st, .execution = exec,
-			                   .stage = stage, .task = task, .now = b->now};
+			                   .stage = stage, .task = task, .now = b->now, .internal = b};
 			def->on_cancel(&ctx, &r);
 		}
 		r.status = "CANCELED";
@@ -243,7 +243,7 @@ mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 	}
 	json_t *view = evaluated_stage(exec, stage);
 	mz_task_ctx ctx = {.engine = b->eng, .store = b->st, .execution = exec, .stage = view,
-	                   .task = task, .now = b->now};
+	                   .task = task, .now = b->now, .internal = b};
 	def->execute(&ctx, &r);
 	json_decref(view);
 	if (b->err.code) /* a task that used the store and failed */

@@ -81,6 +81,9 @@ mz_code mz__reschedule(mz_batch *b, json_t *msg, int64_t delay_ms);
  * b->err set when missing). */
 json_t *mz__exec_load(mz_batch *b, const char *id);
 void mz__exec_dirty(mz_batch *b, const json_t *exec);
+/* Writes the batch's changed executions to the store (still uncommitted),
+ * so queries inside the transaction see them. */
+mz_code mz__batch_flush(mz_batch *b);
 /* Adds a newly built execution to the batch (stolen), marked dirty. */
 void mz__exec_adopt(mz_batch *b, json_t *exec);
 /* Runs one batch on st; returns handled count or -1 (err set). */
@@ -137,6 +140,12 @@ json_t *mz__eval_context(const json_t *exec, const json_t *stage, const char *co
 /* A new stage object. */
 json_t *mz__stage_new(const char *type, const char *name, const char *ref_id,
                       json_t *context);
+
+/* Builds the SpEL root for a stage: its context plus execution, trigger and
+ * parameters; and evaluates value against it (failures into summary). */
+json_t *mz__eval_root(const json_t *exec, const json_t *stage);
+json_t *mz__eval_value(const json_t *exec, const json_t *stage, const json_t *root,
+                       const json_t *value, json_t *summary);
 
 /* ---- launching (engine_launch.c) ------------------------------------- */
 

@@ -388,8 +388,8 @@ skipped_key(const char *k, const char *const *skip)
 
 /* Builds the SpEL root of a stage: its context plus execution, trigger and
  * parameters (reference §7.2). */
-static json_t *
-eval_root(const json_t *exec, const json_t *stage)
+json_t *
+mz__eval_root(const json_t *exec, const json_t *stage)
 {
 	json_t *root = json_object();
 	json_t *trigger = json_object_get(exec, "trigger");
@@ -433,7 +433,7 @@ mz__eval_context(const json_t *exec, const json_t *stage, const char *const *ski
 			continue;
 		}
 		if (!root)
-			root = eval_root(exec, stage);
+			root = mz__eval_root(exec, stage);
 		/* Evaluate {k: v} so failure descriptions name the field. */
 		json_t *wrap = json_pack("{s:O}", k, v);
 		json_t *res = mz_expr_process(wrap, root, &env, summary);
@@ -460,4 +460,13 @@ mz__stage_new(const char *type, const char *name, const char *ref_id, json_t *co
 	                 type, "name", name ? name : type, "refId", ref_id, "status",
 	                 "NOT_STARTED", "context", context ? context : json_object(), "outputs",
 	                 "tasks", "requisiteStageRefIds");
+}
+
+json_t *
+mz__eval_value(const json_t *exec, const json_t *stage, const json_t *root,
+               const json_t *value, json_t *summary)
+{
+	struct lookup_arg la = {exec, stage};
+	mz_expr_env env = {.execution = exec, .stage = stage, .lookup = lookup_cb, .udata = &la};
+	return mz_expr_process(value, root, &env, summary);
 }

@@ -1,0 +1,496 @@
+/* test_engine.c - the engine in-process on a temporary SQLite store: DAG
+ * planning (linear refIds, parallel branches and joins), status
+ * propagation, built-in stages, operator actions and validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dbpath[256];
+static mz_engine *eng;
+static mz_store *st;
+
+static int
+setup(void **state)
+{
+	char dir[] = "/tmp/mz-engine-XXXXXX";
+	mz_err err = {0};
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(dbpath, sizeof(dbpath), "%s/test.db", dir);
+	mz_log_set_level(MZ_LOG_WARN);
+	mz_engine_register_builtin();
+	mz_engine_config cfg = {.db_url = dbpath, .workers = 2};
+	if (mz_engine_start(&cfg, &eng, &err) || mz_store_open(dbpath, &st, &err)) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	mz_engine_stop(eng);
+	mz_store_close(st);
+	unlink(dbpath);
+	return 0;
+}
+
+static json_t *
+parse(const char *text)
+{
+	mz_err err = {0};
+	json_t *v = mz_json_parse(text, strlen(text), &err);
+	if (!v)
+		fail_msg("bad test JSON: %s", err.msg);
+	return v;
+}
+
+/* Saves cfg (a JSON text) and launches it; returns the execution id. */
+static char *
+launch(const char *cfg_text, const json_t *trigger)
+{
+	json_t *cfg = parse(cfg_text);
+	mz_err err = {0};
+	char id[27];
+	if (!json_object_get(cfg, "id")) {
+		char uuid[37];
+		mz_uuid(uuid);
+		json_object_set_new(cfg, "id", json_string(uuid));
+	}
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_pipeline_put(st, cfg, &err), MZ_OK);
+	mz_code rc = mz_engine_launch_pipeline(eng, st, cfg, trigger, "tester", "api", id, &err);
+	if (rc)
+		fail_msg("launch: %s", err.msg);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	mz_engine_wake(eng);
+	json_decref(cfg);
+	return mz_strdup(id);
+}
+
+static json_t *
+get_exec(const char *id)
+{
+	json_t *e = NULL;
+	mz_err err = {0};
+	assert_int_equal(mz_exec_get(st, id, &e, &err), MZ_OK);
+	return e;
+}
+
+/* Waits until the execution's status is complete; returns it. */
+static json_t *
+wait_done(const char *id, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		json_t *e = get_exec(id);
+		const char *s = mz_json_str(e, "status");
+		if (mz_status_complete(s))
+			return e;
+		json_decref(e);
+		usleep(20000);
+	}
+	json_t *e = get_exec(id);
+	char *dump = json_dumps(e, JSON_INDENT(1));
+	fail_msg("execution %s did not finish: %s", id, dump);
+	return NULL;
+}
+
+/* Waits until predicate on the named stage's status holds. */
+static json_t *
+wait_stage(const char *id, const char *name, const char *status, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		json_t *e = get_exec(id);
+		size_t i;
+		json_t *s;
+		json_array_foreach(json_object_get(e, "stages"), i, s) {
+			if (mz_streq(mz_json_str(s, "name"), name) &&
+			    mz_streq(mz_json_str(s, "status"), status))
+				return e;
+		}
+		json_decref(e);
+		usleep(20000);
+	}
+	fail_msg("stage %s of %s never became %s", name, id, status);
+	return NULL;
+}
+
+static json_t *
+stage_named(json_t *e, const char *name)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(e, "stages"), i, s) {
+		if (mz_streq(mz_json_str(s, "name"), name))
+			return s;
+	}
+	fail_msg("no stage %s", name);
+	return NULL;
+}
+
+static void
+test_linear_refless(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"linear\",\"stages\":["
+	                  "{\"type\":\"wait\",\"name\":\"a\",\"waitTime\":0},"
+	                  "{\"type\":\"wait\",\"name\":\"b\",\"waitTime\":0},"
+	                  "{\"type\":\"wait\",\"name\":\"c\",\"waitTime\":0}]}", NULL);
+	json_t *e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	json_t *c = stage_named(e, "c");
+	assert_string_equal(mz_json_str(c, "refId"), "2");
+	assert_string_equal(json_string_value(json_array_get(
+		json_object_get(c, "requisiteStageRefIds"), 0)), "1");
+	assert_true(mz_json_int(c, "startTime", 0) >= mz_json_int(stage_named(e, "b"), "endTime", 0));
+	json_t *task = json_array_get(json_object_get(c, "tasks"), 0);
+	assert_string_equal(mz_json_str(task, "name"), "wait");
+	assert_string_equal(mz_json_str(task, "status"), "SUCCEEDED");
+	assert_string_equal(mz_json_str(json_object_get(e, "trigger"), "type"), "manual");
+	json_decref(e);
+	free(id);
+}
+
+static void
+test_parallel_join(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"join\",\"stages\":["
+	                  "{\"refId\":\"1\",\"requisiteStageRefIds\":[],\"type\":\"wait\",\"name\":\"fast\",\"waitTime\":0},"
+	                  "{\"refId\":\"2\",\"requisiteStageRefIds\":[],\"type\":\"wait\",\"name\":\"slow\",\"waitTime\":1},"
+	                  "{\"refId\":\"3\",\"requisiteStageRefIds\":[\"1\",\"2\"],\"type\":\"wait\",\"name\":\"join\",\"waitTime\":0}]}",
+	                  NULL);
+	json_t *e = wait_done(id, 8000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	int64_t join_start = mz_json_int(stage_named(e, "join"), "startTime", 0);
+	assert_true(join_start >= mz_json_int(stage_named(e, "slow"), "endTime", 0));
+	assert_true(join_start >= mz_json_int(stage_named(e, "fast"), "endTime", 0));
+	/* both branches started together */
+	int64_t d = mz_json_int(stage_named(e, "slow"), "startTime", 0) -
+	            mz_json_int(stage_named(e, "fast"), "startTime", 0);
+	assert_true(d < 500 && d > -500);
+	json_decref(e);
+	free(id);
+}
+
+static void
+test_variables_and_preconditions(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"vars\",\"stages\":["
+	                  "{\"refId\":\"1\",\"type\":\"evaluateVariables\",\"name\":\"vars\","
+	                  "\"variables\":[{\"key\":\"n\",\"value\":\"${2 + 3}\"},"
+	                  "{\"key\":\"m\",\"value\":\"${n * 2}\"}]},"
+	                  "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"checkPreconditions\","
+	                  "\"name\":\"check\",\"preconditions\":[{\"type\":\"expression\",\"context\":"
+	                  "{\"expression\":\"${m == 10 && parameters.env == 'prod'}\"}}]}]}",
+	                  json_pack("{s:{s:s}}", "parameters", "env", "prod"));
+	json_t *e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	json_t *outs = json_object_get(stage_named(e, "vars"), "outputs");
+	assert_int_equal(mz_json_int(outs, "m", 0), 10);
+	json_t *child = stage_named(e, "Check precondition (expression)");
+	assert_string_equal(mz_json_str(child, "syntheticStageOwner"), "STAGE_BEFORE");
+	assert_string_equal(mz_json_str(child, "refId"), "2<1");
+	assert_string_equal(mz_json_str(child, "status"), "SUCCEEDED");
+	json_decref(e);
+	free(id);
+
+	id = launch("{\"application\":\"app\",\"name\":\"vars-fail\",\"stages\":["
+	            "{\"refId\":\"1\",\"type\":\"evaluateVariables\",\"name\":\"vars\","
+	            "\"variables\":[{\"key\":\"n\",\"value\":\"${1}\"}]},"
+	            "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"checkPreconditions\","
+	            "\"name\":\"check\",\"preconditions\":[{\"type\":\"expression\",\"context\":"
+	            "{\"expression\":\"${n == 2}\"}}]},"
+	            "{\"refId\":\"3\",\"requisiteStageRefIds\":[\"2\"],\"type\":\"wait\",\"name\":\"after\"}]}",
+	            NULL);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "TERMINAL");
+	assert_string_equal(mz_json_str(stage_named(e, "check"), "status"), "TERMINAL");
+	assert_string_equal(mz_json_str(stage_named(e, "after"), "status"), "NOT_STARTED");
+	json_decref(e);
+	free(id);
+}
+
+static const char *
+judgment_stage_id(json_t *e)
+{
+	return mz_json_str(stage_named(e, "approve"), "id");
+}
+
+static void
+test_manual_judgment(void **state)
+{
+	const char *cfg = "{\"application\":\"app\",\"name\":\"mj\",\"stages\":["
+	                  "{\"refId\":\"1\",\"type\":\"manualJudgment\",\"name\":\"approve\","
+	                  "\"judgmentInputs\":[{\"value\":\"yes\"}]},"
+	                  "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"checkPreconditions\","
+	                  "\"name\":\"gate\",\"preconditions\":[{\"type\":\"expression\",\"context\":"
+	                  "{\"expression\":\"${#judgment('approve') == 'yes'}\"}}]}]}";
+	char *id = launch(cfg, NULL);
+	json_t *e = wait_stage(id, "approve", "RUNNING", 5000);
+	mz_err err = {0};
+	json_t *patch = json_pack("{s:s, s:s}", "judgmentStatus", "continue", "judgmentInput", "yes");
+	json_t *out = NULL;
+	assert_int_equal(mz_engine_patch_stage(eng, st, id, judgment_stage_id(e), patch, "alice",
+	                                       &out, &err), MZ_OK);
+	json_decref(out);
+	json_decref(e);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	assert_string_equal(mz_json_str(json_object_get(stage_named(e, "approve"), "context"),
+	                                "judgedBy"), "alice");
+	json_decref(e);
+	free(id);
+
+	id = launch(cfg, NULL);
+	e = wait_stage(id, "approve", "RUNNING", 5000);
+	json_object_set_new(patch, "judgmentStatus", json_string("stop"));
+	assert_int_equal(mz_engine_patch_stage(eng, st, id, judgment_stage_id(e), patch, "bob",
+	                                       NULL, &err), MZ_OK);
+	json_decref(e);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "TERMINAL");
+	assert_string_equal(mz_json_str(stage_named(e, "gate"), "status"), "NOT_STARTED");
+	json_decref(e);
+	json_decref(patch);
+	free(id);
+}
+
+static void
+test_cancel_running_wait(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"cancel\",\"stages\":["
+	                  "{\"type\":\"wait\",\"name\":\"long\",\"waitTime\":600}]}", NULL);
+	json_t *e = wait_stage(id, "long", "RUNNING", 5000);
+	json_decref(e);
+	mz_err err = {0};
+	int64_t t0 = mz_mono_ms();
+	assert_int_equal(mz_engine_cancel(eng, st, id, "carol", "testing", &err), MZ_OK);
+	e = wait_done(id, 2000);
+	assert_true(mz_mono_ms() - t0 < 1000);
+	assert_string_equal(mz_json_str(e, "status"), "CANCELED");
+	assert_string_equal(mz_json_str(e, "canceledBy"), "carol");
+	assert_string_equal(mz_json_str(stage_named(e, "long"), "status"), "CANCELED");
+	json_decref(e);
+	free(id);
+}
+
+static void
+test_complete_other_branches_then_fail(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"cobtf\",\"stages\":["
+	                  "{\"refId\":\"1\",\"type\":\"checkPreconditions\",\"name\":\"bad\","
+	                  "\"failPipeline\":false,\"completeOtherBranchesThenFail\":true,"
+	                  "\"preconditions\":[{\"type\":\"expression\",\"failPipeline\":false,"
+	                  "\"context\":{\"expression\":\"${false}\"}}]},"
+	                  "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"wait\",\"name\":\"after-bad\"},"
+	                  "{\"refId\":\"3\",\"type\":\"wait\",\"name\":\"other\",\"waitTime\":1}]}",
+	                  NULL);
+	json_t *e = wait_done(id, 8000);
+	assert_string_equal(mz_json_str(e, "status"), "TERMINAL");
+	assert_string_equal(mz_json_str(stage_named(e, "bad"), "status"), "STOPPED");
+	assert_string_equal(mz_json_str(stage_named(e, "other"), "status"), "SUCCEEDED");
+	assert_string_equal(mz_json_str(stage_named(e, "after-bad"), "status"), "NOT_STARTED");
+	assert_true(mz_json_int(e, "endTime", 0) >= mz_json_int(stage_named(e, "other"), "endTime", 0));
+	json_decref(e);
+	free(id);
+
+	/* halt this branch only: the pipeline succeeds */
+	id = launch("{\"application\":\"app\",\"name\":\"halt-branch\",\"stages\":["
+	            "{\"refId\":\"1\",\"type\":\"checkPreconditions\",\"name\":\"bad\","
+	            "\"failPipeline\":false,\"preconditions\":[{\"type\":\"expression\","
+	            "\"failPipeline\":false,\"context\":{\"expression\":\"${false}\"}}]},"
+	            "{\"refId\":\"3\",\"type\":\"wait\",\"name\":\"other\",\"waitTime\":0}]}", NULL);
+	e = wait_done(id, 8000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	json_decref(e);
+	free(id);
+}
+
+static void
+test_unknown_stage_type(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"unknown\",\"stages\":["
+	                  "{\"type\":\"deployToMars\",\"name\":\"mars\"}]}", NULL);
+	json_t *e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "TERMINAL");
+	json_t *exc = json_object_get(json_object_get(stage_named(e, "mars"), "context"), "exception");
+	const char *msg = mz_json_str(json_object_get(exc, "details"), "error");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "deployToMars"));
+	json_decref(e);
+	free(id);
+}
+
+static void
+test_child_pipeline(void **state)
+{
+	json_t *child = parse("{\"id\":\"child-cfg\",\"application\":\"app\",\"name\":\"child\","
+	                      "\"parameterConfig\":[{\"name\":\"who\",\"default\":\"nobody\"}],"
+	                      "\"stages\":[{\"type\":\"evaluateVariables\",\"name\":\"v\","
+	                      "\"variables\":[{\"key\":\"greeting\",\"value\":\"hello ${parameters.who}\"}]}]}");
+	mz_err err = {0};
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_pipeline_put(st, child, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	json_decref(child);
+	char *id = launch("{\"application\":\"app\",\"name\":\"parent\",\"stages\":["
+	                  "{\"refId\":\"1\",\"type\":\"pipeline\",\"name\":\"run child\","
+	                  "\"application\":\"app\",\"pipeline\":\"child-cfg\","
+	                  "\"pipelineParameters\":{\"who\":\"world\"}},"
+	                  "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"checkPreconditions\","
+	                  "\"name\":\"check\",\"preconditions\":[{\"type\":\"expression\",\"context\":"
+	                  "{\"expression\":\"${#stage('run child').outputs.greeting == 'hello world'}\"}}]}]}",
+	                  NULL);
+	json_t *e = wait_done(id, 10000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	json_t *ctx = json_object_get(stage_named(e, "run child"), "context");
+	const char *child_id = mz_json_str(ctx, "executionId");
+	assert_non_null(child_id);
+	json_t *ce = get_exec(child_id);
+	assert_string_equal(mz_json_str(json_object_get(ce, "trigger"), "type"), "pipeline");
+	assert_string_equal(mz_json_str(json_object_get(ce, "trigger"), "parentPipelineId"), id);
+	json_decref(ce);
+	json_decref(e);
+	free(id);
+}
+
+static void
+test_limit_concurrent(void **state)
+{
+	const char *cfg = "{\"id\":\"lc-cfg\",\"application\":\"app\",\"name\":\"lc\","
+	                  "\"limitConcurrent\":true,\"keepWaitingPipelines\":true,"
+	                  "\"stages\":[{\"type\":\"wait\",\"name\":\"w\",\"waitTime\":1}]}";
+	char *a = launch(cfg, NULL);
+	json_t *e = wait_stage(a, "w", "RUNNING", 5000);
+	json_decref(e);
+	char *b = launch(cfg, NULL);
+	usleep(300000);
+	e = get_exec(b);
+	assert_string_equal(mz_json_str(e, "status"), "NOT_STARTED");
+	json_decref(e);
+	e = wait_done(a, 5000);
+	json_t *eb = wait_done(b, 8000);
+	assert_string_equal(mz_json_str(eb, "status"), "SUCCEEDED");
+	assert_true(mz_json_int(eb, "startTime", 0) >= mz_json_int(e, "endTime", 0));
+	json_decref(e);
+	json_decref(eb);
+	free(a);
+	free(b);
+}
+
+static void
+test_pause_resume(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"pr\",\"stages\":["
+	                  "{\"type\":\"wait\",\"name\":\"w\",\"waitTime\":1}]}", NULL);
+	json_t *e = wait_stage(id, "w", "RUNNING", 5000);
+	json_decref(e);
+	mz_err err = {0};
+	assert_int_equal(mz_engine_pause(eng, st, id, "pat", &err), MZ_OK);
+	e = wait_stage(id, "w", "PAUSED", 3000);
+	assert_string_equal(mz_json_str(e, "status"), "PAUSED");
+	json_decref(e);
+	assert_int_equal(mz_engine_pause(eng, st, id, "pat", &err), MZ_ECONFLICT);
+	assert_int_equal(mz_engine_resume(eng, st, id, "pat", &err), MZ_OK);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	json_decref(e);
+	free(id);
+}
+
+static void
+test_restart_stage(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"restart\",\"stages\":["
+	                  "{\"refId\":\"1\",\"type\":\"manualJudgment\",\"name\":\"approve\"},"
+	                  "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"wait\",\"name\":\"w\"}]}",
+	                  NULL);
+	json_t *e = wait_stage(id, "approve", "RUNNING", 5000);
+	mz_err err = {0};
+	json_t *patch = json_pack("{s:s}", "judgmentStatus", "stop");
+	assert_int_equal(mz_engine_patch_stage(eng, st, id, judgment_stage_id(e), patch, "x", NULL,
+	                                       &err), MZ_OK);
+	char *sid = mz_strdup(judgment_stage_id(e));
+	json_decref(e);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "TERMINAL");
+	json_decref(e);
+	assert_int_equal(mz_engine_restart_stage(eng, st, id, sid, "x", NULL, &err), MZ_OK);
+	e = wait_stage(id, "approve", "RUNNING", 5000);
+	json_decref(e);
+	json_object_set_new(patch, "judgmentStatus", json_string("continue"));
+	assert_int_equal(mz_engine_patch_stage(eng, st, id, sid, patch, "x", NULL, &err), MZ_OK);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	assert_non_null(json_object_get(json_object_get(stage_named(e, "approve"), "context"),
+	                                "restartDetails"));
+	json_decref(e);
+	json_decref(patch);
+	free(sid);
+	free(id);
+}
+
+static void
+expect_invalid(const char *text, const char *needle)
+{
+	json_t *cfg = parse(text);
+	mz_err err = {0};
+	assert_int_equal(mz_pipeline_validate(cfg, &err), MZ_EINVAL);
+	if (!strstr(err.msg, needle))
+		fail_msg("expected '%s' in: %s", needle, err.msg);
+	json_decref(cfg);
+}
+
+static void
+test_validation(void **state)
+{
+	expect_invalid("{\"application\":\"a\",\"name\":\"n\",\"stages\":["
+	               "{\"refId\":\"1\",\"requisiteStageRefIds\":[\"2\"],\"type\":\"wait\"},"
+	               "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"wait\"}]}", "cycle");
+	expect_invalid("{\"application\":\"a\",\"name\":\"n\",\"stages\":["
+	               "{\"refId\":\"1\",\"requisiteStageRefIds\":[\"9\"],\"type\":\"wait\"}]}",
+	               "'9', which no stage has");
+	expect_invalid("{\"application\":\"a\",\"name\":\"n\",\"stages\":["
+	               "{\"refId\":\"1\",\"type\":\"wait\"},{\"refId\":\"1\",\"type\":\"wait\"}]}",
+	               "more than one stage");
+	expect_invalid("{\"application\":\"a\",\"stages\":[]}", "name");
+	expect_invalid("{\"name\":\"n\",\"stages\":[]}", "application");
+	expect_invalid("{\"application\":\"a\",\"name\":\"n\",\"stages\":[{\"name\":\"x\"}]}", "type");
+	expect_invalid("{\"application\":\"a\",\"name\":\"n\",\"stages\":[{\"type\":\"wait\","
+	               "\"waitTime\":\"${1 +}\"}]}", "invalid expression");
+	json_t *ok = parse("{\"application\":\"a\",\"name\":\"n\",\"stages\":["
+	                   "{\"refId\":1,\"type\":\"wait\"},{\"refId\":2,\"requisiteStageRefIds\":[1],"
+	                   "\"type\":\"deployToMars\"}]}");
+	mz_err err = {0};
+	assert_int_equal(mz_pipeline_validate(ok, &err), MZ_OK);
+	json_decref(ok);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_linear_refless),
+		cmocka_unit_test(test_parallel_join),
+		cmocka_unit_test(test_variables_and_preconditions),
+		cmocka_unit_test(test_manual_judgment),
+		cmocka_unit_test(test_cancel_running_wait),
+		cmocka_unit_test(test_complete_other_branches_then_fail),
+		cmocka_unit_test(test_unknown_stage_type),
+		cmocka_unit_test(test_child_pipeline),
+		cmocka_unit_test(test_limit_concurrent),
+		cmocka_unit_test(test_pause_resume),
+		cmocka_unit_test(test_restart_stage),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
