@@ -55,9 +55,10 @@ parse(const char *text)
 	return v;
 }
 
-/* Saves cfg (a JSON text) and launches it; returns the execution id. */
+/* Saves cfg (a JSON text) and launches it with trigger (stolen, may be
+ * NULL); returns the execution id. */
 static char *
-launch(const char *cfg_text, const json_t *trigger)
+launch(const char *cfg_text, json_t *trigger)
 {
 	json_t *cfg = parse(cfg_text);
 	mz_err err = {0};
@@ -75,6 +76,7 @@ launch(const char *cfg_text, const json_t *trigger)
 	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
 	mz_engine_wake(eng);
 	json_decref(cfg);
+	json_decref(trigger);
 	return mz_strdup(id);
 }
 
