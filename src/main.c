@@ -1,3 +1,298 @@
-/* main.c - placeholder until the server lands. */
+/* main.c - the mizzen binary: `mizzen serve` runs the server (engine plus
+ * HTTP API); `mizzen --version` prints the version; every other command
+ * line goes to the client (src/cli). */
+#include "api/api.h"
+#include "cli/cli.h"
+#include "core/core.h"
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MZ_VERSION "0.1.0"
+
+static const char usage[] =
+	"usage: mizzen serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--db URL]\n"
+	"                    [--log-level debug|info|warn|error]\n"
+	"\n"
+	"  --listen HOST:PORT  address to serve on (default 127.0.0.1:8084)\n"
+	"  --data DIR          data directory, created if missing (default ./var)\n"
+	"  --config FILE       JSON settings, e.g. {\"providers\": {\"local\": {\"accounts\":\n"
+	"                      [{\"name\": \"local\", \"regions\": [\"local\"]}]}}}\n"
+	"  --db URL            database: a SQLite file path (default DIR/mizzen.db) or\n"
+	"                      postgres://...\n"
+	"  --log-level LEVEL   default info, or $MIZZEN_LOG_LEVEL\n";
+
+typedef struct serve_opts {
+	char host[256];
+	int port;
+	const char *data;
+	const char *config;
+	const char *db;
+	const char *log_level;
+} serve_opts;
+
+/* HOST:PORT, [V6]:PORT, :PORT or PORT. */
+static int
+parse_listen(const char *s, serve_opts *o)
+{
+	const char *colon = strrchr(s, ':');
+	const char *port = colon ? colon + 1 : s;
+	char *end;
+	errno = 0;
+	long p = strtol(port, &end, 10);
+	if (!*port || *end || errno || p < 0 || p > 65535)
+		return -1;
+	o->port = (int)p;
+	if (colon && colon > s) {
+		const char *h = s;
+		size_t n = (size_t)(colon - s);
+		if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
+			h++;
+			n -= 2;
+		}
+		if (n == 0 || n >= sizeof(o->host))
+			return -1;
+		memcpy(o->host, h, n);
+		o->host[n] = '\0';
+	}
+	return 0;
+}
+
+static int
+parse_level(const char *s, mz_log_level *out)
+{
+	static const char *names[] = {"debug", "info", "warn", "error"};
+	for (int i = 0; i < 4; i++)
+		if (strcasecmp(s, names[i]) == 0) {
+			*out = (mz_log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The accounts of every provider in the config file, each with its "type"
+ * (the provider name). Returns NULL with a message in err when the file is
+ * unreadable or not shaped like {"providers": {"local": {"accounts": [...]}}}. */
+static json_t *
+load_accounts(const char *path, mz_err *err)
+{
+	size_t len;
+	char *text = mz_read_file(path, &len, err);
+	if (!text)
+		return NULL;
+	mz_err perr = {0};
+	json_t *root = mz_json_parse(text, len, &perr);
+	free(text);
+	if (!root) {
+		mz_fail(err, MZ_EINVAL, "config file %s: %s", path, perr.msg);
+		return NULL;
+	}
+	json_t *accounts = json_array();
+	json_t *providers = json_object_get(root, "providers");
+	const char *pname;
+	json_t *prov;
+	if (!json_is_object(root)) {
+		mz_fail(err, MZ_EINVAL, "config file %s: the top level must be a JSON object", path);
+		goto fail;
+	}
+	if (providers && !json_is_object(providers)) {
+		mz_fail(err, MZ_EINVAL, "config file %s: 'providers' must be an object such as "
+		        "{\"local\": {\"accounts\": [...]}}", path);
+		goto fail;
+	}
+	json_object_foreach(providers, pname, prov) {
+		if (!json_is_object(prov)) {
+			mz_fail(err, MZ_EINVAL, "config file %s: providers.%s must be an object", path,
+			        pname);
+			goto fail;
+		}
+		json_t *list = json_object_get(prov, "accounts");
+		if (list && !json_is_array(list)) {
+			mz_fail(err, MZ_EINVAL, "config file %s: providers.%s.accounts must be a list",
+			        path, pname);
+			goto fail;
+		}
+		size_t i;
+		json_t *a;
+		json_array_foreach(list, i, a) {
+			const char *name = mz_json_str(a, "name");
+			if (!json_is_object(a) || !name || !*name) {
+				mz_fail(err, MZ_EINVAL, "config file %s: providers.%s.accounts[%zu] needs a "
+				        "non-empty \"name\"", path, pname, i);
+				goto fail;
+			}
+			json_t *regions = json_object_get(a, "regions");
+			if (regions && !json_is_array(regions)) {
+				mz_fail(err, MZ_EINVAL, "config file %s: account '%s': \"regions\" must be a "
+				        "list of region names", path, name);
+				goto fail;
+			}
+			size_t j;
+			json_t *reg;
+			json_array_foreach(regions, j, reg) {
+				if (!json_is_string(reg) && !mz_json_str(reg, "name")) {
+					mz_fail(err, MZ_EINVAL, "config file %s: account '%s': region %zu must "
+					        "be a name (string)", path, name, j);
+					goto fail;
+				}
+			}
+			for (size_t k = 0; k < json_array_size(accounts); k++) {
+				if (mz_streq(mz_json_str(json_array_get(accounts, k), "name"), name)) {
+					mz_fail(err, MZ_EINVAL, "config file %s: account '%s' is defined twice",
+					        path, name);
+					goto fail;
+				}
+			}
+			json_t *copy = json_deep_copy(a);
+			if (!mz_json_str(copy, "type"))
+				json_object_set_new(copy, "type", json_string(pname));
+			if (!regions)
+				json_object_set_new(copy, "regions", json_pack("[s]", pname));
+			json_array_append_new(accounts, copy);
+		}
+	}
+	json_decref(root);
+	return accounts;
+fail:
+	json_decref(root);
+	json_decref(accounts);
+	return NULL;
+}
+
+static int
+serve(int argc, char **argv)
+{
+	serve_opts o = {.host = "127.0.0.1", .port = 8084, .data = "./var"};
+	mz_err err = {0};
+	mz_log_level level = MZ_LOG_INFO;
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		const char *eq = strchr(a, '=');
+		char flag[32];
+		size_t flen = eq ? (size_t)(eq - a) : strlen(a);
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (strncmp(a, "--", 2) != 0 || flen >= sizeof(flag)) {
+			fprintf(stderr, "mizzen serve: unexpected argument '%s'\n%s", a, usage);
+			return 2;
+		}
+		memcpy(flag, a, flen);
+		flag[flen] = '\0';
+		if (eq)
+			val = eq + 1;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		if (!val) {
+			fprintf(stderr, "mizzen serve: %s needs a value\n%s", flag, usage);
+			return 2;
+		}
+		if (strcmp(flag, "--listen") == 0) {
+			if (parse_listen(val, &o) != 0) {
+				fprintf(stderr, "mizzen serve: --listen wants HOST:PORT with a port from 0 "
+				        "to 65535, got '%s'\n", val);
+				return 2;
+			}
+		} else if (strcmp(flag, "--data") == 0) {
+			o.data = val;
+		} else if (strcmp(flag, "--config") == 0) {
+			o.config = val;
+		} else if (strcmp(flag, "--db") == 0) {
+			o.db = val;
+		} else if (strcmp(flag, "--log-level") == 0) {
+			o.log_level = val;
+		} else {
+			fprintf(stderr, "mizzen serve: unknown flag '%s'\n%s", flag, usage);
+			return 2;
+		}
+	}
+	if (!o.log_level)
+		o.log_level = getenv("MIZZEN_LOG_LEVEL");
+	if (o.log_level && *o.log_level && parse_level(o.log_level, &level) != 0) {
+		fprintf(stderr, "mizzen serve: unknown log level '%s' (debug, info, warn, error)\n",
+		        o.log_level);
+		return 2;
+	}
+	mz_log_set_level(level);
+
+	json_t *accounts = NULL;
+	if (o.config) {
+		accounts = load_accounts(o.config, &err);
+		if (!accounts) {
+			fprintf(stderr, "mizzen serve: %s\n", err.msg);
+			return 2;
+		}
+	}
+	if (mz_mkdirs(o.data, 0755) != 0) {
+		fprintf(stderr, "mizzen serve: cannot create the data directory %s: %s\n", o.data,
+		        strerror(errno));
+		json_decref(accounts);
+		return 1;
+	}
+	char *db_url = o.db ? mz_strdup(o.db) : mz_asprintf("%s/mizzen.db", o.data);
+	bool v6 = strchr(o.host, ':') != NULL;
+
+	/* Signals are taken by sigwait() in this thread only: block them
+	 * before any other thread starts so that every thread inherits the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = 1;
+	mz_engine *engine = NULL;
+	mz_api *api = NULL;
+	char *ui_base = mz_asprintf(v6 ? "http://[%s]:%d" : "http://%s:%d", o.host, o.port);
+	mz_engine_register_builtin();
+	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base};
+	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: cannot start the engine: %s\n", err.msg);
+		goto out;
+	}
+	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
+	                      .engine = engine, .accounts = accounts,
+	                      .version = MZ_VERSION};
+	if (mz_api_start(&acfg, &api, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: %s\n", err.msg);
+		goto out;
+	}
+	mz_info(v6 ? "mizzen listening on http://[%s]:%d" : "mizzen listening on http://%s:%d",
+	        o.host, mz_api_port(api));
+
+	int sig = 0;
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	mz_info("mizzen: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	mz_api_stop(api);
+	if (engine)
+		mz_engine_stop(engine);
+	free(ui_base);
+	free(db_url);
+	json_decref(accounts);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
+		printf("mizzen %s\n", MZ_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+		return serve(argc, argv);
+	return mz_cli_main(argc, argv);
+}

@@ -1,0 +1,43 @@
+/*
+ * api.h - mizzen's HTTP API: Spinnaker Gate's REST paths and JSON shapes
+ * (applications, pipeline configs, triggers, executions, tasks,
+ * credentials), the health and version endpoints, and the web UI's static
+ * files under /ui/, served by libmicrohttpd.
+ *
+ * Every 4xx/5xx answer is JSON {"error", "message", "status"} (plus
+ * "timestamp" and "path"); no input makes the server crash or answer 5xx
+ * unless the store or the engine fails.
+ *
+ * Threads: the server runs its own threads; mz_api_start returns once the
+ * socket listens. Each request borrows a store connection from a small pool
+ * (opened lazily from db_url) and never holds it across requests.
+ */
+#ifndef MZ_API_H
+#define MZ_API_H
+
+#include "core/core.h"
+#include "engine/engine.h"
+
+typedef struct mz_api mz_api;
+
+typedef struct mz_api_config {
+	const char *host;        /* listen address, e.g. "127.0.0.1" or "::1" */
+	int port;                /* 0: any free port (see mz_api_port) */
+	const char *db_url;      /* store URL for the request connections */
+	mz_engine *engine;       /* borrowed; must outlive the server */
+	/* The configured accounts: [{"name", "regions": ["r", ...], ...}];
+	 * borrowed (the server keeps its own reference); NULL: one account
+	 * "local" with region "local". */
+	const json_t *accounts;
+	const char *version;     /* answered by GET /version */
+	const char *web_dir;     /* UI files; NULL: $MIZZEN_WEB_DIR, else
+	                          * <directory of the binary>/../web */
+} mz_api_config;
+
+mz_code mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err);
+/* The port actually listened on (useful with port 0). */
+int mz_api_port(const mz_api *api);
+/* Stops accepting, finishes the requests in flight, frees everything. */
+void mz_api_stop(mz_api *api);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * api_int.h - internals shared by the files of src/api (not for other
+ * components): the request record handlers work on, the reply helpers, the
+ * store connection pool and the route tables.
+ *
+ * A handler reads the request (decoded path parameters, query values, the
+ * body, the user) and sets exactly one reply with an api_reply_* call; a
+ * handler that sets none answers 500. JSON given to api_reply_json is
+ * stolen.
+ */
+#ifndef MZ_API_INT_H
+#define MZ_API_INT_H
+
+#include "api/api.h"
+
+#include <pthread.h>
+
+#define API_BODY_MAX (8u << 20)   /* request bodies above this get 413 */
+#define API_MAX_PARAMS 8
+#define API_MAX_SEGMENTS 24
+#define API_POOL_MAX 8            /* idle store connections kept */
+
+struct mz_api {
+	struct MHD_Daemon *daemon;
+	int port;
+	char *db_url;
+	mz_engine *engine;
+	json_t *accounts;  /* normalised: [{name, regions: [names], ...}] */
+	char *version;
+	char *web_dir;     /* NULL if no UI is installed */
+
+	pthread_mutex_t pool_lock;
+	mz_store *pool[API_POOL_MAX];
+	int pool_n;
+};
+
+typedef struct api_req {
+	mz_api *api;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;        /* raw (still %-encoded) path */
+	char *seg[API_MAX_SEGMENTS];  /* decoded path segments */
+	int nseg;
+	const char *param[API_MAX_PARAMS];  /* the {params} of the route, decoded */
+	int nparam;
+	const char *body;        /* NUL-terminated; "" when none */
+	size_t body_len;
+	const char *user;        /* X-SPINNAKER-USER, else "anonymous" */
+	const char *origin;      /* "deck" or "api" */
+	mz_store *st;            /* lazily borrowed from the pool */
+
+	/* the reply */
+	int status;
+	char *reply;             /* malloc'd body */
+	size_t reply_len;
+	const char *content_type;
+	char *location;          /* for redirects */
+	int file_fd;             /* >= 0: send this file (reply ignored) */
+	size_t file_size;
+	bool replied;
+	char **query_vals;       /* decoded query values to free */
+	int nquery_vals;
+} api_req;
+
+typedef void (*api_handler)(api_req *r);
+
+typedef struct api_route {
+	const char *method;
+	const char *pattern;  /* "/pipelines/{id}/cancel"; {x} matches a segment */
+	api_handler fn;
+} api_route;
+
+/* route tables, each ending with {NULL, NULL, NULL} */
+extern const api_route api_app_routes[];
+extern const api_route api_pipeline_routes[];
+extern const api_route api_execution_routes[];
+extern const api_route api_task_routes[];
+extern const api_route api_misc_routes[];
+
+/* ---- replies (api_json.c) ------------------------------------------- */
+
+void api_reply_json(api_req *r, int status, json_t *body);        /* steals */
+void api_reply_raw(api_req *r, int status, const char *ctype, char *body, size_t len);
+void api_reply_empty(api_req *r, int status);
+void api_reply_error(api_req *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Maps err->code to its status (EINVAL 400, ENOTFOUND 404, ECONFLICT 409,
+ * EFORBIDDEN 403, EBUSY 503, others 500) and replies err->msg. */
+void api_reply_mzerr(api_req *r, const mz_err *err);
+int api_status_of(mz_code code);
+const char *api_reason(int status);
+/* The body of an error reply, a new reference. */
+json_t *api_error_body(int status, const char *path, const char *msg);
+
+/* ---- request helpers (api_server.c) --------------------------------- */
+
+/* A decoded query parameter, or NULL. The string lives as long as r. */
+const char *api_query(api_req *r, const char *key);
+/* Integer query parameter: dflt when absent; false (and a 400 reply)
+ * when present but not an integer in [min, max]. */
+bool api_query_int(api_req *r, const char *key, long dflt, long min, long max, long *out);
+/* Boolean query parameter ("true"/"false", case-insensitive). */
+bool api_query_bool(api_req *r, const char *key, bool dflt, bool *out);
+/* The body parsed as JSON; replies 400 and returns NULL when it is empty
+ * (unless allow_empty: then returns NULL without replying), malformed, or
+ * not an object. New reference. */
+json_t *api_body_object(api_req *r, bool allow_empty, const char *what);
+/* The store connection for this request (borrowed from the pool); replies
+ * 503/500 and returns NULL if none can be opened. */
+mz_store *api_store(api_req *r);
+/* Begins a write transaction on the request's store; replies on failure. */
+mz_store *api_begin(api_req *r);
+/* Commits; on failure replies the error and returns false. */
+bool api_commit(api_req *r);
+void api_rollback(api_req *r);
+/* Splits a comma-separated list into a NULL-terminated array of trimmed,
+ * non-empty strings (free with api_strv_free); NULL when s is NULL. */
+char **api_split_csv(const char *s, bool upper);
+void api_strv_free(char **v);
+
+/* ---- shared by the route files -------------------------------------- */
+
+/* Loads an execution by id; replies 404 "<what> not found (id: <id>)" when
+ * it is missing or (if type is non-NULL) of another type. */
+json_t *api_load_execution(api_req *r, const char *id, const char *type, const char *what);
+/* Static UI files (api_misc.c). */
+void api_serve_ui(api_req *r);
+char *api_find_web_dir(const char *configured);
+
+#endif
