@@ -1,1 +1,0 @@
-/* placeholder */ typedef int mz_engine_placeholder;
