@@ -114,6 +114,8 @@ class Server:
     def start(self):
         if self.proc and self.proc.poll() is None:
             return self
+        if self._log:
+            self._log.close()
         self._log = open(self.log_path, "ab")
         argv = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port,
                 "--data", self.data_dir] + self.extra_args

@@ -86,8 +86,9 @@ class KillNine(unittest.TestCase):
             # execution's create call (a replay after a crash reuses it).
             effects = rec.effects()
             for i in hooked:
-                self.assertEqual(len(effects.get(i, ())), 1,
-                                 "execution %s: webhook keys %s" % (i, effects.get(i)))
+                keys = effects.get(i, set())
+                self.assertEqual(len(keys), 1, "execution %s: webhook keys %s" % (i, keys))
+                self.assertIsNotNone(next(iter(keys)), "calls carry an Idempotency-Key")
             replays = sum(rec.raw_count(i) - 1 for i in hooked)
             print("webhook create calls replayed after a crash (same key): %d" % replays)
 
