@@ -188,6 +188,11 @@ serve(int argc, char **argv)
 		}
 		memcpy(flag, a, flen);
 		flag[flen] = '\0';
+		if (strcmp(flag, "--listen") && strcmp(flag, "--data") && strcmp(flag, "--config") &&
+		    strcmp(flag, "--db") && strcmp(flag, "--log-level")) {
+			fprintf(stderr, "mizzen serve: unknown flag '%s'\n%s", flag, usage);
+			return 2;
+		}
 		if (eq)
 			val = eq + 1;
 		else if (i + 1 < argc)
@@ -208,11 +213,8 @@ serve(int argc, char **argv)
 			o.config = val;
 		} else if (strcmp(flag, "--db") == 0) {
 			o.db = val;
-		} else if (strcmp(flag, "--log-level") == 0) {
-			o.log_level = val;
 		} else {
-			fprintf(stderr, "mizzen serve: unknown flag '%s'\n%s", flag, usage);
-			return 2;
+			o.log_level = val;
 		}
 	}
 	if (!o.log_level)

@@ -18,7 +18,7 @@
 #define API_BODY_MAX (8u << 20)   /* request bodies above this get 413 */
 #define API_MAX_PARAMS 8
 #define API_MAX_SEGMENTS 24
-#define API_POOL_MAX 8            /* idle store connections kept */
+#define API_POOL_MAX 4            /* idle store connections kept: one per HTTP thread */
 
 struct mz_api {
 	struct MHD_Daemon *daemon;

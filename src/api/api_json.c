@@ -77,12 +77,44 @@ api_reply_empty(api_req *r, int status)
 	set_reply(r, status, NULL, NULL, 0);
 }
 
+/* Replaces bytes that are not part of valid UTF-8 with '?': messages echo
+ * request input, and JSON strings must be UTF-8. */
+static void
+utf8_sanitise(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+		        : (*p & 0xF8) == 0xF0 ? 4 : 0;
+		bool ok = n > 0 && !(n == 2 && *p < 0xC2) && !(n == 4 && *p > 0xF4);
+		for (int i = 1; ok && i < n; i++)
+			ok = (p[i] & 0xC0) == 0x80;
+		if (ok && n == 3) {
+			unsigned cp = ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+			ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+		}
+		if (ok && n == 4) {
+			unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12);
+			ok = cp >= 0x10000 && cp <= 0x10FFFF;
+		}
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 json_t *
 api_error_body(int status, const char *path, const char *msg)
 {
-	return json_pack("{s:s, s:s, s:i, s:I, s:s}", "error", api_reason(status), "message",
-	                 msg, "status", status, "timestamp", (json_int_t)mz_now_ms(), "path",
-	                 path ? path : "");
+	char *p = mz_strdup(path ? path : "");
+	utf8_sanitise(p);
+	json_t *body = json_pack("{s:s, s:s, s:i, s:I, s:s}", "error", api_reason(status),
+	                         "message", msg, "status", status, "timestamp",
+	                         (json_int_t)mz_now_ms(), "path", p);
+	free(p);
+	return body;
 }
 
 void
@@ -93,11 +125,12 @@ api_reply_error(api_req *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_sanitise(msg);
 	json_t *body = api_error_body(status, r->path, msg);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text) {
-		/* the message was not valid UTF-8 (it echoes input): say less */
+		/* cannot happen after sanitising, but never send a bodiless error */
 		body = api_error_body(status, r->path, api_reason(status));
 		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 		json_decref(body);

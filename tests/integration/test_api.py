@@ -9,6 +9,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -669,6 +670,19 @@ class ErrorContractTest(ApiTestCase):
                 except OSError:
                     continue  # a client-side refusal of the URL is not the server's
                 self.assertLess(status, 500, (method, path, resp))
+        # raw bytes that are not UTF-8 in the path: still a JSON 404
+        for raw in [b"/applications/\xff\xfe%FF", b"/tasks/\xc3/nothing"]:
+            with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
+                sock.sendall(b"GET " + raw + b" HTTP/1.0\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            head, _, payload = data.partition(b"\r\n\r\n")
+            self.assertIn(b" 404 ", head.split(b"\r\n")[0], data)
+            self.assertEqual(json.loads(payload)["status"], 404)
         self.assertEqual(self.req("GET", "/health"), (200, {"status": "UP"}))
 
 
