@@ -371,6 +371,28 @@ class CliTest(ServerTestCase):
         self.assertNotEqual(rc, 0, err)
         self.assertIn("finished: CANCELED", err)
 
+    def test_wait_survives_a_server_crash(self):
+        name = unique("crashwait")
+        self.save_pipeline(name, [{"refId": "1", "type": "wait", "name": "Slow",
+                                   "waitTime": 3, "requisiteStageRefIds": []}])
+        proc, exec_id = self.execute_in_background(name)
+        try:
+            wait_until(lambda: self.stage_named(self.execution(exec_id), "Slow")["status"]
+                       == "RUNNING", timeout=20, message="wait stage RUNNING")
+            # Down long enough for a few polls to find nobody there.
+            self.server.kill9()
+            time.sleep(1.5)
+            self.server.start()
+            rc, err, _ = self.finish_background(proc, timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(rc, 0, err)
+        self.assertIn("lost contact with mizzen", err)
+        self.assertIn("reconnected", err)
+        self.assertEqual(self.execution(exec_id)["status"], "SUCCEEDED")
+
     # -- server groups ----------------------------------------------------
 
     def test_server_group_list(self):
