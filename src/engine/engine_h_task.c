@@ -93,12 +93,49 @@ timed_out(mz_batch *b, const json_t *exec, json_t *stage, json_t *task,
 	return false;
 }
 
+/* The earliest instant a stage or task timeout can fire, or INT64_MAX. */
 static int64_t
-backoff_for(const json_t *stage, const mz_task_def *def, const mz_task_result *r)
+timeout_deadline(const json_t *exec, json_t *stage, const json_t *task, const mz_task_def *def)
+{
+	int64_t deadline = INT64_MAX;
+	json_t *s = stage;
+	int guard = 0;
+	int64_t stage_limit = -1;
+	while (s && guard++ < 64) {
+		json_t *v = json_object_get(json_object_get(s, "context"), "stageTimeoutMs");
+		if (json_is_number(v)) {
+			stage_limit = mz_json_int(json_object_get(s, "context"), "stageTimeoutMs", 0);
+			deadline = mz_json_int(s, "startTime", 0) + stage_limit;
+			break;
+		}
+		s = mz__parent(exec, s);
+	}
+	int64_t timeout = def ? def->timeout_ms : 0;
+	if (stage_limit >= 0 && def && (def->flags & MZ_TASK_TIMEOUT_OVERRIDABLE))
+		timeout = stage_limit;
+	if (def && (def->flags & MZ_TASK_RETRYABLE) && timeout > 0) {
+		int64_t t = mz_json_int(task, "startTime", 0) + timeout;
+		if (t < deadline)
+			deadline = t;
+	}
+	return deadline;
+}
+
+/* The delay before a RUNNING task runs again: what it asked for (or its
+ * default), at least the stage's backoffPeriodMs, and never past the
+ * moment a timeout would fire, so timeouts are noticed on time. */
+static int64_t
+backoff_for(mz_batch *b, const json_t *exec, json_t *stage, const json_t *task,
+            const mz_task_def *def, const mz_task_result *r)
 {
 	int64_t ms = r->backoff_ms > 0 ? r->backoff_ms : (def && def->backoff_ms ? def->backoff_ms : 1000);
 	int64_t stage_ms = mz_json_int(json_object_get(stage, "context"), "backoffPeriodMs", 0);
-	return stage_ms > ms ? stage_ms : ms;
+	if (stage_ms > ms)
+		ms = stage_ms;
+	int64_t deadline = timeout_deadline(exec, stage, task, def);
+	if (deadline != INT64_MAX && deadline + 1 - b->now < ms)
+		ms = deadline + 1 - b->now;
+	return ms > 0 ? ms : 1;
 }
 
 mz_code
@@ -121,7 +158,7 @@ mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
 	}
 	mz__exec_dirty(b, exec);
 	if (strcmp(st, "RUNNING") == 0)
-		return mz__push(b, json_deep_copy(msg), backoff_for(stage, def, r));
+		return mz__push(b, json_deep_copy(msg), backoff_for(b, exec, stage, task, def, r));
 	if (strcmp(st, "TERMINAL") == 0 || strcmp(st, "CANCELED") == 0) {
 		if (r->error[0]) {
 			mz__set_exception(stage, strcmp(st, "CANCELED") ? "TaskFailed" : "Canceled",

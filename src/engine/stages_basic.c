@@ -52,7 +52,7 @@ wait_plan(mz_plan *p, mz_err *err)
 static const mz_stage_def wait_stage = {
 	.type = "wait",
 	.plan = wait_plan,
-	.can_manually_skip = false,
+	.can_manually_skip = true,
 };
 
 /* ---- manualJudgment --------------------------------------------------- */
@@ -104,10 +104,13 @@ judgment_restart(json_t *stage)
 	json_object_del(ctx, "judgedBy");
 }
 
+/* A judgment can be skipped outright (PATCH {"manualSkip": true}); the
+ * stage ends SKIPPED and the pipeline goes on. */
 static const mz_stage_def judgment_stage = {
 	.type = "manualJudgment",
 	.plan = judgment_plan,
 	.prepare_restart = judgment_restart,
+	.can_manually_skip = true,
 };
 
 /* ---- evaluateVariables ----------------------------------------------- */

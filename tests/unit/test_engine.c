@@ -442,6 +442,40 @@ test_restart_stage(void **state)
 }
 
 static void
+test_manual_skip_and_stage_timeout(void **state)
+{
+	char *id = launch("{\"application\":\"app\",\"name\":\"skip\",\"stages\":["
+	                  "{\"refId\":\"1\",\"type\":\"manualJudgment\",\"name\":\"approve\"},"
+	                  "{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],\"type\":\"wait\",\"name\":\"w\"}]}",
+	                  NULL);
+	json_t *e = wait_stage(id, "approve", "RUNNING", 5000);
+	mz_err err = {0};
+	json_t *patch = json_pack("{s:b}", "manualSkip", 1);
+	assert_int_equal(mz_engine_patch_stage(eng, st, id, judgment_stage_id(e), patch, "x", NULL,
+	                                       &err), MZ_OK);
+	json_decref(patch);
+	json_decref(e);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "SUCCEEDED");
+	assert_string_equal(mz_json_str(stage_named(e, "approve"), "status"), "SKIPPED");
+	assert_string_equal(mz_json_str(stage_named(e, "w"), "status"), "SUCCEEDED");
+	json_decref(e);
+	free(id);
+
+	id = launch("{\"application\":\"app\",\"name\":\"timeout\",\"stages\":["
+	            "{\"type\":\"wait\",\"name\":\"slow\",\"waitTime\":30,\"stageTimeoutMs\":300}]}",
+	            NULL);
+	e = wait_done(id, 5000);
+	assert_string_equal(mz_json_str(e, "status"), "TERMINAL");
+	const char *msg = mz_json_str(json_object_get(json_object_get(json_object_get(
+		stage_named(e, "slow"), "context"), "exception"), "details"), "error");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "timed out"));
+	json_decref(e);
+	free(id);
+}
+
+static void
 expect_invalid(const char *text, const char *needle)
 {
 	json_t *cfg = parse(text);
@@ -493,6 +527,7 @@ main(void)
 		cmocka_unit_test(test_limit_concurrent),
 		cmocka_unit_test(test_pause_resume),
 		cmocka_unit_test(test_restart_stage),
+		cmocka_unit_test(test_manual_skip_and_stage_timeout),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
