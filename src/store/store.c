@@ -166,6 +166,13 @@ mz_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err)
 }
 
 mz_code
+mz_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len, char type[16],
+                mz_err *err)
+{
+	return st->ops->exec_get_raw(st, id, body, len, type, err);
+}
+
+mz_code
 mz_exec_put(mz_store *st, const json_t *exec, mz_err *err)
 {
 	if (!mz_json_str(exec, "id"))

@@ -70,6 +70,11 @@ mz_code mz_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err);
 /* Inserts or replaces; the indexed columns (type, application, config id,
  * status, times) are read from the document. */
 mz_code mz_exec_put(mz_store *st, const json_t *exec, mz_err *err);
+/* The stored document as text, without parsing it (for serving it as is);
+ * *body is malloc'd; type (may be NULL) receives "PIPELINE" or
+ * "ORCHESTRATION". */
+mz_code mz_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len,
+                        char type[16], mz_err *err);
 mz_code mz_exec_delete(mz_store *st, const char *id, mz_err *err);
 
 typedef struct mz_exec_query {

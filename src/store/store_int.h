@@ -31,6 +31,8 @@ typedef struct mz_store_ops {
 	                            mz_err *err);
 
 	mz_code (*exec_get)(mz_store *st, const char *id, json_t **exec, mz_err *err);
+	mz_code (*exec_get_raw)(mz_store *st, const char *id, char **body, size_t *len,
+	                        char type[16], mz_err *err);
 	mz_code (*exec_put)(mz_store *st, const json_t *exec, const char *body, mz_err *err);
 	mz_code (*exec_delete)(mz_store *st, const char *id, mz_err *err);
 	mz_code (*exec_query)(mz_store *st, const mz_exec_query *q, json_t **execs, mz_err *err);

@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ enum {
 	Q_APP_GET, Q_APP_PUT, Q_APP_DEL, Q_APP_LIST,
 	Q_PIPE_GET, Q_PIPE_BY_NAME, Q_PIPE_BY_NAME_CI, Q_PIPE_PUT, Q_PIPE_DEL, Q_PIPE_LIST,
 	Q_PIPE_LIST_ALL, Q_HIST_NEWEST, Q_HIST_ADD, Q_HIST_LIST, Q_HIST_DEL,
-	Q_EXEC_GET, Q_EXEC_PUT, Q_EXEC_DEL, Q_EXEC_COUNT, Q_EXEC_COUNT_EXCEPT,
+	Q_EXEC_GET, Q_EXEC_GET_RAW, Q_EXEC_PUT, Q_EXEC_DEL, Q_EXEC_COUNT, Q_EXEC_COUNT_EXCEPT,
 	Q_QUEUE_FIND, Q_QUEUE_INSERT, Q_QUEUE_MOVE, Q_QUEUE_CLAIM, Q_QUEUE_LEASE, Q_QUEUE_ACK,
 	Q_QUEUE_SET, Q_QUEUE_NEXT, Q_QUEUE_RELEASE, Q_QUEUE_COUNT_EXEC,
 	Q_PEND_PUSH, Q_PEND_OLDEST, Q_PEND_NEWEST, Q_PEND_DEL, Q_PEND_COUNT,
@@ -57,6 +58,7 @@ static const char *const sql_text[Q_COUNT] = {
 	                "ORDER BY seq DESC LIMIT ?2",
 	[Q_HIST_DEL] = "DELETE FROM pipeline_history WHERE pipeline_id = ?1",
 	[Q_EXEC_GET] = "SELECT body FROM executions WHERE id = ?1",
+	[Q_EXEC_GET_RAW] = "SELECT body, type FROM executions WHERE id = ?1",
 	[Q_EXEC_PUT] = "INSERT INTO executions(id, type, application, config_id, status, build_time, "
 	               "start_time, end_time, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
 	               "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
@@ -436,6 +438,39 @@ sq_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err)
 	return rc;
 }
 
+static mz_code
+sq_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len, char type[16],
+                mz_err *err)
+{
+	sqlite3_stmt *q = prep(SQ(st), Q_EXEC_GET_RAW, err);
+	if (!q)
+		return MZ_EIO;
+	bind_text(q, 1, id);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(q);
+		return mz_fail(err, MZ_ENOTFOUND, "Execution not found (id: %s)", id);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(q);
+		return db_fail(SQ(st), err, "read execution");
+	}
+	size_t n = (size_t)sqlite3_column_bytes(q, 0);
+	*body = malloc(n + 1);
+	if (!*body) {
+		sqlite3_reset(q);
+		return mz_fail(err, MZ_ENOMEM, "out of memory");
+	}
+	memcpy(*body, sqlite3_column_text(q, 0), n);
+	(*body)[n] = '\0';
+	if (len)
+		*len = n;
+	if (type)
+		snprintf(type, 16, "%s", (const char *)sqlite3_column_text(q, 1));
+	sqlite3_reset(q);
+	return MZ_OK;
+}
+
 static void
 bind_time(sqlite3_stmt *q, int i, const json_t *exec, const char *key)
 {
@@ -777,6 +812,7 @@ static const mz_store_ops sqlite_ops = {
 	.pipeline_list = sq_pipeline_list,
 	.pipeline_history = sq_pipeline_history,
 	.exec_get = sq_exec_get,
+	.exec_get_raw = sq_exec_get_raw,
 	.exec_put = sq_exec_put,
 	.exec_delete = sq_exec_delete,
 	.exec_query = sq_exec_query,
