@@ -14,12 +14,30 @@
 #define PIPELINE "Pipeline"
 #define FOURTEEN_DAYS_MS (14LL * 24 * 3600 * 1000)
 
+/* The stored document is already the execution JSON: it is served as it
+ * is, without parsing and re-serialising it (the busiest read endpoint:
+ * the UI and CLI poll it). */
 static void
 get_pipeline(api_req *r)
 {
-	json_t *exec = api_load_execution(r, r->param[0], "PIPELINE", PIPELINE);
-	if (exec)
-		api_reply_json(r, 200, exec);
+	mz_store *st = api_store(r);
+	char *body = NULL;
+	size_t len = 0;
+	char type[16] = "";
+	mz_err err = {0};
+	if (!st)
+		return;
+	mz_code rc = mz_exec_get_raw(st, r->param[0], &body, &len, type, &err);
+	if (rc == MZ_ENOTFOUND || (rc == MZ_OK && strcmp(type, "PIPELINE") != 0)) {
+		free(body);
+		api_reply_error(r, 404, NOT_FOUND_PIPELINE, r->param[0]);
+		return;
+	}
+	if (rc != MZ_OK) {
+		api_reply_mzerr(r, &err);
+		return;
+	}
+	api_reply_raw(r, 200, "application/json", body, len);
 }
 
 /* Runs an operator action (its own transaction) and replies 200 empty or
