@@ -85,6 +85,15 @@ mz_task_result_outputs(mz_task_result *r)
 }
 
 void
+mz_engine_set_listener(mz_engine *eng, mz_exec_listener fn, void *udata)
+{
+	pthread_mutex_lock(&eng->mu);
+	eng->listener = fn;
+	eng->listener_data = udata;
+	pthread_mutex_unlock(&eng->mu);
+}
+
+void
 mz_engine_wake(mz_engine *eng)
 {
 	if (!eng)

@@ -139,6 +139,12 @@ void mz_engine_stop(mz_engine *eng);
 /* Tells idle workers new messages may be due now. */
 void mz_engine_wake(mz_engine *eng);
 
+/* Called after every commit that changed an execution, with the changed
+ * execution (borrowed; read it, do not keep it). Runs on the committing
+ * thread: keep it short (e.g. queue a server-sent event). */
+typedef void (*mz_exec_listener)(const json_t *execution, void *udata);
+void mz_engine_set_listener(mz_engine *eng, mz_exec_listener fn, void *udata);
+
 /* ---- what the API asks of the engine --------------------------------- */
 
 /* Validates a pipeline config before it is stored: name, application,

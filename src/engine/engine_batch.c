@@ -39,6 +39,7 @@ mz__exec_load(mz_batch *b, const char *id)
 		return NULL;
 	mz__exec_adopt(b, exec);
 	b->cache[b->ncache - 1].dirty = false;
+	b->cache[b->ncache - 1].changed = false;
 	return exec;
 }
 
@@ -55,14 +56,17 @@ mz__exec_adopt(mz_batch *b, json_t *exec)
 	snprintf(c->id, sizeof(c->id), "%s", mz_json_str(exec, "id"));
 	c->exec = exec;
 	c->dirty = true;
+	c->changed = true;
 }
 
 void
 mz__exec_dirty(mz_batch *b, const json_t *exec)
 {
 	for (int i = 0; i < b->ncache; i++)
-		if (b->cache[i].exec == exec)
+		if (b->cache[i].exec == exec) {
 			b->cache[i].dirty = true;
+			b->cache[i].changed = true;
+		}
 }
 
 static void
@@ -265,6 +269,7 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 			rc = mz__batch_flush(&b);
 		if (rc == MZ_OK && mz_store_commit(st, &b.err) == MZ_OK) {
 			done = b.handled;
+			mz__notify(eng, &b);
 			mz__run_deferred(eng, st, &b);
 			mz__batch_release(&b);
 			for (i = 0; i < n; i++)
@@ -320,8 +325,20 @@ mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *
 		mz_store_rollback(st);
 	if (rc && err)
 		*err = b.err.code ? b.err : (mz_err){.code = rc, .msg = "operation failed"};
+	if (rc == MZ_OK)
+		mz__notify(eng, &b);
 	mz__batch_release(&b);
 	if (rc == MZ_OK && eng)
 		mz_engine_wake(eng);
 	return rc;
+}
+
+void
+mz__notify(mz_engine *eng, mz_batch *b)
+{
+	if (!eng || !eng->listener)
+		return;
+	for (int i = 0; i < b->ncache; i++)
+		if (b->cache[i].changed)
+			eng->listener(b->cache[i].exec, eng->listener_data);
 }

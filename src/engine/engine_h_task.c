@@ -389,6 +389,8 @@ mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b)
 			mz_store_rollback(st);
 		if (rc)
 			mz_warn("engine: cannot record result of %s: %s", d->key, ab.err.msg);
+		else
+			mz__notify(eng, &ab);
 		result_release(&r);
 		mz__batch_release(&ab);
 		mz_engine_wake(eng);

@@ -30,13 +30,16 @@ struct mz_engine {
 	pthread_cond_t cv;
 	bool stopping;
 	uint64_t wake_seq;
+	mz_exec_listener listener;
+	void *listener_data;
 };
 
 /* An execution loaded during a batch: written back once at commit. */
 typedef struct mz_cached_exec {
 	char id[32];
 	json_t *exec;
-	bool dirty;
+	bool dirty;   /* to be written at the next flush */
+	bool changed; /* written in this batch: listeners hear of it after commit */
 } mz_cached_exec;
 
 /* An EXTERNAL task claimed in a batch, to run after the commit. */
@@ -184,6 +187,10 @@ mz_code mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *
 mz_code mz__start_next(mz_batch *b, json_t *exec, json_t *stage);
 /* Should this execution wait behind others of its config? */
 mz_code mz__should_queue(mz_batch *b, const json_t *exec, bool *queue);
+
+/* Tells the engine's listener about every execution a committed batch
+ * changed. */
+void mz__notify(mz_engine *eng, mz_batch *b);
 
 /* Runs the deferred external tasks of a committed batch. */
 void mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b);
