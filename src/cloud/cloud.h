@@ -1,0 +1,59 @@
+/*
+ * cloud.h - mizzen's cloud (Clouddriver plus Orca's cloud stages): the
+ * cloud model in Spinnaker's JSON shapes, read live from the providers, and
+ * the deploy-side stages (deploy with its strategies, server group and
+ * cluster stages, findImageFromCluster), which it registers with the engine.
+ *
+ * The only provider today is "local" (src/cloud/local/local.h): server
+ * groups of supervised processes behind HAProxy, on this machine.
+ *
+ * Use: mz_cloud_start() then mz_cloud_register_stages() before
+ * mz_engine_start(); the API calls the read functions. One cloud per
+ * process. JSON ownership as in core.h.
+ */
+#ifndef MZ_CLOUD_H
+#define MZ_CLOUD_H
+
+#include "core/core.h"
+
+typedef struct mz_cloud mz_cloud;
+
+typedef struct mz_cloud_config {
+	const char *data_dir;    /* server data dir */
+	/* Accounts from the config file (as main.c loads them: a list of
+	 * {name, type, regions:[...]}); NULL: account "local", region "local". */
+	const json_t *accounts;
+	bool sandbox;            /* run instances inside bubblewrap */
+} mz_cloud_config;
+
+mz_code mz_cloud_start(const mz_cloud_config *cfg, mz_cloud **out, mz_err *err);
+/* Stops the cloud's threads; instances and load balancers keep running. */
+void mz_cloud_stop(mz_cloud *cloud);
+
+/* Registers the cloud's stage and task definitions with the engine. */
+void mz_cloud_register_stages(mz_cloud *cloud);
+
+/* ---- reads for the API (Gate/Clouddriver shapes, reference §2.3) ----- */
+
+/* GET /credentials[?expand=true] */
+json_t *mz_cloud_credentials(mz_cloud *cloud, bool expand);
+/* GET /applications/{app}/clusters -> {account: [clusterName, ...]} */
+json_t *mz_cloud_clusters(mz_cloud *cloud, const char *app);
+/* GET /applications/{app}/clusters/{account}/{cluster} -> [Cluster] or NULL */
+json_t *mz_cloud_cluster(mz_cloud *cloud, const char *app, const char *account,
+                         const char *cluster);
+/* GET /applications/{app}/serverGroups[?expand=true] -> [ServerGroupViewModel] */
+json_t *mz_cloud_server_groups(mz_cloud *cloud, const char *app, bool expand);
+/* GET /serverGroups/{account}/{region}/{name} -> server group or NULL */
+json_t *mz_cloud_server_group(mz_cloud *cloud, const char *account, const char *region,
+                              const char *name);
+/* GET /applications/{app}/loadBalancers -> [LoadBalancer] */
+json_t *mz_cloud_load_balancers(mz_cloud *cloud, const char *app);
+/* GET /instances/{account}/{region}/{id} -> instance or NULL */
+json_t *mz_cloud_instance(mz_cloud *cloud, const char *account, const char *region,
+                          const char *id);
+/* GET /instances/{account}/{region}/{id}/console -> {"output": "..."} or NULL */
+json_t *mz_cloud_console(mz_cloud *cloud, const char *account, const char *region,
+                         const char *id);
+
+#endif
