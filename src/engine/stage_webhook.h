@@ -1,0 +1,15 @@
+/*
+ * stage_webhook.h - Spinnaker's `webhook` stage (Orca's orca-webhook):
+ * one HTTP call (createWebhook), an optional wait, and optional polling of
+ * a status URL (monitorWebhook) until a JSONPath in the response says the
+ * far side is done.
+ */
+#ifndef MZ_ENGINE_STAGE_WEBHOOK_H
+#define MZ_ENGINE_STAGE_WEBHOOK_H
+
+/* Registers the tasks createWebhook, waitBeforeMonitorWebhook and
+ * monitorWebhook and the stage type "webhook". Call before
+ * mz_engine_start(); also takes a (ref-counted) curl_global_init. */
+void mz__register_webhook_stage(void);
+
+#endif
