@@ -165,8 +165,23 @@ class Server:
         self.stop()
         return self.start()
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: ")
+
+    def sanitizer_report(self):
+        """The server log from the first sanitizer report on, or None. The
+        ASan/UBSan build reports memory errors, leaks (at a graceful exit)
+        and undefined behaviour there."""
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        hits = [text.find(m) for m in self.SANITIZER_MARKS if m in text]
+        return text[min(hits):][:6000] if hits else None
+
     def close(self):
         self.stop()
+        report = self.sanitizer_report()
         if self._own_dir and not self.keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         if not self.keep_data:
@@ -174,6 +189,8 @@ class Server:
                 os.unlink(self.log_path)
             except OSError:
                 pass
+        if report:
+            raise AssertionError("the server reported a sanitizer error:\n" + report)
 
     def __enter__(self):
         return self.start()
