@@ -109,7 +109,7 @@ mz__h_start_execution(mz_batch *b, json_t *exec, const json_t *msg)
 	json_object_set_new(exec, "startTime", json_integer(b->now));
 	json_object_set_new(exec, "canceled", json_false());
 	mz__exec_dirty(b, exec);
-	rc = MZ_OK;
+	rc = mz__emit(b, "starting", exec, NULL);
 	json_array_foreach(initial, i, s) {
 		if (rc == MZ_OK)
 			rc = mz__push(b, mz__msg_stage("startStage", exec, s), 0);
@@ -186,8 +186,8 @@ mz__h_complete_execution(mz_batch *b, json_t *exec, const json_t *msg)
 	if (!json_object_get(exec, "startTime"))
 		json_object_set_new(exec, "startTime", json_integer(b->now));
 	mz__exec_dirty(b, exec);
-	mz_code rc = MZ_OK;
-	if (strcmp(final, "SUCCEEDED") != 0) {
+	mz_code rc = mz__emit(b, strcmp(final, "SUCCEEDED") == 0 ? "complete" : "failed", exec, NULL);
+	if (rc == MZ_OK && strcmp(final, "SUCCEEDED") != 0) {
 		json_array_foreach(tops, i, s) {
 			if (rc == MZ_OK && strcmp(mz__status(s), "RUNNING") == 0)
 				rc = mz__push(b, mz__msg_stage("cancelStage", exec, s), 0);

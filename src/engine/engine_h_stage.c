@@ -153,6 +153,8 @@ mz__h_start_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
 		json_object_set_new(ctx, "canManuallySkip", json_true());
 	mz__set_status(stage, "RUNNING");
 	mz__exec_dirty(b, exec);
+	if ((rc = mz__emit(b, "starting", exec, stage)))
+		return rc;
 
 	json_t *before = mz__children(exec, stage, "STAGE_BEFORE");
 	size_t i;
@@ -360,6 +362,9 @@ mz__h_complete_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg
 		json_object_set_new(stage, "startTime", json_integer(b->now));
 	record_expression_errors(stage);
 	mz__exec_dirty(b, exec);
+	rc = mz__emit(b, mz_status_halt(status) ? "failed" : "complete", exec, stage);
+	if (rc)
+		return rc;
 
 	if (is_ok_status(status)) {
 		if (mz__is_synthetic(stage) && strcmp(status, "FAILED_CONTINUE") == 0 &&

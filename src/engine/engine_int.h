@@ -150,6 +150,10 @@ json_t *mz__eval_root(const json_t *exec, const json_t *stage);
 json_t *mz__eval_value(const json_t *exec, const json_t *stage, const json_t *root,
                        const json_t *value, json_t *summary);
 
+/* Emits an Echo event ("starting", "complete", "failed") for the execution,
+ * or for one of its stages, into the store's outbox (engine_events.c). */
+mz_code mz__emit(mz_batch *b, const char *what, const json_t *exec, const json_t *stage);
+
 /* ---- launching (engine_launch.c) ------------------------------------- */
 
 json_t *mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,

@@ -304,6 +304,27 @@ mz_pending_count(mz_store *st, const char *config_id, int *count, mz_err *err)
 }
 
 mz_code
+mz_outbox_push(mz_store *st, const json_t *event, mz_err *err)
+{
+	char *body = mz_json_dump(event);
+	mz_code rc = st->ops->outbox_push(st, body, err);
+	free(body);
+	return rc;
+}
+
+mz_code
+mz_outbox_fetch(mz_store *st, int64_t after_id, int max, json_t **events, mz_err *err)
+{
+	return st->ops->outbox_fetch(st, after_id, max > 0 ? max : 100, events, err);
+}
+
+mz_code
+mz_outbox_delete(mz_store *st, int64_t id, mz_err *err)
+{
+	return st->ops->outbox_delete(st, id, err);
+}
+
+mz_code
 mz_kv_get(mz_store *st, const char *key, char **value, mz_err *err)
 {
 	return st->ops->kv_get(st, key, value, err);

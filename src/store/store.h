@@ -141,6 +141,19 @@ mz_code mz_pending_pop(mz_store *st, const char *config_id, bool newest, json_t 
                        mz_err *err);
 mz_code mz_pending_count(mz_store *st, const char *config_id, int *count, mz_err *err);
 
+/* ---- outbox (events for notifications and pipeline triggers) --------- */
+
+/* Events the engine emits inside its transactions (pipeline and stage
+ * starting/complete/failed), consumed by the events component, which
+ * deletes each once it has acted on it: written with the state change,
+ * so none is lost and none is emitted twice. */
+mz_code mz_outbox_push(mz_store *st, const json_t *event, mz_err *err);
+/* Up to max events with id > after_id, oldest first, as a JSON array of
+ * {"id": n, "event": {...}}. */
+mz_code mz_outbox_fetch(mz_store *st, int64_t after_id, int max, json_t **events,
+                        mz_err *err);
+mz_code mz_outbox_delete(mz_store *st, int64_t id, mz_err *err);
+
 /* ---- key/value (poller cursors, server metadata) --------------------- */
 
 mz_code mz_kv_get(mz_store *st, const char *key, char **value, mz_err *err);

@@ -55,6 +55,11 @@ typedef struct mz_store_ops {
 	                       mz_err *err);
 	mz_code (*pending_count)(mz_store *st, const char *config_id, int *count, mz_err *err);
 
+	mz_code (*outbox_push)(mz_store *st, const char *body, mz_err *err);
+	mz_code (*outbox_fetch)(mz_store *st, int64_t after_id, int max, json_t **events,
+	                        mz_err *err);
+	mz_code (*outbox_delete)(mz_store *st, int64_t id, mz_err *err);
+
 	mz_code (*kv_get)(mz_store *st, const char *key, char **value, mz_err *err);
 	mz_code (*kv_put)(mz_store *st, const char *key, const char *value, mz_err *err);
 } mz_store_ops;

@@ -27,6 +27,7 @@ enum {
 	Q_QUEUE_FIND, Q_QUEUE_INSERT, Q_QUEUE_MOVE, Q_QUEUE_CLAIM, Q_QUEUE_LEASE, Q_QUEUE_ACK,
 	Q_QUEUE_SET, Q_QUEUE_NEXT, Q_QUEUE_RELEASE, Q_QUEUE_COUNT_EXEC,
 	Q_PEND_PUSH, Q_PEND_OLDEST, Q_PEND_NEWEST, Q_PEND_DEL, Q_PEND_COUNT,
+	Q_OUT_PUSH, Q_OUT_FETCH, Q_OUT_DEL,
 	Q_KV_GET, Q_KV_PUT,
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_COUNT
@@ -86,6 +87,9 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_PEND_NEWEST] = "SELECT id, body FROM pending WHERE config_id = ?1 ORDER BY id DESC LIMIT 1",
 	[Q_PEND_DEL] = "DELETE FROM pending WHERE id = ?1",
 	[Q_PEND_COUNT] = "SELECT count(*) FROM pending WHERE config_id = ?1",
+	[Q_OUT_PUSH] = "INSERT INTO outbox(body, created_at) VALUES(?1, ?2)",
+	[Q_OUT_FETCH] = "SELECT id, body FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[Q_OUT_DEL] = "DELETE FROM outbox WHERE id = ?1",
 	[Q_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
 	[Q_KV_PUT] = "INSERT INTO kv(key, value) VALUES(?1, ?2) "
 	             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -121,6 +125,9 @@ static const char *const migrations[] = {
 	"  config_id TEXT NOT NULL, body TEXT NOT NULL);"
 	"CREATE INDEX pending_cfg ON pending(config_id, id);"
 	"CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 2: the engine's event outbox */
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);",
 };
 
 /* SQLite has one writer at a time. Writers of this process queue on this
@@ -767,6 +774,56 @@ sq_pending_count(mz_store *st, const char *config_id, int *count, mz_err *err)
 	return count_query(SQ(st), q, count, err);
 }
 
+/* ---- outbox ----------------------------------------------------------- */
+
+static mz_code
+sq_outbox_push(mz_store *st, const char *body, mz_err *err)
+{
+	sqlite3_stmt *q = prep(SQ(st), Q_OUT_PUSH, err);
+	if (!q)
+		return MZ_EIO;
+	bind_text(q, 1, body);
+	sqlite3_bind_int64(q, 2, mz_now_ms());
+	return run(SQ(st), q, err, "outbox push");
+}
+
+static mz_code
+sq_outbox_fetch(mz_store *st, int64_t after_id, int max, json_t **events, mz_err *err)
+{
+	sq_store *s = SQ(st);
+	sqlite3_stmt *q = prep(s, Q_OUT_FETCH, err);
+	int rc;
+	if (!q)
+		return MZ_EIO;
+	sqlite3_bind_int64(q, 1, after_id);
+	sqlite3_bind_int(q, 2, max);
+	json_t *arr = json_array();
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *ev = mz_json_parse((const char *)sqlite3_column_text(q, 1),
+		                           (size_t)sqlite3_column_bytes(q, 1), NULL);
+		json_array_append_new(arr, json_pack("{s:I, s:o}", "id",
+		                                     (json_int_t)sqlite3_column_int64(q, 0), "event",
+		                                     ev ? ev : json_null()));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_fail(s, err, "outbox fetch");
+	}
+	*events = arr;
+	return MZ_OK;
+}
+
+static mz_code
+sq_outbox_delete(mz_store *st, int64_t id, mz_err *err)
+{
+	sqlite3_stmt *q = prep(SQ(st), Q_OUT_DEL, err);
+	if (!q)
+		return MZ_EIO;
+	sqlite3_bind_int64(q, 1, id);
+	return run(SQ(st), q, err, "outbox delete");
+}
+
 /* ---- key/value -------------------------------------------------------- */
 
 static mz_code
@@ -827,6 +884,9 @@ static const mz_store_ops sqlite_ops = {
 	.pending_push = sq_pending_push,
 	.pending_pop = sq_pending_pop,
 	.pending_count = sq_pending_count,
+	.outbox_push = sq_outbox_push,
+	.outbox_fetch = sq_outbox_fetch,
+	.outbox_delete = sq_outbox_delete,
 	.kv_get = sq_kv_get,
 	.kv_put = sq_kv_put,
 };

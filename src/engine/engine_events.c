@@ -1,0 +1,61 @@
+/* engine_events.c - the events the engine emits for Echo's consumers
+ * (notifications, pipeline triggers): written to the store's outbox inside
+ * the same transaction as the state change they describe, in Echo's event
+ * shape {details: {type, source, created, application}, content: {...}}.
+ *
+ * Pipeline events are always emitted (two per execution). Stage events are
+ * emitted only for stages someone listens to: stages with notifications
+ * and manual judgments, so the engine's hot path stays a single write per
+ * execution per batch. */
+#include "engine/engine_int.h"
+
+#include <string.h>
+
+static bool
+stage_wanted(const json_t *exec, const json_t *stage)
+{
+	const json_t *ctx = json_object_get(stage, "context");
+	if (mz_streq(mz_json_str(stage, "type"), "manualJudgment"))
+		return true;
+	if (mz_json_bool(ctx, "sendNotifications", false) &&
+	    json_array_size(json_object_get(ctx, "notifications")) > 0)
+		return true;
+	return false;
+}
+
+mz_code
+mz__emit(mz_batch *b, const char *what, const json_t *exec, const json_t *stage)
+{
+	const char *etype = mz_json_str(exec, "type");
+	bool orchestration = mz_streq(etype, "ORCHESTRATION");
+	if (stage && !stage_wanted(exec, stage))
+		return MZ_OK;
+	char type[64];
+	snprintf(type, sizeof(type), "orca:%s:%s",
+	         stage ? "stage" : (orchestration ? "orchestration" : "pipeline"), what);
+	json_t *trigger = json_object_get(exec, "trigger");
+	json_t *content = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:{s:s?, s:s?}}",
+	                            "executionId", mz_json_str(exec, "id"),
+	                            "executionType", etype,
+	                            "pipelineConfigId", mz_json_str(exec, "pipelineConfigId"),
+	                            "name", mz_json_str(exec, "name"),
+	                            "status", mz_json_str(exec, "status"),
+	                            "trigger", "type", mz_json_str(trigger, "type"),
+	                            "user", mz_json_str(trigger, "user"));
+	if (stage) {
+		json_object_set_new(content, "stageId", json_string(mz_json_str(stage, "id")));
+		json_object_set_new(content, "stageName", json_string(mz_json_str(stage, "name")));
+		json_object_set_new(content, "stageType", json_string(mz_json_str(stage, "type")));
+		json_object_set_new(content, "stageStatus", json_string(mz__status(stage)));
+		const json_t *ctx = json_object_get(stage, "context");
+		const char *js = mz_json_str(ctx, "judgmentStatus");
+		if (js)
+			json_object_set_new(content, "judgmentStatus", json_string(js));
+	}
+	json_t *ev = json_pack("{s:{s:s, s:s, s:I, s:s?}, s:o}", "details", "type", type, "source",
+	                       "orca", "created", (json_int_t)b->now, "application",
+	                       mz_json_str(exec, "application"), "content", content);
+	mz_code rc = mz_outbox_push(b->st, ev, &b->err);
+	json_decref(ev);
+	return rc;
+}
