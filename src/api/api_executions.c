@@ -409,13 +409,21 @@ out:
 	api_strv_free(statuses);
 }
 
+/* GET /applications/{app}/pipelines?limit=N&statuses=&expand=
+ *   Gate's list: the N newest executions of each pipeline config.
+ * Paging (the UI's "show more"; Orca's search has the same startIndex):
+ *   &startIndex=K  makes limit a page size over all selected executions,
+ *                  newest first, skipping the first K;
+ *   &pipelineConfigIds=a,b  keeps only those configs' executions. */
 static void
 app_pipelines(api_req *r)
 {
-	long limit;
+	long limit, start;
 	bool expand;
 	char **statuses = NULL;
+	const char *start_s = api_query(r, "startIndex");
 	if (!api_query_int(r, "limit", 10, 1, 100000, &limit) ||
+	    !api_query_int(r, "startIndex", 0, 0, 100000000, &start) ||
 	    !api_query_bool(r, "expand", false, &expand) || !parse_statuses(r, &statuses))
 		return;
 	mz_store *st = api_store(r);
@@ -423,12 +431,22 @@ app_pipelines(api_req *r)
 		api_strv_free(statuses);
 		return;
 	}
+	char **cids = api_split_csv(api_query(r, "pipelineConfigIds"), false);
 	mz_exec_query q = {.type = "PIPELINE", .application = r->param[0],
-	                   .statuses = (const char **)statuses, .limit_per_config = (int)limit};
+	                   .statuses = (const char **)statuses,
+	                   .config_ids = cids && cids[0] ? (const char **)cids : NULL};
+	if (start_s && *start_s) {
+		q.limit = (int)limit;
+		q.offset = (int)start;
+	} else {
+		q.limit_per_config = (int)limit;
+	}
 	json_t *rows = NULL;
 	mz_err err = {0};
-	if (mz_exec_query_run(st, &q, &rows, &err) != MZ_OK) {
-		api_strv_free(statuses);
+	mz_code rc = mz_exec_query_run(st, &q, &rows, &err);
+	api_strv_free(cids);
+	api_strv_free(statuses);
+	if (rc != MZ_OK) {
 		api_reply_mzerr(r, &err);
 		return;
 	}
@@ -439,7 +457,6 @@ app_pipelines(api_req *r)
 		json_array_append_new(out, maybe_summary(e, expand));
 	}
 	json_decref(rows);
-	api_strv_free(statuses);
 	api_reply_json(r, 200, out);
 }
 

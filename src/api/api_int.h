@@ -32,6 +32,8 @@ struct mz_api {
 	pthread_mutex_t pool_lock;
 	mz_store *pool[API_POOL_MAX];
 	int pool_n;
+
+	struct api_events *events; /* live-update subscribers (api_events.c) */
 };
 
 typedef struct api_req {
@@ -56,6 +58,8 @@ typedef struct api_req {
 	const char *content_type;
 	char *location;          /* for redirects */
 	int file_fd;             /* >= 0: send this file (reply ignored) */
+	struct MHD_Response *response; /* a response the handler made itself
+	                          * (the event stream): sent with r->status */
 	size_t file_size;
 	bool replied;
 	char **query_vals;       /* decoded query values to free */
@@ -76,6 +80,7 @@ extern const api_route api_pipeline_routes[];
 extern const api_route api_execution_routes[];
 extern const api_route api_task_routes[];
 extern const api_route api_misc_routes[];
+extern const api_route api_event_routes[];
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 
@@ -126,5 +131,10 @@ json_t *api_load_execution(api_req *r, const char *id, const char *type, const c
 /* Static UI files (api_misc.c). */
 void api_serve_ui(api_req *r);
 char *api_find_web_dir(const char *configured);
+/* Live updates (api_events.c): start registers the engine listener; stop
+ * ends every event stream (before MHD_stop_daemon); free after it. */
+void api_events_start(mz_api *api);
+void api_events_stop(mz_api *api);
+void api_events_free(mz_api *api);
 
 #endif

@@ -29,7 +29,7 @@ typedef struct conn_ctx {
 
 static const api_route *const route_tables[] = {
 	api_misc_routes, api_app_routes, api_pipeline_routes, api_execution_routes,
-	api_task_routes, NULL,
+	api_task_routes, api_event_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */
@@ -413,6 +413,11 @@ static struct MHD_Response *
 build_response(api_req *r)
 {
 	struct MHD_Response *resp;
+	if (r->response) {
+		resp = r->response; /* made by the handler with its own headers */
+		r->response = NULL;
+		return resp;
+	}
 	if (r->file_fd >= 0) {
 		resp = MHD_create_response_from_fd(r->file_size, r->file_fd);
 		if (resp)
@@ -446,6 +451,8 @@ req_release(api_req *r)
 	free(r->location);
 	if (r->file_fd >= 0)
 		close(r->file_fd);
+	if (r->response)
+		MHD_destroy_response(r->response);
 }
 
 static enum MHD_Result
@@ -625,8 +632,12 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 	api->accounts = normalise_accounts(cfg->accounts);
 	api->version = mz_strdup(cfg->version ? cfg->version : "unknown");
 	api->web_dir = api_find_web_dir(cfg->web_dir);
+	api_events_start(api);
 
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+	/* Suspend/resume: the event stream (api_events.c) parks idle
+	 * subscribers instead of polling them. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+	                 MHD_ALLOW_SUSPEND_RESUME;
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	api->daemon = MHD_start_daemon(
@@ -659,8 +670,10 @@ mz_api_stop(mz_api *api)
 {
 	if (!api)
 		return;
+	api_events_stop(api); /* no connection may stay suspended past here */
 	if (api->daemon)
 		MHD_stop_daemon(api->daemon); /* closes the listening socket too */
+	api_events_free(api);
 	for (int i = 0; i < api->pool_n; i++)
 		mz_store_close(api->pool[i]);
 	pthread_mutex_destroy(&api->pool_lock);

@@ -395,14 +395,11 @@ mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
 	return exec;
 }
 
-mz_code
-mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
-                          const json_t *trigger, const char *user, const char *origin,
-                          char out_id[27], mz_err *err)
+/* Stores a new execution (stolen) and its startExecution message in the
+ * caller's transaction. */
+static mz_code
+store_and_start(mz_store *st, json_t *exec, char out_id[27], mz_err *err)
 {
-	json_t *exec = mz__build_pipeline(cfg, trigger, user, origin, err);
-	if (!exec)
-		return err ? err->code : MZ_EINVAL;
 	mz_code rc = mz_exec_put(st, exec, err);
 	if (rc == MZ_OK) {
 		json_t *m = mz__msg_exec("startExecution", exec);
@@ -413,6 +410,17 @@ mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
 		snprintf(out_id, 27, "%s", mz_json_str(exec, "id"));
 	json_decref(exec);
 	return rc;
+}
+
+mz_code
+mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
+                          const json_t *trigger, const char *user, const char *origin,
+                          char out_id[27], mz_err *err)
+{
+	json_t *exec = mz__build_pipeline(cfg, trigger, user, origin, err);
+	if (!exec)
+		return err ? err->code : MZ_EINVAL;
+	return store_and_start(st, exec, out_id, err);
 }
 
 mz_code
@@ -449,15 +457,6 @@ mz_engine_launch_orchestration(mz_engine *eng, mz_store *st, const json_t *req,
 	json_object_set_new(exec, "description",
 	                    json_string(mz_json_str(req, "description") ?
 	                                mz_json_str(req, "description") : "orchestration"));
-	mz_code rc = mz_exec_put(st, exec, err);
-	if (rc == MZ_OK) {
-		json_t *m = mz__msg_exec("startExecution", exec);
-		rc = mz_queue_push(st, m, mz_now_ms(), err);
-		json_decref(m);
-	}
-	if (rc == MZ_OK && out_id)
-		snprintf(out_id, 27, "%s", mz_json_str(exec, "id"));
-	json_decref(exec);
 	(void)eng;
-	return rc;
+	return store_and_start(st, exec, out_id, err);
 }

@@ -1,0 +1,444 @@
+/* api_events.c - live updates for the web UI: GET /events?application=APP,
+ * a text/event-stream of execution summaries (Spinnaker's execution JSON
+ * without stage contexts, outputs and tasks).
+ *
+ * Why server-sent events: Deck re-polls whole executions every few seconds
+ * (megabytes per second while a pipeline runs); here the engine tells us of
+ * every commit that changed an execution and each subscriber gets that
+ * execution's summary once, so the UI moves without polling.
+ *
+ * How: every subscriber is one HTTP connection answered by a chunked
+ * libmicrohttpd response whose content callback copies queued events out.
+ * When nothing is queued the callback suspends the connection (returning 0
+ * without suspending would make MHD call it again at once: a busy loop);
+ * the engine's listener queues an event and resumes the connection. A
+ * ticker thread resumes every subscriber every EV_KEEPALIVE_MS so that a
+ * comment line goes out: that keeps proxies from timing the stream out and
+ * lets MHD notice clients that went away. Stopping the daemon while a
+ * connection is suspended aborts the process, so api_events_stop ends every
+ * stream and resumes them all before MHD_stop_daemon.
+ *
+ * Bounds: at most EV_MAX_SUBSCRIBERS streams (then 503); per subscriber at
+ * most EV_QUEUE_MAX queued events. A newer summary of an execution that is
+ * still queued replaces the queued one (only the latest state matters);
+ * when the queue is full anyway it is dropped and the client is sent one
+ * "resync" event, after which it re-reads the list.
+ *
+ * Locking: one process-wide mutex guards every hub and subscriber. The
+ * engine's listener may run on any thread (engine workers, API threads
+ * doing operator actions) and may already be running when the API stops,
+ * so it only ever touches a hub found, under that mutex, in the list of
+ * live hubs; a stopped hub is unlinked first and freed after. */
+#include "api/api_int.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EV_MAX_SUBSCRIBERS 256
+#define EV_QUEUE_MAX 256
+#define EV_KEEPALIVE_MS 15000
+#define EV_BLOCK 16384 /* MHD's buffer for the stream */
+
+/* One serialised event, shared by every subscriber that queued it. */
+typedef struct ev_msg {
+	int refs;
+	char exec_id[32];
+	size_t len;
+	char text[]; /* "id: ..\nevent: ..\ndata: ..\n\n" */
+} ev_msg;
+
+typedef struct ev_sub {
+	struct api_events *hub;
+	struct MHD_Connection *conn;
+	char *app;                  /* only this application's executions; NULL: all */
+	ev_msg *q[EV_QUEUE_MAX];    /* ring */
+	int qhead, qn;
+	ev_msg *cur;                /* being written */
+	size_t cur_off;
+	bool resync;                /* events were dropped: tell the client */
+	bool suspended;
+	bool closing;               /* the server stops: end the stream */
+	int64_t last_write_ms;
+	struct ev_sub *prev, *next;
+} ev_sub;
+
+struct api_events {
+	mz_api *api;
+	ev_sub *subs;
+	int nsubs;
+	bool stopping;
+	uint64_t seq;               /* event ids */
+	pthread_t ticker;
+	bool ticker_started;
+	pthread_cond_t tick;
+	struct api_events *next_live;
+};
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct api_events *ev_live; /* hubs the listener may publish to */
+
+static void
+msg_unref(ev_msg *m)
+{
+	if (m && --m->refs == 0)
+		free(m);
+}
+
+static ev_msg *
+msg_new(const char *exec_id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static ev_msg *
+msg_new(const char *exec_id, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	ev_msg *m = malloc(sizeof(*m) + (size_t)n + 1);
+	if (!m)
+		return NULL;
+	m->refs = 1;
+	snprintf(m->exec_id, sizeof(m->exec_id), "%s", exec_id ? exec_id : "");
+	va_start(ap, fmt);
+	vsnprintf(m->text, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	m->len = (size_t)n;
+	return m;
+}
+
+/* Caller holds ev_lock. */
+static void
+sub_wake(ev_sub *s)
+{
+	if (s->suspended) {
+		s->suspended = false;
+		MHD_resume_connection(s->conn);
+	}
+}
+
+/* Queues m for s (caller holds ev_lock): replaces a queued event of the
+ * same execution, else appends; on overflow drops the queue for a resync. */
+static void
+sub_push(ev_sub *s, ev_msg *m)
+{
+	if (s->resync)
+		return; /* the client re-reads everything anyway */
+	if (m->exec_id[0]) {
+		for (int i = 0; i < s->qn; i++) {
+			int k = (s->qhead + i) % EV_QUEUE_MAX;
+			if (strcmp(s->q[k]->exec_id, m->exec_id) == 0) {
+				msg_unref(s->q[k]);
+				m->refs++;
+				s->q[k] = m;
+				return;
+			}
+		}
+	}
+	if (s->qn == EV_QUEUE_MAX) {
+		for (int i = 0; i < s->qn; i++)
+			msg_unref(s->q[(s->qhead + i) % EV_QUEUE_MAX]);
+		s->qn = 0;
+		s->resync = true;
+		return;
+	}
+	m->refs++;
+	s->q[(s->qhead + s->qn) % EV_QUEUE_MAX] = m;
+	s->qn++;
+}
+
+/* ---- the engine's listener ------------------------------------------- */
+
+static bool
+hub_is_live(struct api_events *h)
+{
+	for (struct api_events *p = ev_live; p; p = p->next_live)
+		if (p == h)
+			return true;
+	return false;
+}
+
+static void
+on_execution(const json_t *execution, void *udata)
+{
+	struct api_events *h = udata;
+	const char *app = mz_json_str(execution, "application");
+	const char *id = mz_json_str(execution, "id");
+	const char *type = mz_json_str(execution, "type");
+	bool wanted = false;
+
+	/* Cheap check first: serialise only if someone listens for this app. */
+	pthread_mutex_lock(&ev_lock);
+	if (hub_is_live(h) && !h->stopping)
+		for (ev_sub *s = h->subs; s && !wanted; s = s->next)
+			wanted = !s->app || mz_streq(s->app, app);
+	pthread_mutex_unlock(&ev_lock);
+	if (!wanted || !id)
+		return;
+
+	json_t *sum = mz_execution_summary(execution);
+	char *data = sum ? json_dumps(sum, JSON_COMPACT) : NULL;
+	json_decref(sum);
+	if (!data)
+		return;
+
+	pthread_mutex_lock(&ev_lock);
+	if (hub_is_live(h) && !h->stopping) {
+		/* ORCHESTRATION executions are the TASKS view's. */
+		ev_msg *m = msg_new(id, "id: %llu\nevent: %s\ndata: %s\n\n",
+		                    (unsigned long long)++h->seq,
+		                    mz_streq(type, "ORCHESTRATION") ? "task" : "execution", data);
+		if (m) {
+			for (ev_sub *s = h->subs; s; s = s->next) {
+				if (s->closing || (s->app && !mz_streq(s->app, app)))
+					continue;
+				sub_push(s, m);
+				sub_wake(s);
+			}
+			msg_unref(m);
+		}
+	}
+	pthread_mutex_unlock(&ev_lock);
+	free(data);
+}
+
+/* ---- the stream ------------------------------------------------------ */
+
+static const char resync_text[] = "event: resync\ndata: {}\n\n";
+static const char keepalive_text[] = ": keep-alive\n\n";
+
+/* MHD's content callback: copies the next bytes out, or suspends. Runs on
+ * the connection's MHD thread. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ev_sub *s = cls;
+	ssize_t n = 0;
+	pthread_mutex_lock(&ev_lock);
+	if (s->closing) {
+		pthread_mutex_unlock(&ev_lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (!s->cur && s->qn > 0) {
+		s->cur = s->q[s->qhead];
+		s->cur_off = 0;
+		s->qhead = (s->qhead + 1) % EV_QUEUE_MAX;
+		s->qn--;
+	}
+	int64_t now = mz_mono_ms();
+	if (s->cur) {
+		size_t left = s->cur->len - s->cur_off;
+		n = (ssize_t)(left < max ? left : max);
+		memcpy(buf, s->cur->text + s->cur_off, (size_t)n);
+		s->cur_off += (size_t)n;
+		if (s->cur_off == s->cur->len) {
+			msg_unref(s->cur);
+			s->cur = NULL;
+		}
+	} else if (s->resync && max >= sizeof(resync_text) - 1) {
+		s->resync = false;
+		n = (ssize_t)(sizeof(resync_text) - 1);
+		memcpy(buf, resync_text, (size_t)n);
+	} else if (now - s->last_write_ms >= EV_KEEPALIVE_MS - 500 && max >= sizeof(keepalive_text) - 1) {
+		n = (ssize_t)(sizeof(keepalive_text) - 1);
+		memcpy(buf, keepalive_text, (size_t)n);
+	} else {
+		/* Nothing to send: suspend until the listener or the ticker
+		 * resumes us. Done under ev_lock so that a resume cannot slip in
+		 * between the check above and the suspension. */
+		s->suspended = true;
+		MHD_suspend_connection(s->conn);
+	}
+	if (n > 0)
+		s->last_write_ms = now;
+	pthread_mutex_unlock(&ev_lock);
+	return n;
+}
+
+/* MHD drops the response when the connection ends (client gone, timeout,
+ * or the end of stream at shutdown): the subscriber goes with it. */
+static void
+stream_free(void *cls)
+{
+	ev_sub *s = cls;
+	pthread_mutex_lock(&ev_lock);
+	struct api_events *h = s->hub;
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (h->subs == s)
+		h->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	h->nsubs--;
+	pthread_cond_broadcast(&h->tick); /* api_events_stop may be waiting */
+	for (int i = 0; i < s->qn; i++)
+		msg_unref(s->q[(s->qhead + i) % EV_QUEUE_MAX]);
+	msg_unref(s->cur);
+	pthread_mutex_unlock(&ev_lock);
+	free(s->app);
+	free(s);
+}
+
+static void
+events(api_req *r)
+{
+	struct api_events *h = r->api->events;
+	const char *app = api_query(r, "application");
+	if (!h) {
+		api_reply_error(r, 503, "live updates are not available on this server");
+		return;
+	}
+	ev_sub *s = calloc(1, sizeof(*s));
+	if (!s) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	s->hub = h;
+	s->conn = r->conn;
+	s->app = app && *app ? mz_strdup(app) : NULL;
+	s->last_write_ms = mz_mono_ms();
+	/* First event: tells EventSource how long to wait before reconnecting,
+	 * and gives the client a moment it knows the stream is live. */
+	json_t *hello = json_pack("{s:s?}", "application", s->app);
+	char *hello_text = json_dumps(hello, JSON_COMPACT);
+	json_decref(hello);
+	ev_msg *m = msg_new(NULL, "retry: 2000\nevent: hello\ndata: %s\n\n",
+	                    hello_text ? hello_text : "{}");
+	free(hello_text);
+
+	pthread_mutex_lock(&ev_lock);
+	bool full = h->nsubs >= EV_MAX_SUBSCRIBERS, stopping = h->stopping;
+	if (!full && !stopping && m) {
+		s->q[0] = m;
+		s->qn = 1;
+		m = NULL;
+		s->next = h->subs;
+		if (h->subs)
+			h->subs->prev = s;
+		h->subs = s;
+		h->nsubs++;
+	}
+	pthread_mutex_unlock(&ev_lock);
+	if (full || stopping || m) {
+		msg_unref(m);
+		free(s->app);
+		free(s);
+		if (full)
+			api_reply_error(r, 503, "too many live-update subscribers (at most %d); "
+			                "try again later", EV_MAX_SUBSCRIBERS);
+		else
+			api_reply_error(r, 503, "the server is stopping");
+		return;
+	}
+
+	/* From here the subscriber belongs to the response: stream_free
+	 * unlinks and frees it, whatever happens to the connection. */
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, EV_BLOCK, stream_read, s, stream_free);
+	if (!resp) {
+		stream_free(s);
+		api_reply_error(r, 503, "cannot open the event stream");
+		return;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	api_reply_empty(r, 200);
+	r->response = resp;
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+static void *
+ticker_main(void *arg)
+{
+	struct api_events *h = arg;
+	pthread_mutex_lock(&ev_lock);
+	while (!h->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += EV_KEEPALIVE_MS / 1000;
+		pthread_cond_timedwait(&h->tick, &ev_lock, &ts);
+		if (h->stopping)
+			break;
+		int64_t now = mz_mono_ms();
+		for (ev_sub *s = h->subs; s; s = s->next)
+			if (now - s->last_write_ms >= EV_KEEPALIVE_MS - 500)
+				sub_wake(s);
+	}
+	pthread_mutex_unlock(&ev_lock);
+	return NULL;
+}
+
+void
+api_events_start(mz_api *api)
+{
+	struct api_events *h = calloc(1, sizeof(*h));
+	if (!h)
+		return; /* /events then answers 503; the rest of the API works */
+	h->api = api;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->tick, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&h->ticker, NULL, ticker_main, h) == 0)
+		h->ticker_started = true;
+	pthread_mutex_lock(&ev_lock);
+	h->next_live = ev_live;
+	ev_live = h;
+	pthread_mutex_unlock(&ev_lock);
+	api->events = h;
+	if (api->engine)
+		mz_engine_set_listener(api->engine, on_execution, h);
+}
+
+/* Ends every stream and resumes every suspended connection, so that
+ * MHD_stop_daemon (called next) finds none suspended. The hub itself is
+ * freed by api_events_free, after the daemon has stopped. */
+void
+api_events_stop(mz_api *api)
+{
+	struct api_events *h = api->events;
+	if (!h)
+		return;
+	if (api->engine)
+		mz_engine_set_listener(api->engine, NULL, NULL);
+	pthread_mutex_lock(&ev_lock);
+	for (struct api_events **p = &ev_live; *p; p = &(*p)->next_live) {
+		if (*p == h) {
+			*p = h->next_live;
+			break;
+		}
+	}
+	h->stopping = true;
+	for (ev_sub *s = h->subs; s; s = s->next) {
+		s->closing = true;
+		sub_wake(s);
+	}
+	pthread_cond_broadcast(&h->tick);
+	pthread_mutex_unlock(&ev_lock);
+	if (h->ticker_started)
+		pthread_join(h->ticker, NULL);
+}
+
+/* After MHD_stop_daemon: every response, hence every subscriber, is gone. */
+void
+api_events_free(mz_api *api)
+{
+	struct api_events *h = api->events;
+	if (!h)
+		return;
+	pthread_cond_destroy(&h->tick);
+	free(h);
+	api->events = NULL;
+}
+
+const api_route api_event_routes[] = {
+	{"GET", "/events", events},
+	{NULL, NULL, NULL},
+};
