@@ -335,3 +335,64 @@ mz_kv_put(mz_store *st, const char *key, const char *value, mz_err *err)
 {
 	return st->ops->kv_put(st, key, value, err);
 }
+
+mz_code
+mz_event_add(mz_store *st, const char *event_id, const json_t *event, bool *added,
+             mz_err *err)
+{
+	if (!event_id || !*event_id)
+		return mz_fail(err, MZ_EINVAL, "an event needs an id");
+	char *body = mz_json_dump(event);
+	mz_code rc = st->ops->event_add(st, event_id, body, added, err);
+	free(body);
+	return rc;
+}
+
+mz_code
+mz_event_pending(mz_store *st, int max, json_t **events, mz_err *err)
+{
+	return st->ops->event_pending(st, max > 0 ? max : 100, events, err);
+}
+
+mz_code
+mz_event_done(mz_store *st, int64_t seq, const json_t *result, mz_err *err)
+{
+	char *body = result ? mz_json_dump(result) : NULL;
+	mz_code rc = st->ops->event_done(st, seq, body, err);
+	free(body);
+	return rc;
+}
+
+mz_code
+mz_event_get(mz_store *st, const char *event_id, json_t **out, mz_err *err)
+{
+	return st->ops->event_get(st, event_id, out, err);
+}
+
+mz_code
+mz_delivery_push(mz_store *st, const json_t *delivery, int64_t deliver_at, mz_err *err)
+{
+	char *body = mz_json_dump(delivery);
+	mz_code rc = st->ops->delivery_push(st, body, deliver_at, err);
+	free(body);
+	return rc;
+}
+
+mz_code
+mz_delivery_due(mz_store *st, int64_t now, int max, json_t **out, mz_err *err)
+{
+	return st->ops->delivery_due(st, now, max > 0 ? max : 50, out, err);
+}
+
+mz_code
+mz_delivery_retry(mz_store *st, int64_t id, int64_t deliver_at, const char *error,
+                  mz_err *err)
+{
+	return st->ops->delivery_retry(st, id, deliver_at, error, err);
+}
+
+mz_code
+mz_delivery_delete(mz_store *st, int64_t id, mz_err *err)
+{
+	return st->ops->delivery_delete(st, id, err);
+}

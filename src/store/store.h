@@ -159,4 +159,32 @@ mz_code mz_outbox_delete(mz_store *st, int64_t id, mz_err *err);
 mz_code mz_kv_get(mz_store *st, const char *key, char **value, mz_err *err);
 mz_code mz_kv_put(mz_store *st, const char *key, const char *value, mz_err *err);
 
+/* ---- incoming events (the event bus: webhooks, pollers, cron) -------- */
+
+/* Stores an event under its unique id. *added (may be NULL) is false, and
+ * nothing changes, when an event with that id is already stored: a
+ * re-delivered event (a poller's or a schedule's deterministic id, a
+ * client's retry) is kept once. */
+mz_code mz_event_add(mz_store *st, const char *event_id, const json_t *event, bool *added,
+                     mz_err *err);
+/* Up to max unprocessed events, oldest first, as a JSON array of
+ * {"seq": n, "eventId": "...", "event": {...}}. */
+mz_code mz_event_pending(mz_store *st, int max, json_t **events, mz_err *err);
+/* Marks an event processed, with what it did (e.g. {"executions": [...]}). */
+mz_code mz_event_done(mz_store *st, int64_t seq, const json_t *result, mz_err *err);
+/* {"seq", "eventId", "event", "processed": bool, "result"}; MZ_ENOTFOUND. */
+mz_code mz_event_get(mz_store *st, const char *event_id, json_t **out, mz_err *err);
+
+/* ---- notification deliveries (retried with backoff) ----------------- */
+
+mz_code mz_delivery_push(mz_store *st, const json_t *delivery, int64_t deliver_at,
+                         mz_err *err);
+/* Up to max deliveries due at or before now, as a JSON array of
+ * {"id": n, "attempts": n, "delivery": {...}}. */
+mz_code mz_delivery_due(mz_store *st, int64_t now, int max, json_t **out, mz_err *err);
+/* Counts a failed attempt and moves the delivery to deliver_at. */
+mz_code mz_delivery_retry(mz_store *st, int64_t id, int64_t deliver_at, const char *error,
+                          mz_err *err);
+mz_code mz_delivery_delete(mz_store *st, int64_t id, mz_err *err);
+
 #endif

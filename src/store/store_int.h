@@ -62,6 +62,17 @@ typedef struct mz_store_ops {
 
 	mz_code (*kv_get)(mz_store *st, const char *key, char **value, mz_err *err);
 	mz_code (*kv_put)(mz_store *st, const char *key, const char *value, mz_err *err);
+
+	mz_code (*event_add)(mz_store *st, const char *event_id, const char *body, bool *added,
+	                     mz_err *err);
+	mz_code (*event_pending)(mz_store *st, int max, json_t **events, mz_err *err);
+	mz_code (*event_done)(mz_store *st, int64_t seq, const char *result, mz_err *err);
+	mz_code (*event_get)(mz_store *st, const char *event_id, json_t **out, mz_err *err);
+	mz_code (*delivery_push)(mz_store *st, const char *body, int64_t deliver_at, mz_err *err);
+	mz_code (*delivery_due)(mz_store *st, int64_t now, int max, json_t **out, mz_err *err);
+	mz_code (*delivery_retry)(mz_store *st, int64_t id, int64_t deliver_at, const char *error,
+	                          mz_err *err);
+	mz_code (*delivery_delete)(mz_store *st, int64_t id, mz_err *err);
 } mz_store_ops;
 
 /* Every back-end's connection struct starts with this. */

@@ -29,6 +29,8 @@ enum {
 	Q_PEND_PUSH, Q_PEND_OLDEST, Q_PEND_NEWEST, Q_PEND_DEL, Q_PEND_COUNT,
 	Q_OUT_PUSH, Q_OUT_FETCH, Q_OUT_DEL,
 	Q_KV_GET, Q_KV_PUT,
+	Q_EVT_ADD, Q_EVT_PENDING, Q_EVT_DONE, Q_EVT_GET,
+	Q_DLV_PUSH, Q_DLV_DUE, Q_DLV_RETRY, Q_DLV_DEL,
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_COUNT
 };
@@ -93,6 +95,19 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
 	[Q_KV_PUT] = "INSERT INTO kv(key, value) VALUES(?1, ?2) "
 	             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	[Q_EVT_ADD] = "INSERT INTO events(event_id, body, created_at) VALUES(?1, ?2, ?3) "
+	              "ON CONFLICT(event_id) DO NOTHING",
+	[Q_EVT_PENDING] = "SELECT seq, event_id, body FROM events WHERE processed_at IS NULL "
+	                  "ORDER BY seq LIMIT ?1",
+	[Q_EVT_DONE] = "UPDATE events SET processed_at = ?2, result = ?3 WHERE seq = ?1",
+	[Q_EVT_GET] = "SELECT seq, event_id, body, processed_at, result FROM events "
+	              "WHERE event_id = ?1",
+	[Q_DLV_PUSH] = "INSERT INTO deliveries(body, next_at) VALUES(?1, ?2)",
+	[Q_DLV_DUE] = "SELECT id, attempts, body FROM deliveries WHERE next_at <= ?1 "
+	              "ORDER BY next_at, id LIMIT ?2",
+	[Q_DLV_RETRY] = "UPDATE deliveries SET attempts = attempts + 1, next_at = ?2, "
+	                "last_error = ?3 WHERE id = ?1",
+	[Q_DLV_DEL] = "DELETE FROM deliveries WHERE id = ?1",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
@@ -128,6 +143,14 @@ static const char *const migrations[] = {
 	/* 2: the engine's event outbox */
 	"CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL,"
 	"  created_at INTEGER NOT NULL);",
+	/* 3: incoming events (the event bus) and notification deliveries */
+	"CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  event_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	"  processed_at INTEGER, result TEXT);"
+	"CREATE INDEX events_unprocessed ON events(seq) WHERE processed_at IS NULL;"
+	"CREATE TABLE deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT);"
+	"CREATE INDEX deliveries_due ON deliveries(next_at, id);",
 };
 
 /* SQLite has one writer at a time. Writers of this process queue on this
@@ -852,6 +875,157 @@ sq_kv_put(mz_store *st, const char *key, const char *value, mz_err *err)
 	return run(SQ(st), q, err, "kv put");
 }
 
+/* ---- incoming events ---------------------------------------------------- */
+
+static mz_code
+sq_event_add(mz_store *st, const char *event_id, const char *body, bool *added, mz_err *err)
+{
+	sq_store *s = SQ(st);
+	sqlite3_stmt *q = prep(s, Q_EVT_ADD, err);
+	if (!q)
+		return MZ_EIO;
+	bind_text(q, 1, event_id);
+	bind_text(q, 2, body);
+	sqlite3_bind_int64(q, 3, mz_now_ms());
+	mz_code rc = run(s, q, err, "event add");
+	if (rc == MZ_OK && added)
+		*added = sqlite3_changes(s->db) > 0;
+	return rc;
+}
+
+static mz_code
+sq_event_pending(mz_store *st, int max, json_t **events, mz_err *err)
+{
+	sq_store *s = SQ(st);
+	sqlite3_stmt *q = prep(s, Q_EVT_PENDING, err);
+	int rc;
+	if (!q)
+		return MZ_EIO;
+	sqlite3_bind_int(q, 1, max);
+	json_t *arr = json_array();
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *ev = mz_json_parse((const char *)sqlite3_column_text(q, 2),
+		                           (size_t)sqlite3_column_bytes(q, 2), NULL);
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:o}", "seq",
+		                                     (json_int_t)sqlite3_column_int64(q, 0), "eventId",
+		                                     (const char *)sqlite3_column_text(q, 1), "event",
+		                                     ev ? ev : json_null()));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_fail(s, err, "event pending");
+	}
+	*events = arr;
+	return MZ_OK;
+}
+
+static mz_code
+sq_event_done(mz_store *st, int64_t seq, const char *result, mz_err *err)
+{
+	sqlite3_stmt *q = prep(SQ(st), Q_EVT_DONE, err);
+	if (!q)
+		return MZ_EIO;
+	sqlite3_bind_int64(q, 1, seq);
+	sqlite3_bind_int64(q, 2, mz_now_ms());
+	bind_text(q, 3, result);
+	return run(SQ(st), q, err, "event done");
+}
+
+static mz_code
+sq_event_get(mz_store *st, const char *event_id, json_t **out, mz_err *err)
+{
+	sq_store *s = SQ(st);
+	sqlite3_stmt *q = prep(s, Q_EVT_GET, err);
+	if (!q)
+		return MZ_EIO;
+	bind_text(q, 1, event_id);
+	int rc = sqlite3_step(q);
+	*out = NULL;
+	if (rc == SQLITE_ROW) {
+		json_t *ev = mz_json_parse((const char *)sqlite3_column_text(q, 2),
+		                           (size_t)sqlite3_column_bytes(q, 2), NULL);
+		json_t *res = NULL;
+		if (sqlite3_column_type(q, 4) != SQLITE_NULL)
+			res = mz_json_parse((const char *)sqlite3_column_text(q, 4),
+			                    (size_t)sqlite3_column_bytes(q, 4), NULL);
+		*out = json_pack("{s:I, s:s, s:o, s:b, s:o}", "seq",
+		                 (json_int_t)sqlite3_column_int64(q, 0), "eventId",
+		                 (const char *)sqlite3_column_text(q, 1), "event",
+		                 ev ? ev : json_null(), "processed",
+		                 sqlite3_column_type(q, 3) != SQLITE_NULL, "result",
+		                 res ? res : json_null());
+	}
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return MZ_ENOTFOUND;
+	return rc == SQLITE_ROW ? MZ_OK : db_fail(s, err, "event get");
+}
+
+/* ---- notification deliveries ------------------------------------------ */
+
+static mz_code
+sq_delivery_push(mz_store *st, const char *body, int64_t deliver_at, mz_err *err)
+{
+	sqlite3_stmt *q = prep(SQ(st), Q_DLV_PUSH, err);
+	if (!q)
+		return MZ_EIO;
+	bind_text(q, 1, body);
+	sqlite3_bind_int64(q, 2, deliver_at);
+	return run(SQ(st), q, err, "delivery push");
+}
+
+static mz_code
+sq_delivery_due(mz_store *st, int64_t now, int max, json_t **out, mz_err *err)
+{
+	sq_store *s = SQ(st);
+	sqlite3_stmt *q = prep(s, Q_DLV_DUE, err);
+	int rc;
+	if (!q)
+		return MZ_EIO;
+	sqlite3_bind_int64(q, 1, now);
+	sqlite3_bind_int(q, 2, max);
+	json_t *arr = json_array();
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *d = mz_json_parse((const char *)sqlite3_column_text(q, 2),
+		                          (size_t)sqlite3_column_bytes(q, 2), NULL);
+		json_array_append_new(arr, json_pack("{s:I, s:i, s:o}", "id",
+		                                     (json_int_t)sqlite3_column_int64(q, 0),
+		                                     "attempts", sqlite3_column_int(q, 1),
+		                                     "delivery", d ? d : json_null()));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_fail(s, err, "delivery due");
+	}
+	*out = arr;
+	return MZ_OK;
+}
+
+static mz_code
+sq_delivery_retry(mz_store *st, int64_t id, int64_t deliver_at, const char *error,
+                  mz_err *err)
+{
+	sqlite3_stmt *q = prep(SQ(st), Q_DLV_RETRY, err);
+	if (!q)
+		return MZ_EIO;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, deliver_at);
+	bind_text(q, 3, error);
+	return run(SQ(st), q, err, "delivery retry");
+}
+
+static mz_code
+sq_delivery_delete(mz_store *st, int64_t id, mz_err *err)
+{
+	sqlite3_stmt *q = prep(SQ(st), Q_DLV_DEL, err);
+	if (!q)
+		return MZ_EIO;
+	sqlite3_bind_int64(q, 1, id);
+	return run(SQ(st), q, err, "delivery delete");
+}
+
 static const mz_store_ops sqlite_ops = {
 	.kind = "sqlite",
 	.close = sq_close,
@@ -889,6 +1063,14 @@ static const mz_store_ops sqlite_ops = {
 	.outbox_delete = sq_outbox_delete,
 	.kv_get = sq_kv_get,
 	.kv_put = sq_kv_put,
+	.event_add = sq_event_add,
+	.event_pending = sq_event_pending,
+	.event_done = sq_event_done,
+	.event_get = sq_event_get,
+	.delivery_push = sq_delivery_push,
+	.delivery_due = sq_delivery_due,
+	.delivery_retry = sq_delivery_retry,
+	.delivery_delete = sq_delivery_delete,
 };
 
 /* Applies every migration newer than the file's user_version, each in its
