@@ -1,0 +1,42 @@
+/*
+ * cloud_int.h - internals shared by the files of src/cloud (not for other
+ * components): the cloud record and the helpers the stages use to read the
+ * cloud model from the provider.
+ */
+#ifndef MZ_CLOUD_INT_H
+#define MZ_CLOUD_INT_H
+
+#include "cloud/cloud.h"
+#include "cloud/local/local.h"
+#include "engine/engine.h"
+
+struct mz_cloud {
+	mz_local *local;
+};
+
+/* The one cloud of the process: task functions are static definitions
+ * without user data, so they reach the provider through this pointer
+ * (set by mz_cloud_start, cleared by mz_cloud_stop). */
+extern mz_cloud *mz__cloud;
+
+/* ---- stage context helpers (cloud_stages.c) ---------------------------- */
+
+/* The account of a stage or operation context: credentials, else account. */
+const char *mz__cloud_account(const json_t *ctx);
+/* Its region: region, else the first of regions, else the first key of
+ * availabilityZones, else the first of zones; NULL when none. */
+const char *mz__cloud_region(const json_t *ctx);
+/* Frigga cluster name from {cluster | moniker.cluster | application, stack,
+ * freeFormDetails}; a new string or NULL. */
+char *mz__cloud_cluster_name(const json_t *ctx);
+/* The Frigga application of a name ("app-stack-v001" -> "app"); new string. */
+char *mz__cloud_app_of(const char *name);
+
+/* Server groups of one cluster in one account/region, sorted newest first
+ * (by createdTime); new array of full server groups. */
+json_t *mz__cloud_cluster_groups(const char *account, const char *region,
+                                 const char *cluster);
+
+void mz__cloud_register_stages(void);
+
+#endif
