@@ -1,0 +1,364 @@
+/*
+ * local_image.c - the content-addressed image store.
+ *
+ * An image is <root>/images/<id>/root (the files, read-only) plus
+ * <root>/images/<id>/manifest.json. The id is "img-" + the first 32 hex
+ * digits of a SHA-256 over the sorted relative paths, their modes and
+ * contents (symlink targets for links), so identical content yields the
+ * same id wherever it comes from. A .tar.gz is extracted with tar (argv, no
+ * shell) into a temporary directory first.
+ */
+#include "cloud/local/local_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- SHA-256 (FIPS 180-4) --------------------------------------------- */
+
+typedef struct {
+	uint32_t h[8];
+	uint64_t len;
+	unsigned char buf[64];
+	size_t n;
+} sha256;
+
+static const uint32_t K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+	0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void
+sha_block(sha256 *s, const unsigned char *p)
+{
+	uint32_t w[64], a, b, c, d, e, f, g, h;
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
+	e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
+		              K[i] + w[i];
+		uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+	}
+	s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
+	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
+}
+
+static void
+sha_init(sha256 *s)
+{
+	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+		                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	memcpy(s->h, iv, sizeof(iv));
+	s->len = 0;
+	s->n = 0;
+}
+
+static void
+sha_add(sha256 *s, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	s->len += len;
+	while (len > 0) {
+		size_t take = 64 - s->n < len ? 64 - s->n : len;
+		memcpy(s->buf + s->n, p, take);
+		s->n += take, p += take, len -= take;
+		if (s->n == 64) {
+			sha_block(s, s->buf);
+			s->n = 0;
+		}
+	}
+}
+
+static void
+sha_hex(sha256 *s, char out[65])
+{
+	uint64_t bits = s->len * 8;
+	unsigned char pad = 0x80, len8[8];
+	sha_add(s, &pad, 1);
+	pad = 0;
+	while (s->n != 56)
+		sha_add(s, &pad, 1);
+	for (int i = 0; i < 8; i++)
+		len8[i] = (unsigned char)(bits >> (56 - 8 * i));
+	sha_add(s, len8, 8);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 8 * i, 9, "%08x", s->h[i]);
+}
+
+/* ---- walking, hashing and copying ------------------------------------- */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Hashes (and, when dst is set, copies) the tree at src/rel. */
+static int
+walk(const char *src, const char *dst, const char *rel, sha256 *h, mz_err *err)
+{
+	char *dir = *rel ? mz_asprintf("%s/%s", src, rel) : mz_strdup(src);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	if (!d) {
+		mz_fail(err, MZ_EINVAL, "cannot read %s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (!*rel && strcmp(e->d_name, "manifest.json") == 0)
+			continue; /* the manifest sits beside the image, not in it */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			names = realloc(names, cap * sizeof(*names));
+		}
+		names[n++] = mz_strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *r = *rel ? mz_asprintf("%s/%s", rel, names[i]) : mz_strdup(names[i]);
+		char *sp = mz_asprintf("%s/%s", src, r);
+		char *dp = dst ? mz_asprintf("%s/%s", dst, r) : NULL;
+		struct stat st;
+		char hdr[64];
+		if (lstat(sp, &st) != 0) {
+			rc = -1;
+			mz_fail(err, MZ_EIO, "cannot stat %s: %s", sp, strerror(errno));
+			goto next;
+		}
+		sha_add(h, r, strlen(r) + 1);
+		snprintf(hdr, sizeof(hdr), "%o", (unsigned)(st.st_mode & 07777) |
+		                                 (S_ISDIR(st.st_mode) ? 0100000u : 0u));
+		sha_add(h, hdr, strlen(hdr) + 1);
+		if (S_ISDIR(st.st_mode)) {
+			if (dp && mkdir(dp, 0755) != 0) {
+				rc = mz_fail(err, MZ_EIO, "mkdir %s: %s", dp, strerror(errno)) ? -1 : -1;
+				goto next;
+			}
+			rc = walk(src, dst, r, h, err);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t tl = readlink(sp, target, sizeof(target) - 1);
+			if (tl < 0) {
+				rc = -1;
+				goto next;
+			}
+			target[tl] = '\0';
+			sha_add(h, target, (size_t)tl + 1);
+			if (dp && symlink(target, dp) != 0)
+				rc = -1;
+		} else if (S_ISREG(st.st_mode)) {
+			int in = open(sp, O_RDONLY | O_CLOEXEC);
+			int out = dp ? open(dp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			                    st.st_mode & 0777)
+			             : -1;
+			char buf[65536];
+			ssize_t k;
+			if (in < 0 || (dp && out < 0)) {
+				rc = -1;
+				mz_fail(err, MZ_EIO, "cannot copy %s: %s", sp, strerror(errno));
+			} else {
+				while ((k = read(in, buf, sizeof(buf))) > 0) {
+					sha_add(h, buf, (size_t)k);
+					if (out >= 0 && write(out, buf, (size_t)k) != k) {
+						rc = mz_fail(err, MZ_EIO, "write %s", dp) ? -1 : -1;
+						break;
+					}
+				}
+				if (out >= 0)
+					fchmod(out, st.st_mode & 0777);
+			}
+			if (in >= 0)
+				close(in);
+			if (out >= 0)
+				close(out);
+		}
+		/* other file types (sockets, fifos, devices) are skipped */
+	next:
+		free(r);
+		free(sp);
+		free(dp);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(dir);
+	return rc;
+}
+
+static bool
+ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+bool
+lp_image_id_like(const char *s)
+{
+	return s && strncmp(s, "img-", 4) == 0 && !strchr(s, '/');
+}
+
+json_t *
+lp_image_load(mz_local *lp, const char *image_id)
+{
+	char *mpath;
+	json_t *m;
+	if (!lp_image_id_like(image_id))
+		return NULL;
+	mpath = mz_asprintf("%s/images/%s/manifest.json", lp->root, image_id);
+	m = lp_read_json(mpath);
+	free(mpath);
+	return m;
+}
+
+mz_code
+lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
+                char image_id[80], mz_err *err)
+{
+	char *src = NULL, *tmpx = NULL, *stage = NULL, *final = NULL, *mpath = NULL;
+	char rnd[27], hex[65];
+	sha256 h;
+	struct stat st;
+	json_t *man = NULL, *rec = NULL;
+	mz_code rc = MZ_OK;
+
+	if (!path || stat(path, &st) != 0)
+		return mz_fail(err, MZ_EINVAL, "image path %s does not exist", path ? path : "(null)");
+	mz_ulid(rnd);
+	stage = mz_asprintf("%s/images/.import-%s", lp->root, rnd);
+	if (mz_mkdirs(stage, 0755) != 0) {
+		rc = mz_fail(err, MZ_EIO, "cannot create %s: %s", stage, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		src = mz_strdup(path);
+	} else if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz")) {
+		tmpx = mz_asprintf("%s/x", stage);
+		mkdir(tmpx, 0755);
+		char *argv[] = { "/usr/bin/tar", "-xzf", (char *)path, "-C", tmpx,
+			         "--no-same-owner", NULL };
+		mz_buf out;
+		mz_buf_init(&out, 0);
+		if (lp_run(argv, &out) != 0) {
+			rc = mz_fail(err, MZ_EINVAL, "cannot extract %s: %.300s", path, out.data);
+			mz_buf_release(&out);
+			goto out;
+		}
+		mz_buf_release(&out);
+		src = mz_strdup(tmpx);
+	} else {
+		rc = mz_fail(err, MZ_EINVAL, "image %s is neither a directory nor a .tar.gz", path);
+		goto out;
+	}
+	/* the manifest: given, else manifest.json at the top of the image */
+	if (manifest && json_is_object(manifest)) {
+		man = json_deep_copy(manifest);
+	} else {
+		char *mp = mz_asprintf("%s/manifest.json", src);
+		man = lp_read_json(mp);
+		free(mp);
+		if (!json_is_object(man)) {
+			json_decref(man);
+			man = json_object();
+		}
+	}
+	char *root = mz_asprintf("%s/root", stage);
+	mkdir(root, 0755);
+	sha_init(&h);
+	if (walk(src, root, "", &h, err) != 0) {
+		free(root);
+		rc = err ? err->code ? err->code : MZ_EIO : MZ_EIO;
+		goto out;
+	}
+	free(root);
+	sha_hex(&h, hex);
+	snprintf(image_id, 80, "img-%.32s", hex);
+	final = mz_asprintf("%s/images/%s", lp->root, image_id);
+	mpath = mz_asprintf("%s/manifest.json", final);
+	if (access(final, F_OK) == 0) {
+		/* identical content is already stored; keep it (and fill in a
+		 * manifest that was empty before) */
+		json_t *old = lp_read_json(mpath);
+		if (json_object_size(man) > 0 &&
+		    json_object_size(json_object_get(old, "manifest")) == 0 && old) {
+			json_object_set(old, "manifest", man);
+			lp_write_json(mpath, old);
+		}
+		json_decref(old);
+		goto out;
+	}
+	if (tmpx)
+		lp_rm_rf(tmpx);
+	rec = json_object();
+	json_object_set_new(rec, "imageId", json_string(image_id));
+	json_object_set_new(rec, "name", json_string(mz_json_str(man, "name") ? mz_json_str(man, "name")
+	                                                                     : image_id));
+	json_object_set_new(rec, "version", json_incref(json_object_get(man, "version") ?
+	                                                     json_object_get(man, "version") : json_null()));
+	json_object_set_new(rec, "source", json_string(path));
+	json_object_set_new(rec, "createdTime", json_integer(mz_now_ms()));
+	json_object_set_new(rec, "tags", json_object());
+	json_object_set(rec, "manifest", man);
+	{
+		char *sm = mz_asprintf("%s/manifest.json", stage);
+		char *chmod_argv[] = { "/bin/chmod", "-R", "a-w", NULL, NULL };
+		char *r = mz_asprintf("%s/root", stage);
+		lp_write_json(sm, rec);
+		chmod_argv[3] = r;
+		lp_run(chmod_argv, NULL);
+		free(sm);
+		free(r);
+	}
+	if (rename(stage, final) != 0) {
+		if (errno == ENOTEMPTY || errno == EEXIST)
+			goto out; /* a concurrent import of the same content won */
+		rc = mz_fail(err, MZ_EIO, "cannot store image %s: %s", final, strerror(errno));
+		goto out;
+	}
+	free(stage);
+	stage = NULL;
+	mz_info("local: imported image %s from %s", image_id, path);
+out:
+	if (stage)
+		lp_rm_rf(stage);
+	free(src);
+	free(tmpx);
+	free(stage);
+	free(final);
+	free(mpath);
+	json_decref(man);
+	json_decref(rec);
+	return rc;
+}
