@@ -405,6 +405,7 @@ validate(mz_local *lp, const char *op, json_t *d, mz_err *err)
 		if (!name)
 			return mz_fail(err, MZ_EINVAL, "%s: serverGroupName is required", op);
 		json_object_set_new(d, "serverGroupName", json_string(name));
+		name = mz_json_str(d, "serverGroupName");
 		sg = sg_get(lp, account, region, name);
 		if (!sg && !mz_streq(op, "destroyServerGroup"))
 			return mz_fail(err, MZ_EINVAL, "server group %s not found in %s/%s", name, account,
