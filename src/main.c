@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "engine/engine.h"
+#include "cloud/cloud.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -255,15 +256,36 @@ serve(int argc, char **argv)
 	int rc = 1;
 	mz_engine *engine = NULL;
 	mz_api *api = NULL;
+	mz_cloud *cloud = NULL;
+	json_t *local_accounts = NULL;
 	char *ui_base = mz_asprintf(v6 ? "http://[%s]:%d" : "http://%s:%d", o.host, o.port);
 	mz_engine_register_builtin();
+	/* The cloud: the local provider with the accounts of provider "local"
+	 * (instances and HAProxy outlive this process and are re-adopted). */
+	if (accounts) {
+		local_accounts = json_array();
+		size_t ai;
+		json_t *acct;
+		json_array_foreach(accounts, ai, acct) {
+			const char *t = mz_json_str(acct, "type");
+			if (!t || strcmp(t, "local") == 0)
+				json_array_append(local_accounts, acct);
+		}
+	}
+	mz_cloud_config ccfg = {.data_dir = o.data,
+	                        .accounts = json_array_size(local_accounts) ? local_accounts : NULL};
+	if (mz_cloud_start(&ccfg, &cloud, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: cannot start the cloud: %s\n", err.msg);
+		goto out;
+	}
+	mz_cloud_register_stages(cloud);
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base};
 	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the engine: %s\n", err.msg);
 		goto out;
 	}
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
-	                      .engine = engine, .accounts = accounts,
+	                      .engine = engine, .accounts = accounts, .cloud = cloud,
 	                      .version = MZ_VERSION};
 	if (mz_api_start(&acfg, &api, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
@@ -281,6 +303,8 @@ out:
 	mz_api_stop(api);
 	if (engine)
 		mz_engine_stop(engine);
+	mz_cloud_stop(cloud);
+	json_decref(local_accounts);
 	free(ui_base);
 	free(db_url);
 	json_decref(accounts);

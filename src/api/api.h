@@ -18,6 +18,8 @@
 #include "core/core.h"
 #include "engine/engine.h"
 
+struct mz_cloud;
+
 typedef struct mz_api mz_api;
 
 typedef struct mz_api_config {
@@ -30,6 +32,7 @@ typedef struct mz_api_config {
 	 * "local" with region "local". */
 	const json_t *accounts;
 	const char *version;     /* answered by GET /version */
+	struct mz_cloud *cloud;  /* borrowed; NULL: empty cloud views */
 	const char *web_dir;     /* UI files; NULL: $MIZZEN_WEB_DIR, else
 	                          * <directory of the binary>/../web */
 } mz_api_config;

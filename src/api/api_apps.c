@@ -110,39 +110,12 @@ app_history(api_req *r)
 	api_reply_json(r, 200, out);
 }
 
-/* The cloud views: no cloud provider is wired into the API yet, so every
- * application has no clusters, server groups or load balancers (clouddriver
- * answers the same for an application it does not know). */
-static void
-cloud_list(api_req *r, json_t *empty)
-{
-	api_reply_json(r, 200, empty);
-}
-
-static void
-app_clusters(api_req *r)
-{
-	cloud_list(r, json_object()); /* Gate: {account: [cluster names]} */
-}
-
-static void
-app_server_groups(api_req *r)
-{
-	cloud_list(r, json_array());
-}
-
-static void
-app_load_balancers(api_req *r)
-{
-	cloud_list(r, json_array());
-}
+/* The cloud views (clusters, server groups, load balancers) are in
+ * api_cloud.c. */
 
 const api_route api_app_routes[] = {
 	{"GET", "/applications", list_apps},
 	{"GET", "/applications/{app}", get_app},
 	{"GET", "/applications/{app}/history", app_history},
-	{"GET", "/applications/{app}/clusters", app_clusters},
-	{"GET", "/applications/{app}/serverGroups", app_server_groups},
-	{"GET", "/applications/{app}/loadBalancers", app_load_balancers},
 	{NULL, NULL, NULL},
 };

@@ -25,6 +25,7 @@ struct mz_api {
 	int port;
 	char *db_url;
 	mz_engine *engine;
+	struct mz_cloud *cloud;   /* NULL: no cloud (empty cloud views) */
 	json_t *accounts;  /* normalised: [{name, regions: [names], ...}] */
 	char *version;
 	char *web_dir;     /* NULL if no UI is installed */
@@ -80,6 +81,7 @@ extern const api_route api_pipeline_routes[];
 extern const api_route api_execution_routes[];
 extern const api_route api_task_routes[];
 extern const api_route api_misc_routes[];
+extern const api_route api_cloud_routes[];
 extern const api_route api_event_routes[];
 
 /* ---- replies (api_json.c) ------------------------------------------- */

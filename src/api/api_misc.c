@@ -2,6 +2,8 @@
  * current user, the redirect from / and the web UI's static files. */
 #include "api/api_int.h"
 
+#include "cloud/cloud.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -69,29 +71,49 @@ account_view(const json_t *cfg)
 	return a;
 }
 
+/* The cloud's accounts (live, from the providers), then the configured
+ * accounts of providers the cloud does not run. */
+static json_t *
+all_accounts(api_req *r, bool expand)
+{
+	json_t *out = r->api->cloud ? mz_cloud_credentials(r->api->cloud, expand) : json_array();
+	size_t i, j;
+	json_t *a, *b;
+	json_array_foreach(r->api->accounts, i, a) {
+		bool seen = false;
+		json_array_foreach(out, j, b) {
+			if (mz_streq(mz_json_str(a, "name"), mz_json_str(b, "name")))
+				seen = true;
+		}
+		if (!seen)
+			json_array_append_new(out, account_view(a));
+	}
+	return out;
+}
+
 static void
 credentials(api_req *r)
 {
-	json_t *out = json_array();
-	size_t i;
-	json_t *a;
-	json_array_foreach(r->api->accounts, i, a) {
-		json_array_append_new(out, account_view(a));
-	}
-	api_reply_json(r, 200, out);
+	bool expand;
+	if (!api_query_bool(r, "expand", false, &expand))
+		return;
+	api_reply_json(r, 200, all_accounts(r, expand));
 }
 
 static void
 credential(api_req *r)
 {
+	json_t *all = all_accounts(r, true);
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->api->accounts, i, a) {
+	json_array_foreach(all, i, a) {
 		if (mz_streq(mz_json_str(a, "name"), r->param[0])) {
-			api_reply_json(r, 200, account_view(a));
+			api_reply_json(r, 200, json_incref(a));
+			json_decref(all);
 			return;
 		}
 	}
+	json_decref(all);
 	api_reply_error(r, 404, "Account not found (name: %s)", r->param[0]);
 }
 

@@ -302,11 +302,10 @@ sg_desc(const json_t *ctx)
 		json_object_set_new(d, "credentials", json_string(acct));
 	if (mz__cloud_region(ctx))
 		json_object_set_new(d, "region", json_string(mz__cloud_region(ctx)));
+	/* asgName only: the provider fills serverGroupName from it */
 	const char *name = mz_json_str(ctx, "serverGroupName");
-	if (name) {
-		json_object_set_new(d, "serverGroupName", json_string(name));
+	if (name)
 		json_object_set_new(d, "asgName", json_string(name));
-	}
 	json_object_set_new(d, "cloudProvider", json_string("local"));
 	return d;
 }
@@ -498,9 +497,8 @@ cluster_task(mz_task_ctx *c, mz_task_result *r, enum cluster_op kind)
 		} else if (!disabled && !mz_json_bool(ctx, "allowDeleteActive", false)) {
 			continue;
 		}
-		json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "credentials", acct,
-		                      "region", region, "serverGroupName", name, "asgName", name,
-		                      "cloudProvider", "local");
+		json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "credentials", acct,
+		                      "region", region, "asgName", name, "cloudProvider", "local");
 		if (kind == C_SCALEDOWN)
 			json_object_set_new(d, "capacity", json_pack("{s:i, s:i, s:i}", "min", 0,
 			                                             "max", 0, "desired", 0));
@@ -618,6 +616,21 @@ find_image_task(mz_task_ctx *c, mz_task_result *r)
 
 /* ---- load balancers --------------------------------------------------------- */
 
+/* An orchestration job's "name" becomes the stage's name: the load
+ * balancer's name is the context's name or loadBalancerName, else the
+ * stage's name when one was given. */
+static const char *
+lb_name(mz_task_ctx *c)
+{
+	json_t *ctx = mz__cloud_ctx(c);
+	const char *n = mz_json_str(ctx, "loadBalancerName");
+	if (!n)
+		n = mz_json_str(ctx, "name");
+	if (!n && !mz_streq(mz_json_str(c->stage, "name"), mz_json_str(c->stage, "type")))
+		n = mz_json_str(c->stage, "name");
+	return n;
+}
+
 static void
 upsert_lb_task(mz_task_ctx *c, mz_task_result *r)
 {
@@ -627,8 +640,11 @@ upsert_lb_task(mz_task_ctx *c, mz_task_result *r)
 	for (int i = 0; keys[i]; i++)
 		if (json_object_get(ctx, keys[i]))
 			json_object_set(d, keys[i], json_object_get(ctx, keys[i]));
-	if (!json_object_get(d, "name") && mz_json_str(ctx, "loadBalancerName"))
-		json_object_set(d, "name", json_object_get(ctx, "loadBalancerName"));
+	if (!json_object_get(d, "name")) {
+		const char *n = lb_name(c);
+		if (n)
+			json_object_set_new(d, "name", json_string(n));
+	}
 	if (mz__cloud_account(ctx))
 		json_object_set_new(d, "credentials", json_string(mz__cloud_account(ctx)));
 	if (mz__cloud_region(ctx))
@@ -644,9 +660,7 @@ static void
 delete_lb_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = mz__cloud_ctx(c);
-	const char *name = mz_json_str(ctx, "loadBalancerName");
-	if (!name)
-		name = mz_json_str(ctx, "name");
+	const char *name = lb_name(c);
 	json_t *d = json_pack("{s:s?, s:s?, s:s?}", "loadBalancerName", name,
 	                      "credentials", mz__cloud_account(ctx), "region", mz__cloud_region(ctx));
 	sg_op(c, r, "deleteLoadBalancer", d);
