@@ -5,6 +5,8 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "engine/engine.h"
+#include "events/events.h"
+#include "pollers/pollers.h"
 #include "cloud/cloud.h"
 
 #include <errno.h>
@@ -166,6 +168,28 @@ fail:
 	return NULL;
 }
 
+/* The settings of the events and pollers components from the config file
+ * (already checked by load_accounts): {"notifications": {"smtp": {"url",
+ * "from"}}, "jenkins": {"masters": [{"name", "address"}]}, "dockerRegistry":
+ * {"accounts": [{"name", "address"}]}, "scheduler": {"cron": {"timezone"}},
+ * "pollers": {"intervalSeconds"}}. A new reference, or NULL. */
+static json_t *
+load_settings(const char *path)
+{
+	size_t len;
+	char *text = path ? mz_read_file(path, &len, NULL) : NULL;
+	json_t *root = text ? mz_json_parse(text, len, NULL) : NULL;
+	free(text);
+	return root;
+}
+
+static const json_t *
+setting(const json_t *root, const char *a, const char *b)
+{
+	json_t *v = json_object_get(root, a);
+	return b ? json_object_get(v, b) : v;
+}
+
 static int
 serve(int argc, char **argv)
 {
@@ -243,6 +267,16 @@ serve(int argc, char **argv)
 	}
 	char *db_url = o.db ? mz_strdup(o.db) : mz_asprintf("%s/mizzen.db", o.data);
 	bool v6 = strchr(o.host, ':') != NULL;
+	json_t *settings = load_settings(o.config);
+	/* Cron triggers run in one time zone for the whole server (as Echo's
+	 * scheduler.cron.timezone); set before any thread starts. */
+	const char *tz = json_string_value(setting(setting(settings, "scheduler", "cron"),
+	                                           "timezone", NULL));
+	if (!tz)
+		tz = getenv("MZ_CRON_TIMEZONE");
+	if (tz && *tz)
+		setenv("TZ", tz, 1);
+	tzset();
 
 	/* Signals are taken by sigwait() in this thread only: block them
 	 * before any other thread starts so that every thread inherits the mask. */
@@ -256,6 +290,8 @@ serve(int argc, char **argv)
 	int rc = 1;
 	mz_engine *engine = NULL;
 	mz_api *api = NULL;
+	mz_events *events = NULL;
+	mz_pollers *pollers = NULL;
 	mz_cloud *cloud = NULL;
 	json_t *local_accounts = NULL;
 	char *ui_base = mz_asprintf(v6 ? "http://[%s]:%d" : "http://%s:%d", o.host, o.port);
@@ -279,14 +315,33 @@ serve(int argc, char **argv)
 		goto out;
 	}
 	mz_cloud_register_stages(cloud);
+	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base};
 	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the engine: %s\n", err.msg);
 		goto out;
 	}
+	const json_t *smtp = setting(settings, "notifications", "smtp");
+	mz_events_config evcfg = {.db_url = db_url, .engine = engine, .ui_base = ui_base,
+	                          .smtp_url = mz_json_str(smtp, "url"),
+	                          .smtp_from = mz_json_str(smtp, "from")};
+	if (mz_events_start(&evcfg, &events, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: cannot start the event bus: %s\n", err.msg);
+		goto out;
+	}
+	mz_pollers_config pcfg = {
+		.db_url = db_url, .events = events,
+		.interval_ms = mz_json_int(setting(settings, "pollers", NULL), "intervalSeconds", 0) *
+		               1000,
+		.docker_accounts = setting(settings, "dockerRegistry", "accounts"),
+		.jenkins_masters = setting(settings, "jenkins", "masters")};
+	if (mz_pollers_start(&pcfg, &pollers, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: cannot start the pollers: %s\n", err.msg);
+		goto out;
+	}
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
-	                      .version = MZ_VERSION};
+	                      .version = MZ_VERSION, .events = events};
 	if (mz_api_start(&acfg, &api, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;
@@ -301,6 +356,8 @@ serve(int argc, char **argv)
 	rc = 0;
 out:
 	mz_api_stop(api);
+	mz_pollers_stop(pollers);
+	mz_events_stop(events);
 	if (engine)
 		mz_engine_stop(engine);
 	mz_cloud_stop(cloud);
@@ -308,6 +365,7 @@ out:
 	free(ui_base);
 	free(db_url);
 	json_decref(accounts);
+	json_decref(settings);
 	return rc;
 }
 

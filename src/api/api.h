@@ -17,6 +17,7 @@
 
 #include "core/core.h"
 #include "engine/engine.h"
+#include "events/events.h"
 
 struct mz_cloud;
 
@@ -35,6 +36,8 @@ typedef struct mz_api_config {
 	struct mz_cloud *cloud;  /* borrowed; NULL: empty cloud views */
 	const char *web_dir;     /* UI files; NULL: $MIZZEN_WEB_DIR, else
 	                          * <directory of the binary>/../web */
+	mz_events *events;       /* borrowed: the event bus behind /webhooks/...
+	                          * (NULL: those routes answer 503) */
 } mz_api_config;
 
 mz_code mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err);

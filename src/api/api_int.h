@@ -34,6 +34,8 @@ struct mz_api {
 	mz_store *pool[API_POOL_MAX];
 	int pool_n;
 
+	mz_events *bus;    /* the event bus (api_webhooks.c); may be NULL */
+
 	struct api_events *events; /* live-update subscribers (api_events.c) */
 };
 
@@ -81,6 +83,7 @@ extern const api_route api_pipeline_routes[];
 extern const api_route api_execution_routes[];
 extern const api_route api_task_routes[];
 extern const api_route api_misc_routes[];
+extern const api_route api_webhook_routes[];
 extern const api_route api_cloud_routes[];
 extern const api_route api_event_routes[];
 

@@ -29,7 +29,7 @@ typedef struct conn_ctx {
 
 static const api_route *const route_tables[] = {
 	api_misc_routes, api_app_routes, api_pipeline_routes, api_execution_routes,
-	api_task_routes, api_event_routes, api_cloud_routes, NULL,
+	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */
@@ -629,6 +629,7 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 	api->port = port;
 	api->db_url = mz_strdup(cfg->db_url);
 	api->engine = cfg->engine;
+	api->bus = cfg->events;
 	api->cloud = cfg->cloud;
 	api->accounts = normalise_accounts(cfg->accounts);
 	api->version = mz_strdup(cfg->version ? cfg->version : "unknown");

@@ -1,0 +1,48 @@
+/*
+ * pollers.h - pollers that turn changes in the outside world into events
+ * (Spinnaker's Igor): git repositories (`git ls-remote`), container
+ * registries (Docker Registry HTTP API v2 tags/list) and Jenkins jobs
+ * (Jenkins' JSON API); plus the `jenkins` stage that starts a job and waits
+ * for it.
+ *
+ * Every `interval_ms` a poller thread reads the enabled triggers of every
+ * enabled pipeline, polls each distinct target once, and compares with a
+ * durable cursor in the store's key/value table (last hash per url+branch,
+ * tags seen per repository, last build number per job). The first poll of
+ * a target only records the cursor (no flood on first start); later ones
+ * store one event per new commit, tag or completed build, oldest first,
+ * with a deterministic id, in the same transaction that advances the
+ * cursor — so a crash neither loses nor doubles one.
+ *
+ * git runs through fork/exec with an argument vector, never a shell.
+ */
+#ifndef MZ_POLLERS_H
+#define MZ_POLLERS_H
+
+#include "core/core.h"
+#include "events/events.h"
+
+typedef struct mz_pollers mz_pollers;
+
+typedef struct mz_pollers_config {
+	const char *db_url;
+	mz_events *events;          /* woken after events are stored */
+	int64_t interval_ms;        /* 0: $MZ_POLL_INTERVAL_MS, else 30000 */
+	/* [{"name", "address"}]: docker registry accounts and Jenkins masters
+	 * (borrowed, copied). A master not listed is looked up in
+	 * $MZ_JENKINS_<NAME>_URL (upper-case, other characters as '_'). */
+	const json_t *docker_accounts;
+	const json_t *jenkins_masters;
+} mz_pollers_config;
+
+mz_code mz_pollers_start(const mz_pollers_config *cfg, mz_pollers **out, mz_err *err);
+void mz_pollers_stop(mz_pollers *p);
+
+/* Registers the `jenkins` stage with the engine (before mz_engine_start);
+ * masters as in the config above (copied). */
+void mz_pollers_register_stages(const json_t *jenkins_masters);
+
+/* The base URL of a Jenkins master, malloc'd, or NULL if unknown. */
+char *mz_jenkins_master_url(const json_t *masters, const char *name);
+
+#endif
