@@ -93,9 +93,9 @@ instance_view(const json_t *in)
 	const char *id = mz_json_str(in, "id");
 	const char *name = mz_json_str(in, "name");
 	json_t *health = json_object_get(in, "health");
-	return json_pack("{s:s?, s:s?, s:O, s:s, s:O, s:s}",
+	return json_pack("{s:s?, s:s?, s:o, s:s, s:O, s:s}",
 	                 "id", id ? id : name, "name", name ? name : id,
-	                 "health", health ? health : json_array(),
+	                 "health", health ? json_incref(health) : json_array(),
 	                 "healthState", mz_json_str(in, "healthState") ?
 	                                mz_json_str(in, "healthState") : "Unknown",
 	                 "launchTime", json_object_get(in, "launchTime") ?
