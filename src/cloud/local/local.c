@@ -819,6 +819,17 @@ mz_local_check_location(mz_local *lp, const char *account, const char *region, m
 
 /* ---- read views --------------------------------------------------------- */
 
+/* Views share nodes with the model while they are built (lp->mu held);
+ * what leaves the lock is an unshared deep copy, so callers on other
+ * threads never touch the model's reference counts. */
+static json_t *
+view_unshare(json_t *v)
+{
+	json_t *c = v ? json_deep_copy(v) : NULL;
+	json_decref(v);
+	return c;
+}
+
 static bool
 secret_key(const char *k)
 {
@@ -976,13 +987,13 @@ sg_view(const json_t *sg)
 	json_object_set(v, "capacity", json_object_get(sg, "capacity"));
 	json_object_set_new(v, "instanceCounts", counts);
 	json_object_set_new(v, "instances", insts);
-	json_object_set(v, "loadBalancers", json_object_get(sg, "loadBalancers") ? json_object_get(sg, "loadBalancers") : json_array());
+	json_object_set_new(v, "loadBalancers", json_object_get(sg, "loadBalancers") ? json_deep_copy(json_object_get(sg, "loadBalancers")) : json_array());
 	json_object_set_new(v, "securityGroups", json_array());
 	json_object_set_new(v, "image", image);
-	json_object_set(v, "buildInfo", json_object_get(sg, "buildInfo") ? json_object_get(sg, "buildInfo") : json_object());
+	json_object_set_new(v, "buildInfo", json_object_get(sg, "buildInfo") ? json_deep_copy(json_object_get(sg, "buildInfo")) : json_object());
 	json_object_set_new(v, "launchConfig", lc);
 	json_object_set_new(v, "zones", json_pack("[s]", "local"));
-	json_object_set(v, "tags", json_object_get(sg, "tags") ? json_object_get(sg, "tags") : json_object());
+	json_object_set_new(v, "tags", json_object_get(sg, "tags") ? json_deep_copy(json_object_get(sg, "tags")) : json_object());
 	if (mz_json_str(sg, "lastError"))
 		json_object_set(v, "lastError", json_object_get(sg, "lastError"));
 	json_decref(moniker);
@@ -1020,6 +1031,7 @@ mz_local_server_groups(mz_local *lp, const char *app)
 	qsort(list, n, sizeof(*list), cmp_created);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(out, sg_view(list[i]));
+	out = view_unshare(out);
 	pthread_mutex_unlock(&lp->mu);
 	free(list);
 	return out;
@@ -1033,7 +1045,7 @@ mz_local_server_group(mz_local *lp, const char *account, const char *region, con
 	pthread_mutex_lock(&lp->mu);
 	sg = json_object_get(lp->sgs, key);
 	if (sg)
-		v = sg_view(sg);
+		v = view_unshare(sg_view(sg));
 	pthread_mutex_unlock(&lp->mu);
 	free(key);
 	return v;
@@ -1096,6 +1108,7 @@ mz_local_load_balancers(mz_local *lp, const char *app)
 		if (v)
 			json_array_append_new(out, v);
 	}
+	out = view_unshare(out);
 	pthread_mutex_unlock(&lp->mu);
 	return out;
 }
@@ -1133,6 +1146,7 @@ mz_local_instance(mz_local *lp, const char *account, const char *region, const c
 		json_object_set(v, "workdir", json_object_get(inst, "workdir"));
 		json_object_set(v, "log", json_object_get(inst, "log"));
 		json_object_set(v, "startTicks", json_object_get(inst, "startTicks"));
+		v = view_unshare(v);
 	}
 	pthread_mutex_unlock(&lp->mu);
 	return v;

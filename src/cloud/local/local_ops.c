@@ -561,6 +561,13 @@ mz_local_submit(mz_local *lp, const char *op, const json_t *description,
 
 /* ---- the operations (run on the worker; take lp->mu as needed) ----------- */
 
+/* The model never shares nodes with descriptions (deep copies). */
+static void
+set_copy(json_t *obj, const char *key, json_t *val)
+{
+	json_object_set_new(obj, key, val ? json_deep_copy(val) : json_object());
+}
+
 static json_t *
 image_record(mz_local *lp, const char *image, mz_err *err)
 {
@@ -671,20 +678,20 @@ op_create(mz_local *lp, const char *tid, json_t *d, mz_err *err)
 	json_object_set_new(sg, "region", json_string(region));
 	json_object_set_new(sg, "cluster", json_string(cluster));
 	json_object_set_new(sg, "app", json_string(app));
-	json_object_set(sg, "stack", json_object_get(d, "stack") ? json_object_get(d, "stack") : json_null());
-	json_object_set(sg, "detail", json_object_get(d, "freeFormDetails") ? json_object_get(d, "freeFormDetails") : json_null());
+	set_copy(sg, "stack", json_object_get(d, "stack") ? json_object_get(d, "stack") : json_null());
+	set_copy(sg, "detail", json_object_get(d, "freeFormDetails") ? json_object_get(d, "freeFormDetails") : json_null());
 	json_object_set_new(sg, "sequence", json_integer(seq));
 	json_object_set_new(sg, "createdTime", json_integer(created));
 	json_object_set_new(sg, "disabled", json_boolean(mz_json_bool(d, "startDisabled", false)));
-	json_object_set(sg, "capacity", json_object_get(d, "capacity"));
+	set_copy(sg, "capacity", json_object_get(d, "capacity"));
 	json_object_set_new(sg, "image", json_pack("{s:O, s:O, s:O, s:O}", "imageId",
 	                                           json_object_get(img, "imageId"), "name",
 	                                           json_object_get(img, "name"), "path",
 	                                           json_object_get(img, "path"), "manifest", man));
 	if (json_array_size(json_object_get(d, "command")) > 0)
-		json_object_set(sg, "command", json_object_get(d, "command"));
+		set_copy(sg, "command", json_object_get(d, "command"));
 	else
-		json_object_set(sg, "command", json_object_get(man, "command"));
+		set_copy(sg, "command", json_object_get(man, "command"));
 	{
 		json_t *env = json_object();
 		if (json_is_object(json_object_get(man, "env")))
@@ -702,10 +709,10 @@ op_create(mz_local *lp, const char *tid, json_t *d, mz_err *err)
 	json_object_set_new(sg, "loadBalancers", json_is_array(json_object_get(d, "loadBalancers"))
 	                                                 ? json_deep_copy(json_object_get(d, "loadBalancers"))
 	                                                 : json_array());
-	json_object_set(sg, "buildInfo", json_object_get(d, "buildInfo") ? json_object_get(d, "buildInfo")
-	                                                                : json_object());
+	set_copy(sg, "buildInfo", json_object_get(d, "buildInfo") ? json_object_get(d, "buildInfo")
+	                                                         : NULL);
 	if (json_is_object(json_object_get(d, "tags")))
-		json_object_set(sg, "tags", json_object_get(d, "tags"));
+		set_copy(sg, "tags", json_object_get(d, "tags"));
 	json_object_set_new(sg, "nextIndex", json_integer(0));
 	json_object_set_new(sg, "instances", json_array());
 	json_decref(img);
@@ -860,7 +867,7 @@ op_resize(mz_local *lp, const char *tid, json_t *d, mz_err *err)
 	            name, (long long)mz_json_int(json_object_get(d, "capacity"), "min", 0),
 	            (long long)mz_json_int(json_object_get(d, "capacity"), "max", 0),
 	            (long long)mz_json_int(json_object_get(d, "capacity"), "desired", 0));
-	json_object_set(sg, "capacity", json_object_get(d, "capacity"));
+	set_copy(sg, "capacity", json_object_get(d, "capacity"));
 	json_object_del(sg, "retryAfter");
 	lp_reconcile(lp, sg, stops);
 	lp_sg_save(lp, sg);
