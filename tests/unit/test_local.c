@@ -500,6 +500,40 @@ test_load_balancer_red_black(void **state)
 		free(b);
 	}
 
+	/* the provider restarts: HAProxy (same master) keeps serving, re-attached */
+	char *pidp = mz_asprintf("%s/cloud/haproxy/haproxy.pid", g_dir);
+	char *pid_before = mz_read_file(pidp, NULL, NULL);
+	mz_local_stop(g_lp);
+	g_lp = NULL;
+	b = get_body(lbport);
+	assert_string_equal(b, "v1\n"); /* served while mizzen is down */
+	free(b);
+	start_provider();
+	char *pid_after = mz_read_file(pidp, NULL, NULL);
+	assert_string_equal(pid_before, pid_after);
+	b = get_body(lbport);
+	assert_string_equal(b, "v1\n");
+	free(b);
+	/* after a "reboot" of HAProxy the provider starts it from its config */
+	mz_local_stop(g_lp);
+	g_lp = NULL;
+	pid_t hpid = atoi(pid_after);
+	pid_t hpg = getpgid(hpid);
+	kill(hpid, SIGTERM);
+	for (int i = 0; i < 100 && lp_proc_start_ticks(hpid) != 0; i++)
+		lp_sleep_ms(20);
+	if (hpg > 1)
+		kill(-hpg, SIGKILL);
+	lp_sleep_ms(100);
+	start_provider();
+	assert_true(lp_ha_running(g_lp));
+	b = get_body(lbport);
+	assert_string_equal(b, "v1\n");
+	free(b);
+	free(pid_before);
+	free(pid_after);
+	free(pidp);
+
 	/* a listener port in use */
 	mz_err err;
 	char tid2[40];
@@ -688,6 +722,41 @@ test_never_healthy(void **state)
 }
 
 static void
+test_sandbox(void **state)
+{
+	char id[80];
+	if (access("/usr/bin/bwrap", X_OK) != 0) {
+		skip();
+		return;
+	}
+	mz_local_stop(g_lp);
+	g_lp = NULL;
+	mz_local_config cfg = { .data_dir = g_dir, .health_interval_ms = 200, .sandbox = true };
+	mz_err err;
+	mz_err_clear(&err);
+	assert_int_equal(mz_local_start(&cfg, &g_lp, &err), MZ_OK);
+	import_web(id);
+	json_t *d = create_desc("box", id, 1, "boxed", NULL);
+	/* the app tries to write into its image: read-only inside the sandbox */
+	run_ok("createServerGroup", d);
+	json_t *sg = wait_up("shop-box-v000", 1, 15000);
+	json_t *inst = json_array_get(json_object_get(sg, "instances"), 0);
+	pid_t pid = (pid_t)mz_json_int(inst, "pid", 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	char *cmdline = mz_read_file(path, NULL, NULL);
+	assert_non_null(cmdline);
+	assert_non_null(strstr(cmdline, "bwrap"));
+	mz_buf body;
+	mz_buf_init(&body, 0);
+	assert_int_equal(lp_http_get((int)mz_json_int(inst, "port", 0), "/", 2000, &body), 200);
+	assert_string_equal(body.data, "boxed\n");
+	mz_buf_release(&body);
+	free(cmdline);
+	json_decref(sg);
+}
+
+static void
 test_names(void **state)
 {
 	json_t *m = lp_moniker("shop-api-canary-v003");
@@ -730,6 +799,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load_balancer_red_black, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readoption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_healthy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
