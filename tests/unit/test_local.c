@@ -649,6 +649,61 @@ test_idempotency(void **state)
 	                    "Initializing Orchestration Task");
 	assert_null(json_object_get(t, "_op"));
 	json_decref(t);
+
+	/* cloneServerGroup: settings and capacity from the source, ancestor reported */
+	char t3[40];
+	submit_ok("cloneServerGroup",
+	          json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:b}}", "credentials", "local", "region",
+	                    "local", "source", "account", "local", "region", "local",
+	                    "serverGroupName", "shop-idem-v000", "useSourceCapacity", 1),
+	          NULL, t3);
+	t = wait_task(t3, 10000);
+	assert_false(json_is_true(json_object_get(json_object_get(t, "status"), "failed")));
+	json_t *r0 = json_array_get(json_object_get(t, "resultObjects"), 0);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r0, "serverGroupNames"), 0)),
+	                    "local:shop-idem-v001");
+	json_decref(t);
+	json_t *clone = sg_read("shop-idem-v001");
+	assert_non_null(clone);
+	assert_string_equal(mz_json_str(json_object_get(clone, "image"), "imageId"), id);
+	assert_int_equal(mz_json_int(json_object_get(clone, "capacity"), "desired", 0), 1);
+	json_decref(clone);
+}
+
+/* A task still running when mizzen stopped is run again at the next start. */
+static void
+test_task_resumes_after_restart(void **state)
+{
+	char id[80];
+	import_web(id);
+	run_ok("createServerGroup", create_desc("res", id, 1, NULL, NULL));
+	json_decref(wait_up("shop-res-v000", 1, 15000));
+	mz_local_stop(g_lp);
+	g_lp = NULL;
+	/* what a kill -9 right after accepting a resize leaves behind */
+	char *path = mz_asprintf("%s/cloud/tasks/01TESTRESUME0000000000000.json", g_dir);
+	json_t *task = json_pack(
+		"{s:s, s:s, s:{s:s, s:s, s:b, s:b, s:b, s:b}, s:[{s:s, s:s}], s:[], s:s, "
+		"s:{s:s, s:s, s:s, s:{s:i, s:i, s:i}}}",
+		"id", "01TESTRESUME0000000000000", "requestId", "resume-1",
+		"status", "phase", "INIT", "status", "Initializing Orchestration Task", "complete", 0,
+		"completed", 0, "failed", 0, "retryable", 0, "history", "phase", "INIT", "status",
+		"Initializing Orchestration Task", "resultObjects", "_op", "resizeServerGroup",
+		"_description", "serverGroupName", "shop-res-v000", "credentials", "local", "region",
+		"local", "capacity", "min", 0, "max", 3, "desired", 2);
+	json_object_set_new(task, "startTimeMs", json_integer(mz_now_ms()));
+	assert_int_equal(lp_write_json(path, task), 0);
+	json_decref(task);
+	free(path);
+	start_provider();
+	json_t *t = wait_task("01TESTRESUME0000000000000", 15000);
+	assert_false(json_is_true(json_object_get(json_object_get(t, "status"), "failed")));
+	json_decref(t);
+	json_decref(wait_up("shop-res-v000", 2, 15000));
+	/* and its client request id is still known */
+	char tid[40];
+	submit_ok("resizeServerGroup", json_pack("{s:s}", "serverGroupName", "x"), "resume-1", tid);
+	assert_string_equal(tid, "01TESTRESUME0000000000000");
 }
 
 static void
@@ -800,6 +855,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_readoption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_healthy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_resumes_after_restart, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
