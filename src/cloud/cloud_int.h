@@ -6,6 +6,12 @@
 #ifndef MZ_CLOUD_INT_H
 #define MZ_CLOUD_INT_H
 
+/* How often monitor and wait tasks look at the provider again. The local
+ * provider's state is in memory, so a look costs a store transaction and
+ * nothing more; a short interval is most of what keeps a deploy's platform
+ * overhead low. */
+#define MZ_CLOUD_POLL_MS 150
+
 #include "cloud/cloud.h"
 #include "cloud/local/local.h"
 #include "engine/engine.h"

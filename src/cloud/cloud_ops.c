@@ -509,7 +509,7 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 	}
 	json_object_set_new(mz_task_result_context(r), "waitingFor", json_string(why));
 	r->status = "RUNNING";
-	r->backoff_ms = 500;
+	r->backoff_ms = MZ_CLOUD_POLL_MS;
 out:
 	json_decref(counts);
 }
@@ -522,7 +522,7 @@ static void wait_zero(mz_task_ctx *c, mz_task_result *r) { wait_task(c, r, WAIT_
 
 #define WAIT_DEF(nm, cls, fn)                                                              \
 	{ .name = nm, .impl_class = "com.netflix.spinnaker.orca.clouddriver.tasks." cls,      \
-	  .execute = fn, .backoff_ms = 500, .timeout_ms = 2LL * 3600 * 1000,                   \
+	  .execute = fn, .backoff_ms = MZ_CLOUD_POLL_MS, .timeout_ms = 2LL * 3600 * 1000,      \
 	  .flags = MZ_TASK_RETRYABLE }
 
 static const mz_task_def wait_defs[] = {
@@ -538,7 +538,8 @@ static const mz_task_def wait_defs[] = {
 
 #define MON_DEF(nm, cls)                                                                   \
 	{ .name = nm, .impl_class = "com.netflix.spinnaker.orca.clouddriver.tasks." cls,      \
-	  .execute = monitor_task, .backoff_ms = 500, .timeout_ms = 2LL * 3600 * 1000,         \
+	  .execute = monitor_task, .backoff_ms = MZ_CLOUD_POLL_MS,                           \
+	  .timeout_ms = 2LL * 3600 * 1000,                                                  \
 	  .flags = MZ_TASK_RETRYABLE }
 
 static const mz_task_def monitor_defs[] = {
