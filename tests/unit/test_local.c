@@ -530,6 +530,25 @@ test_load_balancer_red_black(void **state)
 	b = get_body(lbport);
 	assert_string_equal(b, "v1\n");
 	free(b);
+	/* HAProxy dies while the provider runs: the monitor starts it again */
+	{
+		char *now = mz_read_file(pidp, NULL, NULL);
+		pid_t p2 = atoi(now);
+		pid_t g2 = getpgid(p2);
+		free(now);
+		if (g2 > 1)
+			kill(-g2, SIGKILL);
+		int64_t until = mz_mono_ms() + 10000;
+		for (;;) {
+			b = get_body(lbport);
+			bool ok = strcmp(b, "v1\n") == 0;
+			free(b);
+			if (ok)
+				break;
+			assert_true(mz_mono_ms() < until);
+			lp_sleep_ms(100);
+		}
+	}
 	free(pid_before);
 	free(pid_after);
 	free(pidp);

@@ -530,6 +530,14 @@ monitor_pass(mz_local *lp)
 	}
 	if (lb_changed)
 		lp_write_config_locked(lp);
+	/* HAProxy is supervised too: started again from its config if it died */
+	if (json_object_size(lp->lbs) > 0 && !lp_ha_running(lp)) {
+		mz_err herr;
+		mz_err_clear(&herr);
+		mz_warn("local: haproxy is not running; starting it from its config");
+		if (lp_ha_apply(lp, false, &herr) != MZ_OK)
+			mz_warn("local: haproxy: %s", herr.msg);
+	}
 	pthread_mutex_unlock(&lp->mu);
 
 	if (json_array_size(stops) > 0) {

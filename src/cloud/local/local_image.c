@@ -163,7 +163,8 @@ walk(const char *src, const char *dst, const char *rel, sha256 *h, mz_err *err)
 		sha_add(h, hdr, strlen(hdr) + 1);
 		if (S_ISDIR(st.st_mode)) {
 			if (dp && mkdir(dp, 0755) != 0) {
-				rc = mz_fail(err, MZ_EIO, "mkdir %s: %s", dp, strerror(errno)) ? -1 : -1;
+				mz_fail(err, MZ_EIO, "mkdir %s: %s", dp, strerror(errno));
+				rc = -1;
 				goto next;
 			}
 			rc = walk(src, dst, r, h, err);
@@ -192,7 +193,8 @@ walk(const char *src, const char *dst, const char *rel, sha256 *h, mz_err *err)
 				while ((k = read(in, buf, sizeof(buf))) > 0) {
 					sha_add(h, buf, (size_t)k);
 					if (out >= 0 && write(out, buf, (size_t)k) != k) {
-						rc = mz_fail(err, MZ_EIO, "write %s", dp) ? -1 : -1;
+						mz_fail(err, MZ_EIO, "cannot write %s: %s", dp, strerror(errno));
+						rc = -1;
 						break;
 					}
 				}
@@ -299,7 +301,7 @@ lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
 	sha_init(&h);
 	if (walk(src, root, "", &h, err) != 0) {
 		free(root);
-		rc = err ? err->code ? err->code : MZ_EIO : MZ_EIO;
+		rc = err && err->code ? err->code : MZ_EIO;
 		goto out;
 	}
 	free(root);
