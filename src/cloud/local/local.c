@@ -321,7 +321,8 @@ typedef struct check {
 	pid_t pid;
 	uint64_t ticks;
 	int port, timeout_ms;
-	int result; /* 1 healthy, 0 unhealthy, -1 dead */
+	bool http_due;
+	int result; /* 1 healthy, 0 unhealthy, -1 dead, 2 alive (no HTTP check due) */
 } check;
 
 /* Removes instance i of sg, appending what is needed to stop it to `stops`
@@ -447,6 +448,7 @@ monitor_pass(mz_local *lp)
 	bool lb_changed = false;
 
 	pthread_mutex_lock(&lp->mu);
+	json_t *seen = json_object(); /* last_check for the instances that exist */
 	json_object_foreach(lp->sgs, key, sg) {
 		size_t i;
 		json_t *inst;
@@ -465,8 +467,19 @@ monitor_pass(mz_local *lp)
 			c->port = (int)mz_json_int(inst, "port", 0);
 			c->timeout_ms = (int)mz_json_int(hc, "timeoutMs", 1000);
 			c->result = 0;
+			{
+				/* liveness every pass; HTTP at healthCheck.intervalMs */
+				int64_t every = mz_json_int(hc, "intervalMs", lp->health_ms);
+				int64_t last = mz_json_int(lp->last_check, c->id, 0);
+				int64_t now = mz_mono_ms();
+				c->http_due = last == 0 || now - last >= every - lp->health_ms / 2;
+				json_object_set_new(seen, c->id,
+				                    json_integer(c->http_due ? now : last));
+			}
 		}
 	}
+	json_decref(lp->last_check);
+	lp->last_check = seen;
 	pthread_mutex_unlock(&lp->mu);
 
 	for (size_t i = 0; i < n; i++) {
@@ -475,6 +488,8 @@ monitor_pass(mz_local *lp)
 			c->result = -1;
 		else if (!c->path)
 			c->result = 1;
+		else if (!c->http_due)
+			c->result = 2;
 		else {
 			int status = lp_http_get(c->port, c->path, c->timeout_ms, NULL);
 			c->result = status >= 200 && status < 300 ? 1 : 0;
@@ -495,9 +510,12 @@ monitor_pass(mz_local *lp)
 		state = mz_json_str(inst, "state");
 		if (c->result < 0) {
 			mz_warn("local: instance %s (pid %d) is gone; replacing it", c->id, (int)c->pid);
+			json_object_del(lp->last_check, c->id);
 			lp_detach_instance(sg, idx, stops, false);
 			lb_changed = true;
 			dirty = true;
+		} else if (c->result == 2) {
+			continue;
 		} else if (c->result > 0) {
 			if (!mz_streq(state, "Up")) {
 				json_object_set_new(inst, "state", json_string("Up"));
@@ -707,6 +725,7 @@ mz_local_start(const mz_local_config *cfg, mz_local **out, mz_err *err)
 	lp->tasks = json_object();
 	lp->requests = json_object();
 	lp->queue = json_array();
+	lp->last_check = json_object();
 
 	/* re-adoption: read everything back; live instances are kept as they
 	 * are, dead ones are replaced by the first monitor pass */
@@ -761,6 +780,7 @@ mz_local_stop(mz_local *lp)
 	json_decref(lp->tasks);
 	json_decref(lp->requests);
 	json_decref(lp->queue);
+	json_decref(lp->last_check);
 	json_decref(lp->accounts);
 	pthread_mutex_destroy(&lp->mu);
 	pthread_mutex_destroy(&lp->hmu);

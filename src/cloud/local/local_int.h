@@ -38,6 +38,7 @@ struct mz_local {
 	json_t *tasks;         /* id -> task */
 	json_t *requests;      /* clientRequestId -> task id */
 	json_t *queue;         /* [{id, op, description}] */
+	json_t *last_check;    /* instance id -> monotonic ms of its last HTTP check */
 	pthread_cond_t qcv;    /* queue not empty, or stopping */
 	pthread_cond_t mcv;    /* wakes the monitor early */
 	bool stopping;
