@@ -28,7 +28,9 @@
 #include "cloud/local/local.h"
 #include "cloud/local/local_int.h"
 
-static char g_dir[256];
+static char g_dir[512];
+static char g_sockdir[512]; /* HAProxy sockets outside the data dir */
+static char g_parent[512]; /* removed too when a test moved g_dir below it */
 static mz_local *g_lp;
 static char g_apps[1024];
 
@@ -68,7 +70,7 @@ kill_recorded(const char *dir)
 static void
 cleanup_all(void)
 {
-	char path[512];
+	char path[1024];
 	if (!g_dir[0])
 		return;
 	if (g_lp) {
@@ -97,6 +99,14 @@ cleanup_all(void)
 			break;
 	lp_rm_rf(g_dir);
 	g_dir[0] = '\0';
+	if (g_parent[0]) {
+		lp_rm_rf(g_parent);
+		g_parent[0] = '\0';
+	}
+	if (g_sockdir[0]) {
+		lp_rm_rf(g_sockdir);
+		g_sockdir[0] = '\0';
+	}
 }
 
 static void
@@ -830,6 +840,38 @@ test_sandbox(void **state)
 	json_decref(sg);
 }
 
+/* A data dir too deep for unix socket paths: HAProxy's sockets move to /tmp. */
+static void
+test_long_data_dir(void **state)
+{
+	mz_local_stop(g_lp);
+	g_lp = NULL;
+	snprintf(g_parent, sizeof(g_parent), "%s", g_dir);
+	if (snprintf(g_dir, sizeof(g_dir), "%.300s/a-rather-deep-data-directory-name-to-pass-the-"
+	                                   "unix-socket-path-limit-of-108-bytes", g_parent) < 0)
+		fail();
+	assert_int_equal(mz_mkdirs(g_dir, 0755), 0);
+	start_provider();
+	json_t *empty = json_array();
+	int lbport = lp_free_port(empty);
+	json_decref(empty);
+	run_ok("upsertLoadBalancer", json_pack("{s:s, s:s, s:s, s:[{s:i}]}", "name", "deep",
+	                                       "credentials", "local", "region", "local", "listeners",
+	                                       "externalPort", lbport));
+	assert_true(lp_ha_running(g_lp));
+	/* no servers yet: HAProxy itself answers 503 */
+	assert_int_equal(lp_http_get(lbport, "/", 2000, NULL), 503);
+	char *cfgp = mz_asprintf("%s/cloud/haproxy/haproxy.cfg", g_dir);
+	char *cfg = mz_read_file(cfgp, NULL, NULL);
+	char *sock = strstr(cfg, "stats socket /tmp/mizzen-ha-");
+	assert_non_null(sock);
+	sock += strlen("stats socket ");
+	snprintf(g_sockdir, sizeof(g_sockdir), "%.*s", (int)(strchr(sock, ' ') - sock), sock);
+	*strrchr(g_sockdir, '/') = '\0';
+	free(cfg);
+	free(cfgp);
+}
+
 static void
 test_names(void **state)
 {
@@ -875,6 +917,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_never_healthy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_resumes_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_data_dir, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,27 @@ ha_path(mz_local *lp, const char *file)
 	return mz_asprintf("%s/haproxy/%s", lp->root, file);
 }
 
+/* Unix socket paths are limited to 108 bytes: with a deep data dir the
+ * sockets live in /tmp/mizzen-ha-<hash of the data dir>/ instead (the same
+ * directory at every start, so re-attaching still works). */
+static char *
+sock_path(mz_local *lp, const char *file)
+{
+	char *p = ha_path(lp, file);
+	uint64_t h = 1469598103934665603ULL;
+	char *dir;
+	if (strlen(p) < 100)
+		return p;
+	free(p);
+	for (const char *c = lp->root; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	dir = mz_asprintf("/tmp/mizzen-ha-%016llx", (unsigned long long)h);
+	mkdir(dir, 0700);
+	p = mz_asprintf("%s/%s", dir, file);
+	free(dir);
+	return p;
+}
+
 char *
 lp_ha_server_name(const char *instance_id)
 {
@@ -90,7 +111,7 @@ sock_cmd(const char *path, const char *cmd, int timeout_ms)
 char *
 lp_ha_cmd(mz_local *lp, const char *cmd)
 {
-	char *path = ha_path(lp, "runtime.sock");
+	char *path = sock_path(lp, "runtime.sock");
 	char *r = sock_cmd(path, cmd, 3000);
 	free(path);
 	return r;
@@ -159,7 +180,7 @@ lp_ha_write_config(mz_local *lp, mz_err *err)
 	char *dir = mz_asprintf("%s/haproxy", lp->root);
 	char *cfg = ha_path(lp, "haproxy.cfg");
 	char *tmp = mz_asprintf("%s.tmp", cfg);
-	char *rt = ha_path(lp, "runtime.sock");
+	char *rt = sock_path(lp, "runtime.sock");
 	char *pidf = ha_path(lp, "haproxy.pid");
 	const char *name;
 	json_t *lb;
@@ -252,7 +273,7 @@ sock_inode(const char *path)
 static bool
 ha_wait_worker(mz_local *lp, ino_t old, int timeout_ms)
 {
-	char *rt = ha_path(lp, "runtime.sock");
+	char *rt = sock_path(lp, "runtime.sock");
 	int64_t deadline = mz_mono_ms() + timeout_ms;
 	bool ok = false;
 	while (mz_mono_ms() < deadline) {
@@ -276,9 +297,9 @@ static mz_code
 ha_start(mz_local *lp, mz_err *err)
 {
 	char *cfg = ha_path(lp, "haproxy.cfg");
-	char *ms = ha_path(lp, "master.sock");
+	char *ms = sock_path(lp, "master.sock");
 	char *log = ha_path(lp, "haproxy.log");
-	char *rt = ha_path(lp, "runtime.sock");
+	char *rt = sock_path(lp, "runtime.sock");
 	char *argv[] = { HAPROXY_BIN, "-W", "-D", "-S", ms, "-f", cfg, NULL };
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/bin", NULL };
 	mz_code rc = MZ_OK;
@@ -326,8 +347,8 @@ lp_ha_apply(mz_local *lp, bool reload, mz_err *err)
 	if (!lp_ha_running(lp)) {
 		rc = ha_start(lp, err);
 	} else if (reload) {
-		char *ms = ha_path(lp, "master.sock");
-		char *rt = ha_path(lp, "runtime.sock");
+		char *ms = sock_path(lp, "master.sock");
+		char *rt = sock_path(lp, "runtime.sock");
 		ino_t old = sock_inode(rt);
 		char *r = sock_cmd(ms, "reload", 3000);
 		free(r);
