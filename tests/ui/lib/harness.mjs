@@ -1,0 +1,163 @@
+// harness.mjs - what every browser test needs: a real mizzen server on a
+// free port with a fresh data dir (the binary is $MIZZEN_BIN, set by ctest,
+// else build/mizzen), small API helpers, and Debian's Chromium driven by
+// playwright-core with a fresh profile. Screenshots go to
+// build/ui-screenshots/ (or $MZ_UI_SCREENSHOTS).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BIN = process.env.MIZZEN_BIN || path.join(REPO, 'build', 'mizzen');
+export const CHROMIUM = process.env.MZ_CHROMIUM || '/usr/bin/chromium';
+export const SHOTS = process.env.MZ_UI_SCREENSHOTS || path.join(REPO, 'build', 'ui-screenshots');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn until it returns something truthy; throws after timeoutMs.
+export async function until(fn, { timeoutMs = 10000, intervalMs = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) { last = e; }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ThreadSanitizer/;
+
+export class Server {
+  static async start({ env = {} } = {}) {
+    const s = new Server();
+    s.port = await freePort();
+    s.url = `http://127.0.0.1:${s.port}`;
+    s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mizzen-ui-'));
+    s.logFile = path.join(s.dir, 'server.log');
+    const log = fs.openSync(s.logFile, 'a');
+    s.proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
+      env: { ...process.env, MIZZEN_WEB_DIR: path.join(REPO, 'web'), ...env },
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    s.exited = new Promise((resolve) => s.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    await until(async () => (await fetch(`${s.url}/health`)).status === 200, { what: `${BIN} to answer /health` });
+    return s;
+  }
+
+  log() {
+    try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
+  }
+
+  async call(method, p, body) {
+    const init = { method, headers: {} };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    }
+    const res = await fetch(this.url + p, init);
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+    return { status: res.status, body: data };
+  }
+
+  async createApp(name) {
+    const r = await this.call('POST', '/tasks', { application: name, description: `Create Application: ${name}`,
+      job: [{ type: 'createApplication', application: { name, email: `${name}@example.com` } }] });
+    if (r.status !== 200) throw new Error(`createApplication: ${r.status} ${JSON.stringify(r.body)}`);
+    await until(async () => (await this.call('GET', `/applications/${name}`)).status === 200, { what: `application ${name}` });
+  }
+
+  async savePipeline(cfg) {
+    const r = await this.call('POST', '/pipelines', cfg);
+    if (r.status !== 200) throw new Error(`save pipeline: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async trigger(app, name, body = { type: 'manual' }) {
+    const r = await this.call('POST', `/pipelines/${app}/${name}`, body);
+    if (r.status !== 202) throw new Error(`trigger: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.ref.split('/').pop();
+  }
+
+  async execution(id) {
+    return (await this.call('GET', `/pipelines/${id}`)).body;
+  }
+
+  // Stops the server (SIGTERM), waits for it, and fails if it did not exit
+  // cleanly or a sanitizer reported an error.
+  async stop({ keep = false } = {}) {
+    if (!this.proc) return;
+    const p = this.proc;
+    this.proc = null;
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), 10000);
+    const { code, signal } = await this.exited;
+    clearTimeout(timer);
+    const log = this.log();
+    if (!keep) fs.rmSync(this.dir, { recursive: true, force: true });
+    if (SANITIZER.test(log)) throw new Error(`the server reported a sanitizer error:\n${log.slice(-6000)}`);
+    if (code !== 0) throw new Error(`the server exited with ${code ?? signal}:\n${log.slice(-3000)}`);
+  }
+}
+
+// Chromium with a fresh profile. The background-networking flags matter
+// here: without them Chromium's own connections are refused by this
+// machine's closed network and slow everything down.
+export async function browser({ width = 1440, height = 900 } = {}) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mizzen-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width, height },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = context.pages()[0] || await context.newPage();
+  page.on('dialog', (d) => d.accept());
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return {
+    context, page, errors,
+    async close() {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page, name, opts = {}) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, ...opts });
+  return file;
+}
+
+// A pipeline of wait stages: waits[i] seconds each, linear.
+export function waitPipeline(app, name, waits, extra = {}) {
+  return {
+    application: app, name, limitConcurrent: false,
+    stages: waits.map((w, i) => ({ refId: String(i + 1), requisiteStageRefIds: i ? [String(i)] : [], type: 'wait', name: `Wait ${i + 1}`, waitTime: w })),
+    ...extra,
+  };
+}

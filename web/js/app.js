@@ -1,0 +1,129 @@
+// app.js - the router: Deck's hash routes under /ui/.
+//   #/applications                              applications list
+//   #/applications/{app}/executions             PIPELINES (and …/details/{id}?stage=)
+//   #/applications/{app}/executions/configure/{id|new}   pipeline editor
+//   #/applications/{app}/clusters | loadBalancers | securityGroups |
+//                        properties | tasks | config
+// A view module exports mount(el, ctx) returning {update(ctx)?, unmount()?}.
+// Views other than the executions list are loaded on first use, so the
+// first paint of the busiest page fetches only what it needs.
+
+import { html, render, $ } from './dom.js';
+import { duration } from './format.js';
+import { Live } from './live.js';
+
+const TABS = [
+  ['executions', 'Pipelines', () => import('./views/executions.js')],
+  ['clusters', 'Clusters', () => import('./views/clusters.js')],
+  ['loadBalancers', 'Load Balancers', () => import('./views/loadBalancers.js')],
+  ['securityGroups', 'Security Groups', () => import('./views/securityGroups.js')],
+  ['properties', 'Properties', () => import('./views/properties.js')],
+  ['tasks', 'Tasks', () => import('./views/tasks.js')],
+  ['config', 'Config', () => import('./views/config.js')],
+];
+const editorView = () => import('./views/pipelineEditor.js');
+const appsView = () => import('./views/applications.js');
+
+let current = null;   // {key, view, el}
+let shell = null;     // {app, el, live}
+let seq = 0;          // guards against a slow import finishing after a newer route
+
+function parse() {
+  const h = location.hash.replace(/^#/, '') || '/applications';
+  const [path, qs] = h.split('?');
+  const seg = path.split('/').filter(Boolean).map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
+  return { seg, query: new URLSearchParams(qs || '') };
+}
+
+async function route() {
+  const my = ++seq;
+  if (!location.hash || location.hash === '#' || location.hash === '#/') { location.replace('#/applications'); return; }
+  const { seg, query } = parse();
+  if (seg[0] !== 'applications') { location.replace('#/applications'); return; }
+  const app = seg[1];
+  if (!app) {
+    closeShell();
+    return show('apps', document.getElementById('main'), appsView, { query });
+  }
+  let tab = seg[2] || '';
+  if (!TABS.some((t) => t[0] === tab)) { location.replace(`#/applications/${encodeURIComponent(app)}/executions`); return; }
+  const rest = seg.slice(3);
+  const sh = openShell(app, tab);
+  const editing = tab === 'executions' && rest[0] === 'configure';
+  const loader = editing ? editorView : TABS.find((t) => t[0] === tab)[2];
+  const key = `${app}/${editing ? 'editor' : tab}`;
+  if (my !== seq) return;
+  return show(key, $('.app-content', sh.el), loader, { app, tab, rest, query, live: sh.live });
+}
+
+async function show(key, host, loader, ctx) {
+  const my = seq;
+  if (current && current.key === key && current.view.update) {
+    current.view.update(ctx);
+    return;
+  }
+  unmountCurrent();
+  const el = document.createElement('div');
+  el.className = 'view';
+  host.replaceChildren(el);
+  let mod;
+  try {
+    mod = await loader();
+  } catch (e) {
+    render(el, html`<p class="error">Cannot load this view: ${e.message}</p>`);
+    return;
+  }
+  if (my !== seq) return;
+  current = { key, el, view: mod.mount(el, ctx) || {} };
+}
+
+function unmountCurrent() {
+  if (current && current.view.unmount) current.view.unmount();
+  current = null;
+}
+
+function openShell(app, tab) {
+  const main = document.getElementById('main');
+  if (!shell || shell.app !== app) {
+    unmountCurrent();
+    closeShell();
+    const el = document.createElement('div');
+    el.className = 'app-shell';
+    const a = encodeURIComponent(app);
+    render(el, html`
+      <header class="app-header">
+        <h1><span class="app-icon" aria-hidden="true">▣</span> ${app}</h1>
+        <nav class="tabs" aria-label="Application">
+          ${TABS.map(([id, label]) => html`<a href="#/applications/${a}/${id}" data-tab="${id}">${label}</a>`)}
+        </nav>
+      </header>
+      <div class="app-content"></div>`);
+    main.replaceChildren(el);
+    shell = { app, el, live: new Live(app) };
+    document.title = `${app} · mizzen`;
+  }
+  for (const t of shell.el.querySelectorAll('.tabs a')) {
+    if (t.dataset.tab === tab) t.setAttribute('aria-current', 'page');
+    else t.removeAttribute('aria-current');
+  }
+  return shell;
+}
+
+function closeShell() {
+  if (!shell) return;
+  shell.live.close();
+  shell = null;
+  document.title = 'mizzen';
+}
+
+// Running things show a ticking duration: elements with data-since (start,
+// epoch ms) are refreshed once a second, whatever view made them.
+setInterval(() => {
+  const now = Date.now();
+  for (const el of document.querySelectorAll('[data-since]')) {
+    el.textContent = duration(now - Number(el.dataset.since));
+  }
+}, 1000);
+
+window.addEventListener('hashchange', route);
+route();

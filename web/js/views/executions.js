@@ -1,0 +1,373 @@
+// executions.js - the PIPELINES view (Deck's executions): every pipeline
+// of the application with its executions, newest first, each a row with a
+// stage bar; a page of PAGE executions per pipeline, "Show more" pages on
+// (GET /applications/{app}/pipelines?startIndex=&pipelineConfigIds=).
+//
+// Live: the server's events carry execution summaries; a changed row is
+// re-rendered alone (batched per animation frame), an open details panel
+// re-fetches its one execution. Every click is handled by one delegated
+// listener on the view.
+
+import { html, render, replaceWith, on, toast, $ } from '../dom.js';
+import { api, get, enc } from '../api.js';
+import { rowHTML, topStages } from './execRow.js';
+import { detailsHTML, defaultStage } from './execDetails.js';
+import * as manual from './manualExecution.js';
+
+export const PAGE = 50;
+
+export function mount(el, ctx) {
+  const app = ctx.app;
+  const base = `#/applications/${enc(app)}/executions`;
+  const s = {
+    configs: [],
+    execs: new Map(),        // id -> summary
+    groups: new Map(),       // key -> {key, name, config, ids: [], more}
+    open: null,              // {id, stage, tab, exec (full), loading, dirty}
+    filter: '',
+    pending: new Map(),      // summaries waiting for the next frame
+    frame: 0,
+    loaded: false,
+  };
+
+  const groupKey = (e) => e.pipelineConfigId || `name:${e.name}`;
+  const byNewest = (a, b) => (b.buildTime || 0) - (a.buildTime || 0) || (a.id < b.id ? 1 : -1);
+
+  function groupFor(e) {
+    const key = groupKey(e);
+    let g = s.groups.get(key);
+    if (!g) {
+      g = { key, name: e.name || '(unnamed)', config: null, ids: [], more: false };
+      s.groups.set(key, g);
+    }
+    return g;
+  }
+
+  async function load() {
+    const [configs, execs] = await Promise.all([
+      get(`/applications/${enc(app)}/pipelineConfigs`),
+      get(`/applications/${enc(app)}/pipelines?limit=${PAGE}&expand=false`),
+    ]);
+    s.configs = configs || [];
+    s.groups.clear();
+    s.execs.clear();
+    for (const c of s.configs) s.groups.set(c.id, { key: c.id, name: c.name, config: c, ids: [], more: false });
+    for (const e of execs || []) {
+      s.execs.set(e.id, e);
+      groupFor(e).ids.push(e.id);
+    }
+    for (const g of s.groups.values()) {
+      g.ids.sort((a, b) => byNewest(s.execs.get(a), s.execs.get(b)));
+      g.more = !!g.config && g.ids.length >= PAGE;
+    }
+    s.loaded = true;
+  }
+
+  // ---- rendering --------------------------------------------------------
+
+  const openId = () => (s.open ? s.open.id : null);
+  const openStage = () => (s.open && s.open.exec ? (s.open.stage || (defaultStage(s.open.exec) || {}).id) : null);
+
+  function detailsRow(id) {
+    const o = s.open;
+    if (!o || o.id !== id) return '';
+    return html`<li class="details-row" id="d-${id}">${o.exec ? detailsHTML(o.exec, openStage(), o.tab, base)
+      : html`<p class="muted">${o.error || 'Loading the execution…'}</p>`}</li>`;
+  }
+
+  function groupHTML(g) {
+    const cfg = g.config;
+    const hidden = s.filter && !g.name.toLowerCase().includes(s.filter);
+    const rows = g.ids.map((id) => html`${rowHTML(s.execs.get(id), base, openId(), openStage())}${detailsRow(id)}`);
+    return html`<section class="group" id="g-${g.key}" data-group="${g.key}" ${hidden ? 'hidden' : ''} aria-label="Pipeline ${g.name}">
+      <header class="group-head">
+        <h2>${g.name}</h2>
+        ${cfg && cfg.disabled ? html`<span class="badge st-canceled">DISABLED</span>` : ''}
+        ${cfg && (cfg.triggers || []).length ? html`<span class="muted">${cfg.triggers.length} trigger${cfg.triggers.length > 1 ? 's' : ''}</span>` : ''}
+        <span class="spacer"></span>
+        ${cfg ? html`<a class="btn btn-sm btn-link" href="${base}/configure/${enc(cfg.id)}">Configure</a>
+          <button type="button" class="btn btn-sm btn-primary" data-act="start" data-group="${g.key}">Start Manual Execution</button>` : html`<span class="muted">(pipeline deleted)</span>`}
+      </header>
+      ${g.ids.length ? html`<ol class="exec-list">${rows}</ol>` : html`<p class="muted empty">No executions yet.</p>`}
+      ${g.more ? html`<button type="button" class="btn btn-sm more" data-act="more" data-group="${g.key}">Show ${PAGE} more</button>` : ''}
+    </section>`;
+  }
+
+  function pinnedHTML() {
+    // Details asked for (a link) of an execution outside the loaded pages.
+    const o = s.open;
+    if (!o || s.execs.has(o.id)) return '';
+    if (!o.exec) return html`<section class="group pinned"><p class="muted">${o.error || 'Loading the execution…'}</p></section>`;
+    return html`<section class="group pinned" aria-label="Selected execution"><header class="group-head"><h2>${o.exec.name}</h2></header>
+      <ol class="exec-list">${rowHTML(o.exec, base, o.id, openStage())}${detailsRow(o.id)}</ol></section>`;
+  }
+
+  function renderAll() {
+    const groups = [...s.groups.values()];
+    render(el, html`
+      <div class="toolbar">
+        <label class="search"><span class="sr-only">Filter pipelines</span>
+          <input type="search" placeholder="Filter pipelines" value="${s.filter}" data-act="filter" autocomplete="off"></label>
+        <span class="spacer"></span>
+        <a class="btn" href="${base}/configure/new">Create Pipeline</a>
+        ${s.configs.length ? html`<button type="button" class="btn btn-primary" data-act="start-any">Start Manual Execution</button>` : ''}
+      </div>
+      <div class="pinned-host">${pinnedHTML()}</div>
+      <div class="groups">${groups.length ? groups.map(groupHTML)
+        : html`<div class="empty-state"><p>No pipelines in ${app} yet.</p><a class="btn btn-primary" href="${base}/configure/new">Create a pipeline</a></div>`}</div>`);
+  }
+
+  function renderGroup(g) {
+    const old = document.getElementById(`g-${g.key}`);
+    if (old) replaceWith(old, groupHTML(g));
+    else {
+      const host = $('.groups', el);
+      if (!host) return renderAll();
+      const empty = $('.empty-state', host);
+      if (empty) empty.remove();
+      host.insertAdjacentHTML('beforeend', groupHTML(g).s);
+    }
+  }
+
+  function renderRow(id) {
+    const e = s.execs.get(id) || (s.open && s.open.id === id ? s.open.exec : null);
+    const row = document.getElementById(`x-${id}`);
+    if (e && row) replaceWith(row, rowHTML(e, base, openId(), openStage()));
+  }
+
+  function renderDetails() {
+    const o = s.open;
+    if (!o) return;
+    if (!s.execs.has(o.id)) {
+      render($('.pinned-host', el), pinnedHTML());
+      return;
+    }
+    const d = document.getElementById(`d-${o.id}`);
+    const row = document.getElementById(`x-${o.id}`);
+    if (!row) return;
+    if (d) replaceWith(d, detailsRow(o.id));
+    else row.insertAdjacentHTML('afterend', detailsRow(o.id).s);
+    renderRow(o.id);
+  }
+
+  // ---- live updates -----------------------------------------------------
+
+  function onSummary(e) {
+    if (e.application !== app) return;
+    s.pending.set(e.id, e);
+    if (!s.frame) s.frame = requestAnimationFrame(flush);
+  }
+
+  function flush() {
+    s.frame = 0;
+    const touched = new Set();
+    for (const e of s.pending.values()) {
+      const known = s.execs.has(e.id);
+      s.execs.set(e.id, e);
+      const g = groupFor(e);
+      if (!known) {
+        g.ids.push(e.id);
+        g.ids.sort((a, b) => byNewest(s.execs.get(a), s.execs.get(b)));
+        touched.add(g);
+      } else if (!touched.has(g)) {
+        renderRow(e.id);
+      }
+      if (s.open && s.open.id === e.id) refreshDetails();
+    }
+    s.pending.clear();
+    for (const g of touched) renderGroup(g);
+    if (s.open && !s.execs.has(s.open.id)) renderDetails();
+  }
+
+  // Fetches the open execution; when its summary changes while a fetch is
+  // in flight, fetches once more after it.
+  async function refreshDetails() {
+    const o = s.open;
+    if (!o) return;
+    if (o.loading) { o.dirty = true; return; }
+    o.loading = true;
+    try {
+      const full = await get(`/pipelines/${enc(o.id)}`);
+      if (s.open !== o) return;
+      o.exec = full;
+      o.error = null;
+    } catch (err) {
+      if (s.open !== o) return;
+      o.error = err.status === 404 ? `Execution ${o.id} not found.` : err.message;
+    } finally {
+      o.loading = false;
+    }
+    renderDetails();
+    if (o.dirty) { o.dirty = false; refreshDetails(); }
+  }
+
+  function applyRoute(c) {
+    const rest = c.rest || [];
+    const id = rest[0] === 'details' ? rest[1] : null;
+    const stage = c.query.get('stage');
+    const prev = s.open;
+    if (!id) {
+      s.open = null;
+      if (prev) {
+        const d = document.getElementById(`d-${prev.id}`);
+        if (d) d.remove();
+        renderRow(prev.id);
+        render($('.pinned-host', el), '');
+      }
+      return;
+    }
+    if (prev && prev.id === id) {
+      prev.stage = stage;
+      renderDetails();
+      return;
+    }
+    if (prev) applyRoute({ rest: [], query: new URLSearchParams() });
+    s.open = { id, stage, tab: 'tasks', exec: null, loading: false, dirty: false };
+    renderDetails();
+    refreshDetails();
+  }
+
+  // ---- actions ----------------------------------------------------------
+
+  async function act(label, fn) {
+    try {
+      await fn();
+    } catch (err) {
+      toast(`${label}: ${err.message}`, 'error');
+    }
+  }
+
+  async function start(cfg) {
+    if (!manual.hasParameters(cfg)) {
+      // One click: no parameters to ask for.
+      await act('Start', async () => {
+        const id = await manual.trigger(app, cfg, null);
+        toast(`Started ${cfg.name}`);
+        if (id) ensureShown(id);
+      });
+      return;
+    }
+    const id = await manual.open(app, [cfg], cfg.id);
+    if (id) { toast(`Started ${cfg.name}`); ensureShown(id); }
+  }
+
+  // The live event normally shows a new execution first; if the stream is
+  // down, fetch it.
+  function ensureShown(id) {
+    setTimeout(async () => {
+      if (s.execs.has(id) || !s.loaded) return;
+      try {
+        const full = await get(`/pipelines/${enc(id)}`);
+        if (!s.execs.has(id)) onSummary(full);
+      } catch { /* it will come with the next reload */ }
+    }, ctx.live && ctx.live.connected ? 1500 : 0);
+  }
+
+  async function more(g) {
+    const url = `/applications/${enc(app)}/pipelines?limit=${PAGE}&startIndex=${g.ids.length}&pipelineConfigIds=${enc(g.key)}&expand=false`;
+    await act('Show more', async () => {
+      const page = await get(url);
+      for (const e of page) {
+        if (!s.execs.has(e.id)) { s.execs.set(e.id, e); g.ids.push(e.id); }
+      }
+      g.ids.sort((a, b) => byNewest(s.execs.get(a), s.execs.get(b)));
+      g.more = page.length >= PAGE;
+      renderGroup(g);
+    });
+  }
+
+  on(el, 'click', '[data-act]', async (e, t) => {
+    const a = t.dataset.act;
+    const id = t.dataset.id;
+    if (a === 'filter' || t.tagName === 'FORM') return;
+    e.preventDefault();
+    const g = t.dataset.group && s.groups.get(t.dataset.group);
+    if (a === 'start' && g && g.config) return start(g.config);
+    if (a === 'start-any') {
+      const nid = await manual.open(app, s.configs, null);
+      if (nid) { toast('Started'); ensureShown(nid); }
+      return;
+    }
+    if (a === 'more' && g) { t.disabled = true; return more(g); }
+    if (a === 'cancel') {
+      const e2 = s.execs.get(id);
+      if (!confirm(`Cancel the execution of ${e2 ? e2.name : id}?`)) return;
+      return act('Cancel', () => api('PUT', `/pipelines/${enc(id)}/cancel`));
+    }
+    if (a === 'pause') return act('Pause', () => api('PUT', `/pipelines/${enc(id)}/pause`));
+    if (a === 'resume') return act('Resume', () => api('PUT', `/pipelines/${enc(id)}/resume`));
+    if (a === 'skip-wait') return act('Skip wait', () => api('PATCH', `/pipelines/${enc(id)}/stages/${enc(t.dataset.stage)}`, { skipRemainingWait: true }));
+    if (a === 'restart') {
+      return act('Restart', async () => {
+        await api('PUT', `/pipelines/${enc(id)}/stages/${enc(t.dataset.stage)}/restart`, {});
+        toast('Stage restarted');
+      });
+    }
+    if (a === 'stage-tab' && s.open) {
+      s.open.tab = t.dataset.tab;
+      renderDetails();
+      const tab = el.querySelector(`[data-act="stage-tab"][data-tab="${t.dataset.tab}"]`);
+      if (tab) tab.focus();
+    }
+  });
+
+  // Manual judgment: Continue or Stop, with the chosen input.
+  el.addEventListener('submit', async (e) => {
+    const form = e.target.closest('form[data-act="judge-form"]');
+    if (!form) return;
+    e.preventDefault();
+    const status = e.submitter ? e.submitter.value : 'continue';
+    const input = form.elements.namedItem('judgmentInput');
+    const body = { judgmentStatus: status };
+    if (input && input.value) body.judgmentInput = input.value;
+    for (const b of form.querySelectorAll('button')) b.disabled = true;
+    await act('Judgment', async () => {
+      const exec = await api('PATCH', `/pipelines/${enc(form.dataset.id)}/stages/${enc(form.dataset.stage)}`, body);
+      if (s.open && s.open.id === form.dataset.id && exec && exec.stages) { s.open.exec = exec; renderDetails(); }
+    });
+    for (const b of form.querySelectorAll('button')) b.disabled = false;
+  });
+
+  on(el, 'input', '[data-act="filter"]', (e, t) => {
+    s.filter = t.value.trim().toLowerCase();
+    for (const g of s.groups.values()) {
+      const sec = document.getElementById(`g-${g.key}`);
+      if (sec) sec.hidden = !!s.filter && !g.name.toLowerCase().includes(s.filter);
+    }
+  });
+
+  const unsubscribe = ctx.live ? ctx.live.subscribe((type, data) => {
+    if (type === 'execution') onSummary(data);
+    else if (type === 'resync') reload();
+  }) : () => {};
+
+  async function reload() {
+    try {
+      await load();
+      renderAll();
+      if (s.open) refreshDetails();
+    } catch (err) {
+      toast(`Reload: ${err.message}`, 'error');
+    }
+  }
+
+  render(el, html`<p class="loading">Loading pipelines…</p>`);
+  load().then(() => {
+    renderAll();
+    performance.mark('mz:executions-rendered');
+    // Two frames later the browser has painted the list: what the bench
+    // and the tests wait for.
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      performance.mark('mz:executions-painted');
+      el.dataset.painted = 'true';
+    }));
+    applyRoute(ctx);
+  }).catch((err) => {
+    render(el, html`<p class="error" role="alert">Cannot load the pipelines of ${app}: ${err.message}</p>`);
+  });
+
+  return {
+    update(c) { if (s.loaded) applyRoute(c); else ctx = c; },
+    unmount() { unsubscribe(); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
+  };
+}

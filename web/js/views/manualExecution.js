@@ -1,0 +1,91 @@
+// manualExecution.js - Deck's "Start Manual Execution" dialog: pick the
+// pipeline (when started from the page header), fill its parameters
+// (parameterConfig: text, a select when it has options, required marked,
+// defaults filled), then POST /pipelines/{app}/{name} with a manual
+// trigger. A native <dialog>: focus stays inside, Esc closes it.
+
+import { html, render } from '../dom.js';
+import { api, enc } from '../api.js';
+
+export function hasParameters(cfg) {
+  return Array.isArray(cfg.parameterConfig) && cfg.parameterConfig.length > 0;
+}
+
+export async function trigger(app, cfg, parameters) {
+  const body = { type: 'manual' };
+  if (parameters && Object.keys(parameters).length) body.parameters = parameters;
+  const res = await api('POST', `/pipelines/${enc(app)}/${enc(cfg.name)}`, body);
+  return res && res.ref ? res.ref.split('/').pop() : null;
+}
+
+function paramField(p) {
+  const id = `param-${p.name}`;
+  const label = p.label || p.name;
+  const opts = (p.options || []).map((o) => (o && typeof o === 'object' ? o.value : o)).filter((v) => v != null);
+  const input = p.hasOptions || opts.length
+    ? html`<select id="${id}" name="${p.name}" ${p.required ? 'required' : ''}>${opts.map((v) =>
+        html`<option value="${v}" ${String(v) === String(p.default ?? '') ? 'selected' : ''}>${v}</option>`)}</select>`
+    : html`<input id="${id}" name="${p.name}" value="${p.default ?? ''}" ${p.required ? 'required' : ''}
+        type="${p.constraint === 'date' ? 'date' : 'text'}" autocomplete="off">`;
+  return html`<div class="field"><label for="${id}">${label}${p.required ? html` <span class="req" aria-label="required">*</span>` : ''}</label>
+    ${input}${p.description ? html`<p class="hint">${p.description}</p>` : ''}</div>`;
+}
+
+function formHTML(configs, chosen) {
+  const cfg = configs.find((c) => c.id === chosen) || configs[0];
+  return html`<form method="dialog" class="dialog-form">
+    <h2>${configs.length > 1 ? 'Select Pipeline' : `Start Manual Execution: ${cfg.name}`}</h2>
+    ${configs.length > 1 ? html`<div class="field"><label for="me-pipeline">Pipeline</label>
+      <select id="me-pipeline" name="__pipeline">${configs.map((c) =>
+        html`<option value="${c.id}" ${c.id === cfg.id ? 'selected' : ''}>${c.name}</option>`)}</select></div>` : ''}
+    ${hasParameters(cfg) ? html`<fieldset><legend>Parameters</legend>${cfg.parameterConfig.map(paramField)}</fieldset>`
+      : html`<p class="muted">This pipeline has no parameters.</p>`}
+    <p class="dialog-error error" role="alert" hidden></p>
+    <div class="btn-row">
+      <button type="button" class="btn" value="cancel" data-close>Cancel</button>
+      <button type="submit" class="btn btn-primary" value="run">Run</button>
+    </div></form>`;
+}
+
+// Opens the dialog; resolves with the new execution id, or null.
+export function open(app, configs, chosenId) {
+  return new Promise((resolve) => {
+    const dlg = document.createElement('dialog');
+    dlg.className = 'dialog';
+    dlg.setAttribute('aria-label', 'Start Manual Execution');
+    let chosen = chosenId || (configs[0] && configs[0].id);
+    const draw = () => render(dlg, formHTML(configs, chosen));
+    draw();
+    document.body.append(dlg);
+    let done = false;
+    const finish = (v) => { if (!done) { done = true; dlg.close(); dlg.remove(); resolve(v); } };
+    dlg.addEventListener('close', () => finish(null));
+    dlg.addEventListener('click', (e) => { if (e.target.closest('[data-close]')) finish(null); });
+    dlg.addEventListener('change', (e) => {
+      if (e.target.name === '__pipeline') { chosen = e.target.value; draw(); }
+    });
+    dlg.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const form = e.target;
+      const cfg = configs.find((c) => c.id === chosen) || configs[0];
+      const params = {};
+      for (const p of cfg.parameterConfig || []) {
+        const el = form.elements.namedItem(p.name);
+        if (el) params[p.name] = el.value;
+      }
+      const errEl = form.querySelector('.dialog-error');
+      const btn = form.querySelector('button[type=submit]');
+      btn.disabled = true;
+      try {
+        finish(await trigger(app, cfg, params));
+      } catch (err) {
+        errEl.hidden = false;
+        errEl.textContent = err.message;
+        btn.disabled = false;
+      }
+    });
+    dlg.showModal();
+    const first = dlg.querySelector('input, select, button[type=submit]');
+    if (first) first.focus();
+  });
+}
