@@ -437,7 +437,10 @@ lp_write_config_locked(mz_local *lp)
 	pthread_mutex_unlock(&lp->hmu);
 }
 
-static void
+/* One supervision pass; returns true while some instance is still
+ * Starting, so the next pass comes soon: how fast a new instance is seen Up
+ * is most of a deploy's platform time. */
+static bool
 monitor_pass(mz_local *lp)
 {
 	check *checks = NULL;
@@ -446,6 +449,7 @@ monitor_pass(mz_local *lp)
 	json_t *sg;
 	json_t *stops = json_array();
 	bool lb_changed = false;
+	bool starting = false;
 
 	pthread_mutex_lock(&lp->mu);
 	json_t *seen = json_object(); /* last_check for the instances that exist */
@@ -472,7 +476,14 @@ monitor_pass(mz_local *lp)
 				int64_t every = mz_json_int(hc, "intervalMs", lp->health_ms);
 				int64_t last = mz_json_int(lp->last_check, c->id, 0);
 				int64_t now = mz_mono_ms();
-				c->http_due = last == 0 || now - last >= every - lp->health_ms / 2;
+				/* fast checks for the first two minutes of a Starting
+				 * instance; one that never gets healthy falls back to the
+				 * normal interval */
+				bool is_starting = mz_streq(mz_json_str(inst, "state"), "Starting") &&
+				                   mz_now_ms() - mz_json_int(inst, "launchTime", 0) < 120000;
+				starting = starting || is_starting;
+				c->http_due = last == 0 || is_starting ||
+				              now - last >= every - lp->health_ms / 2;
 				json_object_set_new(seen, c->id,
 				                    json_integer(c->http_due ? now : last));
 			}
@@ -571,6 +582,7 @@ monitor_pass(mz_local *lp)
 		free(checks[i].path);
 	}
 	free(checks);
+	return starting;
 }
 
 static void *
@@ -584,10 +596,10 @@ monitor_main(void *arg)
 		pthread_mutex_unlock(&lp->mu);
 		if (stop)
 			break;
-		monitor_pass(lp);
+		int wait_ms = monitor_pass(lp) ? MZ_LOCAL_STARTING_POLL_MS : lp->health_ms;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += lp->health_ms / 1000;
-		ts.tv_nsec += (long)(lp->health_ms % 1000) * 1000000L;
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;

@@ -20,6 +20,10 @@
 #ifndef MZ_CLOUD_LOCAL_INT_H
 #define MZ_CLOUD_LOCAL_INT_H
 
+/* Supervision pass interval while an instance is Starting (ms): a new
+ * instance is reported Up within this of its first healthy answer. */
+#define MZ_LOCAL_STARTING_POLL_MS 100
+
 #include "cloud/local/local.h"
 
 #include <pthread.h>
