@@ -315,6 +315,7 @@ serve(int argc, char **argv)
 		goto out;
 	}
 	mz_cloud_register_stages(cloud);
+	mz_cloud_register_jobs(cloud, o.data);
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base};
 	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {

@@ -86,6 +86,8 @@ extern const api_route api_misc_routes[];
 extern const api_route api_webhook_routes[];
 extern const api_route api_cloud_routes[];
 extern const api_route api_event_routes[];
+extern const api_route api_artifact_routes[];
+extern const api_route api_image_routes[];
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 

@@ -29,7 +29,8 @@ typedef struct conn_ctx {
 
 static const api_route *const route_tables[] = {
 	api_misc_routes, api_app_routes, api_pipeline_routes, api_execution_routes,
-	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes, NULL,
+	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes,
+	api_artifact_routes, api_image_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */

@@ -33,6 +33,17 @@ void mz_cloud_stop(mz_cloud *cloud);
 /* Registers the cloud's stage and task definitions with the engine. */
 void mz_cloud_register_stages(mz_cloud *cloud);
 
+/* The runJob stage on the local provider (cloud_job.c): jobs live under
+ * <data_dir>/jobs, the files they publish in the artifact store
+ * (<data_dir>/artifacts). Call before mz_engine_start(). */
+void mz_cloud_register_jobs(mz_cloud *cloud, const char *data_dir);
+/* The tail (at most max bytes) of a job's log, or NULL when the job is
+ * unknown; *job (may be NULL) receives {jobId, pid, startTime, workspace,
+ * jobState: Running|Succeeded|Failed|Unknown, exitCode?}. */
+char *mz_cloud_job_log(const char *job_id, size_t max, json_t **job);
+/* The local provider of the cloud (the bakery imports images into it). */
+struct mz_local *mz_cloud_local(mz_cloud *cloud);
+
 /* ---- reads for the API (Gate/Clouddriver shapes, reference §2.3) ----- */
 
 /* GET /credentials[?expand=true] */

@@ -1,0 +1,64 @@
+/*
+ * artifacts.h - Spinnaker's artifact model inside the engine (Kork's
+ * Artifact and Orca's ArtifactUtils): artifacts are JSON objects
+ * {type, name, version, reference, location, metadata, artifactAccount,
+ * provenance} carried by triggers (trigger.artifacts), stage outputs
+ * (outputs.artifacts) and the execution.
+ *
+ * The artifact store keeps the files builds produce under
+ * <data>/artifacts/<sha256> (content addressed, immutable); an artifact of
+ * type "mizzen/file" names one by reference = its sha256. Types:
+ *   git/repo        reference = repository URL, version = commit or ref
+ *   mizzen/file     reference = sha256 of a file in the store
+ *   embedded/base64 reference = the base64 content
+ *   http/file       reference = an http(s) URL
+ *
+ * expectedArtifacts of a pipeline config ({id, displayName, matchArtifact,
+ * defaultArtifact, useDefaultArtifact, usePriorArtifact}) are resolved at
+ * launch (engine_launch.c): matchArtifact's string fields are regexes
+ * matched against the whole field of the trigger's artifacts.
+ *
+ * Thread safety: every function may be called from any thread once
+ * mz_artifacts_init has run (before any thread uses the store).
+ */
+#ifndef MZ_ENGINE_ARTIFACTS_H
+#define MZ_ENGINE_ARTIFACTS_H
+
+#include "core/core.h"
+#include "store/store.h"
+
+/* Sets the store's directory to <data_dir>/artifacts (created). */
+mz_code mz_artifacts_init(const char *data_dir, mz_err *err);
+/* The store's directory, or NULL before init. */
+const char *mz_artifacts_root(void);
+
+/* Streaming SHA-256 of a file, as 64 hex digits. */
+mz_code mz_sha256_file(const char *path, char hex[65], int64_t *size, mz_err *err);
+/* Copies a file into the store; hex receives its address. Idempotent. */
+mz_code mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_err *err);
+/* The path of a stored file (new string), or NULL when it is not stored or
+ * hex is not 64 hex digits. */
+char *mz_artifacts_path(const char *hex);
+
+/* Materialises an artifact's content as a file at dest (mizzen/file: a
+ * copy from the store, embedded/base64: decoded, http/file: downloaded).
+ * MZ_EINVAL for types that have no file content. */
+mz_code mz_artifact_fetch(const json_t *artifact, const char *dest, mz_err *err);
+
+/* The artifact named `name` (or whose type/reference matches it) in the
+ * outputs.artifacts of the stage's ancestors, else in the trigger's
+ * artifacts and resolvedExpectedArtifacts; borrowed, or NULL. */
+json_t *mz_artifact_find(const json_t *exec, const json_t *stage, const char *name);
+
+/* Orca's expected-artifact resolution: fills trigger.resolvedExpectedArtifacts
+ * and appends bound artifacts to trigger.artifacts (trigger is modified).
+ * prior: the last execution of the same config (may be NULL). Fails with
+ * MZ_EINVAL "Unmatched expected artifact <displayName>". */
+mz_code mz_artifacts_resolve(const json_t *cfg, json_t *trigger, const json_t *prior,
+                             mz_err *err);
+
+/* Does artifact a match the expected artifact's matchArtifact m? (regex
+ * full match of every string field given in m) */
+bool mz_artifact_matches(const json_t *m, const json_t *a);
+
+#endif

@@ -1,0 +1,488 @@
+/*
+ * engine_artifacts.c - the artifact model (see artifacts.h): the
+ * content-addressed artifact store, fetching an artifact's content, finding
+ * artifacts upstream of a stage, and Orca's expected-artifact resolution.
+ */
+#include "engine/artifacts.h"
+#include "engine/engine_int.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *g_root;
+
+/* ---- SHA-256 (FIPS 180-4), streaming ---------------------------------- */
+
+typedef struct {
+	uint32_t h[8];
+	uint64_t len;
+	unsigned char buf[64];
+	size_t n;
+} sha_ctx;
+
+static const uint32_t K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+	0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void
+sha_block(sha_ctx *s, const unsigned char *p)
+{
+	uint32_t w[64], a, b, c, d, e, f, g, h;
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
+	e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
+		              K[i] + w[i];
+		uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+	}
+	s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
+	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
+}
+
+static void
+sha_init(sha_ctx *s)
+{
+	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	memcpy(s->h, iv, sizeof(iv));
+	s->len = 0;
+	s->n = 0;
+}
+
+static void
+sha_add(sha_ctx *s, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	s->len += len;
+	if (s->n == 0) {
+		while (len >= 64) {
+			sha_block(s, p);
+			p += 64, len -= 64;
+		}
+	}
+	while (len > 0) {
+		size_t take = 64 - s->n < len ? 64 - s->n : len;
+		memcpy(s->buf + s->n, p, take);
+		s->n += take, p += take, len -= take;
+		if (s->n == 64) {
+			sha_block(s, s->buf);
+			s->n = 0;
+			while (len >= 64) {
+				sha_block(s, p);
+				p += 64, len -= 64;
+			}
+		}
+	}
+}
+
+static void
+sha_hex(sha_ctx *s, char out[65])
+{
+	uint64_t bits = s->len * 8;
+	unsigned char pad = 0x80, len8[8];
+	sha_add(s, &pad, 1);
+	pad = 0;
+	while (s->n != 56)
+		sha_add(s, &pad, 1);
+	for (int i = 0; i < 8; i++)
+		len8[i] = (unsigned char)(bits >> (56 - 8 * i));
+	sha_add(s, len8, 8);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 8 * i, 9, "%08x", s->h[i]);
+}
+
+/* ---- the store ------------------------------------------------------------ */
+
+mz_code
+mz_artifacts_init(const char *data_dir, mz_err *err)
+{
+	char *root = mz_asprintf("%s/artifacts", data_dir);
+	if (mz_mkdirs(root, 0755) != 0) {
+		mz_code rc = mz_fail(err, MZ_EIO, "cannot create %s: %s", root, strerror(errno));
+		free(root);
+		return rc;
+	}
+	free(g_root);
+	g_root = root;
+	return MZ_OK;
+}
+
+const char *
+mz_artifacts_root(void)
+{
+	return g_root;
+}
+
+static bool
+is_hex64(const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Hashes (and, when out >= 0, copies) the file at path. */
+static mz_code
+hash_copy(const char *path, int out, char hex[65], int64_t *size, mz_err *err)
+{
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return mz_fail(err, MZ_EINVAL, "cannot read %s: %s", path, strerror(errno));
+	static const size_t BUFSZ = 1 << 16;
+	unsigned char *buf = malloc(BUFSZ);
+	sha_ctx s;
+	sha_init(&s);
+	int64_t total = 0;
+	ssize_t k;
+	mz_code rc = MZ_OK;
+	while ((k = read(in, buf, BUFSZ)) > 0) {
+		sha_add(&s, buf, (size_t)k);
+		total += k;
+		if (out >= 0 && write(out, buf, (size_t)k) != k) {
+			rc = mz_fail(err, MZ_EIO, "cannot write to the artifact store: %s",
+			             strerror(errno));
+			break;
+		}
+	}
+	if (k < 0 && rc == MZ_OK)
+		rc = mz_fail(err, MZ_EIO, "cannot read %s: %s", path, strerror(errno));
+	free(buf);
+	close(in);
+	sha_hex(&s, hex);
+	if (size)
+		*size = total;
+	return rc;
+}
+
+mz_code
+mz_sha256_file(const char *path, char hex[65], int64_t *size, mz_err *err)
+{
+	return hash_copy(path, -1, hex, size, err);
+}
+
+mz_code
+mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_err *err)
+{
+	if (!g_root)
+		return mz_fail(err, MZ_EINTERNAL, "the artifact store is not initialised");
+	char rnd[27];
+	mz_ulid(rnd);
+	char *tmp = mz_asprintf("%s/.tmp-%s", g_root, rnd);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (out < 0) {
+		mz_code rc = mz_fail(err, MZ_EIO, "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	mz_code rc = hash_copy(path, out, hex, size, err);
+	if (rc == MZ_OK && fsync(out) != 0)
+		rc = mz_fail(err, MZ_EIO, "fsync %s: %s", tmp, strerror(errno));
+	close(out);
+	if (rc == MZ_OK) {
+		char *final = mz_asprintf("%s/%s", g_root, hex);
+		chmod(tmp, 0444);
+		if (access(final, F_OK) == 0)
+			unlink(tmp); /* identical content already stored */
+		else if (rename(tmp, final) != 0)
+			rc = mz_fail(err, MZ_EIO, "cannot store %s: %s", final, strerror(errno));
+		free(final);
+	} else {
+		unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+char *
+mz_artifacts_path(const char *hex)
+{
+	if (!g_root || !is_hex64(hex))
+		return NULL;
+	char *p = mz_asprintf("%s/%s", g_root, hex);
+	if (access(p, R_OK) != 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static size_t
+curl_write(void *ptr, size_t sz, size_t n, void *ud)
+{
+	return fwrite(ptr, sz, n, (FILE *)ud);
+}
+
+mz_code
+mz_artifact_fetch(const json_t *a, const char *dest, mz_err *err)
+{
+	const char *type = mz_json_str(a, "type");
+	const char *ref = mz_json_str(a, "reference");
+	if (!ref)
+		return mz_fail(err, MZ_EINVAL, "artifact %s has no reference",
+		               mz_json_str(a, "name") ? mz_json_str(a, "name") : "(unnamed)");
+	if (mz_streq(type, "mizzen/file")) {
+		char *p = mz_artifacts_path(ref);
+		if (!p)
+			return mz_fail(err, MZ_ENOTFOUND, "artifact %s is not in the artifact store", ref);
+		char hex[65];
+		int out = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		mz_code rc = out < 0 ? mz_fail(err, MZ_EIO, "cannot create %s: %s", dest,
+		                                strerror(errno))
+		                     : hash_copy(p, out, hex, NULL, err);
+		if (out >= 0)
+			close(out);
+		free(p);
+		return rc;
+	}
+	if (mz_streq(type, "embedded/base64")) {
+		size_t n = 0;
+		unsigned char *data = mz_base64_decode(ref, &n);
+		if (!data)
+			return mz_fail(err, MZ_EINVAL, "artifact %s: reference is not valid base64",
+			               mz_json_str(a, "name") ? mz_json_str(a, "name") : "(unnamed)");
+		FILE *f = fopen(dest, "wbe");
+		mz_code rc = MZ_OK;
+		if (!f || fwrite(data, 1, n, f) != n)
+			rc = mz_fail(err, MZ_EIO, "cannot write %s", dest);
+		if (f)
+			fclose(f);
+		free(data);
+		return rc;
+	}
+	if (mz_streq(type, "http/file")) {
+		FILE *f = fopen(dest, "wbe");
+		if (!f)
+			return mz_fail(err, MZ_EIO, "cannot create %s: %s", dest, strerror(errno));
+		CURL *c = curl_easy_init();
+		long code = 0;
+		curl_easy_setopt(c, CURLOPT_URL, ref);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		CURLcode cc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_cleanup(c);
+		fclose(f);
+		if (cc != CURLE_OK)
+			return mz_fail(err, MZ_EIO, "cannot download %s: %s", ref, curl_easy_strerror(cc));
+		if (code >= 400)
+			return mz_fail(err, MZ_EIO, "cannot download %s: HTTP %ld", ref, code);
+		return MZ_OK;
+	}
+	return mz_fail(err, MZ_EINVAL, "artifact type %s has no file content", type ? type : "(none)");
+}
+
+/* ---- finding artifacts ----------------------------------------------------- */
+
+static json_t *
+find_in(const json_t *list, const char *name)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(list, i, a) {
+		if (mz_streq(mz_json_str(a, "name"), name) || mz_streq(mz_json_str(a, "id"), name))
+			return a;
+	}
+	json_array_foreach(list, i, a) {
+		if (mz_streq(mz_json_str(a, "reference"), name))
+			return a;
+	}
+	return NULL;
+}
+
+json_t *
+mz_artifact_find(const json_t *exec, const json_t *stage, const char *name)
+{
+	if (!name)
+		return NULL;
+	/* upstream outputs, nearest first (breadth-first over ancestors) */
+	json_t *queue = json_array();
+	json_t *seen = json_object();
+	json_t *found = NULL;
+	size_t head = 0;
+	json_array_append(queue, (json_t *)stage);
+	while (!found && head < json_array_size(queue) && head < 4096) {
+		json_t *s = json_array_get(queue, head++);
+		const char *id = mz_json_str(s, "id");
+		if (!id || json_object_get(seen, id))
+			continue;
+		json_object_set_new(seen, id, json_true());
+		if (s != stage)
+			found = find_in(json_object_get(json_object_get(s, "outputs"), "artifacts"), name);
+		if (found)
+			break;
+		json_t *ups = mz__upstream(exec, s);
+		size_t i;
+		json_t *u;
+		json_array_foreach(ups, i, u) {
+			json_array_append(queue, u);
+			json_t *kids = mz__children(exec, u, NULL);
+			json_array_extend(queue, kids);
+			json_decref(kids);
+		}
+		json_decref(ups);
+		json_t *parent = mz__parent(exec, s);
+		if (parent)
+			json_array_append(queue, parent);
+	}
+	json_decref(queue);
+	json_decref(seen);
+	if (found)
+		return found;
+	json_t *trigger = json_object_get(exec, "trigger");
+	found = find_in(json_object_get(trigger, "artifacts"), name);
+	if (!found) {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(trigger, "resolvedExpectedArtifacts"), i, r) {
+			if (mz_streq(mz_json_str(r, "id"), name) ||
+			    mz_streq(mz_json_str(r, "displayName"), name)) {
+				found = json_object_get(r, "boundArtifact");
+				break;
+			}
+		}
+	}
+	return found;
+}
+
+/* ---- expected artifacts ---------------------------------------------------- */
+
+static bool
+regex_full(const char *pat, const char *s)
+{
+	if (!s)
+		return false;
+	char *full = mz_asprintf("^(%s)$", pat);
+	regex_t re;
+	bool ok = false;
+	if (regcomp(&re, full, REG_EXTENDED | REG_NOSUB) == 0) {
+		ok = regexec(&re, s, 0, NULL, 0) == 0;
+		regfree(&re);
+	} else {
+		ok = strcmp(pat, s) == 0;
+	}
+	free(full);
+	return ok;
+}
+
+bool
+mz_artifact_matches(const json_t *m, const json_t *a)
+{
+	static const char *const fields[] = {"type", "name", "version", "reference", "location",
+	                                     "artifactAccount", NULL};
+	if (!json_is_object(a))
+		return false;
+	for (int i = 0; fields[i]; i++) {
+		const char *pat = mz_json_str(m, fields[i]);
+		if (!pat || !*pat)
+			continue;
+		if (!regex_full(pat, mz_json_str(a, fields[i])))
+			return false;
+	}
+	return true;
+}
+
+static json_t *
+prior_artifact(const json_t *prior, const char *id)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(prior, "trigger"),
+	                                   "resolvedExpectedArtifacts"), i, r) {
+		if (mz_streq(mz_json_str(r, "id"), id) && json_is_object(json_object_get(r, "boundArtifact")))
+			return json_object_get(r, "boundArtifact");
+	}
+	return NULL;
+}
+
+mz_code
+mz_artifacts_resolve(const json_t *cfg, json_t *trigger, const json_t *prior, mz_err *err)
+{
+	json_t *expected = json_object_get(cfg, "expectedArtifacts");
+	if (json_array_size(expected) == 0)
+		return MZ_OK;
+	json_t *artifacts = json_object_get(trigger, "artifacts");
+	if (!json_is_array(artifacts)) {
+		artifacts = json_array();
+		json_object_set_new(trigger, "artifacts", artifacts);
+	}
+	json_t *given = json_deep_copy(artifacts);
+	json_t *resolved = json_array();
+	size_t i;
+	json_t *e;
+	mz_code rc = MZ_OK;
+	json_array_foreach(expected, i, e) {
+		const char *id = mz_json_str(e, "id");
+		const char *display = mz_json_str(e, "displayName");
+		json_t *m = json_object_get(e, "matchArtifact");
+		json_t *bound = NULL;
+		size_t j;
+		json_t *a;
+		json_array_foreach(given, j, a) {
+			if (mz_artifact_matches(m, a)) {
+				bound = a;
+				break;
+			}
+		}
+		if (!bound && mz_json_bool(e, "usePriorArtifact", false))
+			bound = prior_artifact(prior, id);
+		if (!bound && mz_json_bool(e, "useDefaultArtifact", false) &&
+		    json_is_object(json_object_get(e, "defaultArtifact")))
+			bound = json_object_get(e, "defaultArtifact");
+		if (!bound) {
+			rc = mz_fail(err, MZ_EINVAL, "Unmatched expected artifact %s",
+			             display ? display : id ? id : mz_json_str(m, "name") ?
+			             mz_json_str(m, "name") : "(unnamed)");
+			break;
+		}
+		json_t *r = json_deep_copy(e);
+		json_object_set_new(r, "boundArtifact", json_deep_copy(bound));
+		json_array_append_new(resolved, r);
+		bool present = false;
+		json_array_foreach(artifacts, j, a) {
+			if (json_equal(a, bound))
+				present = true;
+		}
+		if (!present)
+			json_array_append_new(artifacts, json_deep_copy(bound));
+	}
+	json_decref(given);
+	if (rc == MZ_OK)
+		json_object_set_new(trigger, "resolvedExpectedArtifacts", resolved);
+	else
+		json_decref(resolved);
+	return rc;
+}
