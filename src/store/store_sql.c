@@ -1,0 +1,115 @@
+/* store_sql.c - the statements both store back-ends run (see store_sql.h). */
+#include "store/store_sql.h"
+
+
+const char *const mz_store__sql[Q_COUNT] = {
+	[Q_APP_GET] = "SELECT body FROM applications WHERE name = ?1",
+	[Q_APP_PUT] = "INSERT INTO applications(name, body, updated_at) VALUES(?1, ?2, ?3) "
+	              "ON CONFLICT(name) DO UPDATE SET body = excluded.body, "
+	              "updated_at = excluded.updated_at",
+	[Q_APP_DEL] = "DELETE FROM applications WHERE name = ?1",
+	[Q_APP_LIST] = "SELECT body FROM applications ORDER BY name",
+	[Q_PIPE_GET] = "SELECT body FROM pipelines WHERE id = ?1",
+	[Q_PIPE_BY_NAME] = "SELECT body FROM pipelines WHERE application = ?1 AND name = ?2",
+	[Q_PIPE_BY_NAME_CI] = "SELECT body FROM pipelines WHERE application = ?1 AND name_lc = lower(?2)",
+	[Q_PIPE_PUT] = "INSERT INTO pipelines(id, application, name, name_lc, idx, body, updated_at) "
+	               "VALUES(?1, ?2, ?3, lower(?3), ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET "
+	               "application = excluded.application, name = excluded.name, "
+	               "name_lc = excluded.name_lc, idx = excluded.idx, body = excluded.body, "
+	               "updated_at = excluded.updated_at",
+	[Q_PIPE_DEL] = "DELETE FROM pipelines WHERE id = ?1",
+	[Q_PIPE_LIST] = "SELECT body FROM pipelines WHERE application = ?1 "
+	                "ORDER BY idx < 0, idx, name_lc",
+	[Q_PIPE_LIST_ALL] = "SELECT body FROM pipelines ORDER BY application, idx < 0, idx, name_lc",
+	[Q_HIST_NEWEST] = "SELECT body FROM pipeline_history WHERE pipeline_id = ?1 "
+	                  "ORDER BY seq DESC LIMIT 1",
+	[Q_HIST_ADD] = "INSERT INTO pipeline_history(pipeline_id, body, recorded_at) VALUES(?1, ?2, ?3)",
+	[Q_HIST_LIST] = "SELECT body FROM pipeline_history WHERE pipeline_id = ?1 "
+	                "ORDER BY seq DESC LIMIT ?2",
+	[Q_HIST_DEL] = "DELETE FROM pipeline_history WHERE pipeline_id = ?1",
+	[Q_EXEC_GET] = "SELECT body FROM executions WHERE id = ?1",
+	[Q_EXEC_GET_RAW] = "SELECT body, type FROM executions WHERE id = ?1",
+	[Q_EXEC_PUT] = "INSERT INTO executions(id, type, application, config_id, status, build_time, "
+	               "start_time, end_time, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+	               "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
+	               "start_time = excluded.start_time, end_time = excluded.end_time, "
+	               "body = excluded.body",
+	[Q_EXEC_DEL] = "DELETE FROM executions WHERE id = ?1",
+	[Q_EXEC_COUNT] = "SELECT count(*) FROM executions WHERE config_id = ?1 AND status = ?2",
+	[Q_EXEC_COUNT_EXCEPT] = "SELECT count(*) FROM executions WHERE config_id = ?1 AND "
+	                        "status = ?2 AND id <> ?3",
+	[Q_QUEUE_FIND] = "SELECT id FROM queue WHERE fingerprint = ?1",
+	[Q_QUEUE_INSERT] = "INSERT INTO queue(fingerprint, execution_id, deliver_at) VALUES(?1, ?2, ?3)",
+	/* A claimed message (attempts > 0) is not moved: its handler is at
+	 * work (an external call in flight) and will decide its fate. */
+	[Q_QUEUE_MOVE] = "UPDATE queue SET deliver_at = ?2 WHERE id = ?1 AND attempts = 0",
+	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts FROM queue "
+	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2",
+	[Q_QUEUE_LEASE] = "UPDATE queue SET attempts = attempts + 1, deliver_at = ?2 WHERE id = ?1",
+	[Q_QUEUE_ACK] = "DELETE FROM queue WHERE id = ?1",
+	[Q_QUEUE_SET] = "UPDATE queue SET deliver_at = ?2, attempts = 0 WHERE id = ?1",
+	[Q_QUEUE_NEXT] = "SELECT min(deliver_at) FROM queue",
+	[Q_QUEUE_RELEASE] = "UPDATE queue SET deliver_at = ?1 WHERE deliver_at > ?1 AND attempts > 0",
+	[Q_QUEUE_COUNT_EXEC] = "SELECT count(*) FROM queue WHERE execution_id = ?1",
+	[Q_PEND_PUSH] = "INSERT INTO pending(config_id, body) VALUES(?1, ?2)",
+	[Q_PEND_OLDEST] = "SELECT id, body FROM pending WHERE config_id = ?1 ORDER BY id LIMIT 1",
+	[Q_PEND_NEWEST] = "SELECT id, body FROM pending WHERE config_id = ?1 ORDER BY id DESC LIMIT 1",
+	[Q_PEND_DEL] = "DELETE FROM pending WHERE id = ?1",
+	[Q_PEND_COUNT] = "SELECT count(*) FROM pending WHERE config_id = ?1",
+	[Q_OUT_PUSH] = "INSERT INTO outbox(body, created_at) VALUES(?1, ?2)",
+	[Q_OUT_FETCH] = "SELECT id, body FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[Q_OUT_DEL] = "DELETE FROM outbox WHERE id = ?1",
+	[Q_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+	[Q_KV_PUT] = "INSERT INTO kv(key, value) VALUES(?1, ?2) "
+	             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	[Q_EVT_ADD] = "INSERT INTO events(event_id, body, created_at) VALUES(?1, ?2, ?3) "
+	              "ON CONFLICT(event_id) DO NOTHING",
+	[Q_EVT_PENDING] = "SELECT seq, event_id, body FROM events WHERE processed_at IS NULL "
+	                  "ORDER BY seq LIMIT ?1",
+	[Q_EVT_DONE] = "UPDATE events SET processed_at = ?2, result = ?3 WHERE seq = ?1",
+	[Q_EVT_GET] = "SELECT seq, event_id, body, processed_at, result FROM events "
+	              "WHERE event_id = ?1",
+	[Q_DLV_PUSH] = "INSERT INTO deliveries(body, next_at) VALUES(?1, ?2)",
+	[Q_DLV_DUE] = "SELECT id, attempts, body FROM deliveries WHERE next_at <= ?1 "
+	              "ORDER BY next_at, id LIMIT ?2",
+	[Q_DLV_RETRY] = "UPDATE deliveries SET attempts = attempts + 1, next_at = ?2, "
+	                "last_error = ?3 WHERE id = ?1",
+	[Q_DLV_DEL] = "DELETE FROM deliveries WHERE id = ?1",
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+};
+
+static void
+add_in_list(mz_buf *sql, const char *col, const char **vals, int *param)
+{
+	mz_buf_printf(sql, " AND %s IN (", col);
+	for (int i = 0; vals[i]; i++)
+		mz_buf_printf(sql, "%s?%d", i ? "," : "", (*param)++);
+	mz_buf_adds(sql, ")");
+}
+
+void
+mz_store__exec_query_sql(const mz_exec_query *qy, mz_buf *sql)
+{
+	int param = 1;
+	mz_buf_adds(sql, "SELECT body FROM (SELECT body, build_time, id");
+	if (qy->limit_per_config > 0)
+		mz_buf_adds(sql, ", row_number() OVER (PARTITION BY config_id "
+		                 "ORDER BY build_time DESC, id DESC) AS rn");
+	mz_buf_adds(sql, " FROM executions WHERE 1=1");
+	if (qy->type)
+		mz_buf_printf(sql, " AND type = ?%d", param++);
+	if (qy->application)
+		mz_buf_printf(sql, " AND application = ?%d", param++);
+	if (qy->config_ids)
+		add_in_list(sql, "config_id", qy->config_ids, &param);
+	if (qy->statuses)
+		add_in_list(sql, "status", qy->statuses, &param);
+	mz_buf_adds(sql, ") AS e");
+	if (qy->limit_per_config > 0)
+		mz_buf_printf(sql, " WHERE rn <= %d", qy->limit_per_config);
+	mz_buf_adds(sql, " ORDER BY build_time DESC, id DESC");
+	if (qy->limit > 0)
+		mz_buf_printf(sql, " LIMIT %d OFFSET %d", qy->limit, qy->offset > 0 ? qy->offset : 0);
+}
