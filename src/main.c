@@ -8,6 +8,7 @@
 #include "events/events.h"
 #include "pollers/pollers.h"
 #include "cloud/cloud.h"
+#include "bakery/bakery.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -293,6 +294,7 @@ serve(int argc, char **argv)
 	mz_events *events = NULL;
 	mz_pollers *pollers = NULL;
 	mz_cloud *cloud = NULL;
+	mz_bakery *bakery = NULL;
 	json_t *local_accounts = NULL;
 	char *ui_base = mz_asprintf(v6 ? "http://[%s]:%d" : "http://%s:%d", o.host, o.port);
 	mz_engine_register_builtin();
@@ -316,6 +318,12 @@ serve(int argc, char **argv)
 	}
 	mz_cloud_register_stages(cloud);
 	mz_cloud_register_jobs(cloud, o.data);
+	mz_bakery_config bcfg = {.data_dir = o.data, .cloud = cloud};
+	if (mz_bakery_start(&bcfg, &bakery, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: cannot start the bakery: %s\n", err.msg);
+		goto out;
+	}
+	mz_bakery_register_stages(bakery);
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base};
 	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {
@@ -361,6 +369,7 @@ out:
 	mz_events_stop(events);
 	if (engine)
 		mz_engine_stop(engine);
+	mz_bakery_stop(bakery);
 	mz_cloud_stop(cloud);
 	json_decref(local_accounts);
 	free(ui_base);

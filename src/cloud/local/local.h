@@ -159,5 +159,9 @@ mz_code mz_local_image_import(mz_local *lp, const char *path, const json_t *mani
 /* {imageId, name, path, manifest, createdTime, tags} or NULL. */
 json_t *mz_local_image(mz_local *lp, const char *image_id);
 json_t *mz_local_images(mz_local *lp);
+/* Sets (value) or removes (null) tags of an image: MZ_ENOTFOUND if unknown. */
+mz_code mz_local_image_tag(mz_local *lp, const char *image_id, const json_t *tags, mz_err *err);
+/* Deletes an image; MZ_ECONFLICT while a server group uses it. */
+mz_code mz_local_image_delete(mz_local *lp, const char *image_id, mz_err *err);
 
 #endif

@@ -364,3 +364,75 @@ out:
 	json_decref(rec);
 	return rc;
 }
+
+/* ---- tags and deletion (the bakery's image routes) ---------------------- */
+
+mz_code
+mz_local_image_tag(mz_local *lp, const char *image_id, const json_t *tags, mz_err *err)
+{
+	if (!json_is_object(tags))
+		return mz_fail(err, MZ_EINVAL, "tags must be an object of name: value");
+	pthread_mutex_lock(&lp->mu);
+	json_t *rec = lp_image_load(lp, image_id);
+	mz_code rc = MZ_OK;
+	if (!rec) {
+		rc = mz_fail(err, MZ_ENOTFOUND, "Image not found (id: %s)", image_id);
+	} else {
+		json_t *t = json_object_get(rec, "tags");
+		if (!json_is_object(t)) {
+			t = json_object();
+			json_object_set_new(rec, "tags", t);
+		}
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)tags, k, v) {
+			if (json_is_null(v))
+				json_object_del(t, k);
+			else
+				json_object_set(t, k, v);
+		}
+		char *mpath = mz_asprintf("%s/images/%s/manifest.json", lp->root, image_id);
+		if (lp_write_json(mpath, rec) != 0)
+			rc = mz_fail(err, MZ_EIO, "cannot write %s", mpath);
+		free(mpath);
+	}
+	pthread_mutex_unlock(&lp->mu);
+	json_decref(rec);
+	return rc;
+}
+
+mz_code
+mz_local_image_delete(mz_local *lp, const char *image_id, mz_err *err)
+{
+	mz_code rc = MZ_OK;
+	pthread_mutex_lock(&lp->mu);
+	json_t *rec = lp_image_load(lp, image_id);
+	const char *key;
+	json_t *sg;
+	if (!rec) {
+		rc = mz_fail(err, MZ_ENOTFOUND, "Image not found (id: %s)", image_id);
+		goto out;
+	}
+	json_object_foreach(lp->sgs, key, sg) {
+		if (mz_streq(mz_json_str(json_object_get(sg, "image"), "imageId"), image_id)) {
+			rc = mz_fail(err, MZ_ECONFLICT, "Image %s is used by server group %s (%s/%s)",
+			             image_id, mz_json_str(sg, "name"), mz_json_str(sg, "account"),
+			             mz_json_str(sg, "region"));
+			goto out;
+		}
+	}
+	{
+		char *dir = mz_asprintf("%s/images/%s", lp->root, image_id);
+		char *r = mz_asprintf("%s/root", dir);
+		char *chmod_argv[] = { "/bin/chmod", "-R", "u+w", r, NULL };
+		lp_run(chmod_argv, NULL);
+		if (lp_rm_rf(dir) != 0)
+			rc = mz_fail(err, MZ_EIO, "cannot remove %s", dir);
+		free(dir);
+		free(r);
+	}
+out:
+	pthread_mutex_unlock(&lp->mu);
+	json_decref(rec);
+	return rc;
+}

@@ -1,0 +1,1229 @@
+/*
+ * bakery.c - bakes (see bakery.h).
+ *
+ * A bake is a record <data>/bakery/bakes/<bakeId>.json: the request (the
+ * package source resolved by createBake, base image, command, manifest
+ * settings, region, rebake) and its state {status RUNNING|SUCCEEDED|
+ * TERMINAL, imageId, previouslyBaked, bakeKey, startTime, endTime, error}.
+ * createBake writes the request and starts a bakery thread; monitorBake
+ * reads the state (and starts the thread again when the record says
+ * RUNNING but no thread of this process has it: a restart); completedBake
+ * turns it into deploymentDetails.
+ *
+ * The work of a bake, on its thread: hash the package (the bake key), look
+ * the key up in cache/ (a hit whose image still exists ends the bake as
+ * previouslyBaked unless rebake), else assemble work/<bakeId>/root (base
+ * image files, then the package: a .tar.gz extracted, a directory copied,
+ * a file placed at the top), run the bake command in bubblewrap with only
+ * that directory writable, and import it into the image store.
+ */
+#include "bakery/bakery.h"
+
+#include "cloud/cloud.h"
+#include "cloud/local/local.h"
+#include "engine/artifacts.h"
+#include "engine/engine.h"
+#include "engine/engine_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BAKE_POLL_MS 200
+#define ORCA_BAKE "com.netflix.spinnaker.orca.bakery.tasks."
+
+struct mz_bakery {
+	char *root;      /* <data>/bakery */
+	char *data_real; /* realpath of the data dir, hidden in the sandbox */
+	mz_local *lp;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	json_t *running; /* bakeId -> pgid of its command (0 when none) */
+	int threads;
+	bool stopping;
+};
+
+static mz_bakery *g_bk;
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static json_t *
+read_json(const char *path)
+{
+	size_t len;
+	char *text = mz_read_file(path, &len, NULL);
+	json_t *v = text ? mz_json_parse(text, len, NULL) : NULL;
+	free(text);
+	return v;
+}
+
+static int
+write_json(const char *path, const json_t *v)
+{
+	char *tmp = mz_asprintf("%s.tmp%ld", path, (long)pthread_self() % 100000);
+	char *s = mz_json_dump(v);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc = -1;
+	if (fd >= 0) {
+		size_t len = strlen(s);
+		if (write(fd, s, len) == (ssize_t)len && fsync(fd) == 0)
+			rc = 0;
+		close(fd);
+		if (rc == 0 && rename(tmp, path) != 0)
+			rc = -1;
+	}
+	if (rc != 0)
+		unlink(tmp);
+	free(tmp);
+	free(s);
+	return rc;
+}
+
+static int
+rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb, (void)flag, (void)f;
+	if (remove(p) != 0) {
+		chmod(p, 0700);
+		remove(p);
+	}
+	return 0;
+}
+
+static void
+rm_rf(const char *path)
+{
+	char *argv[] = {"/bin/chmod", "-R", "u+w", (char *)path, NULL};
+	pid_t p = fork();
+	if (p == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (p > 0)
+		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+			;
+	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *
+bake_path(const char *id)
+{
+	return mz_asprintf("%s/bakes/%s.json", g_bk->root, id);
+}
+
+/* Runs argv (no shell) with stdout/stderr appended to log, in its own process
+ * group; kills the group after timeout_s. Returns the exit code (124 on
+ * timeout, -1 when it cannot start). pgid_slot: the bake id whose running
+ * entry records the group (so stop can kill it). */
+static int
+run_cmd(char *const argv[], char *const envp[], const char *cwd, const char *log,
+        int64_t timeout_s, const char *bake_id)
+{
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (logfd < 0 || nul < 0) {
+		if (logfd >= 0)
+			close(logfd);
+		if (nul >= 0)
+			close(nul);
+		return -1;
+	}
+	{
+		mz_buf b;
+		mz_buf_init(&b, 0);
+		mz_buf_adds(&b, "$");
+		for (int i = 0; argv[i]; i++) {
+			mz_buf_adds(&b, " ");
+			mz_buf_adds(&b, argv[i]);
+		}
+		mz_buf_adds(&b, "\n");
+		(void)!write(logfd, b.data, b.len);
+		mz_buf_release(&b);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setsid();
+		dup2(nul, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (cwd && chdir(cwd) != 0)
+			_exit(126);
+		if (envp)
+			execve(argv[0], argv, envp);
+		else
+			execv(argv[0], argv);
+		_exit(127);
+	}
+	close(logfd);
+	close(nul);
+	if (pid < 0)
+		return -1;
+	if (bake_id) {
+		pthread_mutex_lock(&g_bk->mu);
+		if (json_object_get(g_bk->running, bake_id))
+			json_object_set_new(g_bk->running, bake_id, json_integer(pid));
+		pthread_mutex_unlock(&g_bk->mu);
+	}
+	int64_t deadline = mz_mono_ms() + timeout_s * 1000;
+	int st = 0, code = -1;
+	bool killed = false;
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid) {
+			code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			break;
+		}
+		if (w < 0 && errno != EINTR)
+			break;
+		if (!killed && mz_mono_ms() > deadline) {
+			kill(-pid, SIGTERM);
+			struct timespec ts = {0, 300 * 1000000L};
+			nanosleep(&ts, NULL);
+			kill(-pid, SIGKILL);
+			killed = true;
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	if (bake_id) {
+		pthread_mutex_lock(&g_bk->mu);
+		if (json_object_get(g_bk->running, bake_id))
+			json_object_set_new(g_bk->running, bake_id, json_integer(0));
+		pthread_mutex_unlock(&g_bk->mu);
+	}
+	return killed ? 124 : code;
+}
+
+static char *
+tail_of(const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mz_strdup("");
+	struct stat st;
+	fstat(fd, &st);
+	size_t size = (size_t)st.st_size, take = size < max ? size : max;
+	char *out = malloc(take + 1);
+	ssize_t n = pread(fd, out, take, (off_t)(size - take));
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return out;
+}
+
+static bool
+is_gzip(const char *path)
+{
+	unsigned char m[2] = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool ok = read(fd, m, 2) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+	close(fd);
+	return ok;
+}
+
+/* Hash material of a directory tree: one line per entry (path, mode, the
+ * SHA-256 of a file or a link's target), sorted by path. */
+static FILE *g_keyf;
+static size_t g_prefix;
+
+static int
+key_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)f;
+	const char *rel = p + g_prefix;
+	if (flag == FTW_F) {
+		char hex[65] = "";
+		mz_sha256_file(p, hex, NULL, NULL);
+		fprintf(g_keyf, "%s %o %s\n", rel, (unsigned)sb->st_mode, hex);
+	} else if (flag == FTW_SL) {
+		char t[4096];
+		ssize_t n = readlink(p, t, sizeof(t) - 1);
+		t[n > 0 ? n : 0] = '\0';
+		fprintf(g_keyf, "%s link %s\n", rel, t);
+	} else {
+		fprintf(g_keyf, "%s %o\n", rel, (unsigned)sb->st_mode);
+	}
+	return 0;
+}
+
+static pthread_mutex_t g_key_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The content hash of a package (file or directory). */
+static bool
+package_hash(const char *path, const char *work, char hex[65])
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return false;
+	if (!S_ISDIR(st.st_mode))
+		return mz_sha256_file(path, hex, NULL, NULL) == MZ_OK;
+	char *list = mz_asprintf("%s/tree.txt", work);
+	char *sorted = mz_asprintf("%s/tree.sorted", work);
+	pthread_mutex_lock(&g_key_mu);
+	g_keyf = fopen(list, "we");
+	g_prefix = strlen(path);
+	if (g_keyf) {
+		nftw(path, key_cb, 16, FTW_PHYS);
+		fclose(g_keyf);
+	}
+	g_keyf = NULL;
+	pthread_mutex_unlock(&g_key_mu);
+	char *argv[] = {"/usr/bin/sort", "-o", sorted, list, NULL};
+	char *envp[] = {"LC_ALL=C", NULL};
+	char *log = mz_asprintf("%s/log", work);
+	int rc = run_cmd(argv, envp, NULL, log, 300, NULL);
+	bool ok = rc == 0 && mz_sha256_file(sorted, hex, NULL, NULL) == MZ_OK;
+	free(log);
+	free(list);
+	free(sorted);
+	return ok;
+}
+
+/* ---- the bake itself (bakery thread) -------------------------------------------------- */
+
+static void
+set_state(json_t *rec, const char *status, const char *error)
+{
+	json_object_set_new(rec, "status", json_string(status));
+	if (error)
+		json_object_set_new(rec, "error", json_string(error));
+	json_object_set_new(rec, "endTime", json_integer(mz_now_ms()));
+}
+
+static void
+do_bake(const char *bake_id)
+{
+	char *bpath = bake_path(bake_id);
+	json_t *rec = read_json(bpath);
+	json_t *req = json_object_get(rec, "request");
+	char *work = mz_asprintf("%s/work/%s", g_bk->root, bake_id);
+	char *stage = mz_asprintf("%s/root", work);
+	char *log = mz_asprintf("%s/log", work);
+	char *keyfile = mz_asprintf("%s/key.txt", work);
+	char *pkgdir = mz_asprintf("%s/pkg", work);
+	char *pkgfile = NULL;
+	char msg[1024] = "";
+	char pkg_hex[65] = "", key_hex[65] = "";
+	const char *region = mz_json_str(req, "region");
+	const char *base = mz_json_str(req, "baseImage");
+	json_t *base_rec = NULL;
+	if (!rec)
+		goto out_free;
+	rm_rf(work);
+	mz_mkdirs(stage, 0755);
+	json_object_set_new(rec, "bakeStartTime", json_integer(mz_now_ms()));
+	json_object_set_new(rec, "logPath", json_string(log));
+
+	/* the package's content */
+	const char *src_path = mz_json_str(req, "packagePath");
+	json_t *art = json_object_get(req, "packageArtifact");
+	if (!src_path && art) {
+		const char *type = mz_json_str(art, "type");
+		if (mz_streq(type, "mizzen/file")) {
+			pkgfile = mz_artifacts_path(mz_json_str(art, "reference"));
+			if (!pkgfile) {
+				snprintf(msg, sizeof(msg), "package artifact %s (%s) is not in the artifact "
+				         "store", mz_json_str(art, "name"), mz_json_str(art, "reference"));
+				goto fail;
+			}
+		} else {
+			mz_err e = {0};
+			pkgfile = mz_asprintf("%s/package", work);
+			if (mz_artifact_fetch(art, pkgfile, &e) != MZ_OK) {
+				snprintf(msg, sizeof(msg), "cannot fetch package artifact %s: %s",
+				         mz_json_str(art, "name"), e.msg);
+				goto fail;
+			}
+		}
+		src_path = pkgfile;
+	}
+	/* the package's files in work/pkg: a directory copied, a .tar.gz
+	 * extracted, a file placed at the top; their tree (names, modes and
+	 * contents, not times) is the package's identity */
+	struct stat pst;
+	if (!src_path || stat(src_path, &pst) != 0) {
+		snprintf(msg, sizeof(msg), "cannot read the package %s", src_path ? src_path : "(none)");
+		goto fail;
+	}
+	mz_mkdirs(pkgdir, 0755);
+	{
+		int rc;
+		if (S_ISDIR(pst.st_mode)) {
+			char *from = mz_asprintf("%s/.", src_path);
+			char *argv[] = {"/bin/cp", "-a", from, pkgdir, NULL};
+			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+			free(from);
+		} else if (is_gzip(src_path)) {
+			char *argv[] = {"/usr/bin/tar", "-xzf", (char *)src_path, "-C", pkgdir,
+			                "--no-same-owner", NULL};
+			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+		} else {
+			const char *nm = mz_json_str(req, "packageFileName");
+			const char *slash = strrchr(src_path, '/');
+			char *to = mz_asprintf("%s/%s", pkgdir, nm ? nm : slash ? slash + 1 : src_path);
+			char *argv[] = {"/bin/cp", (char *)src_path, to, NULL};
+			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+			free(to);
+		}
+		if (rc != 0) {
+			char *t = tail_of(log, 400);
+			snprintf(msg, sizeof(msg), "cannot unpack the package: %s", t);
+			free(t);
+			goto fail;
+		}
+	}
+	if (!package_hash(pkgdir, work, pkg_hex)) {
+		snprintf(msg, sizeof(msg), "cannot hash the package %s", src_path);
+		goto fail;
+	}
+	if (base) {
+		base_rec = mz_local_image(g_bk->lp, base);
+		if (!base_rec) {
+			snprintf(msg, sizeof(msg), "base image %s was not found", base);
+			goto fail;
+		}
+	}
+	/* the bake key: package content + base + command + manifest settings */
+	{
+		json_t *k = json_pack("{s:s, s:s?, s:O?, s:O?, s:O?, s:O?, s:O?, s:s?, s:s?}",
+		                      "package", pkg_hex, "base", base, "command",
+		                      json_object_get(req, "command"), "startCommand",
+		                      json_object_get(req, "startCommand"), "healthCheck",
+		                      json_object_get(req, "healthCheck"), "env",
+		                      json_object_get(req, "env"), "extendedAttributes",
+		                      json_object_get(req, "extendedAttributes"), "packageName",
+		                      mz_json_str(req, "packageName"), "version",
+		                      mz_json_str(req, "packageVersion"));
+		char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+		FILE *f = fopen(keyfile, "we");
+		if (f) {
+			fputs(s, f);
+			fclose(f);
+		}
+		free(s);
+		json_decref(k);
+		mz_sha256_file(keyfile, key_hex, NULL, NULL);
+	}
+	json_object_set_new(rec, "bakeKey", json_string(key_hex));
+	char *cpath = mz_asprintf("%s/cache/%s-%s.json", g_bk->root, key_hex, region ? region : "-");
+	if (!mz_json_bool(req, "rebake", false)) {
+		json_t *hit = read_json(cpath);
+		json_t *img = hit ? mz_local_image(g_bk->lp, mz_json_str(hit, "imageId")) : NULL;
+		if (img) {
+			json_object_set_new(rec, "imageId", json_string(mz_json_str(hit, "imageId")));
+			json_object_set_new(rec, "previouslyBaked", json_true());
+			json_object_set_new(rec, "bakeEndTime", json_integer(mz_now_ms()));
+			set_state(rec, "SUCCEEDED", NULL);
+			mz_info("bakery: %s reuses image %s (bake key %.16s)", bake_id,
+			        mz_json_str(hit, "imageId"), key_hex);
+			json_decref(img);
+			json_decref(hit);
+			free(cpath);
+			goto done;
+		}
+		json_decref(img);
+		json_decref(hit);
+	}
+	/* assemble: base layer, then the package */
+	if (base_rec) {
+		char *from = mz_asprintf("%s/.", mz_json_str(base_rec, "path"));
+		char *argv[] = {"/bin/cp", "-a", from, stage, NULL};
+		int rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+		free(from);
+		if (rc != 0) {
+			snprintf(msg, sizeof(msg), "cannot copy base image %s", base);
+			free(cpath);
+			goto fail;
+		}
+	}
+	{
+		int rc;
+		if (!base_rec) {
+			rmdir(stage);
+			rc = rename(pkgdir, stage) == 0 ? 0 : 1;
+		} else {
+			char *from = mz_asprintf("%s/.", pkgdir);
+			char *argv[] = {"/bin/cp", "-a", from, stage, NULL};
+			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+			free(from);
+		}
+		if (rc != 0) {
+			snprintf(msg, sizeof(msg), "cannot assemble the image in %s", stage);
+			free(cpath);
+			goto fail;
+		}
+	}
+	/* the bake command, sandboxed, with the image directory writable */
+	json_t *cmd = json_object_get(req, "command");
+	if (json_array_size(cmd) > 0) {
+		char *real = realpath(stage, NULL);
+		const char *fixed[] = {"/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev",
+		                       "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-pid",
+		                       "--unshare-ipc", "--unshare-uts", "--die-with-parent", NULL};
+		size_t n = json_array_size(cmd) + 32, k = 0;
+		char **argv = calloc(n, sizeof(char *));
+		for (int j = 0; fixed[j]; j++)
+			argv[k++] = mz_strdup(fixed[j]);
+		if (g_bk->data_real) {
+			argv[k++] = mz_strdup("--tmpfs");
+			argv[k++] = mz_strdup(g_bk->data_real);
+		}
+		argv[k++] = mz_strdup("--bind");
+		argv[k++] = mz_strdup(real);
+		argv[k++] = mz_strdup(real);
+		argv[k++] = mz_strdup("--chdir");
+		argv[k++] = mz_strdup(real);
+		argv[k++] = mz_strdup("--");
+		size_t i;
+		json_t *v;
+		json_array_foreach(cmd, i, v) {
+			argv[k++] = mz_strdup(json_string_value(v) ? json_string_value(v) : "");
+		}
+		char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		                "LANG=C.UTF-8", NULL, NULL, NULL};
+		envp[2] = mz_asprintf("IMAGE_DIR=%s", real);
+		envp[3] = mz_asprintf("HOME=%s", real);
+		int rc = run_cmd(argv, envp, real, log,
+		                 mz_json_int(req, "timeoutSeconds", 600), bake_id);
+		for (size_t j = 0; j < k; j++)
+			free(argv[j]);
+		free(argv);
+		free(envp[2]);
+		free(envp[3]);
+		free(real);
+		if (rc != 0) {
+			char *t = tail_of(log, 600);
+			snprintf(msg, sizeof(msg), "the bake command %s (exit code %d); log tail:\n%s",
+			         rc == 124 ? "timed out" : "failed", rc, t);
+			free(t);
+			free(cpath);
+			goto fail;
+		}
+	}
+	/* the manifest, also stored in the image (so it is part of the id) */
+	{
+		json_t *man = json_pack("{s:s?, s:s?, s:s?}", "name", mz_json_str(req, "packageName"),
+		                        "version", mz_json_str(req, "packageVersion"), "imageName",
+		                        mz_json_str(req, "imageName"));
+		json_t *sc = json_object_get(req, "startCommand");
+		json_t *bman = json_object_get(base_rec, "manifest");
+		if (!json_is_array(sc))
+			sc = json_object_get(bman, "command");
+		if (json_is_array(sc))
+			json_object_set(man, "command", sc);
+		json_t *hc = json_object_get(req, "healthCheck");
+		if (!json_is_object(hc))
+			hc = json_object_get(bman, "healthCheck");
+		if (json_is_object(hc))
+			json_object_set(man, "healthCheck", hc);
+		json_t *env = json_object_get(req, "env");
+		if (!json_is_object(env))
+			env = json_object_get(bman, "env");
+		if (json_is_object(env))
+			json_object_set(man, "env", env);
+		json_object_set_new(man, "package",
+		                    json_pack("{s:s?, s:s?, s:s}", "name", mz_json_str(req, "packageName"),
+		                              "version", mz_json_str(req, "packageVersion"), "sha256",
+		                              pkg_hex));
+		json_object_set_new(man, "base", base ? json_string(base) : json_null());
+		json_object_set_new(man, "bakeKey", json_string(key_hex));
+		if (mz_json_bool(req, "rebake", false)) /* a rebake makes a new image */
+			json_object_set_new(man, "bakedAt", json_integer(mz_now_ms()));
+		char *mf = mz_asprintf("%s/.mizzen-image.json", stage);
+		char *s = mz_json_dump(man);
+		FILE *f = fopen(mf, "we");
+		if (f) {
+			fputs(s, f);
+			fclose(f);
+		}
+		free(s);
+		free(mf);
+		char image_id[80];
+		mz_err e = {0};
+		mz_code rc = mz_local_image_import(g_bk->lp, stage, man, image_id, &e);
+		json_decref(man);
+		if (rc != MZ_OK) {
+			snprintf(msg, sizeof(msg), "cannot store the image: %s", e.msg);
+			free(cpath);
+			goto fail;
+		}
+		json_object_set_new(rec, "imageId", json_string(image_id));
+		json_object_set_new(rec, "previouslyBaked", json_false());
+		json_object_set_new(rec, "bakeEndTime", json_integer(mz_now_ms()));
+		json_t *c = json_pack("{s:s, s:s, s:s?, s:I}", "imageId", image_id, "bakeKey", key_hex,
+		                      "region", region, "createdTime", (json_int_t)mz_now_ms());
+		write_json(cpath, c);
+		json_decref(c);
+		set_state(rec, "SUCCEEDED", NULL);
+		mz_info("bakery: %s baked image %s in %s (bake key %.16s)", bake_id, image_id,
+		        region ? region : "-", key_hex);
+	}
+	free(cpath);
+	goto done;
+fail:
+	set_state(rec, "TERMINAL", msg);
+	mz_warn("bakery: %s failed: %s", bake_id, msg);
+done:
+	write_json(bpath, rec);
+	rm_rf(work);
+out_free:
+	json_decref(rec);
+	json_decref(base_rec);
+	free(bpath);
+	free(work);
+	free(stage);
+	free(log);
+	free(keyfile);
+	free(pkgdir);
+	free(pkgfile);
+}
+
+static void *
+bake_thread(void *arg)
+{
+	char *id = arg;
+	do_bake(id);
+	pthread_mutex_lock(&g_bk->mu);
+	json_object_del(g_bk->running, id);
+	g_bk->threads--;
+	pthread_cond_broadcast(&g_bk->cv);
+	pthread_mutex_unlock(&g_bk->mu);
+	free(id);
+	return NULL;
+}
+
+/* Starts the bake's thread unless one runs it already. */
+static bool
+start_thread(const char *bake_id)
+{
+	pthread_mutex_lock(&g_bk->mu);
+	if (g_bk->stopping || json_object_get(g_bk->running, bake_id)) {
+		pthread_mutex_unlock(&g_bk->mu);
+		return !g_bk->stopping;
+	}
+	json_object_set_new(g_bk->running, bake_id, json_integer(0));
+	g_bk->threads++;
+	pthread_mutex_unlock(&g_bk->mu);
+	pthread_t t;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	char *arg = mz_strdup(bake_id);
+	if (pthread_create(&t, &at, bake_thread, arg) != 0) {
+		pthread_mutex_lock(&g_bk->mu);
+		json_object_del(g_bk->running, bake_id);
+		g_bk->threads--;
+		pthread_mutex_unlock(&g_bk->mu);
+		free(arg);
+		pthread_attr_destroy(&at);
+		return false;
+	}
+	pthread_attr_destroy(&at);
+	return true;
+}
+
+/* ---- tasks ----------------------------------------------------------------------------- */
+
+static void
+bake_id_from_key(const char *key, char out[128])
+{
+	size_t j = 0;
+	out[j++] = 'b';
+	out[j++] = '-';
+	for (const char *p = key ? key : ""; *p && j < 100; p++) {
+		char c = *p;
+		out[j++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		            c == '-')
+		               ? c
+		               : '_';
+	}
+	out[j] = '\0';
+	if (!key || !*key) {
+		char u[27];
+		mz_ulid(u);
+		snprintf(out, 128, "b-%s", u);
+	}
+}
+
+static bool
+valid_id(const char *id)
+{
+	if (!id || !*id || strlen(id) > 120 || id[0] == '.')
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_'))
+			return false;
+	return true;
+}
+
+static void
+create_bake_task(mz_task_ctx *c, mz_task_result *r)
+{
+	json_t *ctx = json_object_get(c->stage, "context");
+	if (!g_bk) {
+		mz_task_result_set(r, "TERMINAL", "the bakery is not running on this server");
+		return;
+	}
+	const char *cpt = mz_json_str(ctx, "cloudProviderType");
+	if (!cpt)
+		cpt = mz_json_str(ctx, "cloudProvider");
+	if (cpt && !mz_streq(cpt, "local")) {
+		mz_task_result_set(r, "TERMINAL", "bake: cloudProviderType '%s' is not supported here "
+		                   "(only 'local')", cpt);
+		return;
+	}
+	char bake_id[128];
+	bake_id_from_key(c->idempotency_key, bake_id);
+	char *bpath = bake_path(bake_id);
+	json_t *rec = read_json(bpath);
+	if (rec)
+		goto started; /* replay */
+	json_t *req = json_object();
+	const char *pkg = mz_json_str(ctx, "package");
+	json_t *art = NULL;
+	json_t *pa = json_object_get(ctx, "packageArtifact");
+	if (json_is_object(pa))
+		art = pa;
+	if (!art && json_is_array(json_object_get(ctx, "packageArtifactIds"))) {
+		art = mz_artifact_find(c->execution, c->stage,
+		                       json_string_value(json_array_get(
+		                               json_object_get(ctx, "packageArtifactIds"), 0)));
+	}
+	if (!art && pkg)
+		art = mz_artifact_find(c->execution, c->stage, pkg);
+	const char *pname = mz_json_str(ctx, "packageName");
+	const char *pver = mz_json_str(ctx, "packageVersion");
+	if (art) {
+		json_object_set(req, "packageArtifact", art);
+		if (!pname)
+			pname = mz_json_str(art, "name");
+		if (!pver)
+			pver = mz_json_str(art, "version");
+		const char *path = mz_json_str(json_object_get(art, "metadata"), "path");
+		if (path) {
+			const char *sl = strrchr(path, '/');
+			json_object_set_new(req, "packageFileName", json_string(sl ? sl + 1 : path));
+		}
+	} else if (pkg && pkg[0] == '/' && access(pkg, R_OK) == 0) {
+		json_object_set_new(req, "packagePath", json_string(pkg));
+		if (!pname) {
+			const char *sl = strrchr(pkg, '/');
+			pname = sl && sl[1] ? sl + 1 : pkg;
+		}
+	} else {
+		mz_task_result_set(r, "TERMINAL", "bake: package '%s' is neither an artifact of this "
+		                   "execution nor a readable absolute path", pkg ? pkg : "(none)");
+		json_decref(req);
+		free(bpath);
+		return;
+	}
+	const char *region = mz_json_str(ctx, "region");
+	char *iname = mz_asprintf("%s-%s", pname ? pname : "image", pver && *pver ? pver : "latest");
+	json_object_set_new(req, "packageName", json_string(pname ? pname : "image"));
+	if (pver)
+		json_object_set_new(req, "packageVersion", json_string(pver));
+	json_object_set_new(req, "imageName", json_string(iname));
+	free(iname);
+	static const char *const copy[] = {"baseImage", "command", "startCommand", "healthCheck",
+	                                   "env", "extendedAttributes", "timeoutSeconds", NULL};
+	for (int i = 0; copy[i]; i++) {
+		json_t *v = json_object_get(ctx, copy[i]);
+		if (v && !json_is_null(v) && !(json_is_string(v) && !*json_string_value(v)))
+			json_object_set(req, copy[i], v);
+	}
+	json_t *cmd = json_object_get(req, "command");
+	if (cmd && !json_is_array(cmd)) {
+		mz_task_result_set(r, "TERMINAL", "bake: 'command' must be a list of strings (argv)");
+		json_decref(req);
+		free(bpath);
+		return;
+	}
+	if (region)
+		json_object_set_new(req, "region", json_string(region));
+	bool rebake = mz_json_bool(ctx, "rebake", false) ||
+	              mz_json_bool(json_object_get(c->execution, "trigger"), "rebake", false);
+	json_object_set_new(req, "rebake", json_boolean(rebake));
+	rec = json_pack("{s:s, s:s, s:o, s:I, s:s?}", "id", bake_id, "status", "RUNNING", "request",
+	                req, "startTime", (json_int_t)mz_now_ms(), "executionId",
+	                mz_json_str(c->execution, "id"));
+	if (write_json(bpath, rec) != 0) {
+		mz_task_result_set(r, "TERMINAL", "bake: cannot record the bake in %s", bpath);
+		goto out;
+	}
+started:
+	if (mz_streq(mz_json_str(rec, "status"), "RUNNING") && !start_thread(bake_id)) {
+		mz_task_result_set(r, "TERMINAL", "bake: cannot start the bake (server stopping)");
+		goto out;
+	}
+	{
+		json_t *rc = mz_task_result_context(r);
+		json_object_set_new(rc, "bakeId", json_string(bake_id));
+		json_object_set_new(rc, "status",
+		                    json_pack("{s:s, s:s}", "id", bake_id, "state", "RUNNING"));
+		mz_task_result_set(r, "SUCCEEDED", NULL);
+	}
+out:
+	json_decref(rec);
+	free(bpath);
+}
+
+static void
+monitor_bake_task(mz_task_ctx *c, mz_task_result *r)
+{
+	const char *id = mz_json_str(json_object_get(c->stage, "context"), "bakeId");
+	if (!g_bk || !valid_id(id)) {
+		mz_task_result_set(r, "TERMINAL", "no bake was started for this stage");
+		return;
+	}
+	char *bpath = bake_path(id);
+	json_t *rec = read_json(bpath);
+	free(bpath);
+	const char *st = mz_json_str(rec, "status");
+	if (!rec) {
+		mz_task_result_set(r, "TERMINAL", "bake %s is unknown", id);
+	} else if (mz_streq(st, "RUNNING")) {
+		start_thread(id); /* after a restart nobody runs it: start it again */
+		r->backoff_ms = BAKE_POLL_MS;
+		mz_task_result_set(r, "RUNNING", NULL);
+	} else if (mz_streq(st, "SUCCEEDED")) {
+		json_t *rc = mz_task_result_context(r);
+		const char *img = mz_json_str(rec, "imageId");
+		json_object_set_new(rc, "status", json_pack("{s:s, s:s, s:s}", "id", id, "state",
+		                                            "COMPLETED", "result", "SUCCESS"));
+		json_object_set_new(rc, "imageId", json_string(img));
+		json_object_set_new(rc, "ami", json_string(img));
+		json_object_set_new(rc, "imageName",
+		                    json_string(mz_json_str(json_object_get(rec, "request"), "imageName")));
+		json_object_set_new(rc, "previouslyBaked",
+		                    json_boolean(mz_json_bool(rec, "previouslyBaked", false)));
+		json_object_set_new(rc, "bakeKey", json_string(mz_json_str(rec, "bakeKey")));
+		json_object_set_new(rc, "bakeStartTime",
+		                    json_integer(mz_json_int(rec, "bakeStartTime", 0)));
+		json_object_set_new(rc, "bakeEndTime", json_integer(mz_json_int(rec, "bakeEndTime", 0)));
+		mz_task_result_set(r, "SUCCEEDED", NULL);
+	} else {
+		json_object_set_new(mz_task_result_context(r), "status",
+		                    json_pack("{s:s, s:s, s:s}", "id", id, "state", "COMPLETED",
+		                              "result", "FAILURE"));
+		mz_task_result_set(r, "TERMINAL", "Bake %s failed: %s", id,
+		                   mz_json_str(rec, "error") ? mz_json_str(rec, "error") : "unknown");
+	}
+	json_decref(rec);
+}
+
+static json_t *
+details_of(const json_t *ctx, const json_t *exec)
+{
+	const char *img = mz_json_str(ctx, "imageId");
+	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:O?, s:b, s:s?}",
+	                 "region", mz_json_str(ctx, "region"), "imageId", img, "ami", img,
+	                 "imageName", mz_json_str(ctx, "imageName"), "package",
+	                 mz_json_str(ctx, "package"), "cloudProvider", "local", "cloudProviderType",
+	                 "local", "baseImage", json_object_get(ctx, "baseImage"), "previouslyBaked",
+	                 mz_json_bool(ctx, "previouslyBaked", false), "bakeKey",
+	                 mz_json_str(ctx, "bakeKey"));
+	(void)exec;
+}
+
+static void
+completed_bake_task(mz_task_ctx *c, mz_task_result *r)
+{
+	json_t *ctx = json_object_get(c->stage, "context");
+	json_t *outs = mz_task_result_outputs(r);
+	json_t *d = details_of(ctx, c->execution);
+	json_object_set_new(outs, "deploymentDetails", json_pack("[o]", d));
+	json_object_set_new(outs, "imageId", json_string(mz_json_str(ctx, "imageId")));
+	json_object_set_new(outs, "previouslyBaked",
+	                    json_boolean(mz_json_bool(ctx, "previouslyBaked", false)));
+	mz_task_result_set(r, "SUCCEEDED", NULL);
+}
+
+/* Orca's CompleteParallelBakeTask: the regions' details on the parent. */
+static void
+complete_parallel_task(mz_task_ctx *c, mz_task_result *r)
+{
+	json_t *kids = mz__children(c->execution, c->stage, "STAGE_BEFORE");
+	json_t *details = json_array();
+	bool all_prev = json_array_size(kids) > 0;
+	size_t i;
+	json_t *k;
+	json_array_foreach(kids, i, k) {
+		json_t *dd = json_object_get(json_object_get(k, "outputs"), "deploymentDetails");
+		json_array_extend(details, dd);
+		if (!mz_json_bool(json_object_get(k, "context"), "previouslyBaked", false))
+			all_prev = false;
+	}
+	json_decref(kids);
+	json_t *outs = mz_task_result_outputs(r);
+	json_object_set_new(outs, "deploymentDetails", details);
+	json_object_set_new(mz_task_result_context(r), "previouslyBaked", json_boolean(all_prev));
+	mz_task_result_set(r, "SUCCEEDED", NULL);
+}
+
+/* ---- findImageFromTags ----------------------------------------------------------------- */
+
+static bool
+tags_match(const json_t *want, const json_t *have)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)want, k, v) {
+		json_t *h = json_object_get(have, k);
+		if (!h || !json_equal(h, v))
+			return false;
+	}
+	return true;
+}
+
+static void
+find_from_tags_task(mz_task_ctx *c, mz_task_result *r)
+{
+	json_t *ctx = json_object_get(c->stage, "context");
+	const char *pkg = mz_json_str(ctx, "packageName");
+	json_t *want = json_object_get(ctx, "tags");
+	if (!g_bk || !pkg) {
+		mz_task_result_set(r, "TERMINAL", "findImageFromTags needs a packageName");
+		return;
+	}
+	json_t *imgs = mz_local_images(g_bk->lp);
+	json_t *best = NULL;
+	size_t i;
+	json_t *im;
+	json_array_foreach(imgs, i, im) {
+		json_t *man = json_object_get(im, "manifest");
+		const char *name = mz_json_str(man, "name") ? mz_json_str(man, "name")
+		                                            : mz_json_str(im, "name");
+		if (!mz_streq(name, pkg) || !tags_match(want, json_object_get(im, "tags")))
+			continue;
+		if (!best || mz_json_int(im, "createdTime", 0) > mz_json_int(best, "createdTime", 0))
+			best = im;
+	}
+	if (!best) {
+		char *t = want ? mz_json_dump(want) : mz_strdup("{}");
+		mz_task_result_set(r, "TERMINAL", "Could not find an image of package %s with tags %s",
+		                   pkg, t);
+		free(t);
+		json_decref(imgs);
+		return;
+	}
+	json_t *regions = json_object_get(ctx, "regions");
+	json_t *details = json_array();
+	const char *id = mz_json_str(best, "imageId");
+	const char *iname = mz_json_str(json_object_get(best, "manifest"), "imageName");
+	if (!json_array_size(regions)) {
+		json_array_append_new(details, json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s}", "region",
+		                                         mz_json_str(ctx, "region") ?
+		                                         mz_json_str(ctx, "region") : "local",
+		                                         "imageId", id, "ami", id, "imageName", iname,
+		                                         "cloudProvider", "local", "cloudProviderType",
+		                                         "local"));
+	}
+	json_t *reg;
+	json_array_foreach(regions, i, reg) {
+		json_array_append_new(details, json_pack("{s:s?, s:s, s:s, s:s?, s:s, s:s}", "region",
+		                                         json_string_value(reg), "imageId", id, "ami",
+		                                         id, "imageName", iname, "cloudProvider",
+		                                         "local", "cloudProviderType", "local"));
+	}
+	json_object_set_new(mz_task_result_outputs(r), "deploymentDetails", details);
+	json_object_set_new(mz_task_result_context(r), "amiDetails", json_deep_copy(details));
+	json_object_set_new(mz_task_result_context(r), "imageId", json_string(id));
+	json_decref(imgs);
+	mz_task_result_set(r, "SUCCEEDED", NULL);
+}
+
+/* ---- stages ---------------------------------------------------------------------------- */
+
+static mz_code
+bake_plan(mz_plan *p, mz_err *err)
+{
+	json_t *st = mz_plan_stage(p);
+	json_t *ctx = json_object_get(st, "context");
+	(void)err;
+	if (mz_json_str(st, "parentStageId") && mz_json_str(ctx, "region") &&
+	    mz_json_bool(ctx, "_regionBake", false)) {
+		mz_plan_task(p, "createBake");
+		mz_plan_task(p, "monitorBake");
+		mz_plan_task(p, "completedBake");
+		return MZ_OK;
+	}
+	json_t *regions = json_object_get(ctx, "regions");
+	json_t *list = json_array();
+	size_t i;
+	json_t *reg;
+	json_array_foreach(regions, i, reg) {
+		if (json_is_string(reg))
+			json_array_append(list, reg);
+	}
+	if (json_array_size(list) == 0)
+		json_array_append_new(list, json_string(mz_json_str(ctx, "region") ?
+		                                        mz_json_str(ctx, "region") : "local"));
+	json_array_foreach(list, i, reg) {
+		json_t *c = json_deep_copy(ctx);
+		json_object_del(c, "regions");
+		json_object_set(c, "region", reg);
+		json_object_set_new(c, "_regionBake", json_true());
+		json_object_set_new(c, "type", json_string("bake"));
+		char *name = mz_asprintf("Bake in %s", json_string_value(reg));
+		mz_plan_before(p, "bake", name, c, false);
+		free(name);
+	}
+	json_decref(list);
+	mz_plan_task(p, "completeParallel");
+	return MZ_OK;
+}
+
+static mz_code
+find_tags_plan(mz_plan *p, mz_err *err)
+{
+	(void)err;
+	mz_plan_task(p, "findImageFromTags");
+	return MZ_OK;
+}
+
+static const mz_task_def bake_tasks[] = {
+	{.name = "createBake", .impl_class = ORCA_BAKE "CreateBakeTask", .execute = create_bake_task,
+	 .flags = MZ_TASK_EXTERNAL},
+	{.name = "monitorBake", .impl_class = ORCA_BAKE "MonitorBakeTask",
+	 .execute = monitor_bake_task, .backoff_ms = BAKE_POLL_MS, .flags = MZ_TASK_EXTERNAL},
+	{.name = "completedBake", .impl_class = ORCA_BAKE "CompletedBakeTask",
+	 .execute = completed_bake_task},
+	{.name = "completeParallel",
+	 .impl_class = "com.netflix.spinnaker.orca.bakery.pipeline.BakeStage$CompleteParallelBakeTask",
+	 .execute = complete_parallel_task},
+	{.name = "findImageFromTags",
+	 .impl_class = "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask",
+	 .execute = find_from_tags_task, .flags = MZ_TASK_EXTERNAL},
+};
+
+static const mz_stage_def bake_stages[] = {
+	{.type = "bake", .plan = bake_plan},
+	{.type = "findImageFromTags", .plan = find_tags_plan},
+};
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+mz_code
+mz_bakery_start(const mz_bakery_config *cfg, mz_bakery **out, mz_err *err)
+{
+	mz_local *lp = mz_cloud_local(cfg->cloud);
+	if (!lp)
+		return mz_fail(err, MZ_EINVAL, "the bakery needs the local cloud");
+	mz_bakery *b = calloc(1, sizeof(*b));
+	b->root = mz_asprintf("%s/bakery", cfg->data_dir);
+	b->data_real = realpath(cfg->data_dir, NULL);
+	b->lp = lp;
+	b->running = json_object();
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	static const char *const subs[] = {"bakes", "cache", "work", NULL};
+	for (int i = 0; subs[i]; i++) {
+		char *d = mz_asprintf("%s/%s", b->root, subs[i]);
+		if (mz_mkdirs(d, 0755) != 0) {
+			mz_code rc = mz_fail(err, MZ_EIO, "cannot create %s: %s", d, strerror(errno));
+			free(d);
+			mz_bakery_stop(b);
+			return rc;
+		}
+		free(d);
+	}
+	if (!mz_artifacts_root())
+		mz_artifacts_init(cfg->data_dir, NULL);
+	g_bk = b;
+	*out = b;
+	return MZ_OK;
+}
+
+void
+mz_bakery_register_stages(mz_bakery *b)
+{
+	(void)b;
+	for (size_t i = 0; i < sizeof(bake_tasks) / sizeof(bake_tasks[0]); i++)
+		mz_engine_register_task(&bake_tasks[i]);
+	for (size_t i = 0; i < sizeof(bake_stages) / sizeof(bake_stages[0]); i++)
+		mz_engine_register_stage(&bake_stages[i]);
+}
+
+void
+mz_bakery_stop(mz_bakery *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->stopping = true;
+	while (b->threads > 0) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(b->running, k, v) {
+			if (json_integer_value(v) > 1)
+				kill(-(pid_t)json_integer_value(v), SIGKILL);
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (g_bk == b)
+		g_bk = NULL;
+	json_decref(b->running);
+	pthread_mutex_destroy(&b->mu);
+	pthread_cond_destroy(&b->cv);
+	free(b->root);
+	free(b->data_real);
+	free(b);
+}
+
+/* ---- images for the API ---------------------------------------------------------------- */
+
+static json_t *
+image_view(const json_t *im, const json_t *regions)
+{
+	json_t *man = json_object_get(im, "manifest");
+	const char *id = mz_json_str(im, "imageId");
+	const char *iname = mz_json_str(man, "imageName") ? mz_json_str(man, "imageName")
+	                                                  : mz_json_str(im, "name");
+	json_t *amis = json_object();
+	size_t i;
+	json_t *r;
+	json_array_foreach(regions, i, r) {
+		json_object_set_new(amis, json_string_value(r), json_pack("[s]", id));
+	}
+	char date[64];
+	time_t t = (time_t)(mz_json_int(im, "createdTime", 0) / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	json_t *v = json_pack("{s:s?, s:s?, s:{s:s}, s:o, s:s, s:s, s:O?, s:O?, s:O?, s:I}",
+	                      "imageName", iname ? iname : id, "imageId", id, "attributes",
+	                      "creationDate", date, "amis", amis, "account", "local",
+	                      "cloudProvider", "local", "tags", json_object_get(im, "tags"),
+	                      "package", json_object_get(man, "name"), "version",
+	                      json_object_get(man, "version"), "createdTime",
+	                      (json_int_t)mz_json_int(im, "createdTime", 0));
+	return v;
+}
+
+static json_t *
+all_regions(void)
+{
+	json_t *accts = mz_local_accounts(g_bk->lp);
+	json_t *out = json_array();
+	size_t i, j;
+	json_t *a, *r;
+	json_array_foreach(accts, i, a) {
+		json_array_foreach(json_object_get(a, "regions"), j, r) {
+			const char *n = json_is_string(r) ? json_string_value(r) : mz_json_str(r, "name");
+			bool dup = false;
+			size_t k;
+			json_t *x;
+			json_array_foreach(out, k, x) {
+				if (mz_streq(json_string_value(x), n))
+					dup = true;
+			}
+			if (n && !dup)
+				json_array_append_new(out, json_string(n));
+		}
+	}
+	json_decref(accts);
+	return out;
+}
+
+static bool
+contains_ci(const char *hay, const char *needle)
+{
+	return hay && strcasestr(hay, needle) != NULL;
+}
+
+json_t *
+mz_bakery_images_find(const char *q)
+{
+	if (!g_bk)
+		return NULL;
+	bool all = !q || !*q || strcmp(q, "*") == 0;
+	char *needle = mz_strdup(q ? q : "");
+	size_t nl = strlen(needle);
+	while (nl > 0 && needle[nl - 1] == '*')
+		needle[--nl] = '\0';
+	char *start = needle;
+	while (*start == '*')
+		start++;
+	json_t *imgs = mz_local_images(g_bk->lp);
+	json_t *regions = all_regions();
+	json_t *out = json_array();
+	size_t i;
+	json_t *im;
+	json_array_foreach(imgs, i, im) {
+		json_t *man = json_object_get(im, "manifest");
+		bool hit = all || !*start || contains_ci(mz_json_str(im, "imageId"), start) ||
+		           contains_ci(mz_json_str(im, "name"), start) ||
+		           contains_ci(mz_json_str(man, "imageName"), start) ||
+		           contains_ci(mz_json_str(man, "name"), start);
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(im, "tags"), k, v) {
+			if (contains_ci(json_string_value(v), start))
+				hit = true;
+		}
+		if (hit)
+			json_array_append_new(out, image_view(im, regions));
+	}
+	free(needle);
+	json_decref(imgs);
+	json_decref(regions);
+	return out;
+}
+
+json_t *
+mz_bakery_image(const char *image_id)
+{
+	if (!g_bk)
+		return NULL;
+	json_t *im = mz_local_image(g_bk->lp, image_id);
+	if (!im)
+		return NULL;
+	json_t *regions = all_regions();
+	json_t *v = image_view(im, regions);
+	json_object_set(v, "manifest", json_object_get(im, "manifest"));
+	json_decref(regions);
+	json_decref(im);
+	return v;
+}
+
+mz_code
+mz_bakery_image_tag(const char *image_id, const json_t *tags, mz_err *err)
+{
+	if (!g_bk)
+		return mz_fail(err, MZ_EBUSY, "the bakery is not running");
+	return mz_local_image_tag(g_bk->lp, image_id, tags, err);
+}
+
+mz_code
+mz_bakery_image_delete(const char *image_id, mz_err *err)
+{
+	if (!g_bk)
+		return mz_fail(err, MZ_EBUSY, "the bakery is not running");
+	return mz_local_image_delete(g_bk->lp, image_id, err);
+}
