@@ -175,11 +175,11 @@ mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err)
 	pthread_mutex_init(&eng->mu, NULL);
 	pthread_cond_init(&eng->cv, NULL);
 
-	/* This process is the only one using a SQLite store, so messages left
-	 * claimed by a process that died are taken back now rather than after
-	 * their lease. */
+	/* One mizzen server owns its store (SQLite file or PostgreSQL
+	 * database), so messages left claimed by a server that died are taken
+	 * back now rather than after their lease. */
 	mz_code rc = mz_store_open(eng->db_url, &st, err);
-	if (rc == MZ_OK && strcmp(mz_store_kind(st), "sqlite") == 0) {
+	if (rc == MZ_OK) {
 		if ((rc = mz_store_begin(st, err)) == MZ_OK) {
 			rc = mz_queue_release_leases(st, mz_now_ms(), err);
 			rc = rc ? (mz_store_rollback(st), rc) : mz_store_commit(st, err);

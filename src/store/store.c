@@ -12,8 +12,7 @@ mz_store_open(const char *url, mz_store **out, mz_err *err)
 	if (!url || !*url)
 		return mz_fail(err, MZ_EINVAL, "empty database URL");
 	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-		return mz_fail(err, MZ_EINVAL,
-		               "PostgreSQL is not supported by this build yet; use a SQLite file");
+		return mz_store__pg_open(url, out, err);
 	if (strncmp(url, "sqlite://", 9) == 0)
 		url += 9;
 	return mz_store__sqlite_open(url, out, err);

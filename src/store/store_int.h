@@ -82,5 +82,6 @@ struct mz_store {
 };
 
 mz_code mz_store__sqlite_open(const char *path, mz_store **out, mz_err *err);
+mz_code mz_store__pg_open(const char *url, mz_store **out, mz_err *err);
 
 #endif

@@ -14,8 +14,11 @@ APP = "crashy"
 
 class KillNine(unittest.TestCase):
 
+    server_args = ()  # test_postgres.py runs this against PostgreSQL
+
     def test_sigkill_with_50_executions_in_flight(self):
-        with Recorder(polls_before_success=3) as rec, Server(keep_data=False) as srv:
+        with Recorder(polls_before_success=3) as rec, \
+                Server(extra_args=self.server_args, keep_data=False) as srv:
             create_app(srv, APP)
             save_pipeline(srv, {"application": APP, "name": "waits", "stages": [
                 {"refId": "1", "type": "wait", "name": "first", "waitTime": 1},
