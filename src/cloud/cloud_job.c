@@ -672,7 +672,7 @@ out:
 /* Publishes outputArtifacts; false with r set on failure. */
 static bool
 publish_artifacts(const json_t *ctx, const char *dir, const char *ws, const char *job_id,
-                  json_t *outs, mz_task_result *r)
+                  const char *dflt_version, json_t *outs, mz_task_result *r)
 {
 	size_t i;
 	json_t *o;
@@ -740,7 +740,8 @@ publish_artifacts(const json_t *ctx, const char *dir, const char *ws, const char
 		json_array_append_new(
 			outs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s, s:s, s:s, s:b}, s:s}",
 		                        "type", "mizzen/file", "name", name ? name : rel, "version",
-		                        mz_json_str(o, "version") ? mz_json_str(o, "version") : "",
+		                        mz_json_str(o, "version") ? mz_json_str(o, "version")
+		                        : dflt_version ? dflt_version : "",
 		                        "reference", hex, "location", "local", "artifactAccount",
 		                        "mizzen", "metadata", "size", (json_int_t)size, "path", rel,
 		                        "sha256", hex, "format", is_dir ? "tar.gz" : "file",
@@ -863,7 +864,20 @@ wait_job_task(mz_task_ctx *c, mz_task_result *r)
 	                                                "local", "jobState", "Succeeded"));
 	const char *ws = mz_json_str(job, "workspace");
 	json_t *arts = json_array();
-	if (!publish_artifacts(ctx, dir, ws, job_id, arts, r)) {
+	/* an artifact's version: the commit built (detached HEAD), else its hash */
+	char commit[41] = "";
+	{
+		char *hp = mz_asprintf("%s/.git/HEAD", ws);
+		size_t hl;
+		char *head = mz_read_file(hp, &hl, NULL);
+		if (head && hl >= 40 && strncmp(head, "ref:", 4) != 0)
+			snprintf(commit, sizeof(commit), "%.40s", head);
+		free(head);
+		free(hp);
+		if (*commit)
+			json_object_set_new(rc, "commit", json_string(commit));
+	}
+	if (!publish_artifacts(ctx, dir, ws, job_id, *commit ? commit : NULL, arts, r)) {
 		json_decref(arts);
 		goto out;
 	}
