@@ -3,6 +3,7 @@
  * context = stage map minus name/type/refId/requisiteStageRefIds, linear
  * refIds for ref-less pipelines, trigger normalisation with parameter
  * defaults, required-parameter and disabled checks. */
+#include "engine/artifacts.h"
 #include "engine/engine_int.h"
 
 #include <string.h>
@@ -420,6 +421,41 @@ mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
 	json_t *exec = mz__build_pipeline(cfg, trigger, user, origin, err);
 	if (!exec)
 		return err ? err->code : MZ_EINVAL;
+	if (json_array_size(json_object_get(cfg, "expectedArtifacts")) > 0) {
+		/* Orca's artifact resolution at launch (engine_artifacts.c), with the
+		 * last execution of the same config for usePriorArtifact */
+		json_t *prior = NULL, *list = NULL;
+		const char *ids[] = {mz_json_str(cfg, "id"), NULL};
+		mz_exec_query q = {.type = "PIPELINE", .config_ids = ids, .limit = 1};
+		if (ids[0] && mz_exec_query_run(st, &q, &list, NULL) == MZ_OK)
+			prior = json_array_get(list, 0);
+		mz_err aerr = {0};
+		mz_code rc = mz_artifacts_resolve(cfg, json_object_get(exec, "trigger"), prior, &aerr);
+		json_decref(list);
+		if (rc != MZ_OK) {
+			const char *tt = mz_json_str(trigger, "type");
+			if (!tt || mz_streq(tt, "manual")) {
+				json_decref(exec);
+				return mz_fail(err, MZ_EINVAL, "%s", aerr.msg);
+			}
+			/* from an event: the execution exists, failed at startup (Orca's
+			 * handleStartupFailure) */
+			int64_t now = mz_now_ms();
+			json_object_set_new(exec, "status", json_string("TERMINAL"));
+			json_object_set_new(exec, "startTime", json_integer(now));
+			json_object_set_new(exec, "endTime", json_integer(now));
+			json_object_set_new(exec, "canceledBy", json_string("system"));
+			json_object_set_new(exec, "cancellationReason", json_string(aerr.msg));
+			json_object_set_new(exec, "exception",
+			                    json_pack("{s:{s:s, s:[s]}}", "details", "error", aerr.msg,
+			                              "errors", aerr.msg));
+			rc = mz_exec_put(st, exec, err);
+			if (rc == MZ_OK && out_id)
+				snprintf(out_id, 27, "%s", mz_json_str(exec, "id"));
+			json_decref(exec);
+			return rc;
+		}
+	}
 	return store_and_start(st, exec, out_id, err);
 }
 

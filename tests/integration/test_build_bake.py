@@ -299,6 +299,43 @@ class BuildBake(unittest.TestCase):
                                           capture_output=True).returncode != 0,
                    timeout=10, message="job killed on cancel")
 
+    def test_6_expected_artifacts(self):
+        srv = self.srv
+        expected = [{"id": "pkg", "displayName": "app-tarball",
+                     "matchArtifact": {"type": "embedded/base64", "name": "app-.*\\.tar\\.gz"}}]
+        p = {"application": APP, "name": "expects", "expectedArtifacts": expected,
+             "triggers": [{"type": "webhook", "source": "bb-expects", "enabled": True}],
+             "stages": [{"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0}]}
+        save_pipeline(srv, p)
+        # a manual run without the artifact is refused, naming it
+        s, body = srv.request("POST", "/pipelines/%s/expects" % APP, {"type": "manual"})
+        self.assertEqual(s, 400, body)
+        self.assertIn("Unmatched expected artifact app-tarball", body["message"])
+        # with a matching artifact it runs, bound into resolvedExpectedArtifacts
+        art = {"type": "embedded/base64", "name": "app-1.2.tar.gz", "reference": "aGVsbG8="}
+        eid = run_pipeline(srv, APP, "expects", {"type": "manual", "artifacts": [art]})
+        e = wait_execution(srv, eid, timeout=30)
+        self.assertEqual(e["status"], "SUCCEEDED")
+        r = e["trigger"]["resolvedExpectedArtifacts"][0]
+        self.assertEqual(r["boundArtifact"]["name"], "app-1.2.tar.gz")
+        # a name that does not match fully does not bind
+        s, body = srv.request("POST", "/pipelines/%s/expects" % APP, {
+            "type": "manual", "artifacts": [dict(art, name="xapp-1.2.tar.gz.bak")]})
+        self.assertEqual(s, 400, body)
+        # a webhook event without it creates a TERMINAL execution saying why
+        s, _ = srv.request("POST", "/webhooks/webhook/bb-expects", {"hello": "world"})
+        self.assertIn(s, (200, 202))
+
+        def failed():
+            st, lst = srv.request("GET", "/applications/%s/pipelines?limit=20" % APP)
+            for x in lst if st == 200 else []:
+                if x.get("name") == "expects" and x["trigger"].get("type") == "webhook":
+                    return x
+            return None
+        x = wait_until(failed, timeout=20, message="webhook execution")
+        self.assertEqual(x["status"], "TERMINAL")
+        self.assertIn("Unmatched expected artifact app-tarball", json.dumps(x))
+
 
 if __name__ == "__main__":
     unittest.main()
