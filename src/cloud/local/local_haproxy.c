@@ -261,31 +261,38 @@ ha_check(mz_local *lp, mz_err *err)
 	return rc == 0;
 }
 
-static ino_t
-sock_inode(const char *path)
+
+/* The pid of the worker answering on the runtime socket ("show info"), or
+ * 0. A reload is complete when a new worker answers: with `expose-fd
+ * listeners` the new worker inherits the old sockets, so the socket file
+ * itself need not change. */
+static long
+worker_pid(const char *rt)
 {
-	struct stat st;
-	return stat(path, &st) == 0 ? st.st_ino : 0;
+	long pid = 0;
+	char *r = sock_cmd(rt, "show info", 1000);
+	const char *p = r ? strstr(r, "\nPid: ") : NULL;
+	if (!p && r && strncmp(r, "Pid: ", 5) == 0)
+		p = r - 1;
+	if (p)
+		pid = strtol(p + 6, NULL, 10);
+	free(r);
+	return pid;
 }
 
-/* Waits until the worker answers on the runtime socket (a new socket file
- * when `old` is its previous inode). */
+/* Waits until a worker other than old_pid (0: any) answers on the runtime
+ * socket. */
 static bool
-ha_wait_worker(mz_local *lp, ino_t old, int timeout_ms)
+ha_wait_worker(mz_local *lp, long old_pid, int timeout_ms)
 {
 	char *rt = sock_path(lp, "runtime.sock");
 	int64_t deadline = mz_mono_ms() + timeout_ms;
 	bool ok = false;
 	while (mz_mono_ms() < deadline) {
-		ino_t ino = sock_inode(rt);
-		if (ino != 0 && ino != old) {
-			char *r = sock_cmd(rt, "show info", 1000);
-			if (r && strstr(r, "Pid:")) {
-				free(r);
-				ok = true;
-				break;
-			}
-			free(r);
+		long pid = worker_pid(rt);
+		if (pid > 0 && pid != old_pid) {
+			ok = true;
+			break;
 		}
 		lp_sleep_ms(20);
 	}
@@ -349,7 +356,7 @@ lp_ha_apply(mz_local *lp, bool reload, mz_err *err)
 	} else if (reload) {
 		char *ms = sock_path(lp, "master.sock");
 		char *rt = sock_path(lp, "runtime.sock");
-		ino_t old = sock_inode(rt);
+		long old = worker_pid(rt);
 		char *r = sock_cmd(ms, "reload", 3000);
 		free(r);
 		if (!ha_wait_worker(lp, old, 5000))
