@@ -14,7 +14,8 @@
  * the engine's listener queues an event and resumes the connection. A
  * ticker thread resumes every subscriber every EV_KEEPALIVE_MS so that a
  * comment line goes out: that keeps proxies from timing the stream out and
- * lets MHD notice clients that went away. Stopping the daemon while a
+ * lets MHD notice clients that went away (a write to a closed socket
+ * fails: the connection ends and its subscriber with it). Stopping the daemon while a
  * connection is suspended aborts the process, so api_events_stop ends every
  * stream and resumes them all before MHD_stop_daemon.
  *
@@ -28,7 +29,12 @@
  * engine's listener may run on any thread (engine workers, API threads
  * doing operator actions) and may already be running when the API stops,
  * so it only ever touches a hub found, under that mutex, in the list of
- * live hubs; a stopped hub is unlinked first and freed after. */
+ * live hubs; a stopped hub is unlinked first and freed after.
+ * MHD_suspend_connection and MHD_resume_connection are called with ev_lock
+ * held (so that a resume can never overtake the suspend it answers); they
+ * take MHD's cleanup mutex, and MHD destroys responses (stream_free, which
+ * takes ev_lock) only outside that mutex, so the order is always ev_lock,
+ * then MHD's lock. */
 #include "api/api_int.h"
 
 #include <errno.h>
@@ -40,6 +46,7 @@
 #define EV_MAX_SUBSCRIBERS 256
 #define EV_QUEUE_MAX 256
 #define EV_KEEPALIVE_MS 15000
+#define EV_TICK_MS 5000 /* how often the ticker looks for streams due a keep-alive */
 #define EV_BLOCK 16384 /* MHD's buffer for the stream */
 
 /* One serialised event, shared by every subscriber that queued it. */
@@ -243,7 +250,7 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		s->resync = false;
 		n = (ssize_t)(sizeof(resync_text) - 1);
 		memcpy(buf, resync_text, (size_t)n);
-	} else if (now - s->last_write_ms >= EV_KEEPALIVE_MS - 500 && max >= sizeof(keepalive_text) - 1) {
+	} else if (now - s->last_write_ms >= EV_KEEPALIVE_MS && max >= sizeof(keepalive_text) - 1) {
 		n = (ssize_t)(sizeof(keepalive_text) - 1);
 		memcpy(buf, keepalive_text, (size_t)n);
 	} else {
@@ -361,13 +368,13 @@ ticker_main(void *arg)
 	while (!h->stopping) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += EV_KEEPALIVE_MS / 1000;
+		ts.tv_sec += EV_TICK_MS / 1000;
 		pthread_cond_timedwait(&h->tick, &ev_lock, &ts);
 		if (h->stopping)
 			break;
 		int64_t now = mz_mono_ms();
 		for (ev_sub *s = h->subs; s; s = s->next)
-			if (now - s->last_write_ms >= EV_KEEPALIVE_MS - 500)
+			if (now - s->last_write_ms >= EV_KEEPALIVE_MS)
 				sub_wake(s);
 	}
 	pthread_mutex_unlock(&ev_lock);

@@ -54,7 +54,7 @@ export class Server {
     s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mizzen-ui-'));
     s.logFile = path.join(s.dir, 'server.log');
     const log = fs.openSync(s.logFile, 'a');
-    s.proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
+    s.proc = spawn(BIN, ["serve", ...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(" ") : []), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
       env: { ...process.env, MIZZEN_WEB_DIR: path.join(REPO, 'web'), ...env },
       stdio: ['ignore', log, log],
     });
@@ -106,7 +106,7 @@ export class Server {
 
   // Stops the server (SIGTERM), waits for it, and fails if it did not exit
   // cleanly or a sanitizer reported an error.
-  async stop({ keep = false } = {}) {
+  async stop({ keep = !!process.env.MZ_KEEP_LOGS } = {}) {
     if (!this.proc) return;
     const p = this.proc;
     this.proc = null;

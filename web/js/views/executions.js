@@ -158,6 +158,22 @@ export function mount(el, ctx) {
     if (!s.frame) s.frame = requestAnimationFrame(flush);
   }
 
+  // An execution of a pipeline saved since the list was read: read the
+  // configs again so its group gets its Start and Configure buttons.
+  async function refreshConfigs() {
+    if (s.configsLoading) return;
+    s.configsLoading = true;
+    try {
+      s.configs = (await get(`/applications/${enc(app)}/pipelineConfigs`)) || [];
+      for (const c of s.configs) {
+        const g = s.groups.get(c.id);
+        if (g && !g.config) { g.config = c; g.name = c.name; renderGroup(g); }
+      }
+    } catch { /* the next change tries again */ } finally {
+      s.configsLoading = false;
+    }
+  }
+
   function flush() {
     s.frame = 0;
     const touched = new Set();
@@ -166,6 +182,7 @@ export function mount(el, ctx) {
       s.execs.set(e.id, e);
       const g = groupFor(e);
       if (!known) {
+        if (!g.config && e.pipelineConfigId) refreshConfigs();
         g.ids.push(e.id);
         g.ids.sort((a, b) => byNewest(s.execs.get(a), s.execs.get(b)));
         touched.add(g);
