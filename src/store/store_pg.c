@@ -65,22 +65,30 @@ typedef struct pg_store {
 
 #define PG(st) ((pg_store *)(st))
 
-/* A parameter list: text values, with integers formatted into slots. */
+/* A parameter list: text values, with integers formatted into slots.
+ * MZ_PG_MAX_PARAMS covers the widest shared statement (the execution
+ * upsert's 9); adding past it is a programming error caught here. */
+#define MZ_PG_MAX_PARAMS 12
+
 typedef struct params {
-	const char *v[8];
-	char num[8][24];
+	const char *v[MZ_PG_MAX_PARAMS];
+	char num[MZ_PG_MAX_PARAMS][24];
 	int n;
 } params;
 
 static void
 p_text(params *p, const char *s)
 {
+	if (p->n >= MZ_PG_MAX_PARAMS)
+		abort();
 	p->v[p->n++] = s;
 }
 
 static void
 p_int(params *p, int64_t x)
 {
+	if (p->n >= MZ_PG_MAX_PARAMS)
+		abort();
 	snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)x);
 	p->v[p->n] = p->num[p->n];
 	p->n++;
