@@ -11,6 +11,7 @@
 import { html, render, $ } from './dom.js';
 import { duration } from './format.js';
 import { Live } from './live.js';
+import { prefetch } from './views/executionsData.js';
 
 const TABS = [
   ['executions', 'Pipelines', () => import('./views/executions.js')],
@@ -50,6 +51,7 @@ async function route() {
   const rest = seg.slice(3);
   const sh = openShell(app, tab);
   const editing = tab === 'executions' && rest[0] === 'configure';
+  if (tab === 'executions' && !editing && !(current && current.key === `${app}/executions`)) prefetch(app);
   const loader = editing ? editorView : TABS.find((t) => t[0] === tab)[2];
   const key = `${app}/${editing ? 'editor' : tab}`;
   if (my !== seq) return;

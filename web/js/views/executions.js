@@ -10,11 +10,12 @@
 
 import { html, render, replaceWith, on, toast, $ } from '../dom.js';
 import { api, get, enc } from '../api.js';
-import { rowHTML, topStages } from './execRow.js';
+import { rowHTML } from './execRow.js';
 import { detailsHTML, defaultStage } from './execDetails.js';
 import * as manual from './manualExecution.js';
+import { PAGE, take, page as readPage } from './executionsData.js';
 
-export const PAGE = 50;
+export { PAGE };
 
 export function mount(el, ctx) {
   const app = ctx.app;
@@ -44,10 +45,7 @@ export function mount(el, ctx) {
   }
 
   async function load() {
-    const [configs, execs] = await Promise.all([
-      get(`/applications/${enc(app)}/pipelineConfigs`),
-      get(`/applications/${enc(app)}/pipelines?limit=${PAGE}&expand=false`),
-    ]);
+    const [configs, execs] = await take(app);
     s.configs = configs || [];
     s.groups.clear();
     s.execs.clear();
@@ -281,9 +279,8 @@ export function mount(el, ctx) {
   }
 
   async function more(g) {
-    const url = `/applications/${enc(app)}/pipelines?limit=${PAGE}&startIndex=${g.ids.length}&pipelineConfigIds=${enc(g.key)}&expand=false`;
     await act('Show more', async () => {
-      const page = await get(url);
+      const page = await readPage(app, g.key, g.ids.length);
       for (const e of page) {
         if (!s.execs.has(e.id)) { s.execs.set(e.id, e); g.ids.push(e.id); }
       }
