@@ -104,8 +104,9 @@ export class Server {
     return (await this.call('GET', `/pipelines/${id}`)).body;
   }
 
-  // Stops the server (SIGTERM), waits for it, and fails if it did not exit
-  // cleanly or a sanitizer reported an error.
+  // Stops the server (SIGTERM), waits for it, kills what its local cloud
+  // still runs (instances outlive the server by design; HAProxy too), and
+  // fails if it did not exit cleanly or a sanitizer reported an error.
   async stop({ keep = !!process.env.MZ_KEEP_LOGS } = {}) {
     if (!this.proc) return;
     const p = this.proc;
@@ -114,10 +115,34 @@ export class Server {
     const timer = setTimeout(() => p.kill('SIGKILL'), 10000);
     const { code, signal } = await this.exited;
     clearTimeout(timer);
+    killCloud(this.dir);
     const log = this.log();
     if (!keep) fs.rmSync(this.dir, { recursive: true, force: true });
     if (SANITIZER.test(log)) throw new Error(`the server reported a sanitizer error:\n${log.slice(-6000)}`);
     if (code !== 0) throw new Error(`the server exited with ${code ?? signal}:\n${log.slice(-3000)}`);
+  }
+}
+
+// SIGKILLs every process (and its group) whose command line or
+// environment names dir: the instances and HAProxy of a test's cloud.
+export function killCloud(dir) {
+  const needle = Buffer.from(dir);
+  for (let round = 0; round < 3; round++) {
+    let found = 0;
+    for (const p of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+      for (const what of ['cmdline', 'environ']) {
+        let data;
+        try { data = fs.readFileSync(`/proc/${p}/${what}`); } catch { continue; }
+        if (data.includes(needle)) {
+          found++;
+          try { process.kill(-Number(p), 'SIGKILL'); } catch { /* not a group leader */ }
+          try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+          break;
+        }
+      }
+    }
+    if (!found) return;
   }
 }
 

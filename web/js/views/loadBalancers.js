@@ -18,7 +18,7 @@ export function mount(el, ctx) {
     return html`<section class="panel lb" aria-label="Load balancer ${lb.name}">
       <header class="row"><h3>${lb.name}</h3><span class="muted">${lb.account} · ${lb.region}</span></header>
       <dl class="facts">
-        <div><dt>Listeners</dt><dd>${listeners.length ? listeners.map((l, i) => html`${i ? ', ' : ''}${l.externalProtocol || 'HTTP'} :${l.externalPort}${l.internalPort ? ` → ${l.internalPort}` : ''}`) : '-'}</dd></div>
+        <div><dt>Listeners</dt><dd>${listeners.length ? listeners.map((l, i) => html`${i ? ', ' : ''}${l.externalProtocol || 'HTTP'} :${l.externalPort}${l.internalPort && l.internalPort !== l.externalPort ? ` → ${l.internalPort}` : ''}`) : '-'}</dd></div>
         <div><dt>Health check</dt><dd>${hc.path || hc.target || '-'}</dd></div>
         ${lb.url ? html`<div><dt>Address</dt><dd class="mono">${lb.url}</dd></div>` : ''}
       </dl>
