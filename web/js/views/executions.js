@@ -266,16 +266,14 @@ export function mount(el, ctx) {
     if (id) { toast(`Started ${cfg.name}`); ensureShown(id); }
   }
 
-  // The live event normally shows a new execution first; if the stream is
-  // down, fetch it.
-  function ensureShown(id) {
-    setTimeout(async () => {
-      if (s.execs.has(id) || !s.loaded) return;
-      try {
-        const full = await get(`/pipelines/${enc(id)}`);
-        if (!s.execs.has(id)) onSummary(full);
-      } catch { /* it will come with the next reload */ }
-    }, ctx.live && ctx.live.connected ? 1500 : 0);
+  // The live event shows a new execution; only when the stream is down is
+  // it fetched (and the stream's next "hello" resyncs the list anyway).
+  async function ensureShown(id) {
+    if ((ctx.live && ctx.live.connected) || s.execs.has(id) || !s.loaded) return;
+    try {
+      const full = await get(`/pipelines/${enc(id)}`);
+      if (!s.execs.has(id)) onSummary(full);
+    } catch { /* it comes with the next reload */ }
   }
 
   async function more(g) {
