@@ -166,6 +166,31 @@ test('pause, resume and cancel a running execution', async () => {
   assert.equal(exec.canceled, true);
 });
 
+test('skip a wait, and restart a failed stage', async () => {
+  await srv.savePipeline({ application: APP, name: 'gated', stages: [
+    { refId: '1', type: 'wait', name: 'Soak', waitTime: 600 },
+    { refId: '2', requisiteStageRefIds: ['1'], type: 'checkPreconditions', name: 'Gate',
+      preconditions: [{ type: 'expression', context: { expression: '${1 == 2}' }, failPipeline: true }] }] });
+  const id = await srv.trigger(APP, 'gated');
+  await page.goto(`${base()}/details/${id}`);
+  await page.getByRole('heading', { name: 'Stage details: Soak' }).waitFor();
+  await page.getByRole('button', { name: 'Skip remaining wait' }).click();
+  await page.locator(`#x-${id} .badge`, { hasText: 'TERMINAL' }).waitFor({ timeout: 10000 });
+  const gate = page.locator(`#x-${id} .marker`).nth(1);
+  await gate.click();
+  await page.getByRole('heading', { name: 'Stage details: Gate' }).waitFor();
+  await page.locator('.stage-error').waitFor(); // the precondition's failure, shown
+  await page.getByRole('button', { name: 'Restart stage' }).click();
+  // Restarted (and failed again: the expression is still false).
+  await until(async () => {
+    const e = await srv.execution(id);
+    const st = e.stages.find((x) => x.refId === '2');
+    return st.context.restartDetails && e.status === 'TERMINAL';
+  }, { what: 'the restart' });
+  await page.getByText('Restarted').waitFor({ timeout: 10000 });
+  await screenshot(page, 'stage-restarted');
+});
+
 test('parameters: the Start Manual Execution form', async () => {
   await srv.savePipeline({ ...waitPipeline(APP, 'params', [0]), parameterConfig: [
     { name: 'env', label: 'Environment', required: true, hasOptions: true, options: [{ value: 'staging' }, { value: 'prod' }], default: 'staging' },

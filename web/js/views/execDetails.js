@@ -40,6 +40,19 @@ function errorOf(stage) {
   return list.join('\n');
 }
 
+// The stage's own error and those of its synthetic steps (a failed
+// precondition is recorded on the step that checked it).
+function errorsOf(exec, stage) {
+  const out = [];
+  const walk = (s, label) => {
+    const e = errorOf(s);
+    if (e) out.push(label ? `${label}: ${e}` : e);
+    for (const k of (exec.stages || []).filter((x) => x.parentStageId === s.id)) walk(k, k.name || k.type);
+  };
+  walk(stage, null);
+  return out.length ? out.join('\n') : null;
+}
+
 // The stage and its synthetic descendants, in Orca's order (before-stages
 // ahead of their parent's own tasks, after-stages behind).
 function steps(exec, stage) {
@@ -95,7 +108,7 @@ export function detailsHTML(exec, stageId, tab, base) {
   const stage = top.find((s) => s.id === stageId) || (exec.stages || []).find((s) => s.id === stageId) || defaultStage(exec);
   const href = (s) => `${base}/details/${exec.id}?stage=${s.id}`;
   if (!stage) return html`<div class="details"><p class="muted">This execution has no stages.</p></div>`;
-  const err = errorOf(stage);
+  const err = errorsOf(exec, stage);
   const c = stage.context || {};
   const canRestart = COMPLETE.has(stage.status) && stage.status !== 'SUCCEEDED' && stage.status !== 'SKIPPED';
   return html`<div class="details" data-exec="${exec.id}" data-stage="${stage.id}">
