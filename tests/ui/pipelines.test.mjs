@@ -187,7 +187,7 @@ test('skip a wait, and restart a failed stage', async () => {
     const st = e.stages.find((x) => x.refId === '2');
     return st.context.restartDetails && e.status === 'TERMINAL';
   }, { what: 'the restart' });
-  await page.getByText('Restarted').waitFor({ timeout: 10000 });
+  await page.locator('.facts dt', { hasText: 'Restarted' }).waitFor({ timeout: 10000 });
   await screenshot(page, 'stage-restarted');
 });
 

@@ -44,13 +44,16 @@ function durationCell(x) {
   return html`<span class="dur">${duration(elapsed(x))}</span>`;
 }
 
+// Markers are links for the mouse but not tab stops (20 per row would bury
+// the row's buttons): keyboard users open Details and move through the
+// stages in the graph, whose nodes are focusable links.
 function marker(exec, s, base, n, selected) {
   const label = s.name || s.type;
   const waiting = s.type === 'manualJudgment' && s.status === 'RUNNING';
   const d = s.startTime ? duration(elapsed(s)) : '';
   const title = `${label}: ${waiting ? 'waiting for judgment' : statusLabel(s.status)}${d ? ` (${d})` : ''}`;
   return html`<a class="marker ${statusClass(s.status)}${waiting ? ' waiting' : ''}${selected === s.id ? ' selected' : ''}"
-    href="${base}/details/${exec.id}?stage=${s.id}" title="${title}" aria-label="${title}"
+    href="${base}/details/${exec.id}?stage=${s.id}" title="${title}" aria-label="${title}" tabindex="-1"
     ><span class="marker-label">${waiting ? 'waiting' : label}</span></a>`;
 }
 
