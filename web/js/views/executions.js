@@ -192,6 +192,7 @@ export function mount(el, ctx) {
     s.pending.clear();
     for (const g of touched) renderGroup(g);
     if (s.open && !s.execs.has(s.open.id)) renderDetails();
+    else if (s.open) render($('.pinned-host', el), ''); // now shown in its group
   }
 
   // Fetches the open execution; when its summary changes while a fetch is
