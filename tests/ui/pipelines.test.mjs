@@ -245,6 +245,21 @@ test('paging: 50 executions per pipeline, then Show more', async () => {
   assert.deepEqual([...ids].sort().reverse(), ids, 'newest first');
 });
 
+test('after a server restart the page reconnects and catches up by itself', async () => {
+  await page.goto(base());
+  await rows('quick').first().waitFor();
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const before = await rows('quick').count();
+  await srv.restart();
+  // Started while the page may still be reconnecting: it must show up
+  // either from its events or from the resync after the reconnection.
+  const id = await srv.trigger(APP, 'quick');
+  await page.locator(`#x-${id} .badge`, { hasText: 'SUCCEEDED' }).waitFor({ timeout: 20000 });
+  assert.equal(await rows('quick').count(), before + 1);
+  assert.equal(await page.locator('#live').textContent(), 'live');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+});
+
 test('TASKS and CONFIG', async () => {
   await page.goto(`${srv.url}/ui/#/applications/${APP}/tasks`);
   const task = page.locator('li.task', { hasText: `Create Application: ${APP}` });

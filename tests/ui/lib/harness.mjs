@@ -53,6 +53,23 @@ export class Server {
     s.url = `http://127.0.0.1:${s.port}`;
     s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mizzen-ui-'));
     s.logFile = path.join(s.dir, 'server.log');
+    s.env = env;
+    await s.spawn();
+    return s;
+  }
+
+  // Stops the server and starts it again on the same port and data.
+  async restart() {
+    const p = this.proc;
+    this.proc = null;
+    p.kill('SIGTERM');
+    const { code } = await this.exited;
+    if (code !== 0) throw new Error(`the server exited with ${code} on restart:\n${this.log().slice(-3000)}`);
+    await this.spawn();
+  }
+
+  async spawn() {
+    const s = this, env = this.env;
     const log = fs.openSync(s.logFile, 'a');
     s.proc = spawn(BIN, ["serve", ...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(" ") : []), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
       env: { ...process.env, MIZZEN_WEB_DIR: path.join(REPO, 'web'), ...env },
@@ -61,7 +78,6 @@ export class Server {
     fs.closeSync(log);
     s.exited = new Promise((resolve) => s.proc.on('exit', (code, signal) => resolve({ code, signal })));
     await until(async () => (await fetch(`${s.url}/health`)).status === 200, { what: `${BIN} to answer /health` });
-    return s;
   }
 
   log() {
