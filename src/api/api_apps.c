@@ -3,6 +3,7 @@
  * updated and deleted by tasks (createApplication, updateApplication,
  * deleteApplication jobs), as in Spinnaker. */
 #include "api/api_int.h"
+#include "cloud/cloud.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -80,6 +81,61 @@ list_apps(api_req *r)
 	api_reply_json(r, 200, out);
 }
 
+/* Gate's application view: {name, attributes, clusters: {account: [{name,
+ * provider, serverGroups: [names], loadBalancers: [names]}]}}, the clusters
+ * read live from the cloud. */
+static json_t *
+app_clusters(api_req *r, const char *app)
+{
+	json_t *out = json_object();
+	json_t *sgs = r->api->cloud ? mz_cloud_server_groups(r->api->cloud, app, false) : NULL;
+	size_t i;
+	json_t *sg;
+	json_array_foreach(sgs, i, sg) {
+		const char *account = mz_json_str(sg, "account");
+		const char *cluster = mz_json_str(sg, "cluster");
+		if (!account || !cluster)
+			continue;
+		json_t *list = json_object_get(out, account);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(out, account, list);
+		}
+		json_t *entry = NULL;
+		size_t j;
+		json_t *c;
+		json_array_foreach(list, j, c) {
+			if (mz_streq(mz_json_str(c, "name"), cluster))
+				entry = c;
+		}
+		if (!entry) {
+			entry = json_pack("{s:s, s:s, s:[], s:[]}", "name", cluster, "provider",
+			                  mz_json_str(sg, "cloudProvider") ? mz_json_str(sg, "cloudProvider")
+			                                                   : "local",
+			                  "serverGroups", "loadBalancers");
+			json_array_append_new(list, entry);
+		}
+		json_array_append_new(json_object_get(entry, "serverGroups"),
+		                      json_string(mz_json_str(sg, "name")));
+		json_t *lbs = json_object_get(entry, "loadBalancers");
+		size_t k;
+		json_t *lb;
+		json_array_foreach(json_object_get(sg, "loadBalancers"), k, lb) {
+			bool seen = false;
+			size_t m;
+			json_t *x;
+			json_array_foreach(lbs, m, x) {
+				if (json_equal(x, lb))
+					seen = true;
+			}
+			if (!seen)
+				json_array_append(lbs, lb);
+		}
+	}
+	json_decref(sgs);
+	return out;
+}
+
 static void
 get_app(api_req *r)
 {
@@ -88,9 +144,9 @@ get_app(api_req *r)
 		return;
 	json_t *attrs = app_attributes(app);
 	json_decref(app);
-	/* No cloud provider reports clusters yet: the map is empty. */
-	json_t *out = json_pack("{s:O, s:o, s:{}}", "name", json_object_get(attrs, "name"),
-	                        "attributes", attrs, "clusters");
+	json_t *out = json_pack("{s:O, s:o, s:o}", "name", json_object_get(attrs, "name"),
+	                        "attributes", attrs, "clusters",
+	                        app_clusters(r, json_string_value(json_object_get(attrs, "name"))));
 	api_reply_json(r, 200, out);
 }
 

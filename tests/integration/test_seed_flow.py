@@ -135,6 +135,11 @@ class SeedFlow(unittest.TestCase):
         _, sgs = srv.request("GET", "/applications/seed/serverGroups")
         up = {sg["name"]: sg["instanceCounts"]["up"] for sg in sgs}
         self.assertEqual(up, {"seed-staging-v000": 2, "seed-prod-v000": 2})
+        _, app = srv.request("GET", "/applications/seed")
+        clusters = {c["name"]: c for c in app["clusters"]["local"]}
+        self.assertEqual(clusters["seed-prod"]["serverGroups"], ["seed-prod-v000"])
+        self.assertEqual(clusters["seed-prod"]["loadBalancers"], ["seed-prod"])
+        self.assertEqual(clusters["seed-staging"]["provider"], "local")
 
         # Notifications: the pipeline started and completed.
         def notified():
