@@ -130,6 +130,28 @@ int mz_mkdirs(const char *path, int mode);
 /* Reads a whole file; NULL with err on failure; free() the result. */
 char *mz_read_file(const char *path, size_t *len, mz_err *err);
 
+/* ---- SHA-256 ----------------------------------------------------------- */
+
+/* Streaming SHA-256 (FIPS 180-4): content addresses, bake keys, webhook
+ * signatures. init, any number of updates, then final or hex. */
+typedef struct mz_sha256_ctx {
+	uint32_t h[8];
+	unsigned char buf[64];
+	size_t nbuf;
+	uint64_t total;
+} mz_sha256_ctx;
+
+void mz_sha256_init(mz_sha256_ctx *c);
+void mz_sha256_update(mz_sha256_ctx *c, const void *data, size_t len);
+void mz_sha256_final(mz_sha256_ctx *c, unsigned char out[32]);
+/* final, as 64 lower-case hex digits and a NUL. */
+void mz_sha256_hex(mz_sha256_ctx *c, char out[65]);
+void mz_sha256(const void *data, size_t len, unsigned char out[32]);
+void mz_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
+                    unsigned char out[32]);
+/* Lower-case hex of len bytes; out holds 2*len+1. */
+void mz_hex(const unsigned char *data, size_t len, char *out);
+
 /* ---- base64 ----------------------------------------------------------- */
 
 char *mz_base64_encode(const unsigned char *data, size_t len);

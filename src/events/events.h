@@ -104,11 +104,7 @@ void mz_cron_free(mz_cron *c);
 
 /* ---- small shared helpers --------------------------------------------- */
 
-void mz_sha256(const void *data, size_t len, unsigned char out[32]);
-void mz_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
-                    unsigned char out[32]);
-/* Lower-case hex of len bytes; out holds 2*len+1. */
-void mz_hex(const unsigned char *data, size_t len, char *out);
+/* (SHA-256, HMAC-SHA256 and hex are in core.h.) */
 
 /* One HTTP request with libcurl (http/https only, no redirects). headers:
  * NULL-terminated "Name: value" strings or NULL. *status gets the HTTP

@@ -19,95 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- SHA-256 (FIPS 180-4) --------------------------------------------- */
-
-typedef struct {
-	uint32_t h[8];
-	uint64_t len;
-	unsigned char buf[64];
-	size_t n;
-} sha256;
-
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-	0xc67178f2,
-};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void
-sha_block(sha256 *s, const unsigned char *p)
-{
-	uint32_t w[64], a, b, c, d, e, f, g, h;
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (int i = 16; i < 64; i++) {
-		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-	}
-	a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
-	e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
-	for (int i = 0; i < 64; i++) {
-		uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
-		              K[i] + w[i];
-		uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-		h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-	}
-	s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
-	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
-}
-
-static void
-sha_init(sha256 *s)
-{
-	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-		                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-	memcpy(s->h, iv, sizeof(iv));
-	s->len = 0;
-	s->n = 0;
-}
-
-static void
-sha_add(sha256 *s, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	s->len += len;
-	while (len > 0) {
-		size_t take = 64 - s->n < len ? 64 - s->n : len;
-		memcpy(s->buf + s->n, p, take);
-		s->n += take, p += take, len -= take;
-		if (s->n == 64) {
-			sha_block(s, s->buf);
-			s->n = 0;
-		}
-	}
-}
-
-static void
-sha_hex(sha256 *s, char out[65])
-{
-	uint64_t bits = s->len * 8;
-	unsigned char pad = 0x80, len8[8];
-	sha_add(s, &pad, 1);
-	pad = 0;
-	while (s->n != 56)
-		sha_add(s, &pad, 1);
-	for (int i = 0; i < 8; i++)
-		len8[i] = (unsigned char)(bits >> (56 - 8 * i));
-	sha_add(s, len8, 8);
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 8 * i, 9, "%08x", s->h[i]);
-}
 
 /* ---- walking, hashing and copying ------------------------------------- */
 
@@ -119,7 +30,7 @@ cmp_str(const void *a, const void *b)
 
 /* Hashes (and, when dst is set, copies) the tree at src/rel. */
 static int
-walk(const char *src, const char *dst, const char *rel, sha256 *h, mz_err *err)
+walk(const char *src, const char *dst, const char *rel, mz_sha256_ctx *h, mz_err *err)
 {
 	char *dir = *rel ? mz_asprintf("%s/%s", src, rel) : mz_strdup(src);
 	DIR *d = opendir(dir);
@@ -157,10 +68,10 @@ walk(const char *src, const char *dst, const char *rel, sha256 *h, mz_err *err)
 			mz_fail(err, MZ_EIO, "cannot stat %s: %s", sp, strerror(errno));
 			goto next;
 		}
-		sha_add(h, r, strlen(r) + 1);
+		mz_sha256_update(h, r, strlen(r) + 1);
 		snprintf(hdr, sizeof(hdr), "%o", (unsigned)(st.st_mode & 07777) |
 		                                 (S_ISDIR(st.st_mode) ? 0100000u : 0u));
-		sha_add(h, hdr, strlen(hdr) + 1);
+		mz_sha256_update(h, hdr, strlen(hdr) + 1);
 		if (S_ISDIR(st.st_mode)) {
 			if (dp && mkdir(dp, 0755) != 0) {
 				mz_fail(err, MZ_EIO, "mkdir %s: %s", dp, strerror(errno));
@@ -176,7 +87,7 @@ walk(const char *src, const char *dst, const char *rel, sha256 *h, mz_err *err)
 				goto next;
 			}
 			target[tl] = '\0';
-			sha_add(h, target, (size_t)tl + 1);
+			mz_sha256_update(h, target, (size_t)tl + 1);
 			if (dp && symlink(target, dp) != 0)
 				rc = -1;
 		} else if (S_ISREG(st.st_mode)) {
@@ -191,7 +102,7 @@ walk(const char *src, const char *dst, const char *rel, sha256 *h, mz_err *err)
 				mz_fail(err, MZ_EIO, "cannot copy %s: %s", sp, strerror(errno));
 			} else {
 				while ((k = read(in, buf, sizeof(buf))) > 0) {
-					sha_add(h, buf, (size_t)k);
+					mz_sha256_update(h, buf, (size_t)k);
 					if (out >= 0 && write(out, buf, (size_t)k) != k) {
 						mz_fail(err, MZ_EIO, "cannot write %s: %s", dp, strerror(errno));
 						rc = -1;
@@ -251,7 +162,7 @@ lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
 {
 	char *src = NULL, *tmpx = NULL, *stage = NULL, *final = NULL, *mpath = NULL;
 	char rnd[27], hex[65];
-	sha256 h;
+	mz_sha256_ctx h;
 	struct stat st;
 	json_t *man = NULL, *rec = NULL;
 	mz_code rc = MZ_OK;
@@ -298,14 +209,14 @@ lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
 	}
 	char *root = mz_asprintf("%s/root", stage);
 	mkdir(root, 0755);
-	sha_init(&h);
+	mz_sha256_init(&h);
 	if (walk(src, root, "", &h, err) != 0) {
 		free(root);
 		rc = err && err->code ? err->code : MZ_EIO;
 		goto out;
 	}
 	free(root);
-	sha_hex(&h, hex);
+	mz_sha256_hex(&h, hex);
 	snprintf(image_id, 80, "img-%.32s", hex);
 	final = mz_asprintf("%s/images/%s", lp->root, image_id);
 	mpath = mz_asprintf("%s/manifest.json", final);

@@ -1,17 +1,11 @@
-/* sha256.c - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), for checking
- * the signatures GitHub puts on webhook deliveries (X-Hub-Signature-256).
- * Small and dependency-free; checked against the FIPS and RFC 4231 test
- * vectors in tests/unit/test_events.c. */
-#include "events/events.h"
+/* sha256.c - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104): content
+ * addresses of images and artifacts, bake keys, and the signatures GitHub
+ * puts on webhook deliveries (X-Hub-Signature-256). Small and
+ * dependency-free; checked against the FIPS and RFC 4231 test vectors in
+ * tests/unit/test_events.c. */
+#include "core/core.h"
 
 #include <string.h>
-
-typedef struct sha256_ctx {
-	uint32_t h[8];
-	unsigned char buf[64];
-	size_t nbuf;
-	uint64_t total;
-} sha256_ctx;
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -29,7 +23,7 @@ static const uint32_t K[64] = {
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
 static void
-block(sha256_ctx *c, const unsigned char *p)
+block(mz_sha256_ctx *c, const unsigned char *p)
 {
 	uint32_t w[64], a, b, cc, d, e, f, g, h;
 	for (int i = 0; i < 16; i++)
@@ -55,8 +49,8 @@ block(sha256_ctx *c, const unsigned char *p)
 	c->h[4] += e, c->h[5] += f, c->h[6] += g, c->h[7] += h;
 }
 
-static void
-init(sha256_ctx *c)
+void
+mz_sha256_init(mz_sha256_ctx *c)
 {
 	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -65,8 +59,8 @@ init(sha256_ctx *c)
 	c->total = 0;
 }
 
-static void
-update(sha256_ctx *c, const void *data, size_t len)
+void
+mz_sha256_update(mz_sha256_ctx *c, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	c->total += len;
@@ -83,17 +77,17 @@ update(sha256_ctx *c, const void *data, size_t len)
 	}
 }
 
-static void
-final(sha256_ctx *c, unsigned char out[32])
+void
+mz_sha256_final(mz_sha256_ctx *c, unsigned char out[32])
 {
 	uint64_t bits = c->total * 8;
 	unsigned char pad = 0x80, zero = 0, lenb[8];
-	update(c, &pad, 1);
+	mz_sha256_update(c, &pad, 1);
 	while (c->nbuf != 56)
-		update(c, &zero, 1);
+		mz_sha256_update(c, &zero, 1);
 	for (int i = 0; i < 8; i++)
 		lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
-	update(c, lenb, 8);
+	mz_sha256_update(c, lenb, 8);
 	for (int i = 0; i < 8; i++) {
 		out[4 * i] = (unsigned char)(c->h[i] >> 24);
 		out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
@@ -103,12 +97,20 @@ final(sha256_ctx *c, unsigned char out[32])
 }
 
 void
+mz_sha256_hex(mz_sha256_ctx *c, char out[65])
+{
+	unsigned char d[32];
+	mz_sha256_final(c, d);
+	mz_hex(d, 32, out);
+}
+
+void
 mz_sha256(const void *data, size_t len, unsigned char out[32])
 {
-	sha256_ctx c;
-	init(&c);
-	update(&c, data, len);
-	final(&c, out);
+	mz_sha256_ctx c;
+	mz_sha256_init(&c);
+	mz_sha256_update(&c, data, len);
+	mz_sha256_final(&c, out);
 }
 
 void
@@ -124,15 +126,15 @@ mz_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
 		ipad[i] = k[i] ^ 0x36;
 		opad[i] = k[i] ^ 0x5c;
 	}
-	sha256_ctx c;
-	init(&c);
-	update(&c, ipad, 64);
-	update(&c, data, len);
-	final(&c, inner);
-	init(&c);
-	update(&c, opad, 64);
-	update(&c, inner, 32);
-	final(&c, out);
+	mz_sha256_ctx c;
+	mz_sha256_init(&c);
+	mz_sha256_update(&c, ipad, 64);
+	mz_sha256_update(&c, data, len);
+	mz_sha256_final(&c, inner);
+	mz_sha256_init(&c);
+	mz_sha256_update(&c, opad, 64);
+	mz_sha256_update(&c, inner, 32);
+	mz_sha256_final(&c, out);
 }
 
 void
