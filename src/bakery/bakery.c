@@ -641,27 +641,6 @@ start_thread(const char *bake_id)
 
 /* ---- tasks ----------------------------------------------------------------------------- */
 
-static void
-bake_id_from_key(const char *key, char out[128])
-{
-	size_t j = 0;
-	out[j++] = 'b';
-	out[j++] = '-';
-	for (const char *p = key ? key : ""; *p && j < 100; p++) {
-		char c = *p;
-		out[j++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		            c == '-')
-		               ? c
-		               : '_';
-	}
-	out[j] = '\0';
-	if (!key || !*key) {
-		char u[27];
-		mz_ulid(u);
-		snprintf(out, 128, "b-%s", u);
-	}
-}
-
 static bool
 valid_id(const char *id)
 {
@@ -691,7 +670,7 @@ create_bake_task(mz_task_ctx *c, mz_task_result *r)
 		return;
 	}
 	char bake_id[128];
-	bake_id_from_key(c->idempotency_key, bake_id);
+	mz_id_from_key("b", c->idempotency_key, bake_id);
 	char *bpath = bake_path(bake_id);
 	json_t *rec = read_json(bpath);
 	if (rec)

@@ -398,27 +398,6 @@ strv_header(char **argv)
 
 /* ---- the runJob task -------------------------------------------------------------- */
 
-static void
-job_id_from_key(const char *key, char out[128])
-{
-	size_t j = 0;
-	out[j++] = 'j';
-	out[j++] = '-';
-	for (const char *p = key ? key : ""; *p && j < 100; p++) {
-		char c = *p;
-		out[j++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		            c == '-')
-		               ? c
-		               : '_';
-	}
-	out[j] = '\0';
-	if (!key || !*key) {
-		char u[27];
-		mz_ulid(u);
-		snprintf(out, 128, "j-%s", u);
-	}
-}
-
 /* The repository to check out: the stage's git {url, ref}, else a git/repo
  * artifact named by gitArtifact (or the trigger's first one when
  * useTriggerArtifact / no git given but gitArtifact "trigger"). */
@@ -478,7 +457,7 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 		}
 	}
 	char job_id[128];
-	job_id_from_key(c->idempotency_key, job_id);
+	mz_id_from_key("j", c->idempotency_key, job_id);
 	char *dir = job_dir(job_id);
 	char *jpath = mz_asprintf("%s/job.json", dir);
 	char *ws = mz_asprintf("%s/workspace", dir);

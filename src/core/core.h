@@ -123,6 +123,11 @@ json_t *mz_json_parse(const char *text, size_t len, mz_err *err);
  * (src borrowed), replacing existing keys. */
 void mz_json_merge(json_t *dst, const json_t *src);
 
+/* A file-name-safe id "<prefix>-<key>" (characters outside [A-Za-z0-9-]
+ * become '_', at most 100 of them); a new ULID when key is empty. Derived
+ * from an idempotency key, it names the same job or bake on a replay. */
+void mz_id_from_key(const char *prefix, const char *key, char out[128]);
+
 /* ---- files ------------------------------------------------------------ */
 
 /* mkdir -p; returns 0 or -1 with errno. */

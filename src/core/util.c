@@ -166,3 +166,22 @@ mz_base64_decode(const char *text, size_t *out_len)
 		*out_len = o;
 	return out;
 }
+
+void
+mz_id_from_key(const char *prefix, const char *key, char out[128])
+{
+	size_t j = (size_t)snprintf(out, 16, "%.8s-", prefix);
+	size_t start = j;
+	for (const char *p = key ? key : ""; *p && j < start + 100; p++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		          c == '-';
+		out[j++] = ok ? c : '_';
+	}
+	out[j] = '\0';
+	if (j == start) {
+		char u[27];
+		mz_ulid(u);
+		snprintf(out, 128, "%.8s-%s", prefix, u);
+	}
+}
