@@ -89,11 +89,13 @@ add_in_list(mz_buf *sql, const char *col, const char **vals, int *param)
 	mz_buf_adds(sql, ")");
 }
 
+/* The filtering and ranking read only the indexed columns; the bodies
+ * (large, in overflow pages) are read for the rows returned and no others. */
 void
 mz_store__exec_query_sql(const mz_exec_query *qy, mz_buf *sql)
 {
 	int param = 1;
-	mz_buf_adds(sql, "SELECT body FROM (SELECT body, build_time, id");
+	mz_buf_adds(sql, "SELECT e.body FROM executions AS e JOIN (SELECT id, build_time");
 	if (qy->limit_per_config > 0)
 		mz_buf_adds(sql, ", row_number() OVER (PARTITION BY config_id "
 		                 "ORDER BY build_time DESC, id DESC) AS rn");
@@ -106,10 +108,10 @@ mz_store__exec_query_sql(const mz_exec_query *qy, mz_buf *sql)
 		add_in_list(sql, "config_id", qy->config_ids, &param);
 	if (qy->statuses)
 		add_in_list(sql, "status", qy->statuses, &param);
-	mz_buf_adds(sql, ") AS e");
+	mz_buf_adds(sql, ") AS t ON e.id = t.id");
 	if (qy->limit_per_config > 0)
-		mz_buf_printf(sql, " WHERE rn <= %d", qy->limit_per_config);
-	mz_buf_adds(sql, " ORDER BY build_time DESC, id DESC");
+		mz_buf_printf(sql, " WHERE t.rn <= %d", qy->limit_per_config);
+	mz_buf_adds(sql, " ORDER BY t.build_time DESC, t.id DESC");
 	if (qy->limit > 0)
 		mz_buf_printf(sql, " LIMIT %d OFFSET %d", qy->limit, qy->offset > 0 ? qy->offset : 0);
 }
