@@ -221,8 +221,15 @@ test('parallel branches sit side by side in the graph', async () => {
   const nodes = page.locator('svg.graph a.node');
   await nodes.first().waitFor();
   assert.equal(await nodes.count(), 4);
-  const box = async (name) => page.locator('svg.graph a.node', { hasText: name }).locator('rect').boundingBox();
-  const [east, west, build, deploy] = [await box('Bake us-east'), await box('Bake eu-west'), await box('Build'), await box('Deploy')];
+  // The graph may be drawn again while the details settle (a late event for
+  // the finished execution): read all four boxes from one drawing.
+  const box = (name) => page.locator('svg.graph a.node', { hasText: name }).locator('rect').boundingBox();
+  let boxes;
+  await until(async () => {
+    boxes = await Promise.all(['Bake us-east', 'Bake eu-west', 'Build', 'Deploy'].map(box));
+    return boxes.every(Boolean);
+  }, { what: 'the four graph nodes laid out' });
+  const [east, west, build, deploy] = boxes;
   assert.equal(east.x, west.x, 'the two bakes share a column');
   assert.notEqual(east.y, west.y);
   assert.ok(build.x < east.x && east.x < deploy.x, 'left to right by dependency');
