@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,6 +163,8 @@ run_cmd(char *const argv[], char *const envp[], const char *cwd, const char *log
 		dup2(nul, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
+		/* only stdin/out/err reach the bake command */
+		syscall(SYS_close_range, 3U, ~0U, 0U);
 		if (cwd && chdir(cwd) != 0)
 			_exit(126);
 		if (envp)

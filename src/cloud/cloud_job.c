@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -336,7 +337,13 @@ spawn_job(step *steps, int nsteps, const limits *lim, const char *dir, mz_err *e
 		dup2(nullfd, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
-		monitor(steps, nsteps, lim, logfd, nullfd, exit_tmp, exit_path);
+		/* The monitor is a fork that never execs: without this it would
+		 * keep every descriptor of the server (its listening socket, the
+		 * database) open for the job's whole life, and a restarted server
+		 * could not bind its port. From here on fd 1 is the log and fd 0
+		 * /dev/null. */
+		syscall(SYS_close_range, 3U, ~0U, 0U);
+		monitor(steps, nsteps, lim, 1, 0, exit_tmp, exit_path);
 		_exit(0);
 	}
 	close(pfd[1]);

@@ -284,6 +284,42 @@ class BuildBake(unittest.TestCase):
                       e["stages"][0]["context"]["exception"]["details"]["error"])
         self.assertFalse(os.path.exists(outside))
 
+    def test_7_kill_9_during_a_build_and_during_a_bake(self):
+        """The build job and the bake outlive a crash of the server: after a
+        restart on the same data the job is re-checked by pid and start
+        time (not run again), the bake is picked up, and the execution
+        finishes."""
+        srv = self.srv
+        stages = [build_stage(self.repo.path, "main", command=[
+                      "sh", "-c", "echo run-$((40+2)); sleep 2; ./build.sh"]),
+                  bake_stage(regions=["east"], rebake=True,
+                             command=["sh", "-c", "sleep 2; echo baked > baked.txt"])]
+        save_pipeline(srv, {"application": APP, "name": "crashy-build", "stages": stages})
+        eid = run_pipeline(srv, APP, "crashy-build")
+
+        def job_log():
+            url = stage_named(get_execution(srv, eid), "Build")["context"].get("jobLogUrl")
+            if not url:
+                return ""
+            status, body = srv.request("GET", url)
+            return body if status == 200 and isinstance(body, str) else ""
+        wait_until(lambda: "run-42" in job_log(), timeout=30, message="the build to start")
+        srv.kill9()
+        srv.start()
+
+        def bake_running():
+            e = get_execution(srv, eid)
+            return any(s["name"] == "Bake in east" and s["status"] == "RUNNING"
+                       for s in e["stages"])
+        wait_until(bake_running, timeout=60, message="the bake to start after the build")
+        srv.kill9()
+        srv.start()
+        e = wait_execution(srv, eid, timeout=90)
+        self.assertSucceeded(e)
+        self.assertEqual(job_log().count("run-42"), 1, "the build ran once, across the crash:\n" + job_log())
+        self.assertEqual(stage_named(e, "Build")["outputs"].get("VERSION"), "1.0")
+        self.assertEqual(len(stage_named(e, "Bake")["outputs"]["deploymentDetails"]), 1)
+
     def test_5_cancel_kills_the_job(self):
         p = {"application": APP, "name": "cancel-me", "stages": [
             build_stage(self.repo.path, "main", command=["sh", "-c", "sleep 4343 & wait"])]}
