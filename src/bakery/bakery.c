@@ -57,38 +57,6 @@ static mz_bakery *g_bk;
 
 /* ---- files ------------------------------------------------------------------------ */
 
-static json_t *
-read_json(const char *path)
-{
-	size_t len;
-	char *text = mz_read_file(path, &len, NULL);
-	json_t *v = text ? mz_json_parse(text, len, NULL) : NULL;
-	free(text);
-	return v;
-}
-
-static int
-write_json(const char *path, const json_t *v)
-{
-	char *tmp = mz_asprintf("%s.tmp%ld", path, (long)pthread_self() % 100000);
-	char *s = mz_json_dump(v);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int rc = -1;
-	if (fd >= 0) {
-		size_t len = strlen(s);
-		if (write(fd, s, len) == (ssize_t)len && fsync(fd) == 0)
-			rc = 0;
-		close(fd);
-		if (rc == 0 && rename(tmp, path) != 0)
-			rc = -1;
-	}
-	if (rc != 0)
-		unlink(tmp);
-	free(tmp);
-	free(s);
-	return rc;
-}
-
 static int
 rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
@@ -314,7 +282,7 @@ static void
 do_bake(const char *bake_id)
 {
 	char *bpath = bake_path(bake_id);
-	json_t *rec = read_json(bpath);
+	json_t *rec = mz_json_read_file(bpath);
 	json_t *req = json_object_get(rec, "request");
 	char *work = mz_asprintf("%s/work/%s", g_bk->root, bake_id);
 	char *stage = mz_asprintf("%s/root", work);
@@ -427,7 +395,7 @@ do_bake(const char *bake_id)
 	json_object_set_new(rec, "bakeKey", json_string(key_hex));
 	char *cpath = mz_asprintf("%s/cache/%s-%s.json", g_bk->root, key_hex, region ? region : "-");
 	if (!mz_json_bool(req, "rebake", false)) {
-		json_t *hit = read_json(cpath);
+		json_t *hit = mz_json_read_file(cpath);
 		json_t *img = hit ? mz_local_image(g_bk->lp, mz_json_str(hit, "imageId")) : NULL;
 		if (img) {
 			json_object_set_new(rec, "imageId", json_string(mz_json_str(hit, "imageId")));
@@ -572,7 +540,7 @@ do_bake(const char *bake_id)
 		json_object_set_new(rec, "bakeEndTime", json_integer(mz_now_ms()));
 		json_t *c = json_pack("{s:s, s:s, s:s?, s:I}", "imageId", image_id, "bakeKey", key_hex,
 		                      "region", region, "createdTime", (json_int_t)mz_now_ms());
-		write_json(cpath, c);
+		mz_json_write_file(cpath, c, JSON_COMPACT);
 		json_decref(c);
 		set_state(rec, "SUCCEEDED", NULL);
 		mz_info("bakery: %s baked image %s in %s (bake key %.16s)", bake_id, image_id,
@@ -584,7 +552,7 @@ fail:
 	set_state(rec, "TERMINAL", msg);
 	mz_warn("bakery: %s failed: %s", bake_id, msg);
 done:
-	write_json(bpath, rec);
+	mz_json_write_file(bpath, rec, JSON_COMPACT);
 	rm_rf(work);
 out_free:
 	json_decref(rec);
@@ -675,7 +643,7 @@ create_bake_task(mz_task_ctx *c, mz_task_result *r)
 	char bake_id[128];
 	mz_id_from_key("b", c->idempotency_key, bake_id);
 	char *bpath = bake_path(bake_id);
-	json_t *rec = read_json(bpath);
+	json_t *rec = mz_json_read_file(bpath);
 	if (rec)
 		goto started; /* replay */
 	json_t *req = json_object();
@@ -746,7 +714,7 @@ create_bake_task(mz_task_ctx *c, mz_task_result *r)
 	rec = json_pack("{s:s, s:s, s:o, s:I, s:s?}", "id", bake_id, "status", "RUNNING", "request",
 	                req, "startTime", (json_int_t)mz_now_ms(), "executionId",
 	                mz_json_str(c->execution, "id"));
-	if (write_json(bpath, rec) != 0) {
+	if (mz_json_write_file(bpath, rec, JSON_COMPACT) != 0) {
 		mz_task_result_set(r, "TERMINAL", "bake: cannot record the bake in %s", bpath);
 		goto out;
 	}
@@ -776,7 +744,7 @@ monitor_bake_task(mz_task_ctx *c, mz_task_result *r)
 		return;
 	}
 	char *bpath = bake_path(id);
-	json_t *rec = read_json(bpath);
+	json_t *rec = mz_json_read_file(bpath);
 	free(bpath);
 	const char *st = mz_json_str(rec, "status");
 	if (!rec) {

@@ -130,36 +130,6 @@ valid_job_id(const char *id)
 	return true;
 }
 
-static json_t *
-read_json_file(const char *path)
-{
-	size_t len;
-	char *text = mz_read_file(path, &len, NULL);
-	json_t *v = text ? mz_json_parse(text, len, NULL) : NULL;
-	free(text);
-	return v;
-}
-
-static int
-write_json_file(const char *path, const json_t *v)
-{
-	char *tmp = mz_asprintf("%s.tmp", path);
-	char *s = mz_json_dump(v);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int rc = -1;
-	if (fd >= 0) {
-		size_t len = strlen(s);
-		if (write(fd, s, len) == (ssize_t)len && fsync(fd) == 0)
-			rc = 0;
-		close(fd);
-		if (rc == 0 && rename(tmp, path) != 0)
-			rc = -1;
-	}
-	free(tmp);
-	free(s);
-	return rc;
-}
-
 /* The exit status recorded by the monitor (or by a kill), -1 if none. */
 static int
 job_exit(const char *dir, char *reason, size_t rsz)
@@ -468,7 +438,7 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	char *dir = job_dir(job_id);
 	char *jpath = mz_asprintf("%s/job.json", dir);
 	char *ws = mz_asprintf("%s/workspace", dir);
-	json_t *job = read_json_file(jpath);
+	json_t *job = mz_json_read_file(jpath);
 	strv bw = {0}, env_cmd = {0}, env_git = {0}, clone = {0}, checkout = {0};
 	char *h_clone = NULL, *h_checkout = NULL, *h_cmd = NULL;
 	const char *url = NULL, *ref = NULL;
@@ -615,7 +585,7 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	                "workspace", ws, "executionId", mz_json_str(c->execution, "id"),
 	                "application", mz_json_str(c->execution, "application"), "url", url, "ref",
 	                ref);
-	if (write_json_file(jpath, job) != 0) {
+	if (mz_json_write_file(jpath, job, JSON_COMPACT) != 0) {
 		kill_job(job, 0);
 		mz_task_result_set(r, "TERMINAL", "runJob: cannot record the job in %s", jpath);
 		goto out;
@@ -801,7 +771,7 @@ wait_job_task(mz_task_ctx *c, mz_task_result *r)
 	}
 	char *dir = job_dir(job_id);
 	char *jpath = mz_asprintf("%s/job.json", dir);
-	json_t *job = read_json_file(jpath);
+	json_t *job = mz_json_read_file(jpath);
 	char reason[256] = "";
 	int code = job_exit(dir, reason, sizeof(reason));
 	int64_t timeout_s = mz_json_int(job, "timeoutSeconds", 3600);
@@ -901,7 +871,7 @@ job_cancel(mz_task_ctx *c, mz_task_result *r)
 		return;
 	char *dir = job_dir(job_id);
 	char *jpath = mz_asprintf("%s/job.json", dir);
-	json_t *job = read_json_file(jpath);
+	json_t *job = mz_json_read_file(jpath);
 	if (job && job_alive(job)) {
 		kill_job(job, 500);
 		write_exit(dir, 143, "canceled");
@@ -924,7 +894,7 @@ mz_cloud_job_log(const char *job_id, size_t max, json_t **job_out)
 		return NULL;
 	char *dir = job_dir(job_id);
 	char *jpath = mz_asprintf("%s/job.json", dir);
-	json_t *job = read_json_file(jpath);
+	json_t *job = mz_json_read_file(jpath);
 	char *out = NULL;
 	if (job) {
 		out = log_tail(dir, max);

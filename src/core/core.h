@@ -130,6 +130,13 @@ void mz_id_from_key(const char *prefix, const char *key, char out[128]);
 
 /* ---- files ------------------------------------------------------------ */
 
+/* Writes v (serialised with jansson dump flags) to path atomically: a
+ * temporary file beside it, fsync, rename, so a crash leaves the old file
+ * or the new one. Returns 0, or -1 with errno set. */
+int mz_json_write_file(const char *path, const json_t *v, size_t flags);
+/* The JSON document in path; NULL when it is missing or does not parse. */
+json_t *mz_json_read_file(const char *path);
+
 /* mkdir -p; returns 0 or -1 with errno. */
 int mz_mkdirs(const char *path, int mode);
 /* Reads a whole file; NULL with err on failure; free() the result. */

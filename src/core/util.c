@@ -2,11 +2,13 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 char *
 mz_strdup(const char *s)
@@ -184,4 +186,57 @@ mz_id_from_key(const char *prefix, const char *key, char out[128])
 		mz_ulid(u);
 		snprintf(out, 128, "%.8s-%s", prefix, u);
 	}
+}
+
+int
+mz_json_write_file(const char *path, const json_t *v, size_t flags)
+{
+	char *text = json_dumps(v, flags | JSON_ENCODE_ANY);
+	/* the thread id keeps two writers of one file off each other's temp */
+	char *tmp = mz_asprintf("%s.tmp.%d", path, (int)gettid());
+	size_t len, off = 0;
+	int fd = -1, rc = -1, saved;
+
+	if (!text) {
+		errno = ENOMEM;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto out;
+	len = strlen(text);
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto out;
+	rc = close(fd);
+	fd = -1;
+	if (rc == 0)
+		rc = rename(tmp, path);
+out:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		unlink(tmp);
+	free(text);
+	free(tmp);
+	errno = saved;
+	return rc;
+}
+
+json_t *
+mz_json_read_file(const char *path)
+{
+	size_t len;
+	char *text = mz_read_file(path, &len, NULL);
+	json_t *v = text ? mz_json_parse(text, len, NULL) : NULL;
+	free(text);
+	return v;
 }

@@ -15,52 +15,16 @@
 int
 lp_write_json(const char *path, const json_t *v)
 {
-	char *text = json_dumps(v, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-	char *tmp = mz_asprintf("%s.tmp.%d", path, (int)gettid());
-	int fd, rc = -1;
-	size_t len, off = 0;
-
-	if (!text)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto out;
-	len = strlen(text);
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			unlink(tmp);
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
+	int rc = mz_json_write_file(path, v, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	if (rc != 0)
 		mz_warn("local: cannot write %s: %s", path, strerror(errno));
-	free(text);
-	free(tmp);
 	return rc;
 }
 
 json_t *
 lp_read_json(const char *path)
 {
-	size_t len;
-	char *text = mz_read_file(path, &len, NULL);
-	json_t *v;
-	if (!text)
-		return NULL;
-	v = json_loadb(text, len, 0, NULL);
-	free(text);
-	return v;
+	return mz_json_read_file(path);
 }
 
 void
