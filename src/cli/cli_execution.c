@@ -291,8 +291,6 @@ ex_list(mz_cli *c, mz_cli_args *a)
 	const char *limit = mz_cli_opt(a, "limit");
 	char *cfg = NULL, *path;
 	mz_buf q, statuses;
-	mz_cli_resp r;
-	int rc = MZ_CLI_OK;
 
 	if (limit) {
 		char *end;
@@ -329,19 +327,8 @@ ex_list(mz_cli *c, mz_cli_args *a)
 	path = mz_buf_detach(&q, NULL);
 	mz_buf_release(&statuses);
 
-	if (mz_cli_http(c, "GET", path, NULL, &r) != 0) {
-		free(path);
-		free(cfg);
-		return MZ_CLI_FAIL;
-	}
-	if (!mz_cli_is_2xx(&r) || !r.json)
-		rc = mz_cli_server_error(&r, NULL);
-	else
-		mz_cli_print_json(r.json);
-	mz_cli_resp_release(&r);
-	free(path);
 	free(cfg);
-	return rc;
+	return mz_cli_get_print(c, path);
 }
 
 static int

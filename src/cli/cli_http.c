@@ -233,3 +233,21 @@ mz_cli_exception_text(const json_t *context, const char *prefix, mz_buf *out)
 	if (!any && one)
 		mz_buf_printf(out, "%s%s\n", prefix, one);
 }
+
+int
+mz_cli_get_print(mz_cli *c, char *path)
+{
+	mz_cli_resp r;
+	int rc = MZ_CLI_OK;
+	if (mz_cli_http(c, "GET", path, NULL, &r) != 0) {
+		free(path);
+		return MZ_CLI_FAIL;
+	}
+	if (!mz_cli_is_2xx(&r) || !r.json)
+		rc = mz_cli_server_error(&r, NULL);
+	else
+		mz_cli_print_json(r.json);
+	mz_cli_resp_release(&r);
+	free(path);
+	return rc;
+}

@@ -116,6 +116,9 @@ int mz_cli_http(mz_cli *c, const char *method, const char *path,
 /* Builds a path from a printf-like format where every %s is one path
  * segment or query value, percent-escaped. free() the result. */
 char *mz_cli_path(mz_cli *c, const char *fmt, ...);
+/* GET path (freed here) and print the JSON answer, or the server's error;
+ * returns the command's exit code. The list commands are this. */
+int mz_cli_get_print(mz_cli *c, char *path);
 
 bool mz_cli_is_2xx(const mz_cli_resp *r);
 /* Prints the server's error `message` (or the status and body when there

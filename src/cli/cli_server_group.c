@@ -7,26 +7,12 @@ static int
 sg_list(mz_cli *c, mz_cli_args *a)
 {
 	const char *app = mz_cli_opt(a, "application");
-	mz_cli_resp r;
-	char *path;
-	int rc = MZ_CLI_OK;
 
 	if (!app && a->npos > 0)
 		app = a->pos[0];
 	if (!app || !*app)
 		return mz_cli_usage(c, "--application is required");
-	path = mz_cli_path(c, "/applications/%s/serverGroups", app);
-	if (mz_cli_http(c, "GET", path, NULL, &r) != 0) {
-		free(path);
-		return MZ_CLI_FAIL;
-	}
-	if (!mz_cli_is_2xx(&r) || !r.json)
-		rc = mz_cli_server_error(&r, NULL);
-	else
-		mz_cli_print_json(r.json);
-	mz_cli_resp_release(&r);
-	free(path);
-	return rc;
+	return mz_cli_get_print(c, mz_cli_path(c, "/applications/%s/serverGroups", app));
 }
 
 static const mz_cli_optdef list_opts[] = {
