@@ -14,7 +14,8 @@ from mizzen_harness import wait_until
 from mizzen_flow import COMPLETE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-APP_DIR = os.path.normpath(os.path.join(HERE, "..", "data", "apps", "webapp"))
+# the example web app (examples/webapp) is the deploy tests' app too
+APP_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "examples", "webapp"))
 
 
 def run_task(server, app, jobs, timeout=60, description="test"):

@@ -34,7 +34,7 @@ before(async () => {
   await srv.savePipeline({ application: APP, name: 'deploy', stages: [{ refId: '1', type: 'deploy', name: 'Deploy', clusters: [{
     application: APP, stack: 'web', freeFormDetails: '', account: 'local', cloudProvider: 'local', region: 'local',
     capacity: { min: 2, max: 2, desired: 2 }, strategy: 'highlander',
-    image: path.join(REPO, 'tests/data/apps/webapp'), command: ['python3', '$IMAGE_DIR/app.py'],
+    image: path.join(REPO, 'examples/webapp'), command: ['python3', '$IMAGE_DIR/app.py'],
     env: { VERSION: 'v1', START_DELAY: '0.5' }, healthCheck: { path: '/health' }, loadBalancers: [LB] }] }] });
   b = await browser();
   page = b.page;
