@@ -401,6 +401,30 @@ mz__eval_root(const json_t *exec, const json_t *stage)
 	return root;
 }
 
+/* Whether any string (or map key) inside v holds "${": a walk, where
+ * serialising v to search the text would allocate on every task run. */
+static bool
+has_expr(const json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	if (json_is_string(v))
+		return mz_expr_has(json_string_value(v));
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, x) {
+			if (mz_expr_has(k) || has_expr(x))
+				return true;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			if (has_expr(x))
+				return true;
+		}
+	}
+	return false;
+}
+
 json_t *
 mz__eval_context(const json_t *exec, const json_t *stage, const char *const *skip)
 {
@@ -419,16 +443,7 @@ mz__eval_context(const json_t *exec, const json_t *stage, const char *const *ski
 			json_object_set(out, k, v);
 			continue;
 		}
-		char *dumped = NULL;
-		bool has = false;
-		if (json_is_string(v)) {
-			has = mz_expr_has(json_string_value(v));
-		} else if (json_is_object(v) || json_is_array(v)) {
-			dumped = mz_json_dump(v);
-			has = strstr(dumped, "${") != NULL;
-			free(dumped);
-		}
-		if (!has) {
+		if (!has_expr(v)) {
 			json_object_set(out, k, v);
 			continue;
 		}
