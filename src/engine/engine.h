@@ -19,7 +19,7 @@
 #define MZ_ENGINE_H
 
 #include "core/core.h"
-#include "engine/expr.h"
+#include "expr/expr.h"
 #include "store/store.h"
 
 typedef struct mz_engine mz_engine;

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/expr.h"
+#include "expr/expr.h"
 
 static json_t *default_root;
 static json_t *upstream;

@@ -4,7 +4,7 @@
  * any real makes the result real, '+' concatenates when either side is a
  * string, and comparisons order null before everything.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <ctype.h>
 #include <math.h>

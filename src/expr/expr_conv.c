@@ -3,7 +3,7 @@
  * how values print (Double.toString, List/Map toString), how they compare,
  * and how Java regex syntax maps onto POSIX ERE (regcomp).
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -15,7 +15,7 @@
 #ifndef MZ_EXPR_INT_H
 #define MZ_EXPR_INT_H
 
-#include "engine/expr.h"
+#include "expr/expr.h"
 
 #include <regex.h>
 

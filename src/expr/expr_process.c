@@ -3,7 +3,7 @@
  * (mz_expr_eval) and the ${...} template walk over a whole JSON value
  * (mz_expr_process), with Orca's failure summary.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <stdlib.h>
 #include <string.h>

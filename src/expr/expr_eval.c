@@ -7,7 +7,7 @@
  * (json_incref), so a lookup of trigger.parameters costs no copy however
  * big the execution is.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * SpEL's "Method ... cannot be found" message, never looked up
  * reflectively.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
  * Every node lives in the AST's arena (expr_ast.c). Recursion depth and AST height are capped so that garbage
  * input cannot exhaust the stack here or later in the evaluator.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -7,7 +7,7 @@
  * between, instanceof) are case-insensitive as in SpEL, but a word right
  * after '.', '?.' or '#' is a name: `trigger.parameters.lt` still works.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * literal values and compiled regexes, all released by one call. Parsing
  * never frees piecemeal, so a syntax error half-way needs no cleanup.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <stdlib.h>
 #include <string.h>

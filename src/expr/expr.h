@@ -1,8 +1,9 @@
 /*
  * expr.h - Spinnaker pipeline expressions (${...}), a safe subset of SpEL.
  *
- * Part of the engine component; engine.h includes this header, and other
- * components reach expressions only through engine.h.
+ * The public header of the expression component (src/expr), which depends
+ * on core only. The engine evaluates stage contexts with it; engine.h
+ * includes this header, so other components reach it through engine.h.
  *
  * What is supported (Spinnaker reference §7): property and bracket access
  * (a.b, a['b'], a[0]), safe navigation (?.), literals ('s', "s", numbers,

@@ -5,7 +5,7 @@
  * root's "execution" key, so callers need not rewrite the expression.
  * Nothing here touches files, the network or the environment.
  */
-#include "engine/expr_int.h"
+#include "expr/expr_int.h"
 
 #include <ctype.h>
 #include <errno.h>
