@@ -1,87 +1,157 @@
 /*
- * store_int.h - for the files in src/store only: the table of operations every
- * back-end implements. store.c turns the public calls into calls through
- * this table, so a back-end never has to know about the others.
+ * store_int.h - for the files in src/store only: the database driver every
+ * back-end implements, and the helpers the operations are written with.
+ *
+ * The split follows Redis's ae.c: a driver per database is small and knows
+ * only how to talk to it (prepare, bind, step, column, reset, exec, begin /
+ * commit / rollback, what its errors mean, how it writes parameters); every
+ * store operation (store_apps.c, store_exec.c, store_queue.c,
+ * store_events.c) is written once above it, so a new operation, or the
+ * node logic of a cluster, is never written twice.
+ *
+ * A statement is either one of the shared table (store_sql.h), prepared
+ * once per connection and reused (the engine's write path runs the same
+ * few statements thousands of times a second), or a one-off built per call
+ * (the execution list query, whose shape depends on its filters).
  */
 #ifndef MZ_STORE_INT_H
 #define MZ_STORE_INT_H
 
 #include "store/store.h"
 
-typedef struct mz_store_ops {
+typedef struct mz_stmt mz_stmt;
+
+/* What mz__step returns besides an error (< 0, see mz__fail). */
+enum { MZ_STEP_DONE = 0, MZ_STEP_ROW = 1 };
+
+typedef struct mz_sql_driver {
 	const char *kind;
 	void (*close)(mz_store *st);
+
+	/* Write transactions. begin takes the back-end's writer discipline
+	 * (SQLite: BEGIN IMMEDIATE behind the process's write mutex). */
 	mz_code (*begin)(mz_store *st, mz_err *err);
 	mz_code (*commit)(mz_store *st, mz_err *err);
 	void (*rollback)(mz_store *st);
+	/* Runs SQL text without parameters or rows (schema, settings). */
+	mz_code (*exec)(mz_store *st, const char *sql, mz_err *err);
 
-	mz_code (*app_get)(mz_store *st, const char *name, json_t **app, mz_err *err);
-	mz_code (*app_put)(mz_store *st, const char *name, const char *body, mz_err *err);
-	mz_code (*app_delete)(mz_store *st, const char *name, mz_err *err);
-	mz_code (*app_list)(mz_store *st, json_t **apps, mz_err *err);
+	/* Statement q of the shared table, prepared on first use and cached
+	 * for the connection's life; returned reset, with nothing bound. */
+	mz_stmt *(*prepare)(mz_store *st, int q, mz_err *err);
+	/* A statement used once (?N parameters); free it with finalize. */
+	mz_stmt *(*prepare_once)(mz_store *st, const char *sql, mz_err *err);
+	void (*finalize)(mz_stmt *s);
 
-	mz_code (*pipeline_get)(mz_store *st, const char *id, json_t **cfg, mz_err *err);
-	mz_code (*pipeline_by_name)(mz_store *st, const char *app, const char *name, bool ci,
-	                            json_t **cfg, mz_err *err);
-	mz_code (*pipeline_put)(mz_store *st, const char *id, const char *app, const char *name,
-	                        int64_t index, const char *body, mz_err *err);
-	mz_code (*pipeline_delete)(mz_store *st, const char *id, mz_err *err);
-	mz_code (*pipeline_list)(mz_store *st, const char *app, json_t **cfgs, mz_err *err);
-	mz_code (*pipeline_history)(mz_store *st, const char *id, int limit, json_t **versions,
-	                            mz_err *err);
+	/* Parameters are numbered from 1. A text value may be NULL (SQL NULL)
+	 * and must stay valid until the statement is first stepped. */
+	void (*bind_text)(mz_stmt *s, int i, const char *v);
+	void (*bind_int)(mz_stmt *s, int i, int64_t v);
 
-	mz_code (*exec_get)(mz_store *st, const char *id, json_t **exec, mz_err *err);
-	mz_code (*exec_get_raw)(mz_store *st, const char *id, char **body, size_t *len,
-	                        char type[16], mz_err *err);
-	mz_code (*exec_put)(mz_store *st, const json_t *exec, const char *body, mz_err *err);
-	mz_code (*exec_delete)(mz_store *st, const char *id, mz_err *err);
-	mz_code (*exec_query)(mz_store *st, const mz_exec_query *q, json_t **execs, mz_err *err);
-	mz_code (*exec_count_status)(mz_store *st, const char *config_id, const char *status,
-	                             const char *except_id, int *count, mz_err *err);
+	/* MZ_STEP_ROW, MZ_STEP_DONE, or -1 (the error is kept for fail). */
+	int (*step)(mz_stmt *s);
+	/* The current row's columns, numbered from 0. */
+	bool (*column_null)(mz_stmt *s, int col);
+	const char *(*column_text)(mz_stmt *s, int col);
+	size_t (*column_bytes)(mz_stmt *s, int col);
+	int64_t (*column_int)(mz_stmt *s, int col);
+	/* Rows changed by the statement just run. */
+	int64_t (*changes)(mz_stmt *s);
+	/* Ends a run (the statement can be bound and stepped again). */
+	void (*reset)(mz_stmt *s);
 
-	mz_code (*queue_push)(mz_store *st, const char *fp, const char *exec_id,
-	                      int64_t deliver_at, bool only_reschedule, mz_err *err);
-	mz_code (*queue_claim)(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max,
-	                       int *n, mz_err *err);
-	mz_code (*queue_ack)(mz_store *st, int64_t id, mz_err *err);
-	mz_code (*queue_set_delivery)(mz_store *st, int64_t id, int64_t deliver_at, mz_err *err);
-	mz_code (*queue_next_due)(mz_store *st, int64_t *when, mz_err *err);
-	mz_code (*queue_release_leases)(mz_store *st, int64_t now, mz_err *err);
-	mz_code (*queue_count_for_execution)(mz_store *st, const char *exec_id, int *count,
-	                                     mz_err *err);
-
-	mz_code (*pending_push)(mz_store *st, const char *config_id, const char *body, mz_err *err);
-	mz_code (*pending_pop)(mz_store *st, const char *config_id, bool newest, json_t **msg,
-	                       mz_err *err);
-	mz_code (*pending_count)(mz_store *st, const char *config_id, int *count, mz_err *err);
-
-	mz_code (*outbox_push)(mz_store *st, const char *body, mz_err *err);
-	mz_code (*outbox_fetch)(mz_store *st, int64_t after_id, int max, json_t **events,
-	                        mz_err *err);
-	mz_code (*outbox_delete)(mz_store *st, int64_t id, mz_err *err);
-
-	mz_code (*kv_get)(mz_store *st, const char *key, char **value, mz_err *err);
-	mz_code (*kv_put)(mz_store *st, const char *key, const char *value, mz_err *err);
-
-	mz_code (*event_add)(mz_store *st, const char *event_id, const char *body, bool *added,
-	                     mz_err *err);
-	mz_code (*event_pending)(mz_store *st, int max, json_t **events, mz_err *err);
-	mz_code (*event_done)(mz_store *st, int64_t seq, const char *result, mz_err *err);
-	mz_code (*event_get)(mz_store *st, const char *event_id, json_t **out, mz_err *err);
-	mz_code (*delivery_push)(mz_store *st, const char *body, int64_t deliver_at, mz_err *err);
-	mz_code (*delivery_due)(mz_store *st, int64_t now, int max, json_t **out, mz_err *err);
-	mz_code (*delivery_retry)(mz_store *st, int64_t id, int64_t deliver_at, const char *error,
-	                          mz_err *err);
-	mz_code (*delivery_delete)(mz_store *st, int64_t id, mz_err *err);
-} mz_store_ops;
+	/* The last error of this connection as mz_fail(err, code, "store:
+	 * <what>: <message>"), with lock conflicts and serialization failures
+	 * mapped to MZ_EBUSY (try again) and everything else to MZ_EIO. */
+	mz_code (*fail)(mz_store *st, mz_err *err, const char *what);
+} mz_sql_driver;
 
 /* Every back-end's connection struct starts with this. */
 struct mz_store {
-	const mz_store_ops *ops;
+	const mz_sql_driver *drv;
 	int tx_depth; /* 1 while inside mz_store_begin/commit */
+};
+
+/* Every back-end's statement struct starts with this. */
+struct mz_stmt {
+	mz_store *st;
 };
 
 mz_code mz_store__sqlite_open(const char *path, mz_store **out, mz_err *err);
 mz_code mz_store__pg_open(const char *url, mz_store **out, mz_err *err);
+
+/* ---- helpers over the driver (store.c) -------------------------------- */
+
+static inline mz_stmt *
+mz__stmt(mz_store *st, int q, mz_err *err)
+{
+	return st->drv->prepare(st, q, err);
+}
+
+static inline void
+mz__text(mz_stmt *s, int i, const char *v)
+{
+	s->st->drv->bind_text(s, i, v);
+}
+
+static inline void
+mz__int(mz_stmt *s, int i, int64_t v)
+{
+	s->st->drv->bind_int(s, i, v);
+}
+
+static inline int
+mz__step(mz_stmt *s)
+{
+	return s->st->drv->step(s);
+}
+
+static inline const char *
+mz__col_text(mz_stmt *s, int col)
+{
+	return s->st->drv->column_text(s, col);
+}
+
+static inline size_t
+mz__col_bytes(mz_stmt *s, int col)
+{
+	return s->st->drv->column_bytes(s, col);
+}
+
+static inline int64_t
+mz__col_int(mz_stmt *s, int col)
+{
+	return s->st->drv->column_int(s, col);
+}
+
+static inline bool
+mz__col_null(mz_stmt *s, int col)
+{
+	return s->st->drv->column_null(s, col);
+}
+
+static inline void
+mz__reset(mz_stmt *s)
+{
+	s->st->drv->reset(s);
+}
+
+static inline mz_code
+mz__fail(mz_store *st, mz_err *err, const char *what)
+{
+	return st->drv->fail(st, err, what);
+}
+
+/* Runs a statement to its end (no rows wanted); *changes (may be NULL)
+ * receives the rows it changed. Resets it. */
+mz_code mz__run(mz_stmt *s, int64_t *changes, mz_err *err, const char *what);
+/* First column of the first row as JSON (MZ_ENOTFOUND without a row). */
+mz_code mz__one_body(mz_stmt *s, json_t **out, mz_err *err, const char *what);
+/* First column of every row as a JSON array (unparsable rows skipped). */
+mz_code mz__all_bodies(mz_stmt *s, json_t **out, mz_err *err, const char *what);
+/* First column of the first row as an integer (0 without a row or NULL). */
+mz_code mz__one_int(mz_stmt *s, int64_t *out, bool *found, mz_err *err, const char *what);
+/* Column col of the current row parsed as JSON, or NULL. */
+json_t *mz__col_json(mz_stmt *s, int col);
 
 #endif

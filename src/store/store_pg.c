@@ -1,8 +1,10 @@
 /*
- * store_pg.c - the PostgreSQL back-end (libpq), selected by a postgres://
- * URL. It runs the same statements as the SQLite back-end (store_sql.c),
- * with ?N parameters rewritten to $N and each statement prepared once per
- * connection.
+ * store_pg.c - the PostgreSQL driver (libpq), selected by a postgres://
+ * URL. It is only the driver (store_int.h): the operations above it are
+ * the same as SQLite's. Shared statements have their ?N parameters
+ * rewritten to $N and are prepared once per connection (named "mzN");
+ * a step runs the statement and keeps its whole result, then walks its
+ * rows.
  *
  * Writers are serialised like SQLite's single writer: every write
  * transaction starts by taking one transaction-scoped advisory lock. The
@@ -57,57 +59,58 @@ static const char *const migrations[] = {
 	"CREATE INDEX deliveries_due ON deliveries(next_at, id);",
 };
 
+typedef struct pg_param {
+	const char *text; /* NULL: SQL NULL, unless is_int */
+	bool is_int;
+	char num[24];
+} pg_param;
+
+typedef struct pg_stmt {
+	mz_stmt base;
+	int q;          /* index in the shared table, or -1 for a one-off */
+	char *sql;      /* a one-off's text, $N form */
+	bool prepared;  /* the shared statement exists on this connection */
+	pg_param *params;
+	int nparams, cap;
+	PGresult *res;  /* the result being walked, NULL before the first step */
+	int row;
+} pg_stmt;
+
 typedef struct pg_store {
 	mz_store base;
 	PGconn *conn;
-	bool prepared[Q_COUNT];
+	pg_stmt stmt[Q_COUNT];
+	/* the last failed statement's error, for fail() */
+	char err_state[8];
+	char err_msg[400];
 } pg_store;
 
 #define PG(st) ((pg_store *)(st))
-
-/* A parameter list: text values, with integers formatted into slots.
- * MZ_PG_MAX_PARAMS covers the widest shared statement (the execution
- * upsert's 9); adding past it is a programming error caught here. */
-#define MZ_PG_MAX_PARAMS 12
-
-typedef struct params {
-	const char *v[MZ_PG_MAX_PARAMS];
-	char num[MZ_PG_MAX_PARAMS][24];
-	int n;
-} params;
+#define PS(x) ((pg_stmt *)(x))
 
 static void
-p_text(params *p, const char *s)
+keep_error(pg_store *s, const PGresult *res)
 {
-	if (p->n >= MZ_PG_MAX_PARAMS)
-		abort();
-	p->v[p->n++] = s;
-}
-
-static void
-p_int(params *p, int64_t x)
-{
-	if (p->n >= MZ_PG_MAX_PARAMS)
-		abort();
-	snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)x);
-	p->v[p->n] = p->num[p->n];
-	p->n++;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	if (!msg || !*msg)
+		msg = PQerrorMessage(s->conn);
+	snprintf(s->err_state, sizeof(s->err_state), "%s", state ? state : "");
+	snprintf(s->err_msg, sizeof(s->err_msg), "%s", msg && *msg ? msg : "unknown error");
+	size_t n = strlen(s->err_msg);
+	while (n > 0 && (s->err_msg[n - 1] == '\n' || s->err_msg[n - 1] == ' '))
+		s->err_msg[--n] = '\0';
 }
 
 static mz_code
-pg_fail(pg_store *s, const PGresult *res, mz_err *err, const char *what)
+pg_fail(mz_store *st, mz_err *err, const char *what)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn);
+	pg_store *s = PG(st);
+	const char *state = s->err_state;
 	/* serialization failure, deadlock, lock timeout: try again */
-	bool busy = state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-	                      strcmp(state, "55P03") == 0);
-	char clean[400];
-	snprintf(clean, sizeof(clean), "%s", msg ? msg : "unknown error");
-	size_t n = strlen(clean);
-	while (n > 0 && (clean[n - 1] == '\n' || clean[n - 1] == ' '))
-		clean[--n] = '\0';
-	return mz_fail(err, busy ? MZ_EBUSY : MZ_EIO, "store: %s: %s", what, clean);
+	bool busy = strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	            strcmp(state, "55P03") == 0;
+	return mz_fail(err, busy ? MZ_EBUSY : MZ_EIO, "store: %s: %s", what, s->err_msg);
 }
 
 /* ?N -> $N, outside string literals. */
@@ -125,123 +128,216 @@ to_dollars(const char *sql)
 	return out;
 }
 
-/* Runs shared statement q with params; returns the result (PQclear it) or
- * NULL with err set. */
-static PGresult *
-exec_q(pg_store *s, int q, const params *p, mz_err *err, const char *what)
+static void
+pg_reset(mz_stmt *x)
 {
-	char name[16];
-	snprintf(name, sizeof(name), "mz%d", q);
-	if (!s->prepared[q]) {
+	pg_stmt *c = PS(x);
+	if (c->res)
+		PQclear(c->res);
+	c->res = NULL;
+	c->row = -1;
+	c->nparams = 0;
+}
+
+/* A broken connection (the server restarted, the network dropped) is
+ * re-opened before the next transaction; its prepared statements went
+ * with it. Inside a transaction nothing is retried: the caller's
+ * transaction fails and is rolled back as a whole. */
+static void
+reconnect_if_broken(pg_store *s)
+{
+	if (PQstatus(s->conn) != CONNECTION_BAD)
+		return;
+	PQreset(s->conn);
+	for (int i = 0; i < Q_COUNT; i++)
+		s->stmt[i].prepared = false;
+	if (PQstatus(s->conn) == CONNECTION_OK)
+		mz_warn("store: reconnected to PostgreSQL");
+}
+
+static mz_stmt *
+pg_prepare(mz_store *st, int q, mz_err *err)
+{
+	pg_store *s = PG(st);
+	pg_stmt *c = &s->stmt[q];
+	if (!st->tx_depth)
+		reconnect_if_broken(s);
+	c->base.st = st;
+	c->q = q;
+	pg_reset(&c->base);
+	if (!c->prepared) {
+		char name[16];
+		snprintf(name, sizeof(name), "mz%d", q);
 		char *sql = to_dollars(mz_store__sql[q]);
 		PGresult *res = PQprepare(s->conn, name, sql, 0, NULL);
 		free(sql);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			pg_fail(s, res, err, "prepare");
+			keep_error(s, res);
 			PQclear(res);
+			pg_fail(st, err, "prepare");
 			return NULL;
 		}
 		PQclear(res);
-		s->prepared[q] = true;
+		c->prepared = true;
 	}
-	PGresult *res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		pg_fail(s, res, err, what);
-		PQclear(res);
+	return &c->base;
+}
+
+static mz_stmt *
+pg_prepare_once(mz_store *st, const char *sql, mz_err *err)
+{
+	pg_stmt *c = calloc(1, sizeof(*c));
+	if (!c) {
+		mz_fail(err, MZ_ENOMEM, "out of memory");
 		return NULL;
 	}
-	return res;
+	c->base.st = st;
+	c->q = -1;
+	c->row = -1;
+	c->sql = to_dollars(sql);
+	return &c->base;
+}
+
+static void
+pg_finalize(mz_stmt *x)
+{
+	pg_stmt *c = PS(x);
+	pg_reset(x);
+	free(c->params);
+	free(c->sql);
+	free(c);
+}
+
+static pg_param *
+param_slot(pg_stmt *c, int i)
+{
+	if (i < 1)
+		abort();
+	if (i > c->cap) {
+		int cap = c->cap ? c->cap : 8;
+		while (cap < i)
+			cap *= 2;
+		pg_param *p = realloc(c->params, (size_t)cap * sizeof(*p));
+		if (!p)
+			abort();
+		c->params = p;
+		c->cap = cap;
+	}
+	/* parameters skipped over are NULL */
+	for (int k = c->nparams; k < i; k++) {
+		c->params[k].text = NULL;
+		c->params[k].is_int = false;
+	}
+	if (i > c->nparams)
+		c->nparams = i;
+	return &c->params[i - 1];
+}
+
+static void
+pg_bind_text(mz_stmt *x, int i, const char *v)
+{
+	pg_param *p = param_slot(PS(x), i);
+	p->text = v;
+	p->is_int = false;
+}
+
+static void
+pg_bind_int(mz_stmt *x, int i, int64_t v)
+{
+	pg_param *p = param_slot(PS(x), i);
+	snprintf(p->num, sizeof(p->num), "%lld", (long long)v);
+	p->is_int = true;
+}
+
+static int
+pg_step(mz_stmt *x)
+{
+	pg_stmt *c = PS(x);
+	pg_store *s = PG(x->st);
+	if (!c->res) {
+		const char *vals[c->nparams > 0 ? c->nparams : 1];
+		for (int i = 0; i < c->nparams; i++)
+			vals[i] = c->params[i].is_int ? c->params[i].num : c->params[i].text;
+		if (c->q >= 0) {
+			char name[16];
+			snprintf(name, sizeof(name), "mz%d", c->q);
+			c->res = PQexecPrepared(s->conn, name, c->nparams, vals, NULL, NULL, 0);
+		} else {
+			c->res = PQexecParams(s->conn, c->sql, c->nparams, NULL, vals, NULL, NULL, 0);
+		}
+		ExecStatusType rs = PQresultStatus(c->res);
+		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+			keep_error(s, c->res);
+			return -1;
+		}
+		c->row = 0;
+	} else {
+		c->row++;
+	}
+	return c->row < PQntuples(c->res) ? MZ_STEP_ROW : MZ_STEP_DONE;
+}
+
+static bool
+pg_column_null(mz_stmt *x, int col)
+{
+	pg_stmt *c = PS(x);
+	return PQgetisnull(c->res, c->row, col);
+}
+
+static const char *
+pg_column_text(mz_stmt *x, int col)
+{
+	pg_stmt *c = PS(x);
+	return PQgetvalue(c->res, c->row, col);
+}
+
+static size_t
+pg_column_bytes(mz_stmt *x, int col)
+{
+	pg_stmt *c = PS(x);
+	return (size_t)PQgetlength(c->res, c->row, col);
+}
+
+static int64_t
+pg_column_int(mz_stmt *x, int col)
+{
+	pg_stmt *c = PS(x);
+	return PQgetisnull(c->res, c->row, col) ? 0
+	                                         : strtoll(PQgetvalue(c->res, c->row, col), NULL, 10);
+}
+
+static int64_t
+pg_changes(mz_stmt *x)
+{
+	pg_stmt *c = PS(x);
+	return c->res ? strtoll(PQcmdTuples(c->res), NULL, 10) : 0;
 }
 
 static mz_code
-run_q(pg_store *s, int q, const params *p, mz_err *err, const char *what)
+pg_exec(mz_store *st, const char *sql, mz_err *err)
 {
-	PGresult *res = exec_q(s, q, p, err, what);
-	if (!res)
-		return err ? err->code : MZ_EIO;
-	PQclear(res);
-	return MZ_OK;
-}
-
-static mz_code
-exec_sql(pg_store *s, const char *sql, mz_err *err, const char *what)
-{
+	pg_store *s = PG(st);
 	PGresult *res = PQexec(s->conn, sql);
-	ExecStatusType st = PQresultStatus(res);
+	ExecStatusType rs = PQresultStatus(res);
 	mz_code rc = MZ_OK;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		rc = pg_fail(s, res, err, what);
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+		keep_error(s, res);
+		rc = pg_fail(st, err, "exec");
+	}
 	PQclear(res);
 	return rc;
 }
 
-static json_t *
-parse_cell(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return mz_json_parse(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col), NULL);
-}
-
-static int64_t
-int_cell(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-/* First column of the only row as JSON. */
-static mz_code
-one_body(pg_store *s, int q, const params *p, json_t **out, mz_err *err, const char *what)
-{
-	PGresult *res = exec_q(s, q, p, err, what);
-	*out = NULL;
-	if (!res)
-		return err ? err->code : MZ_EIO;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return MZ_ENOTFOUND;
-	}
-	*out = parse_cell(res, 0, 0);
-	PQclear(res);
-	return *out ? MZ_OK : mz_fail(err, MZ_EIO, "store: %s: stored JSON is damaged", what);
-}
-
-static mz_code
-all_bodies(pg_store *s, int q, const params *p, json_t **out, mz_err *err, const char *what)
-{
-	PGresult *res = exec_q(s, q, p, err, what);
-	if (!res)
-		return err ? err->code : MZ_EIO;
-	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_t *v = parse_cell(res, i, 0);
-		if (v)
-			json_array_append_new(arr, v);
-	}
-	PQclear(res);
-	*out = arr;
-	return MZ_OK;
-}
-
-static mz_code
-count_q(pg_store *s, int q, const params *p, int *count, mz_err *err)
-{
-	PGresult *res = exec_q(s, q, p, err, "count");
-	if (!res)
-		return err ? err->code : MZ_EIO;
-	*count = PQntuples(res) ? (int)int_cell(res, 0, 0) : 0;
-	PQclear(res);
-	return MZ_OK;
-}
-
-/* ---- connection ------------------------------------------------------- */
-
 static void
 pg_close(mz_store *st)
 {
-	PQfinish(PG(st)->conn);
-	free(st);
+	pg_store *s = PG(st);
+	for (int i = 0; i < Q_COUNT; i++) {
+		pg_reset(&s->stmt[i].base);
+		free(s->stmt[i].params);
+	}
+	PQfinish(s->conn);
+	free(s);
 }
 
 static mz_code
@@ -249,672 +345,46 @@ pg_begin(mz_store *st, mz_err *err)
 {
 	pg_store *s = PG(st);
 	char sql[96];
+	reconnect_if_broken(s);
 	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", MZ_PG_WRITE_LOCK);
-	mz_code rc = exec_sql(s, sql, err, "begin");
+	mz_code rc = pg_exec(st, sql, err);
 	if (rc)
-		exec_sql(s, "ROLLBACK", NULL, "rollback");
+		pg_exec(st, "ROLLBACK", NULL);
 	return rc;
 }
 
 static mz_code
 pg_commit(mz_store *st, mz_err *err)
 {
-	return exec_sql(PG(st), "COMMIT", err, "commit");
+	return pg_exec(st, "COMMIT", err);
 }
 
 static void
 pg_rollback(mz_store *st)
 {
-	exec_sql(PG(st), "ROLLBACK", NULL, "rollback");
+	pg_exec(st, "ROLLBACK", NULL);
 }
 
-/* ---- applications and pipelines -------------------------------------- */
-
-static mz_code
-pg_app_get(mz_store *st, const char *name, json_t **app, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, name);
-	mz_code rc = one_body(PG(st), Q_APP_GET, &p, app, err, "read application");
-	if (rc == MZ_ENOTFOUND)
-		mz_fail(err, rc, "Application not found (name: %s)", name);
-	return rc;
-}
-
-static mz_code
-pg_app_put(mz_store *st, const char *name, const char *body, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, name);
-	p_text(&p, body);
-	p_int(&p, mz_now_ms());
-	return run_q(PG(st), Q_APP_PUT, &p, err, "save application");
-}
-
-static mz_code
-pg_app_delete(mz_store *st, const char *name, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, name);
-	return run_q(PG(st), Q_APP_DEL, &p, err, "delete application");
-}
-
-static mz_code
-pg_app_list(mz_store *st, json_t **apps, mz_err *err)
-{
-	return all_bodies(PG(st), Q_APP_LIST, NULL, apps, err, "list applications");
-}
-
-static mz_code
-pg_pipeline_get(mz_store *st, const char *id, json_t **cfg, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, id);
-	mz_code rc = one_body(PG(st), Q_PIPE_GET, &p, cfg, err, "read pipeline");
-	if (rc == MZ_ENOTFOUND)
-		mz_fail(err, rc, "Pipeline config not found (id: %s)", id);
-	return rc;
-}
-
-static mz_code
-pg_pipeline_by_name(mz_store *st, const char *app, const char *name, bool ci, json_t **cfg,
-                    mz_err *err)
-{
-	params p = {0};
-	p_text(&p, app);
-	p_text(&p, name);
-	mz_code rc = one_body(PG(st), ci ? Q_PIPE_BY_NAME_CI : Q_PIPE_BY_NAME, &p, cfg, err,
-	                      "read pipeline");
-	if (rc == MZ_ENOTFOUND)
-		mz_fail(err, rc, "Pipeline config (id: %s) not found for Application (id: %s)",
-		        name, app);
-	return rc;
-}
-
-static mz_code
-pg_pipeline_put(mz_store *st, const char *id, const char *app, const char *name,
-                int64_t index, const char *body, mz_err *err)
-{
-	pg_store *s = PG(st);
-	params p = {0};
-	p_text(&p, id);
-	p_text(&p, app);
-	p_text(&p, name);
-	p_int(&p, index);
-	p_text(&p, body);
-	p_int(&p, mz_now_ms());
-	mz_code rc = run_q(s, Q_PIPE_PUT, &p, err, "save pipeline");
-	if (rc)
-		return rc;
-	json_t *newest = NULL;
-	params h = {0};
-	p_text(&h, id);
-	PGresult *res = exec_q(s, Q_HIST_NEWEST, &h, err, "read pipeline history");
-	if (!res)
-		return MZ_EIO;
-	bool same = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), body) == 0;
-	PQclear(res);
-	(void)newest;
-	if (same)
-		return MZ_OK;
-	params a = {0};
-	p_text(&a, id);
-	p_text(&a, body);
-	p_int(&a, mz_now_ms());
-	return run_q(s, Q_HIST_ADD, &a, err, "record pipeline history");
-}
-
-static mz_code
-pg_pipeline_delete(mz_store *st, const char *id, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, id);
-	return run_q(PG(st), Q_PIPE_DEL, &p, err, "delete pipeline");
-}
-
-static mz_code
-pg_pipeline_list(mz_store *st, const char *app, json_t **cfgs, mz_err *err)
-{
-	params p = {0};
-	if (app)
-		p_text(&p, app);
-	return all_bodies(PG(st), app ? Q_PIPE_LIST : Q_PIPE_LIST_ALL, &p, cfgs, err,
-	                  "list pipelines");
-}
-
-static mz_code
-pg_pipeline_history(mz_store *st, const char *id, int limit, json_t **versions, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, id);
-	p_int(&p, limit);
-	return all_bodies(PG(st), Q_HIST_LIST, &p, versions, err, "read pipeline history");
-}
-
-/* ---- executions ------------------------------------------------------- */
-
-static mz_code
-pg_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, id);
-	mz_code rc = one_body(PG(st), Q_EXEC_GET, &p, exec, err, "read execution");
-	if (rc == MZ_ENOTFOUND)
-		mz_fail(err, rc, "Execution not found (id: %s)", id);
-	return rc;
-}
-
-static mz_code
-pg_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len, char type[16],
-                mz_err *err)
-{
-	params p = {0};
-	p_text(&p, id);
-	PGresult *res = exec_q(PG(st), Q_EXEC_GET_RAW, &p, err, "read execution");
-	if (!res)
-		return MZ_EIO;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return mz_fail(err, MZ_ENOTFOUND, "Execution not found (id: %s)", id);
-	}
-	size_t n = (size_t)PQgetlength(res, 0, 0);
-	*body = malloc(n + 1);
-	if (!*body) {
-		PQclear(res);
-		return mz_fail(err, MZ_ENOMEM, "out of memory");
-	}
-	memcpy(*body, PQgetvalue(res, 0, 0), n);
-	(*body)[n] = '\0';
-	if (len)
-		*len = n;
-	if (type)
-		snprintf(type, 16, "%s", PQgetvalue(res, 0, 1));
-	PQclear(res);
-	return MZ_OK;
-}
-
-static void
-p_time(params *p, const json_t *exec, const char *key)
-{
-	json_t *v = json_object_get(exec, key);
-	if (json_is_integer(v))
-		p_int(p, json_integer_value(v));
-	else
-		p_text(p, NULL);
-}
-
-static mz_code
-pg_exec_put(mz_store *st, const json_t *exec, const char *body, mz_err *err)
-{
-	params p = {0};
-	const char *type = mz_json_str(exec, "type");
-	const char *app = mz_json_str(exec, "application");
-	const char *status = mz_json_str(exec, "status");
-	p_text(&p, mz_json_str(exec, "id"));
-	p_text(&p, type ? type : "PIPELINE");
-	p_text(&p, app ? app : "");
-	p_text(&p, mz_json_str(exec, "pipelineConfigId"));
-	p_text(&p, status ? status : "NOT_STARTED");
-	p_time(&p, exec, "buildTime");
-	p_time(&p, exec, "startTime");
-	p_time(&p, exec, "endTime");
-	p_text(&p, body);
-	return run_q(PG(st), Q_EXEC_PUT, &p, err, "save execution");
-}
-
-static mz_code
-pg_exec_delete(mz_store *st, const char *id, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, id);
-	return run_q(PG(st), Q_EXEC_DEL, &p, err, "delete execution");
-}
-
-static mz_code
-pg_exec_query(mz_store *st, const mz_exec_query *qy, json_t **execs, mz_err *err)
-{
-	pg_store *s = PG(st);
-	mz_buf sql;
-	size_t n = 0;
-	const char **vals;
-	mz_buf_init(&sql, 0);
-	mz_store__exec_query_sql(qy, &sql);
-	char *text = to_dollars(sql.data);
-	mz_buf_release(&sql);
-	for (int i = 0; qy->config_ids && qy->config_ids[i]; i++)
-		n++;
-	for (int i = 0; qy->statuses && qy->statuses[i]; i++)
-		n++;
-	vals = calloc(n + 2, sizeof(*vals));
-	n = 0;
-	if (qy->type)
-		vals[n++] = qy->type;
-	if (qy->application)
-		vals[n++] = qy->application;
-	for (int i = 0; qy->config_ids && qy->config_ids[i]; i++)
-		vals[n++] = qy->config_ids[i];
-	for (int i = 0; qy->statuses && qy->statuses[i]; i++)
-		vals[n++] = qy->statuses[i];
-	PGresult *res = PQexecParams(s->conn, text, (int)n, NULL, vals, NULL, NULL, 0);
-	free(text);
-	free(vals);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		mz_code rc = pg_fail(s, res, err, "query executions");
-		PQclear(res);
-		return rc;
-	}
-	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_t *v = parse_cell(res, i, 0);
-		if (v)
-			json_array_append_new(arr, v);
-	}
-	PQclear(res);
-	*execs = arr;
-	return MZ_OK;
-}
-
-static mz_code
-pg_exec_count_status(mz_store *st, const char *config_id, const char *status,
-                     const char *except_id, int *count, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, config_id);
-	p_text(&p, status);
-	if (except_id)
-		p_text(&p, except_id);
-	return count_q(PG(st), except_id ? Q_EXEC_COUNT_EXCEPT : Q_EXEC_COUNT, &p, count, err);
-}
-
-/* ---- queue ------------------------------------------------------------ */
-
-static mz_code
-pg_queue_push(mz_store *st, const char *fp, const char *exec_id, int64_t at,
-              bool only_reschedule, mz_err *err)
-{
-	pg_store *s = PG(st);
-	params f = {0};
-	p_text(&f, fp);
-	PGresult *res = exec_q(s, Q_QUEUE_FIND, &f, err, "queue lookup");
-	if (!res)
-		return MZ_EIO;
-	int64_t id = PQntuples(res) ? int_cell(res, 0, 0) : 0;
-	PQclear(res);
-	params p = {0};
-	if (id) {
-		p_int(&p, id);
-		p_int(&p, at);
-		return run_q(s, Q_QUEUE_MOVE, &p, err, "queue reschedule");
-	}
-	if (only_reschedule)
-		return MZ_OK;
-	p_text(&p, fp);
-	p_text(&p, exec_id);
-	p_int(&p, at);
-	return run_q(s, Q_QUEUE_INSERT, &p, err, "queue push");
-}
-
-static mz_code
-pg_queue_claim(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max, int *n,
-               mz_err *err)
-{
-	pg_store *s = PG(st);
-	params p = {0};
-	int got = 0;
-	p_int(&p, now);
-	p_int(&p, max);
-	PGresult *res = exec_q(s, Q_QUEUE_CLAIM, &p, err, "queue claim");
-	*n = 0;
-	if (!res)
-		return MZ_EIO;
-	for (int i = 0; i < PQntuples(res) && got < max; i++) {
-		json_t *body = parse_cell(res, i, 1);
-		if (!body)
-			continue;
-		out[got].id = int_cell(res, i, 0);
-		out[got].body = body;
-		out[got].deliver_at = int_cell(res, i, 2);
-		out[got].attempts = (int)int_cell(res, i, 3) + 1;
-		got++;
-	}
-	PQclear(res);
-	for (int i = 0; i < got; i++) {
-		params l = {0};
-		p_int(&l, out[i].id);
-		p_int(&l, now + lease_ms);
-		if (run_q(s, Q_QUEUE_LEASE, &l, err, "queue lease")) {
-			for (int j = 0; j < got; j++)
-				mz_msg_release(&out[j]);
-			return MZ_EIO;
-		}
-	}
-	*n = got;
-	return MZ_OK;
-}
-
-static mz_code
-pg_queue_ack(mz_store *st, int64_t id, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, id);
-	return run_q(PG(st), Q_QUEUE_ACK, &p, err, "queue ack");
-}
-
-static mz_code
-pg_queue_set_delivery(mz_store *st, int64_t id, int64_t at, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, id);
-	p_int(&p, at);
-	return run_q(PG(st), Q_QUEUE_SET, &p, err, "queue set delivery");
-}
-
-static mz_code
-pg_queue_next_due(mz_store *st, int64_t *when, mz_err *err)
-{
-	PGresult *res = exec_q(PG(st), Q_QUEUE_NEXT, NULL, err, "queue next");
-	*when = INT64_MAX;
-	if (!res)
-		return MZ_EIO;
-	if (PQntuples(res) && !PQgetisnull(res, 0, 0))
-		*when = int_cell(res, 0, 0);
-	PQclear(res);
-	return MZ_OK;
-}
-
-static mz_code
-pg_queue_release_leases(mz_store *st, int64_t now, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, now);
-	return run_q(PG(st), Q_QUEUE_RELEASE, &p, err, "queue release leases");
-}
-
-static mz_code
-pg_queue_count_for_execution(mz_store *st, const char *exec_id, int *count, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, exec_id);
-	return count_q(PG(st), Q_QUEUE_COUNT_EXEC, &p, count, err);
-}
-
-/* ---- pending, outbox, kv ---------------------------------------------- */
-
-static mz_code
-pg_pending_push(mz_store *st, const char *config_id, const char *body, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, config_id);
-	p_text(&p, body);
-	return run_q(PG(st), Q_PEND_PUSH, &p, err, "pending push");
-}
-
-static mz_code
-pg_pending_pop(mz_store *st, const char *config_id, bool newest, json_t **msg, mz_err *err)
-{
-	pg_store *s = PG(st);
-	params p = {0};
-	p_text(&p, config_id);
-	PGresult *res = exec_q(s, newest ? Q_PEND_NEWEST : Q_PEND_OLDEST, &p, err, "pending pop");
-	*msg = NULL;
-	if (!res)
-		return MZ_EIO;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return MZ_OK;
-	}
-	int64_t id = int_cell(res, 0, 0);
-	*msg = parse_cell(res, 0, 1);
-	PQclear(res);
-	params d = {0};
-	p_int(&d, id);
-	return run_q(s, Q_PEND_DEL, &d, err, "pending delete");
-}
-
-static mz_code
-pg_pending_count(mz_store *st, const char *config_id, int *count, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, config_id);
-	return count_q(PG(st), Q_PEND_COUNT, &p, count, err);
-}
-
-static mz_code
-pg_outbox_push(mz_store *st, const char *body, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, body);
-	p_int(&p, mz_now_ms());
-	return run_q(PG(st), Q_OUT_PUSH, &p, err, "outbox push");
-}
-
-/* Rows of (id, body) as [{"<idkey>": id, "<bodykey>": body}]. */
-static json_t *
-id_body_rows(PGresult *res, const char *idkey, const char *bodykey)
-{
-	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_t *v = parse_cell(res, i, 1);
-		json_array_append_new(arr, json_pack("{s:I, s:o}", idkey, (json_int_t)int_cell(res, i, 0),
-		                                     bodykey, v ? v : json_null()));
-	}
-	return arr;
-}
-
-static mz_code
-pg_outbox_fetch(mz_store *st, int64_t after_id, int max, json_t **events, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, after_id);
-	p_int(&p, max);
-	PGresult *res = exec_q(PG(st), Q_OUT_FETCH, &p, err, "outbox fetch");
-	if (!res)
-		return MZ_EIO;
-	*events = id_body_rows(res, "id", "event");
-	PQclear(res);
-	return MZ_OK;
-}
-
-static mz_code
-pg_outbox_delete(mz_store *st, int64_t id, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, id);
-	return run_q(PG(st), Q_OUT_DEL, &p, err, "outbox delete");
-}
-
-static mz_code
-pg_kv_get(mz_store *st, const char *key, char **value, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, key);
-	PGresult *res = exec_q(PG(st), Q_KV_GET, &p, err, "kv get");
-	*value = NULL;
-	if (!res)
-		return MZ_EIO;
-	bool found = PQntuples(res) > 0;
-	if (found)
-		*value = mz_strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return found ? MZ_OK : MZ_ENOTFOUND;
-}
-
-static mz_code
-pg_kv_put(mz_store *st, const char *key, const char *value, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, key);
-	p_text(&p, value);
-	return run_q(PG(st), Q_KV_PUT, &p, err, "kv put");
-}
-
-/* ---- incoming events and deliveries ----------------------------------- */
-
-static mz_code
-pg_event_add(mz_store *st, const char *event_id, const char *body, bool *added, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, event_id);
-	p_text(&p, body);
-	p_int(&p, mz_now_ms());
-	PGresult *res = exec_q(PG(st), Q_EVT_ADD, &p, err, "event add");
-	if (!res)
-		return MZ_EIO;
-	if (added)
-		*added = strcmp(PQcmdTuples(res), "0") != 0;
-	PQclear(res);
-	return MZ_OK;
-}
-
-static mz_code
-pg_event_pending(mz_store *st, int max, json_t **events, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, max);
-	PGresult *res = exec_q(PG(st), Q_EVT_PENDING, &p, err, "event pending");
-	if (!res)
-		return MZ_EIO;
-	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_t *ev = parse_cell(res, i, 2);
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:o}", "seq",
-		                                     (json_int_t)int_cell(res, i, 0), "eventId",
-		                                     PQgetvalue(res, i, 1), "event",
-		                                     ev ? ev : json_null()));
-	}
-	PQclear(res);
-	*events = arr;
-	return MZ_OK;
-}
-
-static mz_code
-pg_event_done(mz_store *st, int64_t seq, const char *result, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, seq);
-	p_int(&p, mz_now_ms());
-	p_text(&p, result);
-	return run_q(PG(st), Q_EVT_DONE, &p, err, "event done");
-}
-
-static mz_code
-pg_event_get(mz_store *st, const char *event_id, json_t **out, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, event_id);
-	PGresult *res = exec_q(PG(st), Q_EVT_GET, &p, err, "event get");
-	*out = NULL;
-	if (!res)
-		return MZ_EIO;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return MZ_ENOTFOUND;
-	}
-	json_t *ev = parse_cell(res, 0, 2);
-	json_t *result = parse_cell(res, 0, 4);
-	*out = json_pack("{s:I, s:s, s:o, s:b, s:o}", "seq", (json_int_t)int_cell(res, 0, 0),
-	                 "eventId", PQgetvalue(res, 0, 1), "event", ev ? ev : json_null(),
-	                 "processed", !PQgetisnull(res, 0, 3), "result",
-	                 result ? result : json_null());
-	PQclear(res);
-	return MZ_OK;
-}
-
-static mz_code
-pg_delivery_push(mz_store *st, const char *body, int64_t deliver_at, mz_err *err)
-{
-	params p = {0};
-	p_text(&p, body);
-	p_int(&p, deliver_at);
-	return run_q(PG(st), Q_DLV_PUSH, &p, err, "delivery push");
-}
-
-static mz_code
-pg_delivery_due(mz_store *st, int64_t now, int max, json_t **out, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, now);
-	p_int(&p, max);
-	PGresult *res = exec_q(PG(st), Q_DLV_DUE, &p, err, "delivery due");
-	if (!res)
-		return MZ_EIO;
-	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_t *d = parse_cell(res, i, 2);
-		json_array_append_new(arr, json_pack("{s:I, s:i, s:o}", "id",
-		                                     (json_int_t)int_cell(res, i, 0), "attempts",
-		                                     (int)int_cell(res, i, 1), "delivery",
-		                                     d ? d : json_null()));
-	}
-	PQclear(res);
-	*out = arr;
-	return MZ_OK;
-}
-
-static mz_code
-pg_delivery_retry(mz_store *st, int64_t id, int64_t deliver_at, const char *error,
-                  mz_err *err)
-{
-	params p = {0};
-	p_int(&p, id);
-	p_int(&p, deliver_at);
-	p_text(&p, error);
-	return run_q(PG(st), Q_DLV_RETRY, &p, err, "delivery retry");
-}
-
-static mz_code
-pg_delivery_delete(mz_store *st, int64_t id, mz_err *err)
-{
-	params p = {0};
-	p_int(&p, id);
-	return run_q(PG(st), Q_DLV_DEL, &p, err, "delivery delete");
-}
-
-static const mz_store_ops pg_ops = {
+static const mz_sql_driver pg_driver = {
 	.kind = "postgres",
 	.close = pg_close,
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
-	.app_get = pg_app_get,
-	.app_put = pg_app_put,
-	.app_delete = pg_app_delete,
-	.app_list = pg_app_list,
-	.pipeline_get = pg_pipeline_get,
-	.pipeline_by_name = pg_pipeline_by_name,
-	.pipeline_put = pg_pipeline_put,
-	.pipeline_delete = pg_pipeline_delete,
-	.pipeline_list = pg_pipeline_list,
-	.pipeline_history = pg_pipeline_history,
-	.exec_get = pg_exec_get,
-	.exec_get_raw = pg_exec_get_raw,
-	.exec_put = pg_exec_put,
-	.exec_delete = pg_exec_delete,
-	.exec_query = pg_exec_query,
-	.exec_count_status = pg_exec_count_status,
-	.queue_push = pg_queue_push,
-	.queue_claim = pg_queue_claim,
-	.queue_ack = pg_queue_ack,
-	.queue_set_delivery = pg_queue_set_delivery,
-	.queue_next_due = pg_queue_next_due,
-	.queue_release_leases = pg_queue_release_leases,
-	.queue_count_for_execution = pg_queue_count_for_execution,
-	.pending_push = pg_pending_push,
-	.pending_pop = pg_pending_pop,
-	.pending_count = pg_pending_count,
-	.outbox_push = pg_outbox_push,
-	.outbox_fetch = pg_outbox_fetch,
-	.outbox_delete = pg_outbox_delete,
-	.kv_get = pg_kv_get,
-	.kv_put = pg_kv_put,
-	.event_add = pg_event_add,
-	.event_pending = pg_event_pending,
-	.event_done = pg_event_done,
-	.event_get = pg_event_get,
-	.delivery_push = pg_delivery_push,
-	.delivery_due = pg_delivery_due,
-	.delivery_retry = pg_delivery_retry,
-	.delivery_delete = pg_delivery_delete,
+	.exec = pg_exec,
+	.prepare = pg_prepare,
+	.prepare_once = pg_prepare_once,
+	.finalize = pg_finalize,
+	.bind_text = pg_bind_text,
+	.bind_int = pg_bind_int,
+	.step = pg_step,
+	.column_null = pg_column_null,
+	.column_text = pg_column_text,
+	.column_bytes = pg_column_bytes,
+	.column_int = pg_column_int,
+	.changes = pg_changes,
+	.reset = pg_reset,
+	.fail = pg_fail,
 };
 
 /* Applies the migrations newer than the database's version, each in its
@@ -924,8 +394,7 @@ static mz_code
 migrate(pg_store *s, mz_err *err)
 {
 	int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	if (exec_sql(s, "CREATE TABLE IF NOT EXISTS mz_schema(version INTEGER NOT NULL)", err,
-	             "migration"))
+	if (pg_exec(&s->base, "CREATE TABLE IF NOT EXISTS mz_schema(version INTEGER NOT NULL)", err))
 		return MZ_EIO;
 	for (;;) {
 		if (pg_begin(&s->base, err))
@@ -936,7 +405,7 @@ migrate(pg_store *s, mz_err *err)
 			version = atoi(PQgetvalue(res, 0, 0));
 		PQclear(res);
 		if (version >= n) {
-			exec_sql(s, "COMMIT", NULL, "commit");
+			pg_exec(&s->base, "COMMIT", NULL);
 			if (version > n)
 				return mz_fail(err, MZ_EIO,
 				               "database schema version %d is newer than this mizzen (%d)",
@@ -945,12 +414,12 @@ migrate(pg_store *s, mz_err *err)
 		}
 		char bump[96];
 		snprintf(bump, sizeof(bump), "INSERT INTO mz_schema(version) VALUES(%d)", version + 1);
-		if (exec_sql(s, migrations[version], err, "migration") ||
-		    exec_sql(s, bump, err, "migration")) {
-			exec_sql(s, "ROLLBACK", NULL, "rollback");
+		if (pg_exec(&s->base, migrations[version], err) ||
+		    pg_exec(&s->base, bump, err)) {
+			pg_exec(&s->base, "ROLLBACK", NULL);
 			return MZ_EIO;
 		}
-		if (exec_sql(s, "COMMIT", err, "migration commit"))
+		if (pg_exec(&s->base, "COMMIT", err))
 			return MZ_EIO;
 		mz_info("store: postgres schema migrated to version %d", version + 1);
 	}
@@ -962,7 +431,7 @@ mz_store__pg_open(const char *url, mz_store **out, mz_err *err)
 	pg_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return mz_fail(err, MZ_ENOMEM, "out of memory");
-	s->base.ops = &pg_ops;
+	s->base.drv = &pg_driver;
 	s->conn = PQconnectdb(url);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		/* libpq's message names host and port, never the password */
@@ -976,7 +445,7 @@ mz_store__pg_open(const char *url, mz_store **out, mz_err *err)
 		free(s);
 		return MZ_EIO;
 	}
-	exec_sql(s, "SET client_min_messages = warning", NULL, "configure");
+	pg_exec(&s->base, "SET client_min_messages = warning", NULL);
 	mz_code rc = migrate(s, err);
 	if (rc) {
 		pg_close(&s->base);

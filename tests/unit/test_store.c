@@ -1,0 +1,398 @@
+/* test_store.c - every store operation through the public API, on a fresh
+ * SQLite file, or on the database named by $MZ_TEST_STORE_URL (the
+ * integration suite test_store_pg.py runs this binary against a throwaway
+ * PostgreSQL): both drivers carry the same operations, so both must give
+ * the same answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+
+static char dir[256];
+
+static int
+open_store(void **state)
+{
+	const char *url = getenv("MZ_TEST_STORE_URL");
+	char path[300];
+	mz_err err = {0};
+	mz_store *st = NULL;
+	if (url && *url) {
+		/* every test starts on an empty database */
+		PGconn *c = PQconnectdb(url);
+		PGresult *r = PQexec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		PQfinish(c);
+		if (!ok)
+			return -1;
+	} else {
+		snprintf(dir, sizeof(dir), "/tmp/mz-test-store-XXXXXX");
+		if (!mkdtemp(dir))
+			return -1;
+		snprintf(path, sizeof(path), "%s/store.db", dir);
+		url = path;
+	}
+	if (mz_store_open(url, &st, &err) != MZ_OK) {
+		fprintf(stderr, "open: %s\n", err.msg);
+		return -1;
+	}
+	*state = st;
+	return 0;
+}
+
+static int
+close_store(void **state)
+{
+	mz_store_close(*state);
+	if (dir[0]) {
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			return -1;
+		dir[0] = '\0';
+	}
+	return 0;
+}
+
+static json_t *
+J(const char *text)
+{
+	json_t *v = json_loads(text, 0, NULL);
+	assert_non_null(v);
+	return v;
+}
+
+static void
+test_applications(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *a = J("{\"name\": \"Demo\", \"email\": \"a@b\"}"), *got = NULL, *list = NULL;
+	assert_int_equal(mz_app_put(st, a, &err), MZ_OK);
+	assert_int_equal(mz_app_get(st, "DEMO", &got, &err), MZ_OK);
+	assert_string_equal(mz_json_str(got, "email"), "a@b");
+	json_decref(got);
+	json_object_set_new(a, "email", json_string("c@d"));
+	assert_int_equal(mz_app_put(st, a, &err), MZ_OK);
+	json_t *b = J("{\"name\": \"another\"}");
+	assert_int_equal(mz_app_put(st, b, &err), MZ_OK);
+	assert_int_equal(mz_app_list(st, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(mz_json_str(json_array_get(list, 0), "name"), "another");
+	assert_string_equal(mz_json_str(json_array_get(list, 1), "email"), "c@d");
+	json_decref(list);
+	assert_int_equal(mz_app_delete(st, "demo", &err), MZ_OK);
+	assert_int_equal(mz_app_get(st, "demo", &got, &err), MZ_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "Application not found"));
+	json_t *noname = J("{}");
+	assert_int_equal(mz_app_put(st, noname, &err), MZ_EINVAL);
+	json_decref(noname);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void
+test_pipelines(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *c1 = J("{\"id\": \"p1\", \"application\": \"app\", \"name\": \"Deploy\", \"index\": 1}");
+	json_t *c2 = J("{\"id\": \"p2\", \"application\": \"app\", \"name\": \"build\", \"index\": 0}");
+	json_t *got = NULL, *list = NULL;
+	assert_int_equal(mz_pipeline_put(st, c1, &err), MZ_OK);
+	assert_int_equal(mz_pipeline_put(st, c1, &err), MZ_OK); /* same body: one version */
+	assert_int_equal(mz_pipeline_put(st, c2, &err), MZ_OK);
+	json_object_set_new(c1, "x", json_integer(1));
+	assert_int_equal(mz_pipeline_put(st, c1, &err), MZ_OK);
+	assert_int_equal(mz_pipeline_history(st, "p1", 0, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(mz_json_int(json_array_get(list, 0), "x", 0), 1);
+	json_decref(list);
+	assert_int_equal(mz_pipeline_history(st, "p1", 1, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(mz_pipeline_get_by_name(st, "app", "Deploy", &got, &err), MZ_OK);
+	json_decref(got);
+	assert_int_equal(mz_pipeline_get_by_name(st, "app", "deploy", &got, &err), MZ_ENOTFOUND);
+	assert_int_equal(mz_pipeline_find_name_ci(st, "app", "DEPLOY", &got, &err), MZ_OK);
+	assert_string_equal(mz_json_str(got, "id"), "p1");
+	json_decref(got);
+	assert_int_equal(mz_pipeline_list(st, "app", &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(mz_json_str(json_array_get(list, 0), "id"), "p2"); /* by index */
+	json_decref(list);
+	assert_int_equal(mz_pipeline_list(st, NULL, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_int_equal(mz_pipeline_delete(st, "p2", &err), MZ_OK);
+	assert_int_equal(mz_pipeline_get(st, "p2", &got, &err), MZ_ENOTFOUND);
+	assert_int_equal(mz_pipeline_get(st, "p1", &got, &err), MZ_OK);
+	json_decref(got);
+	json_decref(c1);
+	json_decref(c2);
+}
+
+static void
+put_exec(mz_store *st, const char *id, const char *cfg, const char *status, int64_t build)
+{
+	mz_err err = {0};
+	json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "type", "PIPELINE",
+	                      "application", "app", "pipelineConfigId", cfg, "status", status,
+	                      "buildTime", (json_int_t)build);
+	assert_int_equal(mz_exec_put(st, e, &err), MZ_OK);
+	json_decref(e);
+}
+
+static void
+test_executions(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *got = NULL, *list = NULL;
+	put_exec(st, "e1", "c1", "SUCCEEDED", 100);
+	put_exec(st, "e2", "c1", "RUNNING", 200);
+	put_exec(st, "e3", "c2", "RUNNING", 300);
+	put_exec(st, "e2", "c1", "TERMINAL", 200); /* an update */
+	assert_int_equal(mz_exec_get(st, "e2", &got, &err), MZ_OK);
+	assert_string_equal(mz_json_str(got, "status"), "TERMINAL");
+	json_decref(got);
+	char *raw = NULL;
+	size_t len = 0;
+	char type[16];
+	assert_int_equal(mz_exec_get_raw(st, "e3", &raw, &len, type, &err), MZ_OK);
+	assert_string_equal(type, "PIPELINE");
+	assert_int_equal(strlen(raw), len);
+	assert_non_null(strstr(raw, "\"e3\""));
+	free(raw);
+	assert_int_equal(mz_exec_get_raw(st, "nope", &raw, &len, type, &err), MZ_ENOTFOUND);
+
+	const char *cfgs[] = {"c1", NULL};
+	const char *running[] = {"RUNNING", "TERMINAL", NULL};
+	mz_exec_query q = {.config_ids = cfgs};
+	assert_int_equal(mz_exec_query_run(st, &q, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(mz_json_str(json_array_get(list, 0), "id"), "e2"); /* newest first */
+	json_decref(list);
+	mz_exec_query q2 = {.application = "app", .statuses = running, .limit = 1, .offset = 1};
+	assert_int_equal(mz_exec_query_run(st, &q2, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(mz_json_str(json_array_get(list, 0), "id"), "e2");
+	json_decref(list);
+	mz_exec_query q3 = {.type = "PIPELINE", .limit_per_config = 1};
+	assert_int_equal(mz_exec_query_run(st, &q3, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2); /* e3 (c2) and e2 (c1) */
+	json_decref(list);
+
+	int n = -1;
+	assert_int_equal(mz_exec_count_status(st, "c1", "TERMINAL", NULL, &n, &err), MZ_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(mz_exec_count_status(st, "c1", "TERMINAL", "e2", &n, &err), MZ_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(mz_exec_delete(st, "e1", &err), MZ_OK);
+	assert_int_equal(mz_exec_get(st, "e1", &got, &err), MZ_ENOTFOUND);
+}
+
+static void
+test_queue(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	mz_msg out[8];
+	int n = 0, count = 0;
+	int64_t when = 0;
+	json_t *m1 = J("{\"kind\": \"startStage\", \"executionId\": \"x1\", \"stageId\": \"s\"}");
+	json_t *m1b = J("{\"stageId\": \"s\", \"executionId\": \"x1\", \"kind\": \"startStage\"}");
+	json_t *m2 = J("{\"kind\": \"runTask\", \"executionId\": \"x2\"}");
+
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_true(when == INT64_MAX);
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_push(st, m1, 1000, &err), MZ_OK);
+	assert_int_equal(mz_queue_push(st, m1b, 500, &err), MZ_OK); /* same message: moved */
+	assert_int_equal(mz_queue_push(st, m2, 2000, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_count_for_execution(st, "x1", &count, &err), MZ_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_int_equal(when, 500);
+	assert_int_equal(mz_queue_reschedule(st, m2, 1500, &err), MZ_OK);
+	json_t *absent = J("{\"kind\": \"never\"}");
+	assert_int_equal(mz_queue_reschedule(st, absent, 10, &err), MZ_OK); /* no-op */
+	json_decref(absent);
+
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_claim(st, 1600, 60000, out, 8, &n, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(mz_json_str(out[0].body, "kind"), "startStage");
+	assert_int_equal(out[0].attempts, 1);
+	assert_int_equal(out[1].deliver_at, 1500);
+	/* leased: not due again before the lease ends, and a push of the same
+	 * message does not move it while its handler is at work */
+	assert_int_equal(mz_queue_push(st, m1, 0, &err), MZ_OK);
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_int_equal(when, 61600);
+	assert_int_equal(mz_queue_set_delivery(st, out[1].id, 1700, &err), MZ_OK);
+	assert_int_equal(mz_queue_release_leases(st, 1800, &err), MZ_OK);
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_int_equal(when, 1700);
+	assert_int_equal(mz_queue_ack(st, out[0].id, &err), MZ_OK);
+	assert_int_equal(mz_queue_ack(st, out[1].id, &err), MZ_OK);
+	mz_msg_release(&out[0]);
+	mz_msg_release(&out[1]);
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_true(when == INT64_MAX);
+	json_t *bad = J("{\"x\": 1}");
+	assert_int_equal(mz_queue_push(st, bad, 0, &err), MZ_EINVAL);
+	json_decref(bad);
+	json_decref(m1);
+	json_decref(m1b);
+	json_decref(m2);
+}
+
+static void
+test_pending_outbox_kv(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *a = J("{\"n\": 1}"), *b = J("{\"n\": 2}"), *got = NULL, *list = NULL;
+	int n = 0;
+	assert_int_equal(mz_pending_push(st, "cfg", a, &err), MZ_OK);
+	assert_int_equal(mz_pending_push(st, "cfg", b, &err), MZ_OK);
+	assert_int_equal(mz_pending_count(st, "cfg", &n, &err), MZ_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(mz_pending_pop(st, "cfg", true, &got, &err), MZ_OK);
+	assert_int_equal(mz_json_int(got, "n", 0), 2);
+	json_decref(got);
+	assert_int_equal(mz_pending_pop(st, "cfg", false, &got, &err), MZ_OK);
+	assert_int_equal(mz_json_int(got, "n", 0), 1);
+	json_decref(got);
+	assert_int_equal(mz_pending_pop(st, "cfg", false, &got, &err), MZ_OK);
+	assert_null(got);
+
+	assert_int_equal(mz_outbox_push(st, a, &err), MZ_OK);
+	assert_int_equal(mz_outbox_push(st, b, &err), MZ_OK);
+	assert_int_equal(mz_outbox_fetch(st, 0, 10, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	int64_t first = mz_json_int(json_array_get(list, 0), "id", 0);
+	assert_int_equal(mz_json_int(json_object_get(json_array_get(list, 1), "event"), "n", 0), 2);
+	json_decref(list);
+	assert_int_equal(mz_outbox_delete(st, first, &err), MZ_OK);
+	assert_int_equal(mz_outbox_fetch(st, 0, 10, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+
+	char *v = NULL;
+	assert_int_equal(mz_kv_get(st, "k", &v, &err), MZ_ENOTFOUND);
+	assert_null(v);
+	assert_int_equal(mz_kv_put(st, "k", "one", &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "k", "two", &err), MZ_OK);
+	assert_int_equal(mz_kv_get(st, "k", &v, &err), MZ_OK);
+	assert_string_equal(v, "two");
+	free(v);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void
+test_events_deliveries(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *ev = J("{\"source\": \"x\"}"), *list = NULL, *got = NULL;
+	bool added = false;
+	assert_int_equal(mz_event_add(st, "ev-1", ev, &added, &err), MZ_OK);
+	assert_true(added);
+	assert_int_equal(mz_event_add(st, "ev-1", ev, &added, &err), MZ_OK);
+	assert_false(added);
+	assert_int_equal(mz_event_add(st, "", ev, &added, &err), MZ_EINVAL);
+	assert_int_equal(mz_event_pending(st, 0, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 1);
+	int64_t seq = mz_json_int(json_array_get(list, 0), "seq", 0);
+	assert_string_equal(mz_json_str(json_array_get(list, 0), "eventId"), "ev-1");
+	json_decref(list);
+	assert_int_equal(mz_event_get(st, "ev-1", &got, &err), MZ_OK);
+	assert_false(json_is_true(json_object_get(got, "processed")));
+	assert_true(json_is_null(json_object_get(got, "result")));
+	json_decref(got);
+	json_t *res = J("{\"executions\": [\"a\"]}");
+	assert_int_equal(mz_event_done(st, seq, res, &err), MZ_OK);
+	json_decref(res);
+	assert_int_equal(mz_event_get(st, "ev-1", &got, &err), MZ_OK);
+	assert_true(json_is_true(json_object_get(got, "processed")));
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(json_object_get(got, "result"), "executions"), 0)),
+	                    "a");
+	json_decref(got);
+	assert_int_equal(mz_event_pending(st, 10, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(mz_event_get(st, "nope", &got, &err), MZ_ENOTFOUND);
+
+	assert_int_equal(mz_delivery_push(st, ev, 100, &err), MZ_OK);
+	assert_int_equal(mz_delivery_due(st, 50, 0, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(mz_delivery_due(st, 100, 0, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 1);
+	int64_t id = mz_json_int(json_array_get(list, 0), "id", 0);
+	json_decref(list);
+	assert_int_equal(mz_delivery_retry(st, id, 200, "refused", &err), MZ_OK);
+	assert_int_equal(mz_delivery_due(st, 200, 0, &list, &err), MZ_OK);
+	assert_int_equal(mz_json_int(json_array_get(list, 0), "attempts", 0), 1);
+	json_decref(list);
+	assert_int_equal(mz_delivery_delete(st, id, &err), MZ_OK);
+	assert_int_equal(mz_delivery_due(st, 1000, 0, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	json_decref(ev);
+}
+
+/* A rolled-back transaction leaves nothing; a failed statement reports an
+ * error instead of crashing, and the connection stays usable. */
+static void
+test_transactions(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	char *v = NULL;
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "tx", "1", &err), MZ_OK);
+	mz_store_rollback(st);
+	assert_int_equal(mz_kv_get(st, "tx", &v, &err), MZ_ENOTFOUND);
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "tx", "2", &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(mz_kv_get(st, "tx", &v, &err), MZ_OK);
+	assert_string_equal(v, "2");
+	free(v);
+	assert_string_equal(mz_store_kind(st),
+	                    getenv("MZ_TEST_STORE_URL") && *getenv("MZ_TEST_STORE_URL")
+	                        ? "postgres" : "sqlite");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_applications, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_pipelines, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_executions, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_queue, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_pending_outbox_kv, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_events_deliveries, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_transactions, open_store, close_store),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
