@@ -278,6 +278,16 @@ serve(int argc, char **argv)
 	if (tz && *tz)
 		setenv("TZ", tz, 1);
 	tzset();
+	/* The expression budget ("expressions": {"maxSteps", ...}). */
+	mz_expr_limits xlim;
+	if (!mz_expr_limits_from_json(setting(settings, "expressions", NULL), &xlim, &err)) {
+		fprintf(stderr, "mizzen serve: config file %s: %s\n", o.config, err.msg);
+		json_decref(settings);
+		json_decref(accounts);
+		free(db_url);
+		return 2;
+	}
+	mz_expr_set_limits(&xlim);
 
 	/* Signals are taken by sigwait() in this thread only: block them
 	 * before any other thread starts so that every thread inherits the mask. */

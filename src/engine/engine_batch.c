@@ -9,6 +9,12 @@
  * back and the claimed messages are delivered again: nothing is lost, and
  * because the state changes were rolled back too, nothing repeats.
  *
+ * A batch is also a time slice (MZ_BATCH_SLICE_MS): once it has run that
+ * long it handles no further message, stored or local; those are committed
+ * as due now for the next batch. Expressions evaluated in the batch share
+ * one deadline (mz_expr_thread_deadline) a little beyond the slice, so a
+ * costly expression cannot stretch the transaction either.
+ *
  * EXTERNAL tasks (HTTP calls) cannot run inside the transaction: their
  * RunTask message stays claimed under a lease, the intent is committed with
  * the batch, and the call runs afterwards (mz__run_deferred), its result
@@ -18,6 +24,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+static bool
+slice_over(const mz_batch *b)
+{
+	return b->slice_end && mz_mono_ms() >= b->slice_end;
+}
 
 static char *
 fingerprint(const json_t *msg)
@@ -91,7 +103,8 @@ mz__push(mz_batch *b, json_t *msg, int64_t delay_ms)
 	if (b->cur_fp && strcmp(fp, b->cur_fp) == 0) {
 		/* Re-pushing the message being handled: deliver it again later. */
 		b->requeue_at = b->now + delay_ms;
-	} else if (delay_ms == 0 && !b->store_only && b->handled < MZ_MAX_LOCAL) {
+	} else if (delay_ms == 0 && !b->store_only && b->handled < MZ_MAX_LOCAL &&
+	           !slice_over(b)) {
 		local_append(b, json_incref(msg));
 	} else {
 		rc = mz_queue_push(b->st, msg, b->now + delay_ms, &b->err);
@@ -147,8 +160,14 @@ drain_local(mz_batch *b)
 {
 	while (b->headlocal < b->nlocal) {
 		json_t *m = b->local[b->headlocal++];
-		b->handled++;
-		mz_code rc = mz__handle(b, m);
+		mz_code rc;
+		if (slice_over(b)) {
+			/* Out of time: the next batch handles it. */
+			rc = mz_queue_push(b->st, m, b->now, &b->err);
+		} else {
+			b->handled++;
+			rc = mz__handle(b, m);
+		}
 		json_decref(m);
 		if (rc)
 			return rc;
@@ -257,14 +276,22 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		b.now = mz_now_ms();
 		if (mz_store_begin(st, err))
 			return -1;
+		b.slice_end = mz_mono_ms() + MZ_BATCH_SLICE_MS;
+		mz_expr_limits xl = mz_expr_get_limits();
+		int64_t prev_deadline = mz_expr_thread_deadline(b.slice_end + xl.max_ms);
 		if (mz_queue_claim(st, b.now, MZ_LEASE_MS, msgs, max, &n, err)) {
 			mz_store_rollback(st);
 			return -1;
 		}
 		mz_code rc = MZ_OK;
 		int i;
-		for (i = 0; i < n && rc == MZ_OK; i++)
-			rc = handle_stored(&b, &msgs[i]);
+		for (i = 0; i < n && rc == MZ_OK; i++) {
+			if (i > 0 && slice_over(&b))    /* unclaim: due now, attempt not counted */
+				rc = mz_queue_set_delivery(st, msgs[i].id, b.now, &b.err);
+			else
+				rc = handle_stored(&b, &msgs[i]);
+		}
+		mz_expr_thread_deadline(prev_deadline);
 		if (rc == MZ_OK)
 			rc = mz__batch_flush(&b);
 		if (rc == MZ_OK && mz_store_commit(st, &b.err) == MZ_OK) {

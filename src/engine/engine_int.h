@@ -19,6 +19,11 @@
 #define MZ_LEASE_MS 60000      /* redelivery delay of an unacknowledged message */
 #define MZ_MAX_ATTEMPTS 5      /* deliveries before a message is dead */
 #define MZ_RETRY_DELAY_MS 15000 /* StartStage waiting for upstreams (Orca's) */
+/* A batch takes no new message once it has run this long: the write
+ * transaction is shared with every API write, and the DESIGN target is
+ * that a running expression never holds one back more than 100 ms. What
+ * is left is committed as due now and runs in the next batch. */
+#define MZ_BATCH_SLICE_MS 20
 
 struct mz_engine {
 	mz_engine_config cfg;
@@ -69,6 +74,7 @@ typedef struct mz_batch {
 	mz_deferred *defer;
 	int ndefer, capdefer;
 	int handled;
+	int64_t slice_end;  /* mz_mono_ms(); 0: no time slicing */
 	mz_err err;
 } mz_batch;
 

@@ -25,6 +25,55 @@
 
 #include "core/core.h"
 
+/*
+ * The evaluation budget. Expressions come from pipeline configs and
+ * trigger payloads, and the engine evaluates them inside its write
+ * transaction, so one expression must not be able to run for long: every
+ * limit below ends evaluation with a per-field error
+ * ("Expression budget exceeded: ...") instead.
+ *  - max_steps: AST node evaluations per expression;
+ *  - max_string: bytes of any string an expression builds;
+ *  - max_regex_input: bytes a regular expression may be run over
+ *    (glibc's matcher is quadratic in the input on patterns such as
+ *    (a|aa)*c, and a running regexec cannot be interrupted, so the input
+ *    is what bounds it: 4 kB costs at most ~40 ms);
+ *  - max_ms: wall-clock time of one mz_expr_eval, or of one whole
+ *    mz_expr_process walk (a stage context), checked between steps and
+ *    before every regular-expression match.
+ * Zero in a field means its default. The settings are the config's
+ * "expressions" object (README).
+ */
+typedef struct mz_expr_limits {
+	long max_steps;             /* default 100000 */
+	size_t max_string;          /* default 1 MiB */
+	size_t max_regex_input;     /* default 4096 */
+	long max_ms;                /* default 50 */
+} mz_expr_limits;
+
+#define MZ_EXPR_DEFAULT_STEPS 100000L
+#define MZ_EXPR_DEFAULT_STRING (1024 * 1024)
+#define MZ_EXPR_DEFAULT_REGEX_INPUT 4096
+#define MZ_EXPR_DEFAULT_MS 50L
+
+/* Sets the process-wide limits (at start-up, before any evaluation);
+ * NULL restores the defaults. */
+void mz_expr_set_limits(const mz_expr_limits *limits);
+/* The limits in force, with defaults filled in. */
+mz_expr_limits mz_expr_get_limits(void);
+/* Reads {"maxSteps", "maxStringBytes", "maxRegexInputBytes", "timeoutMs"}
+ * (each optional, a positive integer) into *out, starting from the
+ * defaults. cfg may be NULL. False with err naming the bad setting. */
+bool mz_expr_limits_from_json(const json_t *cfg, mz_expr_limits *out,
+                              mz_err *err);
+
+/*
+ * A deadline (mz_mono_ms) for every evaluation on the calling thread, on
+ * top of max_ms per evaluation; 0 clears it. The engine sets one around
+ * each transaction so that all the expressions it evaluates share one
+ * bound, however many fields and stages there are. Returns the previous.
+ */
+int64_t mz_expr_thread_deadline(int64_t mono_ms);
+
 typedef struct mz_expr_env {
 	/* The execution JSON (Spinnaker's shape, with "stages"); borrowed, may
 	 * be NULL. #stage, #stageByRefId, #stageExists, #judgment search its
@@ -41,6 +90,8 @@ typedef struct mz_expr_env {
 	/* Orca evaluates stage contexts with unknown keys reading as null, and
 	 * trigger-time evaluation with unknown keys as errors. */
 	bool strict_unknown_keys;
+	/* Overrides the process-wide limits for this evaluation; may be NULL. */
+	const mz_expr_limits *limits;
 } mz_expr_env;
 
 /*

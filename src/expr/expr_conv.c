@@ -179,8 +179,10 @@ mz_x_tostring_conv(const json_t *v, mz_buf *b)
 json_t *
 mz_x_strn(mz_ev *ev, const char *s, size_t len)
 {
-	if (len > MZ_X_MAX_STR)
-		return mz_x_fail(ev, "String result is too long (%zu bytes)", len);
+	if (len > ev->lim.max_string)
+		return mz_x_fail(ev, "Expression budget exceeded: a string of %zu "
+		                 "bytes is longer than %zu (expressions.maxStringBytes)",
+		                 len, ev->lim.max_string);
 	json_t *j = json_stringn(s, len);
 	if (!j)
 		return mz_x_fail(ev, "String result is not valid UTF-8");
@@ -193,10 +195,10 @@ mz_x_string_of(mz_ev *ev, const json_t *v)
 	if (json_is_string(v))
 		return mz_x_ref(v);
 	mz_buf b;
-	mz_buf_init(&b, MZ_X_MAX_STR);
+	mz_buf_init(&b, ev->lim.max_string);
 	if (mz_x_tostring(v, &b) != MZ_OK) {
 		mz_buf_release(&b);
-		return mz_x_fail(ev, "Value is too large to convert to a string");
+		return mz_x_too_long(ev);
 	}
 	json_t *j = mz_x_strn(ev, b.data, b.len);
 	mz_buf_release(&b);
@@ -465,6 +467,11 @@ translate(const char *p, mz_buf *o, int *flags)
 				p += n + (end ? 2 : 0);
 				break;
 			}
+			case '1': case '2': case '3': case '4': case '5':
+			case '6': case '7': case '8': case '9':
+				/* Back-references make matching exponential
+				 * in glibc: outside the expression budget. */
+				return false;
 			default: {
 				/* \w \s \b and escaped punctuation are GNU ERE too. */
 				char esc[3] = {'\\', e, '\0'};
@@ -493,8 +500,8 @@ mz_x_regcomp(regex_t *re, const char *pat, bool whole, mz_err *err)
 	if (!translate(pat, &o, &flags)) {
 		mz_buf_release(&o);
 		mz_fail(err, MZ_EINVAL, "Unsupported regular expression '%s' "
-		        "(lookaround, nested classes and named groups are not "
-		        "available)", pat);
+		        "(lookaround, back-references, nested classes and named "
+		        "groups are not available)", pat);
 		return -1;
 	}
 	if (whole)

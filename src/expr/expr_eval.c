@@ -330,9 +330,13 @@ mz_x_eval(mz_ev *ev, const mz_node *n)
 {
 	json_t *a, *b, *res;
 	bool cond;
-	if (++ev->steps > MZ_X_MAX_STEPS)
-		return mz_x_fail(ev, "Expression evaluation is too expensive (more "
-		                 "than %ld steps)", MZ_X_MAX_STEPS);
+	if (++ev->steps > ev->lim.max_steps)
+		return mz_x_fail(ev, "Expression budget exceeded: more than %ld "
+		                 "evaluation steps (expressions.maxSteps)",
+		                 ev->lim.max_steps);
+	/* The clock is read every 256 steps: cheap, and a step is short. */
+	if ((ev->steps & 255) == 0 && !mz_x_budget_time(ev))
+		return NULL;
 	switch (n->kind) {
 	case N_LIT:
 		return mz_x_ref(n->lit);

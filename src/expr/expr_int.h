@@ -23,8 +23,6 @@
 #define MZ_X_MAX_LEN (64 * 1024)        /* expression text, bytes */
 #define MZ_X_MAX_NEST 200               /* parser recursion depth */
 #define MZ_X_MAX_HEIGHT 400             /* AST height = evaluator depth */
-#define MZ_X_MAX_STEPS 2000000L         /* node evaluations per expression */
-#define MZ_X_MAX_STR (4 * 1024 * 1024)  /* any string built by an operator */
 #define MZ_X_MAX_DATA_DEPTH 1000        /* recursion into JSON data */
 
 /* ---- tokens (expr_lex.c) ---------------------------------------------- */
@@ -122,7 +120,21 @@ typedef struct mz_ev {
 	const json_t *self;     /* active context object: #this */
 	bool at_root;           /* self is the root: lookup() applies */
 	long steps;
+	mz_expr_limits lim;     /* the budget (expr.h), defaults filled in */
+	int64_t deadline;       /* mz_mono_ms() past which evaluation stops */
 } mz_ev;
+
+/* The budget (expr_budget.c). mz_x_limits resolves env's limits against
+ * the process-wide ones. mz_x_budget_time fails once the deadline has
+ * passed; mz_x_budget_regex before running a regex over len bytes. Both
+ * return false after setting ev->err. */
+mz_expr_limits mz_x_limits(const mz_expr_env *env);
+/* now + lim->max_ms, or the thread's deadline if that comes first. */
+int64_t mz_x_deadline(const mz_expr_limits *lim);
+bool mz_x_budget_time(mz_ev *ev);
+bool mz_x_budget_regex(mz_ev *ev, size_t len);
+/* Fails with the string budget's message; returns NULL. */
+json_t *mz_x_too_long(mz_ev *ev);
 
 json_t *mz_x_eval(mz_ev *ev, const mz_node *n);
 /* Sets ev->err (MZ_EINVAL) and returns NULL. */

@@ -226,7 +226,7 @@ m_replace(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 	const char *s = sv(self);
 	size_t ls = sl(self), lf = sl(from), i = 0;
 	mz_buf b;
-	mz_buf_init(&b, MZ_X_MAX_STR);
+	mz_buf_init(&b, ev->lim.max_string);
 	mz_code rc = MZ_OK;
 	while (i <= ls && !rc) {
 		if (lf == 0) {
@@ -249,7 +249,7 @@ m_replace(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 			rc = mz_buf_add(&b, sv(to), sl(to));
 		i = (size_t)(hit - s) + lf;
 	}
-	res = rc ? mz_x_fail(ev, "String result is too long") :
+	res = rc ? mz_x_too_long(ev) :
 	      mz_x_strn(ev, b.data, b.len);
 	mz_buf_release(&b);
 out:
@@ -294,11 +294,17 @@ m_replace_re(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 	const char *s = sv(self);
 	size_t ls = sl(self), pos = 0;
 	mz_buf b;
-	mz_buf_init(&b, MZ_X_MAX_STR);
+	mz_buf_init(&b, ev->lim.max_string);
 	mz_code rc = MZ_OK;
 	regmatch_t m[10];
 	bool done = false;
-	while (!rc && !done && pos <= ls &&
+	if (!mz_x_budget_regex(ev, ls)) {
+		regfree(&re);
+		mz_buf_release(&b);
+		goto out;
+	}
+	bool late = false;
+	while (!rc && !done && pos <= ls && !(late = !mz_x_budget_time(ev)) &&
 	       regexec(&re, s + pos, 10, m, pos ? REG_NOTBOL : 0) == 0) {
 		/* Offsets from regexec are relative to s + pos. */
 		for (int g = 0; g < 10; g++)
@@ -326,7 +332,7 @@ m_replace_re(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 	if (!rc && pos < ls)
 		rc = mz_buf_add(&b, s + pos, ls - pos);
 	regfree(&re);
-	res = rc ? mz_x_fail(ev, "String result is too long") :
+	res = late ? NULL : rc ? mz_x_too_long(ev) :
 	      mz_x_strn(ev, b.data, b.len);
 	mz_buf_release(&b);
 out:
@@ -379,6 +385,10 @@ m_split(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 		plain = true;
 	}
 	regex_t re;
+	if (!plain && !mz_x_budget_regex(ev, ls)) {
+		json_decref(pat);
+		return NULL;
+	}
 	if (!plain && mz_x_regcomp(&re, p, false, ev->err) != 0) {
 		json_decref(pat);
 		return NULL;
@@ -397,6 +407,12 @@ m_split(mz_ev *ev, const json_t *self, json_t *const *a, int n,
 			me = ms + lp;
 		} else {
 			regmatch_t m;
+			if (!mz_x_budget_time(ev)) {
+				regfree(&re);
+				json_decref(pat);
+				json_decref(out);
+				return NULL;
+			}
 			if (regexec(&re, s + pos, 1, &m, pos ? REG_NOTBOL : 0) != 0)
 				break;
 			ms = pos + (size_t)m.rm_so;

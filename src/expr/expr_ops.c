@@ -95,12 +95,12 @@ static json_t *
 concat(mz_ev *ev, const json_t *l, const json_t *r)
 {
 	mz_buf b;
-	mz_buf_init(&b, MZ_X_MAX_STR);
+	mz_buf_init(&b, ev->lim.max_string);
 	json_t *res = NULL;
 	if (mz_x_tostring(l, &b) == MZ_OK && mz_x_tostring(r, &b) == MZ_OK)
 		res = mz_x_strn(ev, b.data, b.len);
 	else
-		mz_x_fail(ev, "String result is too long");
+		mz_x_too_long(ev);
 	mz_buf_release(&b);
 	return res;
 }
@@ -113,10 +113,10 @@ repeat(mz_ev *ev, const json_t *s, json_int_t n)
 	if (n < 0)
 		return mz_x_fail(ev, "Cannot repeat a string %lld times",
 		                 (long long)n);
-	if (len && (uint64_t)n > MZ_X_MAX_STR / len)
-		return mz_x_fail(ev, "String result is too long");
+	if (len && (uint64_t)n > ev->lim.max_string / len)
+		return mz_x_too_long(ev);
 	mz_buf b;
-	mz_buf_init(&b, MZ_X_MAX_STR);
+	mz_buf_init(&b, ev->lim.max_string);
 	for (json_int_t i = 0; i < n; i++)
 		mz_buf_add(&b, json_string_value(s), len);
 	json_t *res = mz_x_strn(ev, b.data, b.len);
@@ -133,6 +133,8 @@ mz_x_matches(mz_ev *ev, mz_node *n, const json_t *l, const json_t *r)
 		                 mz_x_type(l), mz_x_type(r));
 	/* A literal pattern is compiled once per parsed expression, which
 	 * matters inside selections that run it per element. */
+	if (!mz_x_budget_regex(ev, json_string_length(l)))
+		return NULL;
 	bool cache = n && n->b && n->b->kind == N_LIT;
 	regex_t local, *re = &local;
 	if (cache && n->re_state == 1) {

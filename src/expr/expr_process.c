@@ -14,9 +14,12 @@ mz_expr_has(const char *s)
 	return s && strstr(s, "${") != NULL;
 }
 
+/* Evaluates one expression; deadline (mz_mono_ms) is shared by all the
+ * expressions of one template walk. */
 static json_t *
 eval_n(const char *expr, size_t len, const json_t *root,
-       const mz_expr_env *env, mz_err *err)
+       const mz_expr_env *env, const mz_expr_limits *lim, int64_t deadline,
+       mz_err *err)
 {
 	mz_err local;
 	if (!err)
@@ -27,8 +30,12 @@ eval_n(const char *expr, size_t len, const json_t *root,
 		return NULL;
 	mz_ev ev = {
 		.root = root, .env = env, .err = err, .ast = ast,
-		.self = root, .at_root = true,
+		.self = root, .at_root = true, .lim = *lim, .deadline = deadline,
 	};
+	if (!mz_x_budget_time(&ev)) {
+		mz_x_ast_free(ast);
+		return NULL;
+	}
 	json_t *v = mz_x_eval(&ev, mz_x_ast_top(ast));
 	mz_x_ast_free(ast);
 	if (v && (json_is_object(v) || json_is_array(v))) {
@@ -53,7 +60,9 @@ mz_expr_eval(const char *expr, const json_t *root, const mz_expr_env *env,
 		mz_fail(err, MZ_EINVAL, "EL1042E: The expression is empty");
 		return NULL;
 	}
-	return eval_n(expr, strlen(expr), root, env, err);
+	mz_expr_limits lim = mz_x_limits(env);
+	return eval_n(expr, strlen(expr), root, env, &lim,
+	              mz_x_deadline(&lim), err);
 }
 
 /* ---- template walk ---------------------------------------------------- */
@@ -62,6 +71,8 @@ typedef struct walk {
 	const json_t *root;
 	const mz_expr_env *env;
 	json_t *summary;
+	mz_expr_limits lim;
+	int64_t deadline;       /* one time budget for the whole walk */
 } walk;
 
 static void
@@ -152,7 +163,7 @@ static json_t *
 part(walk *w, const char *expr, size_t len, const char *field)
 {
 	mz_err err;
-	json_t *v = eval_n(expr, len, w->root, w->env, &err);
+	json_t *v = eval_n(expr, len, w->root, w->env, &w->lim, w->deadline, &err);
 	if (!v) {
 		record(w, expr, len, field, err.msg, false);
 		return NULL;
@@ -258,6 +269,8 @@ json_t *
 mz_expr_process(const json_t *value, const json_t *root,
                 const mz_expr_env *env, json_t *summary)
 {
-	walk w = {.root = root, .env = env, .summary = summary};
+	walk w = {.root = root, .env = env, .summary = summary,
+	          .lim = mz_x_limits(env)};
+	w.deadline = mz_x_deadline(&w.lim);
 	return walk_value(&w, value, NULL, 0);
 }

@@ -490,6 +490,161 @@ test_fuzz(void **state)
 	}
 }
 
+/* ---- the evaluation budget ---------------------------------------------- */
+
+/* Evaluates expr against {"s": s_value}; returns the error message (empty
+ * on success) and the elapsed milliseconds. */
+static const char *
+eval_budget(const char *expr, const char *s_value, const mz_expr_limits *lim,
+            int64_t *ms)
+{
+	static mz_err err;
+	json_t *root = json_pack("{s:s}", "s", s_value ? s_value : "");
+	mz_expr_env env = {.limits = lim};
+	mz_err_clear(&err);
+	int64_t t0 = mz_mono_ms();
+	json_t *v = mz_expr_eval(expr, root, &env, &err);
+	if (ms)
+		*ms = mz_mono_ms() - t0;
+	if (v)
+		err.msg[0] = '\0';
+	json_decref(v);
+	json_decref(root);
+	return err.msg;
+}
+
+static void
+test_budget_steps(void **state)
+{
+	(void)state;
+	/* 10 x 10 x 10 elements is about 3,000 steps. */
+	const char *e = "{1,2,3,4,5,6,7,8,9,10}.![{1,2,3,4,5,6,7,8,9,10}.!["
+	                "{1,2,3,4,5,6,7,8,9,10}.![#this]]].size()";
+	mz_expr_limits small = {.max_steps = 1000};
+	const char *msg = eval_budget(e, NULL, &small, NULL);
+	assert_non_null(strstr(msg, "Expression budget exceeded: more than 1000 "
+	                        "evaluation steps (expressions.maxSteps)"));
+	mz_expr_limits big = {.max_steps = 100000};
+	assert_string_equal(eval_budget(e, NULL, &big, NULL), "");
+	/* The default applies without limits, and the process-wide setting
+	 * is what env falls back to. */
+	assert_string_equal(eval_budget(e, NULL, NULL, NULL), "");
+	mz_expr_set_limits(&small);
+	assert_non_null(strstr(eval_budget(e, NULL, NULL, NULL), "maxSteps"));
+	mz_expr_set_limits(NULL);
+	assert_int_equal(mz_expr_get_limits().max_steps, MZ_EXPR_DEFAULT_STEPS);
+}
+
+static void
+test_budget_string(void **state)
+{
+	(void)state;
+	mz_expr_limits lim = {.max_string = 1000};
+	assert_string_equal(eval_budget("'ab' * 500", NULL, &lim, NULL), "");
+	const char *msg = eval_budget("'ab' * 501", NULL, &lim, NULL);
+	assert_non_null(strstr(msg, "Expression budget exceeded: a string result "
+	                        "would be longer than 1000 bytes "
+	                        "(expressions.maxStringBytes)"));
+	/* Concatenation and replace are held to the same limit. */
+	char *s = repeat_str("x", 600, "");
+	assert_non_null(strstr(eval_budget("s + s", s, &lim, NULL), "maxStringBytes"));
+	assert_non_null(strstr(eval_budget("s.replace('x', 'yy')", s, &lim, NULL),
+	                       "maxStringBytes"));
+	assert_string_equal(eval_budget("s + 'a'", s, &lim, NULL), "");
+	free(s);
+}
+
+static void
+test_budget_regex(void **state)
+{
+	(void)state;
+	/* The issue's ReDoS: a 120 kB parameter through (a|aa)*c. With the
+	 * default limits it is refused at once, with a message naming the
+	 * setting, instead of holding the engine for tens of seconds. */
+	char *s = repeat_str("a", 120 * 1024, "");
+	int64_t ms;
+	const char *msg = eval_budget("s.replaceAll('(a|aa)*c','x')", s, NULL, &ms);
+	assert_non_null(strstr(msg, "Expression budget exceeded: a regular "
+	                        "expression may run over at most 4096 bytes, not "
+	                        "122880 (expressions.maxRegexInputBytes)"));
+	assert_true(ms < 100);
+	assert_non_null(strstr(eval_budget("s matches '(a|aa)*c'", s, NULL, NULL),
+	                       "maxRegexInputBytes"));
+	assert_non_null(strstr(eval_budget("s.split('a+b')", s, NULL, NULL),
+	                       "maxRegexInputBytes"));
+	/* A plain separator is no regex: split by it is linear and allowed. */
+	assert_string_equal(eval_budget("s.split(',').size()", s, NULL, NULL), "");
+	free(s);
+	/* Up to the limit the match runs, and its cost stays small. */
+	s = repeat_str("a", 4096, "");
+	msg = eval_budget("s.replaceAll('(a|aa)*c','x').length()", s, NULL, &ms);
+	assert_string_equal(msg, "");
+	assert_true(ms < 500);
+	free(s);
+	/* Back-references (exponential in glibc) are refused. */
+	assert_non_null(strstr(eval_budget("s matches '(a)\\1'", "aa", NULL, NULL),
+	                       "back-references"));
+}
+
+static void
+test_budget_time(void **state)
+{
+	(void)state;
+	/* A time limit of 1 ms with a step limit too high to stop first. */
+	mz_expr_limits lim = {.max_ms = 1, .max_steps = 1000000000L};
+	const char *e = "{1,2,3,4,5,6,7,8,9,10}.![{1,2,3,4,5,6,7,8,9,10}.!["
+	                "{1,2,3,4,5,6,7,8,9,10}.![{1,2,3,4,5,6,7,8,9,10}.!["
+	                "{1,2,3,4,5,6,7,8,9,10}.![{1,2,3,4,5,6,7,8,9,10}.![#this]]]]]]";
+	int64_t ms;
+	const char *msg = eval_budget(e, NULL, &lim, &ms);
+	assert_non_null(strstr(msg, "Expression budget exceeded: evaluation took "
+	                        "longer than 1 ms (expressions.timeoutMs)"));
+	assert_true(ms < 100);
+
+	/* One time budget for a whole template walk: every field after the
+	 * budget is spent reports the error against its own field. */
+	json_t *in = json_pack("{s:s, s:s}", "first", "${" "{1,2,3,4,5,6,7,8,9,10}"
+	                       ".![{1,2,3,4,5,6,7,8,9,10}.![{1,2,3,4,5,6,7,8,9,10}"
+	                       ".![{1,2,3,4,5,6,7,8,9,10}.![{1,2,3,4,5,6,7,8,9,10}"
+	                       ".![#this]]]]].size()}", "second", "${1 + 1}");
+	json_t *summary = json_object();
+	mz_expr_env env = {.limits = &lim};
+	json_t *out = mz_expr_process(in, NULL, &env, summary);
+	char *dump = json_dumps(summary, 0);
+	assert_non_null(strstr(dump, "Failed to evaluate [first] Expression budget exceeded"));
+	free(dump);
+	json_decref(out);
+	json_decref(summary);
+	json_decref(in);
+}
+
+static void
+test_budget_settings(void **state)
+{
+	(void)state;
+	mz_expr_limits l;
+	mz_err err;
+	assert_true(mz_expr_limits_from_json(NULL, &l, &err));
+	assert_int_equal(l.max_steps, MZ_EXPR_DEFAULT_STEPS);
+	assert_int_equal(l.max_regex_input, MZ_EXPR_DEFAULT_REGEX_INPUT);
+	json_t *cfg = json_pack("{s:i, s:i, s:i, s:i}", "maxSteps", 5000,
+	                        "maxStringBytes", 2048, "maxRegexInputBytes", 100,
+	                        "timeoutMs", 20);
+	assert_true(mz_expr_limits_from_json(cfg, &l, &err));
+	assert_int_equal(l.max_steps, 5000);
+	assert_int_equal(l.max_string, 2048);
+	assert_int_equal(l.max_regex_input, 100);
+	assert_int_equal(l.max_ms, 20);
+	json_decref(cfg);
+	cfg = json_pack("{s:i}", "maxSteps", 0);
+	assert_false(mz_expr_limits_from_json(cfg, &l, &err));
+	assert_non_null(strstr(err.msg, "expressions.maxSteps"));
+	json_decref(cfg);
+	cfg = json_pack("{s:s}", "timeoutMs", "fast");
+	assert_false(mz_expr_limits_from_json(cfg, &l, &err));
+	json_decref(cfg);
+}
+
 int
 main(void)
 {
@@ -497,6 +652,11 @@ main(void)
 		cmocka_unit_test(test_case_files),
 		cmocka_unit_test(test_api_edges),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_budget_steps),
+		cmocka_unit_test(test_budget_string),
+		cmocka_unit_test(test_budget_regex),
+		cmocka_unit_test(test_budget_time),
+		cmocka_unit_test(test_budget_settings),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
 	for (size_t i = 0; i < n_corpus; i++)
