@@ -133,6 +133,21 @@ auth_user(api_req *r)
 	                                  "authorities"));
 }
 
+/* The stage types this server runs (every registered definition, so what
+ * the bakery, the cloud and the pollers add is listed too): the pipeline
+ * editor offers these and no others. */
+static void
+stage_types(api_req *r)
+{
+	json_t *out = json_array();
+	for (int i = 0; i < mz_engine_stage_count(); i++) {
+		const mz_stage_def *d = mz_engine_stage_at(i);
+		json_array_append_new(out, json_pack("{s:s, s:b}", "type", d->type,
+		                                     "canManuallySkip", d->can_manually_skip));
+	}
+	api_reply_json(r, 200, out);
+}
+
 /* ---- the web UI ----------------------------------------------------------- */
 
 char *
@@ -260,5 +275,6 @@ const api_route api_misc_routes[] = {
 	{"GET", "/credentials", credentials},
 	{"GET", "/credentials/{account}", credential},
 	{"GET", "/auth/user", auth_user},
+	{"GET", "/stageTypes", stage_types},
 	{NULL, NULL, NULL},
 };

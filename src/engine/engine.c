@@ -47,6 +47,18 @@ mz_engine_stage_def(const char *type)
 	return NULL;
 }
 
+int
+mz_engine_stage_count(void)
+{
+	return nstage_defs;
+}
+
+const mz_stage_def *
+mz_engine_stage_at(int i)
+{
+	return i >= 0 && i < nstage_defs ? stage_defs[i] : NULL;
+}
+
 const mz_task_def *
 mz_engine_task_def(const char *name)
 {

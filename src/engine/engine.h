@@ -123,6 +123,10 @@ typedef struct mz_stage_def {
 void mz_engine_register_task(const mz_task_def *def);
 void mz_engine_register_stage(const mz_stage_def *def);
 const mz_stage_def *mz_engine_stage_def(const char *type);
+/* The registered stage definitions, in registration order (for GET
+ * /stageTypes: the UI offers only the types this server can run). */
+int mz_engine_stage_count(void);
+const mz_stage_def *mz_engine_stage_at(int i);
 const mz_task_def *mz_engine_task_def(const char *name);
 
 /* ---- lifecycle -------------------------------------------------------- */

@@ -349,6 +349,19 @@ class SpinContractTest(ApiTestCase):
         status, body = self.req("GET", "/auth/user")
         self.assertEqual(body["username"], "anonymous")
 
+    def test_stage_types(self):
+        # What the pipeline editor offers: every stage type registered by
+        # the engine, the cloud, the bakery and the pollers.
+        status, body = self.req("GET", "/stageTypes")
+        self.assertEqual(status, 200)
+        types = {t["type"]: t for t in body}
+        for t in ("wait", "manualJudgment", "deploy", "bake", "runJob", "jenkins", "webhook",
+                  "pipeline", "disableCluster", "findImageFromTags"):
+            self.assertIn(t, types)
+        self.assertNotIn("rollbackCluster", types)
+        self.assertTrue(types["wait"]["canManuallySkip"])
+        self.assertEqual(len(types), len(body))
+
     def test_history_after_two_saves(self):
         app = unique("hist")
         first = {"application": app, "name": "h", "stages": [wait_stage()],

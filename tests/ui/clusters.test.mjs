@@ -49,6 +49,7 @@ test('a deployed server group\'s instances go green in CLUSTERS', async () => {
   await page.goto(`${srv.url}/ui/#/applications/${APP}/executions`);
   const grp = page.locator('section.group', { has: page.getByRole('heading', { name: 'deploy', exact: true }) });
   await grp.getByRole('button', { name: 'Start Manual Execution' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Run' }).click();
   await grp.locator('li.exec').first().waitFor();
   await page.getByRole('link', { name: 'Clusters', exact: true }).click();
   const sg = page.locator('article.sg').first();
@@ -99,11 +100,20 @@ test('server group actions: disable, enable, resize, destroy', async () => {
   const name = (await groups())[0].name;
   const menu = async () => { await sg.locator('summary', { hasText: 'Server Group Actions' }).click(); };
   await menu();
+  // Every action asks first; Cancel leaves the group as it was.
   await sg.getByRole('button', { name: 'Disable' }).click();
+  const ask = page.getByRole('dialog', { name: `Disable ${name}?` });
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  await ask.waitFor({ state: 'detached' });
+  assert.equal((await groups())[0].isDisabled, false);
+  if (!(await sg.getByRole('button', { name: 'Disable' }).isVisible())) await menu();
+  await sg.getByRole('button', { name: 'Disable' }).click();
+  await ask.getByRole('button', { name: 'Disable' }).click();
   await until(async () => (await groups())[0].isDisabled === true, { timeoutMs: 60000, what: 'disabled' });
   await sg.locator('.badge', { hasText: 'DISABLED' }).waitFor({ timeout: 10000 });
   if (!(await sg.getByRole('button', { name: 'Enable' }).isVisible())) await menu();
   await sg.getByRole('button', { name: 'Enable' }).click();
+  await page.getByRole('dialog', { name: `Enable ${name}?` }).getByRole('button', { name: 'Enable' }).click();
   await until(async () => (await groups())[0].isDisabled === false, { timeoutMs: 60000, what: 'enabled' });
   await sg.locator('.badge', { hasText: 'ENABLED' }).waitFor({ timeout: 10000 });
   if (!(await sg.getByRole('button', { name: 'Resize' }).isVisible())) await menu();
@@ -116,7 +126,16 @@ test('server group actions: disable, enable, resize, destroy', async () => {
   await until(async () => (await sg.locator('.inst').count()) === 1, { timeoutMs: 60000, what: 'one instance after the resize' });
   assert.deepEqual((await groups())[0].capacity, { min: 1, max: 1, desired: 1 });
   if (!(await sg.getByRole('button', { name: 'Destroy' }).isVisible())) await menu();
-  await sg.getByRole('button', { name: 'Destroy' }).click(); // confirm() accepted
+  await sg.getByRole('button', { name: 'Destroy' }).click();
+  // Enabled: its name must be typed before Destroy can be pressed.
+  const confirmDestroy = page.getByRole('dialog', { name: `Destroy ${name}?` });
+  const go = confirmDestroy.getByRole('button', { name: 'Destroy' });
+  assert.equal(await go.isDisabled(), true);
+  await confirmDestroy.getByLabel(/Type .* to confirm/).fill('not-it');
+  assert.equal(await go.isDisabled(), true);
+  await screenshot(page, 'destroy-confirm');
+  await confirmDestroy.getByLabel(/Type .* to confirm/).fill(name);
+  await go.click();
   await until(async () => (await groups()).length === 0, { timeoutMs: 60000, what: `${name} destroyed` });
   await page.getByText('No server groups in shop').waitFor({ timeout: 10000 });
   // The TASKS tab lists what was done.
@@ -124,4 +143,36 @@ test('server group actions: disable, enable, resize, destroy', async () => {
   await page.locator('li.task', { hasText: `Destroy Server Group: ${name}` }).waitFor();
   await page.locator('li.task', { hasText: `Resize Server Group: ${name}` }).waitFor();
   assert.deepEqual(b.errors, []);
+});
+
+test('rollback offers only older server groups, the previous one first, and rolls back', async () => {
+  await srv.savePipeline({ application: APP, name: 'rb', stages: [{ refId: '1', type: 'deploy', name: 'Deploy', clusters: [{
+    application: APP, stack: 'rb', account: 'local', cloudProvider: 'local', region: 'local',
+    capacity: { min: 1, max: 1, desired: 1 }, strategy: 'redblack', maxRemainingAsgs: 5,
+    image: path.join(REPO, 'examples/webapp'), command: ['python3', '$IMAGE_DIR/app.py'], healthCheck: { path: '/health' } }] }] });
+  for (let i = 0; i < 3; i++) {
+    const id = await srv.trigger(APP, 'rb');
+    await until(async () => (await srv.execution(id)).status === 'SUCCEEDED', { timeoutMs: 120000, what: `deploy ${i}` });
+  }
+  await page.goto(`${srv.url}/ui/#/applications/${APP}/clusters`);
+  const open = async (seq) => {
+    const sg = page.locator('article.sg', { hasText: `shop-rb-${seq}` });
+    await sg.waitFor();
+    await sg.locator('summary', { hasText: 'Server Group Actions' }).click();
+    await sg.getByRole('button', { name: 'Rollback' }).click();
+    return page.getByRole('dialog', { name: `Rollback shop-rb-${seq}` });
+  };
+  let dlg = await open('v001');
+  assert.deepEqual(await dlg.locator('#rb-to option').evaluateAll((os) => os.map((o) => o.value)), ['shop-rb-v000']);
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+  dlg = await open('v002');
+  const sel = dlg.getByLabel('Restore to');
+  assert.deepEqual(await sel.locator('option').evaluateAll((os) => os.map((o) => o.value)), ['shop-rb-v001', 'shop-rb-v000']);
+  assert.equal(await sel.inputValue(), 'shop-rb-v001');
+  await screenshot(page, 'rollback-dialog');
+  await dlg.getByRole('button', { name: 'Rollback' }).click();
+  await until(async () => {
+    const g = Object.fromEntries((await groups()).map((x) => [x.name, x.isDisabled]));
+    return g['shop-rb-v001'] === false && g['shop-rb-v002'] === true;
+  }, { timeoutMs: 60000, what: 'v001 enabled, v002 disabled' });
 });

@@ -32,16 +32,16 @@ test('save a pipeline in the editor (form and JSON)', async () => {
   await page.waitForURL(/configure\/new$/);
   await page.getByLabel('Pipeline name').fill('quick');
   await page.getByRole('button', { name: 'Add stage' }).click();
-  await page.locator('#st-0-extra').fill('{"waitTime": 1}');
+  await page.getByLabel('Wait time (seconds)').fill('1');
   await page.getByRole('button', { name: 'Add stage' }).click();
-  await page.locator('#st-1-name').fill('Second');
-  await page.locator('#st-1-extra').fill('{"waitTime": 1}');
+  await page.getByLabel('Stage name').fill('Second');
+  await page.getByLabel('Wait time (seconds)').fill('1');
   // The JSON beside the form follows it.
   const json = JSON.parse(await page.locator('#pipeline-json').inputValue());
   assert.equal(json.name, 'quick');
   assert.deepEqual(json.stages.map((s) => [s.refId, s.type, s.waitTime, s.requisiteStageRefIds]), [['1', 'wait', 1, []], ['2', 'wait', 1, ['1']]]);
   await screenshot(page, 'pipeline-editor');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.waitForURL(/configure\/[0-9a-f-]{36}$/);
   await page.getByRole('heading', { name: 'Configure: quick' }).waitFor();
   const saved = await srv.call('GET', `/applications/${APP}/pipelineConfigs/quick`);
@@ -54,20 +54,26 @@ test('a bad pipeline is rejected with the server\'s message shown', async () => 
   await page.goto(`${base()}/configure/new`);
   const ta = page.locator('#pipeline-json');
   await ta.fill(JSON.stringify({ application: APP, name: 'broken', stages: [{ refId: '1', type: 'wait', waitTime: 1, requisiteStageRefIds: ['9'] }] }));
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  // Caught before sending: the form's own check.
   const alert = page.locator('.save-error');
   await alert.waitFor({ state: 'visible' });
-  assert.match(await alert.textContent(), /stage '1' requires refId '9', which no stage has/);
+  assert.match(await alert.textContent(), /Not saved: 1 problem/);
+  assert.match(await page.locator('.check-summary').textContent(), /depends on 9, which no stage has/);
+  // What only the server knows comes back as its own message.
+  await ta.fill(JSON.stringify({ application: APP, name: 'broken', stages: [{ refId: '1', type: 'wait', waitTime: '${ 1 + }' }] }));
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await until(async () => /The server rejected the pipeline/.test(await alert.textContent()), { what: 'the server\'s message' });
   // Malformed JSON goes to the server as typed: its parser's message.
   await ta.fill('{"application": "shop", "name": "broken",');
   await page.getByText('Not valid JSON yet').waitFor();
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await until(async () => /malformed JSON at line 1/.test(await alert.textContent()), { what: 'the parse error' });
   await screenshot(page, 'pipeline-editor-error');
   assert.equal((await srv.call('GET', `/applications/${APP}/pipelineConfigs/broken`)).status, 404);
 });
 
-test('start with one click; the stage bar moves to SUCCEEDED without a reload', async () => {
+test('start from the dialog; the stage bar moves to SUCCEEDED without a reload', async () => {
   await page.goto(base());
   await group('quick').waitFor();
   await page.waitForSelector('.view[data-painted="true"]');
@@ -75,7 +81,11 @@ test('start with one click; the stage bar moves to SUCCEEDED without a reload', 
   const listReads = [];
   const onReq = (r) => { if (/\/applications\/shop\/pipelines|\/pipelines\/[0-9A-Z]{26}$/.test(r.url())) listReads.push(r.url()); };
   page.on('request', onReq);
-  await group('quick').getByRole('button', { name: 'Start Manual Execution' }).click(); // no parameters: no dialog
+  await group('quick').getByRole('button', { name: 'Start Manual Execution' }).click();
+  // The dialog opens even without parameters: nothing starts on one click.
+  const dlg = page.getByRole('dialog', { name: 'Start Manual Execution' });
+  await dlg.getByText('This pipeline has no parameters.').waitFor();
+  await dlg.getByRole('button', { name: 'Run' }).click();
   const row = rows('quick').first();
   await row.waitFor();
   // It is seen running first...
@@ -158,7 +168,8 @@ test('pause, resume and cancel a running execution', async () => {
   await row.locator('.badge', { hasText: 'PAUSED' }).waitFor();
   await row.getByRole('button', { name: 'Resume' }).click();
   await row.locator('.badge', { hasText: 'RUNNING' }).waitFor();
-  await row.getByRole('button', { name: 'Cancel' }).click(); // the confirm() is accepted
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('dialog', { name: 'Cancel slow?' }).getByRole('button', { name: 'Cancel execution' }).click();
   await row.locator('.badge', { hasText: 'CANCELED' }).waitFor({ timeout: 10000 });
   assert.equal(await row.getByRole('button', { name: 'Cancel' }).count(), 0);
   const exec = await srv.execution(id);

@@ -12,6 +12,7 @@ import { html, render, $ } from './dom.js';
 import { duration } from './format.js';
 import { Live } from './live.js';
 import { prefetch } from './views/executionsData.js';
+import { hasGuard, mayLeave } from './nav.js';
 
 const TABS = [
   ['executions', 'Pipelines', () => import('./views/executions.js')],
@@ -36,7 +37,18 @@ function parse() {
   return { seg, query: new URLSearchParams(qs || '') };
 }
 
+let shownHash = null;  // the address of what is on screen
+
 async function route() {
+  // A view with unsaved edits is asked first; until it agrees the address
+  // goes back to what is shown.
+  if (hasGuard() && shownHash != null && location.hash !== shownHash) {
+    const target = location.hash;
+    history.replaceState(null, '', shownHash);
+    if (!await mayLeave()) return;
+    history.replaceState(null, '', target);
+  }
+  shownHash = location.hash;
   const my = ++seq;
   if (!location.hash || location.hash === '#' || location.hash === '#/') { location.replace('#/applications'); return; }
   const { seg, query } = parse();

@@ -10,6 +10,7 @@ import { html, render, on, toast, $ } from '../dom.js';
 import { get, enc } from '../api.js';
 import { time, ago } from '../format.js';
 import * as sga from './serverGroupActions.js';
+import { confirmDialog } from '../dialogs.js';
 
 const POLL_MS = 2000;
 const HEALTH = ['Up', 'Starting', 'Down', 'OutOfService', 'Unknown', 'Draining', 'Failed', 'Succeeded'];
@@ -217,10 +218,20 @@ export function mount(el, ctx) {
       return;
     }
     if (!sg) return;
-    if (a === 'enable') return action(`Enable ${sg.name}`, () => sga.enable(app, sg));
-    if (a === 'disable') return action(`Disable ${sg.name}`, () => sga.disable(app, sg));
+    const n = (sg.instances || []).length;
+    if (a === 'enable') {
+      if (!await confirmDialog({ title: `Enable ${sg.name}?`, message: `Its ${n} instance(s) go back into its load balancers and take traffic.`, confirmLabel: 'Enable' })) return;
+      return action(`Enable ${sg.name}`, () => sga.enable(app, sg));
+    }
+    if (a === 'disable') {
+      if (!await confirmDialog({ title: `Disable ${sg.name}?`, message: `Its ${n} instance(s) leave its load balancers and take no more traffic.`, confirmLabel: 'Disable', danger: true })) return;
+      return action(`Disable ${sg.name}`, () => sga.disable(app, sg));
+    }
     if (a === 'destroy') {
-      if (!confirm(`Destroy ${sg.name} and its ${(sg.instances || []).length} instance(s)?`)) return;
+      // A group still taking traffic needs its name typed, as in Deck.
+      if (!await confirmDialog({ title: `Destroy ${sg.name}?`, danger: true, confirmLabel: 'Destroy',
+        message: `${sg.isDisabled ? '' : 'It is ENABLED and taking traffic. '}Its ${n} instance(s) are stopped and the server group is deleted.`,
+        typeToConfirm: sg.isDisabled ? null : sg.name })) return;
       return action(`Destroy ${sg.name}`, () => sga.destroy(app, sg));
     }
     if (a === 'resize') {
@@ -234,9 +245,13 @@ export function mount(el, ctx) {
       return action(`Resize ${sg.name}`, () => sga.resize(app, sg, cap));
     }
     if (a === 'rollback') {
-      const older = groups.filter((o) => clusterOf(o) === clusterOf(sg) && o.region === sg.region && o.account === sg.account && o.name !== sg.name);
+      // Only older groups of the same cluster and region, newest first: the
+      // default is the one it replaced (Deck's "previous server group").
+      const older = groups.filter((o) => clusterOf(o) === clusterOf(sg) && o.region === sg.region && o.account === sg.account
+        && o.name !== sg.name && (o.createdTime || 0) < (sg.createdTime || 0)).sort((x, y) => (y.createdTime || 0) - (x.createdTime || 0));
+      if (!older.length) { toast(`${sg.name} has no older server group to roll back to`, 'error'); return; }
       const v = await sga.ask(`Rollback ${sg.name}`, html`<div class="field"><label for="rb-to">Restore to</label>
-        <select id="rb-to" name="restore">${older.map((o) => html`<option value="${o.name}">${o.name}${o.isDisabled ? ' (disabled)' : ''}</option>`)}</select>
+        <select id="rb-to" name="restore">${older.map((o, i) => html`<option value="${o.name}" ${i === 0 ? 'selected' : ''}>${o.name}${i === 0 ? ' (previous)' : ''}${o.isDisabled ? ' · disabled' : ''} · ${(o.instances || []).length} instance(s)</option>`)}</select>
         <p class="hint">Enables the chosen server group, then disables ${sg.name}.</p></div>`, 'Rollback');
       if (!v) return;
       return action(`Rollback ${sg.name}`, () => sga.rollback(app, sg, v.restore));

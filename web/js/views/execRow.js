@@ -78,7 +78,7 @@ export function rowHTML(exec, base, open = null, selectedStage = null) {
     ${exec.status === 'RUNNING' ? html`<button type="button" class="btn btn-sm" data-act="pause" data-id="${exec.id}">Pause</button>` : ''}
     ${exec.status === 'PAUSED' ? html`<button type="button" class="btn btn-sm" data-act="resume" data-id="${exec.id}">Resume</button>` : ''}
     ${active ? html`<button type="button" class="btn btn-sm btn-danger" data-act="cancel" data-id="${exec.id}">Cancel</button>` : ''}
-    <a class="btn btn-sm btn-link" href="${isOpen ? base : `${base}/details/${exec.id}`}" aria-expanded="${isOpen}">${isOpen ? 'Hide details' : 'Details'}</a>
+    <a class="btn btn-sm btn-link" href="${isOpen ? base : `${base}/details/${exec.id}`}" aria-expanded="${String(isOpen)}">${isOpen ? 'Hide details' : 'Details'}</a>
   </div>
 </li>`;
 }

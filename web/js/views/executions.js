@@ -13,6 +13,7 @@ import { api, get, enc } from '../api.js';
 import { rowHTML } from './execRow.js';
 import { detailsHTML, defaultStage } from './execDetails.js';
 import * as manual from './manualExecution.js';
+import { confirmDialog } from '../dialogs.js';
 import { PAGE, take, page as readPage } from './executionsData.js';
 
 export { PAGE };
@@ -253,16 +254,9 @@ export function mount(el, ctx) {
     }
   }
 
+  // Always through the dialog, parameters or not: a deploy is never one
+  // stray click away (Deck does the same).
   async function start(cfg) {
-    if (!manual.hasParameters(cfg)) {
-      // One click: no parameters to ask for.
-      await act('Start', async () => {
-        const id = await manual.trigger(app, cfg, null);
-        toast(`Started ${cfg.name}`);
-        if (id) ensureShown(id);
-      });
-      return;
-    }
     const id = await manual.open(app, [cfg], cfg.id);
     if (id) { toast(`Started ${cfg.name}`); ensureShown(id); }
   }
@@ -304,7 +298,7 @@ export function mount(el, ctx) {
     if (a === 'more' && g) { t.disabled = true; return more(g); }
     if (a === 'cancel') {
       const e2 = s.execs.get(id);
-      if (!confirm(`Cancel the execution of ${e2 ? e2.name : id}?`)) return;
+      if (!await confirmDialog({ title: `Cancel ${e2 ? e2.name : 'this execution'}?`, message: `Execution ${id} stops; stages that are running are canceled.`, confirmLabel: 'Cancel execution', danger: true })) return;
       return act('Cancel', () => api('PUT', `/pipelines/${enc(id)}/cancel`));
     }
     if (a === 'pause') return act('Pause', () => api('PUT', `/pipelines/${enc(id)}/pause`));

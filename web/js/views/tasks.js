@@ -27,7 +27,7 @@ export function mount(el, ctx) {
       const user = (t.execution && t.execution.authentication && t.execution.authentication.user) || (t.execution && t.execution.trigger && t.execution.trigger.user) || '';
       const isOpen = open.has(t.id);
       return html`<li class="task ${statusClass(t.status)}" id="t-${t.id}">
-        <button type="button" class="task-head" data-act="toggle" data-id="${t.id}" aria-expanded="${isOpen}">
+        <button type="button" class="task-head" data-act="toggle" data-id="${t.id}" aria-expanded="${String(isOpen)}">
           <span class="task-name">${t.name || '(task)'}</span>
           <span class="badge ${statusClass(t.status)}">${statusLabel(t.status)}</span>
           <span class="muted">${user ? `by ${user}` : ''}</span>
