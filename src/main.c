@@ -266,6 +266,12 @@ serve(int argc, char **argv)
 		json_decref(accounts);
 		return 1;
 	}
+	/* One server per data directory; held until the process ends. */
+	if (mz_lock_data_dir(o.data, &err) < 0) {
+		fprintf(stderr, "mizzen serve: %s\n", err.msg);
+		json_decref(accounts);
+		return 1;
+	}
 	char *db_url = o.db ? mz_strdup(o.db) : mz_asprintf("%s/mizzen.db", o.data);
 	bool v6 = strchr(o.host, ':') != NULL;
 	json_t *settings = load_settings(o.config);

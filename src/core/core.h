@@ -141,6 +141,12 @@ json_t *mz_json_read_file(const char *path);
 int mz_mkdirs(const char *path, int mode);
 /* Reads a whole file; NULL with err on failure; free() the result. */
 char *mz_read_file(const char *path, size_t *len, mz_err *err);
+/* Takes an exclusive flock() on dir/mizzen.lock for the life of the
+ * process and writes our pid into it: one server per data directory. The
+ * descriptor is close-on-exec; the kernel drops the lock when the process
+ * dies, so a crashed server never blocks a restart. Returns the descriptor,
+ * or -1 with err saying who holds it (MZ_ECONFLICT) or what failed. */
+int mz_lock_data_dir(const char *dir, mz_err *err);
 
 /* ---- SHA-256 ----------------------------------------------------------- */
 
