@@ -5,6 +5,7 @@
 #include "events/events_int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -149,18 +150,16 @@ mz_events_git_authentic(mz_store *st, const json_t *event)
 
 /* Starts every pipeline the event matches, inside st's transaction;
  * appends {pipelineId, application, name, executionId} to started and
- * {pipelineId, error} to errors. */
+ * {pipelineId, error} to errors. Only the index's candidates for the event
+ * are looked at (the index is current: the dispatcher refreshed it). */
 static mz_code
 start_matching(mz_events *ev, mz_store *st, const json_t *event, json_t *started,
                json_t *errors, mz_err *err)
 {
-	json_t *cfgs = NULL;
-	mz_code rc = mz_pipeline_list(st, NULL, &cfgs, err);
-	if (rc)
-		return rc;
+	mz_code rc = MZ_OK;
 	size_t i;
 	json_t *p;
-	json_array_foreach(cfgs, i, p) {
+	json_array_foreach(mz__index_candidates(ev->index, event), i, p) {
 		json_t *trigger = mz_trigger_match(p, event);
 		if (!trigger)
 			continue;
@@ -194,7 +193,6 @@ start_matching(mz_events *ev, mz_store *st, const json_t *event, json_t *started
 		}
 		json_decref(trigger);
 	}
-	json_decref(cfgs);
 	return rc;
 }
 
@@ -347,23 +345,17 @@ dispatch_outbox(mz_events *ev, mz_store *st)
 
 /* ---- cron ---------------------------------------------------------------- */
 
-static void
-cron_trigger(mz_events *ev, mz_store *st, const json_t *p, const json_t *t, size_t index,
-             int64_t now)
+/* Looks at one cron schedule (due, or never looked at): fires it if a firing
+ * is due, records the last firing, and returns when to look again. */
+static int64_t
+cron_trigger(mz_events *ev, mz_store *st, const mz_cron_entry *ce, int64_t now)
 {
+	const json_t *p = ce->pipeline;
 	const char *pid = mz_json_str(p, "id");
-	const char *expr = mz_json_str(t, "cronExpression");
-	if (!pid || !expr)
-		return;
-	char *tkey = mz_json_str(t, "id") && *mz_json_str(t, "id") ? mz_strdup(mz_json_str(t, "id"))
-	                                                           : mz_asprintf("%s-%zu", pid, index);
-	mz_cron *c = NULL;
+	const char *expr = mz_json_str(ce->trigger, "cronExpression");
+	const char *tkey = ce->tkey;
+	const mz_cron *c = ce->cron;
 	mz_err err = {0};
-	if (mz_cron_parse(expr, tkey, &c, &err) != MZ_OK) {
-		mz_debug("events: pipeline %s: cron trigger %s: %s", pid, tkey, err.msg);
-		free(tkey);
-		return;
-	}
 	char *kvkey = mz_asprintf("cron:%s:%s", pid, tkey);
 	char *val = NULL;
 	int64_t last = -1;
@@ -377,9 +369,11 @@ cron_trigger(mz_events *ev, mz_store *st, const json_t *p, const json_t *t, size
 	char *newval = NULL;
 	char *event_id = NULL;
 	int64_t fire = -1;
+	int64_t recorded = last;   /* the last firing once this call is done */
 	if (last < 0) {
 		/* A new (or changed) schedule starts now: no retroactive runs. */
 		newval = mz_asprintf("%s|%lld", expr, (long long)now);
+		recorded = now;
 	} else {
 		int64_t from = last;
 		if (now - from > 3600 * 1000)
@@ -394,6 +388,7 @@ cron_trigger(mz_events *ev, mz_store *st, const json_t *p, const json_t *t, size
 				latest = n2;
 			}
 			newval = mz_asprintf("%s|%lld", expr, (long long)latest);
+			recorded = latest;
 			if (now - latest <= CRON_MISFIRE_MS) {
 				fire = latest;
 				event_id = mz_asprintf("cron:%s:%s:%lld", pid, tkey, (long long)latest);
@@ -420,39 +415,34 @@ cron_trigger(mz_events *ev, mz_store *st, const json_t *p, const json_t *t, size
 			rc = mz_store_commit(st, &err);
 		else
 			mz_store_rollback(st);
-		if (rc)
+		if (rc) {
 			mz_warn("events: cron trigger %s of pipeline %s: %s", tkey, pid, err.msg);
+			recorded = -1;
+		}
 	}
 	free(newval);
 	free(event_id);
 	free(kvkey);
-	free(tkey);
-	mz_cron_free(c);
+	if (recorded < 0)
+		return now + 1000;  /* the store failed: look again in a second */
+	int64_t next = mz_cron_next(c, recorded);
+	return next < 0 ? INT64_MAX : next;
 }
 
+/* Runs the cron schedules that are due; the index holds them parsed with
+ * their next firing time, so an idle tick reads nothing. */
 static void
 cron_tick(mz_events *ev, mz_store *st)
 {
 	int64_t now = mz_now_ms();
-	if (now < ev->next_cron_check)
+	if (now < ev->next_cron_check || !ev->index)
 		return;
 	ev->next_cron_check = now + CRON_CHECK_MS;
-	json_t *cfgs = NULL;
-	mz_err err = {0};
-	if (mz_pipeline_list(st, NULL, &cfgs, &err) != MZ_OK)
-		return;
-	size_t i, j;
-	json_t *p, *t;
-	json_array_foreach(cfgs, i, p) {
-		if (mz_json_bool(p, "disabled", false))
-			continue;
-		json_array_foreach(json_object_get(p, "triggers"), j, t) {
-			if (mz_json_bool(t, "enabled", false) &&
-			    mz_strcaseeq(mz_json_str(t, "type"), "cron"))
-				cron_trigger(ev, st, p, t, j, now);
-		}
+	for (size_t i = 0; i < ev->index->ncrons; i++) {
+		mz_cron_entry *ce = &ev->index->crons[i];
+		if (ce->next_check <= now)
+			ce->next_check = cron_trigger(ev, st, ce, now);
 	}
-	json_decref(cfgs);
 }
 
 /* ---- the dispatcher thread ---------------------------------------------- */
@@ -477,9 +467,16 @@ dispatcher_main(void *arg)
 		pthread_mutex_unlock(&ev->lock);
 		if (stop)
 			break;
-		int a = dispatch_events(ev, st);
-		int b = dispatch_outbox(ev, st);
-		cron_tick(ev, st);
+		/* Matching needs the index current: with a store failure the
+		 * events wait rather than match against nothing. */
+		int a = -1, b = -1;
+		if (mz__index_refresh(&ev->index, st, &err) == MZ_OK) {
+			a = dispatch_events(ev, st);
+			b = dispatch_outbox(ev, st);
+			cron_tick(ev, st);
+		} else {
+			mz_error("events: cannot read the pipeline configs: %s", err.msg);
+		}
 		if (a < 0 || b < 0) {
 			if (!mz__events_wait(ev, &ev->cond, &ev->kick, 1000))
 				break;
@@ -488,6 +485,8 @@ dispatcher_main(void *arg)
 				break;
 		}
 	}
+	mz__index_free(ev->index);
+	ev->index = NULL;
 	mz_store_close(st);
 	return NULL;
 }

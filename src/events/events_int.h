@@ -8,6 +8,46 @@
 
 #include <pthread.h>
 
+/* ---- the trigger index (trigger_index.c) ------------------------------- */
+
+/* A cron trigger with its parsed schedule. */
+typedef struct mz_cron_entry {
+	json_t *pipeline;       /* the config (a reference) */
+	const json_t *trigger;  /* inside pipeline */
+	size_t index;           /* of the trigger in "triggers" */
+	char *tkey;             /* the trigger's id, else "<pipelineId>-<index>" */
+	mz_cron *cron;
+	int64_t next_check;     /* mz_now_ms() from which to look at it again */
+} mz_cron_entry;
+
+/*
+ * The enabled triggers of the enabled pipeline configs, built when the
+ * configs change (mz_pipeline_generation) instead of parsed again on every
+ * cron tick and for every event: by_class maps a class (mz__trigger_class)
+ * to the configs with a trigger of that class, in the store's order, and
+ * crons holds the parsed cron schedules. Owned by the dispatcher thread.
+ */
+typedef struct mz_trigger_index {
+	char *generation;
+	json_t *by_class;
+	mz_cron_entry *crons;
+	size_t ncrons;
+	size_t nconfigs;        /* configs with at least one enabled trigger */
+} mz_trigger_index;
+
+/* Rebuilds *idx if the configs changed since it was built (or it is NULL);
+ * cron entries whose schedule is unchanged keep their next_check. */
+mz_code mz__index_refresh(mz_trigger_index **idx, mz_store *st, mz_err *err);
+void mz__index_free(mz_trigger_index *idx);
+/* The configs that may hold a trigger matching event (borrowed; NULL when
+ * none can). */
+const json_t *mz__index_candidates(const mz_trigger_index *idx, const json_t *event);
+
+/* match.c: the class of a trigger / of an event (malloc'd, NULL: none). A
+ * trigger can match an event only when the classes are equal. */
+char *mz__trigger_class(const json_t *pipeline, const json_t *t);
+char *mz__event_class(const json_t *event);
+
 struct mz_events {
 	char *db_url;
 	mz_engine *engine;
@@ -25,6 +65,7 @@ struct mz_events {
 	pthread_t dispatcher, notifier;
 	bool have_dispatcher, have_notifier;
 	int64_t next_cron_check;
+	mz_trigger_index *index;    /* the dispatcher thread's */
 };
 
 /* notify.c: turns an outbox event into deliveries (inside st's

@@ -4,7 +4,7 @@
  *
  * Regexes are POSIX extended (regcomp): Java's syntax for the common
  * cases (classes, alternation, anchors, repetition) is the same. */
-#include "events/events.h"
+#include "events/events_int.h"
 
 #include <ctype.h>
 #include <regex.h>
@@ -529,5 +529,60 @@ mz_trigger_match(const json_t *pipeline, const json_t *event)
 		}
 		return built;
 	}
+	return NULL;
+}
+
+/* ---- classes, for the trigger index ------------------------------------ */
+
+/* A trigger and an event can only match when their classes are equal:
+ * match_one's first test, as a key. */
+char *
+mz__trigger_class(const json_t *pipeline, const json_t *t)
+{
+	const char *ttype = mz_json_str(t, "type");
+	if (!ttype)
+		return NULL;
+	if (strcasecmp(ttype, "git") == 0 || strcasecmp(ttype, "docker") == 0 ||
+	    strcasecmp(ttype, "pipeline") == 0) {
+		char *c = mz_strdup(ttype);
+		for (char *p = c; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		return c;
+	}
+	if (strcasecmp(ttype, "jenkins") == 0 || strcasecmp(ttype, "travis") == 0 ||
+	    strcasecmp(ttype, "wercker") == 0 || strcasecmp(ttype, "concourse") == 0 ||
+	    strcasecmp(ttype, "gitlab-ci") == 0)
+		return mz_strdup("build");
+	if (strcasecmp(ttype, "cron") == 0)
+		return mz_asprintf("cron\x1f%s", mz_json_str(pipeline, "id") ?
+		                   mz_json_str(pipeline, "id") : "");
+	if (strcasecmp(ttype, "webhook") == 0)
+		return mz_json_str(t, "source") ?
+		       mz_asprintf("webhook\x1f%s", mz_json_str(t, "source")) : NULL;
+	return NULL;
+}
+
+char *
+mz__event_class(const json_t *event)
+{
+	const json_t *d = json_object_get(event, "details");
+	const char *etype = mz_json_str(d, "type");
+	if (!etype)
+		return NULL;
+	if (strcasecmp(etype, "git") == 0)
+		return mz_strdup("git");
+	if (strcasecmp(etype, "docker") == 0)
+		return mz_strdup("docker");
+	if (strcasecmp(etype, "build") == 0)
+		return mz_strdup("build");
+	if (mz_streq(etype, "orca:pipeline:complete") || mz_streq(etype, "orca:pipeline:failed"))
+		return mz_strdup("pipeline");
+	if (mz_streq(etype, "cron")) {
+		const char *pid = mz_json_str(json_object_get(event, "content"), "pipelineId");
+		return mz_asprintf("cron\x1f%s", pid ? pid : "");
+	}
+	if (strcasecmp(etype, "webhook") == 0)
+		return mz_json_str(d, "source") ?
+		       mz_asprintf("webhook\x1f%s", mz_json_str(d, "source")) : NULL;
 	return NULL;
 }

@@ -57,6 +57,10 @@ mz_code mz_pipeline_find_name_ci(mz_store *st, const char *app, const char *name
  * history unless the body equals the newest version. */
 mz_code mz_pipeline_put(mz_store *st, const json_t *cfg, mz_err *err);
 mz_code mz_pipeline_delete(mz_store *st, const char *id, mz_err *err);
+/* A token that changes (in the same transaction) whenever any pipeline
+ * config is saved or deleted: compare it to know whether configs changed
+ * without reading them. *gen is malloc'd. */
+mz_code mz_pipeline_generation(mz_store *st, char **gen, mz_err *err);
 /* app NULL: every config. Ordered by the stored "index", then name. */
 mz_code mz_pipeline_list(mz_store *st, const char *app, json_t **cfgs, mz_err *err);
 /* Newest first, at most limit. */

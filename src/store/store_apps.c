@@ -144,6 +144,20 @@ record_history(mz_store *st, const char *id, const char *body, mz_err *err)
 	return mz__run(q, NULL, err, "record pipeline history");
 }
 
+/* Every save and delete of a pipeline config writes a fresh value here, in
+ * the same transaction, so whoever keeps an index of configs (the trigger
+ * index of src/events) sees a change with one small read, whichever node
+ * or component made it. */
+#define GENERATION_KEY "pipelines:generation"
+
+static mz_code
+bump_generation(mz_store *st, mz_err *err)
+{
+	char gen[27];
+	mz_ulid(gen);
+	return mz_kv_put(st, GENERATION_KEY, gen, err);
+}
+
 mz_code
 mz_pipeline_put(mz_store *st, const json_t *cfg, mz_err *err)
 {
@@ -165,6 +179,8 @@ mz_pipeline_put(mz_store *st, const json_t *cfg, mz_err *err)
 	mz_code rc = mz__run(q, NULL, err, "save pipeline");
 	if (rc == MZ_OK)
 		rc = record_history(st, id, body, err);
+	if (rc == MZ_OK)
+		rc = bump_generation(st, err);
 	free(body);
 	return rc;
 }
@@ -176,7 +192,19 @@ mz_pipeline_delete(mz_store *st, const char *id, mz_err *err)
 	if (!q)
 		return MZ_EIO;
 	mz__text(q, 1, id);
-	return mz__run(q, NULL, err, "delete pipeline");
+	mz_code rc = mz__run(q, NULL, err, "delete pipeline");
+	return rc == MZ_OK ? bump_generation(st, err) : rc;
+}
+
+mz_code
+mz_pipeline_generation(mz_store *st, char **gen, mz_err *err)
+{
+	mz_code rc = mz_kv_get(st, GENERATION_KEY, gen, err);
+	if (rc == MZ_ENOTFOUND) {
+		*gen = mz_strdup("none");
+		rc = MZ_OK;
+	}
+	return rc;
 }
 
 mz_code
