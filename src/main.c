@@ -9,6 +9,7 @@
 #include "pollers/pollers.h"
 #include "cloud/cloud.h"
 #include "bakery/bakery.h"
+#include "proc/proc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -294,6 +295,11 @@ serve(int argc, char **argv)
 		return 2;
 	}
 	mz_expr_set_limits(&xlim);
+	/* The sandbox of every user-supplied command hides the data directory;
+	 * `"sandbox": false` on a stage only where the config allows it. */
+	mz_proc_sandbox_hide(o.data);
+	mz_proc_allow_unsandboxed(
+		json_is_true(setting(setting(settings, "sandbox", NULL), "allowUnsandboxed", NULL)));
 
 	/* Signals are taken by sigwait() in this thread only: block them
 	 * before any other thread starts so that every thread inherits the mask. */

@@ -23,7 +23,6 @@ typedef struct mz_cloud_config {
 	/* Accounts from the config file (as main.c loads them: a list of
 	 * {name, type, regions:[...]}); NULL: account "local", region "local". */
 	const json_t *accounts;
-	bool sandbox;            /* run instances inside bubblewrap */
 } mz_cloud_config;
 
 mz_code mz_cloud_start(const mz_cloud_config *cfg, mz_cloud **out, mz_err *err);

@@ -7,23 +7,24 @@
  * of every step, appended while it runs), workspace/ (the git checkout and
  * the build's files) and, once it is over, exit (the exit status).
  *
- * Process tree: the server forks a short-lived child that forks the
- * monitor and exits, so the monitor is nobody's child and outlives a server
- * restart. The monitor calls setsid() (its pid is the job's process group),
- * runs the steps one after the other (git clone, git checkout, then the
- * command inside bubblewrap with resource limits), writes the exit status
- * to `exit` and exits. Everything between fork and exec is
- * async-signal-safe: argv, environment, paths and log lines are prepared
- * before the fork. Timeouts and cancels signal the whole group (SIGTERM,
- * then SIGKILL); bwrap runs with --unshare-pid and --die-with-parent, so a
- * build's children go with it.
+ * Processes: the job is one detached chain of src/proc (git clone, git
+ * checkout, the command): its supervisor is nobody's child, so it outlives
+ * a server restart; its pid is the job's process group; it writes the exit
+ * status to `exit`. Timeouts and cancels signal the whole group (SIGTERM,
+ * then SIGKILL); every step runs in bubblewrap with --unshare-pid and
+ * --die-with-parent, so a build's children go with it.
  *
- * Sandbox: / read-only, a private /tmp, /dev and /proc, mizzen's data
- * directory hidden under an empty tmpfs, and only the workspace writable.
+ * Sandbox (proc.h): the git steps and the command each in bubblewrap, no
+ * capabilities, / read-only, a private /tmp, the data directory and /root
+ * hidden, only the workspace writable; the command as the unprivileged
+ * sandbox user, git with the server's uid so that it can read a local
+ * repository, which it sees read-only wherever it lies. `"sandbox": false`
+ * runs the command on the host and is refused unless the config allows it.
  */
 #include "cloud/cloud_int.h"
 #include "engine/artifacts.h"
 #include "engine/engine_int.h"
+#include "proc/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,7 +45,6 @@
 #define ORCA_JOB "com.netflix.spinnaker.orca.clouddriver.tasks.job."
 
 static char *g_jobs;     /* <data>/jobs */
-static char *g_data;     /* realpath of the data dir (masked in the sandbox) */
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -73,43 +73,17 @@ sv_free(strv *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Start time (field 22 of /proc/<pid>/stat) and whether it is a zombie. */
-static uint64_t
-proc_ticks(pid_t pid, bool *zombie)
+static const char *const *
+sv_list(const strv *s)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p += 2; /* state */
-	if (zombie)
-		*zombie = *p == 'Z' || *p == 'X';
-	for (int field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	return p ? strtoull(p, NULL, 10) : 0;
+	return (const char *const *)s->v;
 }
 
 static bool
 job_alive(const json_t *job)
 {
-	pid_t pid = (pid_t)mz_json_int(job, "pid", 0);
-	bool zombie = false;
-	if (pid <= 0)
-		return false;
-	uint64_t t = proc_ticks(pid, &zombie);
-	return t != 0 && !zombie && t == (uint64_t)mz_json_int(job, "startTicks", 0);
+	return mz_proc_alive((pid_t)mz_json_int(job, "pid", 0),
+	                     (uint64_t)mz_json_int(job, "startTicks", 0));
 }
 
 static char *
@@ -186,177 +160,12 @@ log_tail(const char *dir, size_t max)
 	return out;
 }
 
-/* ---- spawning ------------------------------------------------------------------- */
-
-typedef struct step {
-	char **argv;
-	char **envp;
-	const char *cwd;
-	const char *header;
-	bool limits;
-} step;
-
-typedef struct limits {
-	struct rlimit cpu, nofile, fsize, core, as;
-	bool has_cpu, has_as;
-} limits;
-
-static void
-put_num(int fd, long v)
-{
-	char b[24];
-	int i = (int)sizeof(b);
-	bool neg = v < 0;
-	unsigned long u = neg ? (unsigned long)(-v) : (unsigned long)v;
-	do {
-		b[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u && i > 1);
-	if (neg)
-		b[--i] = '-';
-	(void)!write(fd, b + i, sizeof(b) - (size_t)i);
-}
-
-/* Runs in the monitor (async-signal-safe only). */
-static void
-monitor(step *steps, int nsteps, const limits *lim, int logfd, int nullfd, const char *exit_tmp,
-        const char *exit_path)
-{
-	int code = 0;
-	for (int i = 0; i < nsteps; i++) {
-		(void)!write(logfd, steps[i].header, strlen(steps[i].header));
-		pid_t c = fork();
-		if (c < 0) {
-			code = 126;
-			break;
-		}
-		if (c == 0) {
-			dup2(nullfd, 0);
-			dup2(logfd, 1);
-			dup2(logfd, 2);
-			if (steps[i].limits) {
-				setrlimit(RLIMIT_NOFILE, &lim->nofile);
-				setrlimit(RLIMIT_FSIZE, &lim->fsize);
-				setrlimit(RLIMIT_CORE, &lim->core);
-				if (lim->has_cpu)
-					setrlimit(RLIMIT_CPU, &lim->cpu);
-				if (lim->has_as)
-					setrlimit(RLIMIT_AS, &lim->as);
-			}
-			if (steps[i].cwd && chdir(steps[i].cwd) != 0)
-				_exit(126);
-			execve(steps[i].argv[0], steps[i].argv, steps[i].envp);
-			_exit(127);
-		}
-		int st = 0;
-		while (waitpid(c, &st, 0) < 0) {
-			if (errno != EINTR) {
-				st = 126 << 8;
-				break;
-			}
-		}
-		code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
-		if (code != 0)
-			break;
-	}
-	int fd = open(exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		put_num(fd, code);
-		(void)!write(fd, code ? " failed\n" : " ok\n", code ? 8 : 4);
-		fsync(fd);
-		close(fd);
-		rename(exit_tmp, exit_path);
-	}
-}
-
-/* Starts the monitor; returns its pid (the job's process group) or -1. */
-static pid_t
-spawn_job(step *steps, int nsteps, const limits *lim, const char *dir, mz_err *err)
-{
-	char *logp = mz_asprintf("%s/log", dir);
-	char *exit_tmp = mz_asprintf("%s/exit.tmp", dir);
-	char *exit_path = mz_asprintf("%s/exit", dir);
-	int logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int pfd[2] = {-1, -1};
-	pid_t mpid = -1;
-	if (logfd < 0 || nullfd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
-		mz_fail(err, MZ_EIO, "cannot prepare the job: %s", strerror(errno));
-		goto out;
-	}
-	pid_t a = fork();
-	if (a < 0) {
-		mz_fail(err, MZ_EIO, "fork: %s", strerror(errno));
-		goto out;
-	}
-	if (a == 0) {
-		pid_t m = fork();
-		if (m != 0)
-			_exit(m < 0 ? 1 : 0);
-		/* the monitor */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int s = 1; s < 32; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				signal(s, SIG_DFL);
-		setsid();
-		pid_t me = getpid();
-		(void)!write(pfd[1], &me, sizeof(me));
-		close(pfd[1]);
-		dup2(nullfd, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		/* The monitor is a fork that never execs: without this it would
-		 * keep every descriptor of the server (its listening socket, the
-		 * database) open for the job's whole life, and a restarted server
-		 * could not bind its port. From here on fd 1 is the log and fd 0
-		 * /dev/null. */
-		syscall(SYS_close_range, 3U, ~0U, 0U);
-		monitor(steps, nsteps, lim, 1, 0, exit_tmp, exit_path);
-		_exit(0);
-	}
-	close(pfd[1]);
-	pfd[1] = -1;
-	int st;
-	while (waitpid(a, &st, 0) < 0 && errno == EINTR)
-		;
-	ssize_t n;
-	do {
-		n = read(pfd[0], &mpid, sizeof(mpid));
-	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(mpid)) {
-		mpid = -1;
-		mz_fail(err, MZ_EIO, "the job's monitor did not start");
-	}
-out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	if (logfd >= 0)
-		close(logfd);
-	if (nullfd >= 0)
-		close(nullfd);
-	free(logp);
-	free(exit_tmp);
-	free(exit_path);
-	return mpid;
-}
-
 /* SIGTERM to the group, a grace period, then SIGKILL. */
 static void
 kill_job(const json_t *job, int grace_ms)
 {
-	pid_t pid = (pid_t)mz_json_int(job, "pid", 0);
-	if (pid <= 1 || !job_alive(job))
-		return;
-	kill(-pid, SIGTERM);
-	for (int waited = 0; waited < grace_ms && job_alive(job); waited += 50) {
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	kill(-pid, SIGKILL);
+	mz_proc_kill_group((pid_t)mz_json_int(job, "pid", 0),
+	                   (uint64_t)mz_json_int(job, "startTicks", 0), grace_ms);
 }
 
 static char *
@@ -439,8 +248,9 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	char *jpath = mz_asprintf("%s/job.json", dir);
 	char *ws = mz_asprintf("%s/workspace", dir);
 	json_t *job = mz_json_read_file(jpath);
-	strv bw = {0}, env_cmd = {0}, env_git = {0}, clone = {0}, checkout = {0};
-	char *h_clone = NULL, *h_checkout = NULL, *h_cmd = NULL;
+	strv cmd = {0}, env_cmd = {0}, env_git = {0}, clone = {0}, checkout = {0};
+	char *h_clone = NULL, *h_checkout = NULL, *h_cmd = NULL, *repo = NULL, *logp = NULL;
+	char *exitp = NULL;
 	const char *url = NULL, *ref = NULL;
 	int64_t timeout_s = mz_json_int(ctx, "timeoutSeconds", 3600);
 	if (timeout_s <= 0)
@@ -463,7 +273,7 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	/* environments */
 	const char *path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	sv_add(&env_git, mz_strdup(path_env));
-	sv_add(&env_git, mz_asprintf("HOME=%s", dir));
+	sv_add(&env_git, mz_strdup("HOME=/tmp")); /* the sandbox's private /tmp */
 	sv_add(&env_git, mz_strdup("GIT_TERMINAL_PROMPT=0"));
 	sv_add(&env_git, mz_strdup("LANG=C.UTF-8"));
 	sv_add(&env_cmd, mz_strdup(path_env));
@@ -486,101 +296,72 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 			}
 		}
 	}
-	/* steps */
-	step steps[3];
-	int nsteps = 0;
+	/* the chain: [git clone, [git checkout,]] the command */
+	bool sandbox = !json_is_false(json_object_get(ctx, "sandbox"));
+	if (!sandbox && !mz_proc_unsandboxed_allowed()) {
+		mz_task_result_set(r, "TERMINAL", "runJob: %s", MZ_PROC_UNSANDBOXED_REFUSED);
+		goto out;
+	}
+	logp = mz_asprintf("%s/log", dir);
+	exitp = mz_asprintf("%s/exit", dir);
 	if (url) {
-		sv_add(&clone, mz_strdup("/usr/bin/git"));
-		sv_add(&clone, mz_strdup("clone"));
-		sv_add(&clone, mz_strdup("--quiet"));
-		sv_add(&clone, mz_strdup("--"));
-		sv_add(&clone, mz_strdup(url));
-		sv_add(&clone, mz_strdup(ws));
-		h_clone = strv_header(clone.v);
-		steps[nsteps++] = (step){clone.v, env_git.v, dir, h_clone, false};
-		if (ref && *ref) {
-			sv_add(&checkout, mz_strdup("/usr/bin/git"));
-			sv_add(&checkout, mz_strdup("checkout"));
-			sv_add(&checkout, mz_strdup("--quiet"));
-			sv_add(&checkout, mz_strdup("--detach"));
-			sv_add(&checkout, mz_strdup(ref));
-			sv_add(&checkout, mz_strdup("--"));
-			h_checkout = strv_header(checkout.v);
-			steps[nsteps++] = (step){checkout.v, env_git.v, ws, h_checkout, false};
-		}
+		/* a local repository is seen read-only wherever it lies */
+		const char *local = strncmp(url, "file://", 7) == 0 ? url + 7 : url[0] == '/' ? url : NULL;
+		repo = local ? realpath(local, NULL) : NULL;
 	}
-	bool sandbox = mz_json_bool(ctx, "sandbox", true);
-	if (sandbox) {
-		const char *fixed[] = {"/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev",
-		                       "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-pid",
-		                       "--unshare-ipc", "--unshare-uts", "--die-with-parent", NULL};
-		for (int j = 0; fixed[j]; j++)
-			sv_add(&bw, mz_strdup(fixed[j]));
-		if (g_data) {
-			sv_add(&bw, mz_strdup("--tmpfs"));
-			sv_add(&bw, mz_strdup(g_data));
-		}
-		sv_add(&bw, mz_strdup("--bind"));
-		sv_add(&bw, mz_strdup(ws));
-		sv_add(&bw, mz_strdup(ws));
-		sv_add(&bw, mz_strdup("--chdir"));
-		sv_add(&bw, mz_strdup(ws));
-		sv_add(&bw, mz_strdup("--"));
-	}
-	json_array_foreach(command, i, v) {
-		const char *a = json_string_value(v);
-		if (i == 0 && !sandbox && !strchr(a, '/')) {
-			/* without bwrap (which searches PATH) find the program ourselves */
-			static const char *const dirs[] = {"/usr/local/bin", "/usr/bin", "/bin", NULL};
-			char *found = NULL;
-			for (int d = 0; dirs[d] && !found; d++) {
-				char *p = mz_asprintf("%s/%s", dirs[d], a);
-				if (access(p, X_OK) == 0)
-					found = p;
-				else
-					free(p);
-			}
-			sv_add(&bw, found ? found : mz_strdup(a));
-		} else {
-			sv_add(&bw, mz_strdup(a));
-		}
-	}
-	{
-		char **shown = bw.v;
-		for (size_t k = 0; sandbox && k < bw.n; k++)
-			if (strcmp(bw.v[k], "--") == 0) {
-				shown = bw.v + k + 1;
-				break;
-			}
-		h_cmd = strv_header(shown);
-	}
-	steps[nsteps++] = (step){bw.v, env_cmd.v, ws, h_cmd, true};
-
-	limits lim = {0};
+	const char *const ro_repo[] = {repo, NULL};
+	const char *const rw_ws[] = {ws, NULL};
+	mz_sandbox git_box = {.writable = rw_ws, .readonly = repo ? ro_repo : NULL,
+	                      .keep_uid = true, .die_with_parent = true};
+	mz_sandbox cmd_box = {.writable = rw_ws, .die_with_parent = true};
 	json_t *lj = json_object_get(ctx, "limits");
-	lim.nofile.rlim_cur = lim.nofile.rlim_max = (rlim_t)mz_json_int(lj, "openFiles", 4096);
-	lim.fsize.rlim_cur = lim.fsize.rlim_max =
-		(rlim_t)mz_json_int(lj, "fileSizeMB", 4096) * 1024 * 1024;
-	lim.core.rlim_cur = lim.core.rlim_max = 0;
-	if (mz_json_int(lj, "cpuSeconds", 0) > 0) {
-		lim.has_cpu = true;
-		lim.cpu.rlim_cur = lim.cpu.rlim_max = (rlim_t)mz_json_int(lj, "cpuSeconds", 0);
+	mz_proc steps[3];
+	int nsteps = 0;
+	memset(steps, 0, sizeof(steps));
+	if (url) {
+		const char *cl[] = {"git", "clone", "--quiet", "--no-hardlinks", "--", url, ws, NULL};
+		for (int k = 0; cl[k]; k++)
+			sv_add(&clone, mz_strdup(cl[k]));
+		h_clone = strv_header(clone.v);
+		steps[nsteps++] = (mz_proc){.argv = sv_list(&clone), .env = sv_list(&env_git),
+		                            .cwd = ws, .log_path = logp, .log_header = h_clone,
+		                            .sandbox = &git_box};
+		if (ref && *ref) {
+			const char *co[] = {"git", "checkout", "--quiet", "--detach", ref, "--", NULL};
+			for (int k = 0; co[k]; k++)
+				sv_add(&checkout, mz_strdup(co[k]));
+			h_checkout = strv_header(checkout.v);
+			steps[nsteps++] = (mz_proc){.argv = sv_list(&checkout),
+			                            .env = sv_list(&env_git), .cwd = ws,
+			                            .log_path = logp, .log_header = h_checkout,
+			                            .sandbox = &git_box};
+		}
 	}
-	if (mz_json_int(lj, "memoryMB", 0) > 0) {
-		lim.has_as = true;
-		lim.as.rlim_cur = lim.as.rlim_max = (rlim_t)mz_json_int(lj, "memoryMB", 0) * 1024 * 1024;
-	}
+	json_array_foreach(command, i, v)
+		sv_add(&cmd, mz_strdup(json_string_value(v)));
+	h_cmd = strv_header(cmd.v);
+	steps[nsteps++] = (mz_proc){
+		.argv = sv_list(&cmd), .env = sv_list(&env_cmd), .cwd = ws, .log_path = logp,
+		.log_header = h_cmd, .sandbox = sandbox ? &cmd_box : NULL,
+		.limits = {.open_files = mz_json_int(lj, "openFiles", 4096),
+		           .file_size_mb = mz_json_int(lj, "fileSizeMB", 4096),
+		           .cpu_seconds = mz_json_int(lj, "cpuSeconds", 0),
+		           .memory_mb = mz_json_int(lj, "memoryMB", 0), .no_core = true}};
+	for (int k = 0; k + 1 < nsteps; k++)
+		steps[k].then = &steps[k + 1];
+	steps[0].detach = true;
+	steps[0].status_path = exitp;
 
 	/* record the intent first: a crash after the spawn finds job.json */
 	mz_err err = {0};
 	int64_t started = mz_now_ms();
-	pid_t pid = spawn_job(steps, nsteps, &lim, dir, &err);
-	if (pid < 0) {
+	if (mz_proc_start(&steps[0], &err) != MZ_OK) {
 		mz_task_result_set(r, "TERMINAL", "runJob: %s", err.msg);
 		goto out;
 	}
+	pid_t pid = steps[0].pid;
 	job = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?}", "jobId", job_id,
-	                "pid", (json_int_t)pid, "startTicks", (json_int_t)proc_ticks(pid, NULL),
+	                "pid", (json_int_t)pid, "startTicks", (json_int_t)steps[0].start_ticks,
 	                "startTime", (json_int_t)started, "timeoutSeconds", (json_int_t)timeout_s,
 	                "workspace", ws, "executionId", mz_json_str(c->execution, "id"),
 	                "application", mz_json_str(c->execution, "application"), "url", url, "ref",
@@ -610,7 +391,7 @@ done: {
 }
 out:
 	json_decref(job);
-	sv_free(&bw);
+	sv_free(&cmd);
 	sv_free(&env_cmd);
 	sv_free(&env_git);
 	sv_free(&clone);
@@ -618,6 +399,9 @@ out:
 	free(h_clone);
 	free(h_checkout);
 	free(h_cmd);
+	free(repo);
+	free(logp);
+	free(exitp);
 	free(dir);
 	free(jpath);
 	free(ws);
@@ -657,23 +441,8 @@ publish_artifacts(const json_t *ctx, const char *dir, const char *ws, const char
 		bool is_dir = S_ISDIR(st.st_mode);
 		if (is_dir) {
 			src = mz_asprintf("%s/out-%zu.tar.gz", dir, i);
-			char *argv[] = {"/usr/bin/tar", "-C", real, "-czf", src, ".", NULL};
-			mz_buf ob;
-			mz_buf_init(&ob, 0);
-			pid_t p = fork();
-			if (p == 0) {
-				int nul = open("/dev/null", O_RDWR);
-				dup2(nul, 0);
-				dup2(nul, 1);
-				dup2(nul, 2);
-				execv(argv[0], argv);
-				_exit(127);
-			}
-			int stt = 0;
-			while (p > 0 && waitpid(p, &stt, 0) < 0 && errno == EINTR)
-				;
-			mz_buf_release(&ob);
-			if (p < 0 || !WIFEXITED(stt) || WEXITSTATUS(stt) != 0) {
+			const char *const argv[] = {"tar", "-C", real, "-czf", src, ".", NULL};
+			if (mz_proc_run_argv(argv, NULL, 600000) != 0) {
 				mz_task_result_set(r, "TERMINAL", "output artifact %s: cannot archive %s",
 				                   name ? name : rel, rel);
 				free(real);
@@ -934,7 +703,15 @@ static const mz_task_def job_tasks[] = {
 	 .on_cancel = job_cancel},
 };
 
-static const mz_stage_def job_stage = {.type = "runJob", .plan = run_job_plan};
+/* At save and at run: `"sandbox": false` only where the config allows it. */
+static mz_code
+run_job_validate(const json_t *stage, mz_err *err)
+{
+	return mz_proc_check_stage_sandbox(stage, err);
+}
+
+static const mz_stage_def job_stage = {.type = "runJob", .plan = run_job_plan,
+                                       .validate = run_job_validate};
 
 void
 mz_cloud_register_jobs(mz_cloud *cloud, const char *data_dir)
@@ -942,10 +719,9 @@ mz_cloud_register_jobs(mz_cloud *cloud, const char *data_dir)
 	(void)cloud;
 	mz_err err = {0};
 	free(g_jobs);
-	free(g_data);
 	g_jobs = mz_asprintf("%s/jobs", data_dir);
 	mz_mkdirs(g_jobs, 0755);
-	g_data = realpath(data_dir, NULL);
+	mz_proc_sandbox_hide(data_dir);
 	if (mz_artifacts_init(data_dir, &err) != MZ_OK)
 		mz_warn("runJob: %s", err.msg);
 	for (size_t i = 0; i < sizeof(job_tasks) / sizeof(job_tasks[0]); i++)

@@ -340,6 +340,48 @@ mz__cloud_inst_down(const json_t *inst, const json_t *filter)
 	return (!any || any_down) && !any_up;
 }
 
+/* A deploy whose instances all keep crashing fails now, not at its
+ * timeout: TERMINAL with the exit status and the last lines of the log. */
+static bool
+crash_looping(const json_t *sg, const char *account, const char *region, mz_task_result *r)
+{
+	json_t *insts = json_object_get(sg, "instances");
+	json_t *worst = NULL;
+	size_t i;
+	json_t *in;
+	if (json_array_size(insts) == 0)
+		return false;
+	json_array_foreach(insts, i, in) {
+		if (mz_json_int(in, "crashLoop", 0) < MZ_LOCAL_CRASHLOOP_FAIL)
+			return false;
+		if (!worst)
+			worst = in;
+	}
+	const char *id = mz_json_str(worst, "instanceId");
+	json_t *last = json_object_get(worst, "lastExit");
+	json_t *code = json_object_get(last, "exitCode");
+	char status[64];
+	if (json_is_integer(code) && json_integer_value(code) > 128)
+		snprintf(status, sizeof(status), "was killed by signal %d (exit status %d)",
+		         (int)json_integer_value(code) - 128, (int)json_integer_value(code));
+	else if (json_is_integer(code))
+		snprintf(status, sizeof(status), "exited with exit status %d",
+		         (int)json_integer_value(code));
+	else
+		snprintf(status, sizeof(status), "exited (status unknown)");
+	char *tail = mz_local_console(mz__cloud->local, account, region, id, 800);
+	mz_task_result_set(r, "TERMINAL",
+	                   "Every instance of %s:%s keeps crashing: %s %s after %lld ms, %lld times "
+	                   "in a row (restarted %lld times, with a growing delay); last log lines "
+	                   "of %s:\n%s",
+	                   region, mz_json_str(sg, "name"), id, status,
+	                   (long long)mz_json_int(last, "ranMs", 0),
+	                   (long long)mz_json_int(worst, "crashLoop", 0),
+	                   (long long)mz_json_int(worst, "restartCount", 0), id, tail ? tail : "");
+	free(tail);
+	return true;
+}
+
 static json_t *
 health_filter(const json_t *ctx)
 {
@@ -454,6 +496,8 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 					down++;
 			}
 			bool ok = true;
+			if (kind == WAIT_UP && up < tgt && crash_looping(sg, account, region, r))
+				goto out_sg;
 			switch (kind) {
 			case WAIT_UP:
 				ok = desired >= 0 && n >= tgt && up >= tgt;
@@ -488,6 +532,10 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 			if (!ok)
 				done = false;
 			json_decref(sg);
+			continue;
+		out_sg:
+			json_decref(sg);
+			goto out;
 		}
 	}
 	json_object_set(mz_task_result_context(r), "lastCapacityCheck", counts);

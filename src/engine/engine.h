@@ -116,6 +116,9 @@ typedef struct mz_stage_def {
 	 * evaluates them itself); NULL-terminated, may be NULL. */
 	const char *const *raw_keys;
 	bool can_manually_skip;
+	/* Optional: checks a stage of a config being saved or run (e.g. a
+	 * policy the server enforces); an error refuses the config with 400. */
+	mz_code (*validate)(const json_t *stage, mz_err *err);
 } mz_stage_def;
 
 /* Definitions are static: the engine keeps the pointers. Registering must

@@ -228,6 +228,9 @@ mz_pipeline_validate(const json_t *cfg, mz_err *err)
 		         json_string_value(json_array_get(refs, i)));
 		if ((rc = check_expressions(s, where, err)))
 			goto out;
+		const mz_stage_def *def = mz_engine_stage_def(mz_json_str(s, "type"));
+		if (def && def->validate && (rc = def->validate(s, err)))
+			goto out;
 	}
 out:
 	json_decref(refs);

@@ -52,7 +52,7 @@ kill_recorded(const char *dir)
 			json_t *inst;
 			json_array_foreach(json_object_get(sg, "instances"), i, inst) {
 				pid_t pid = (pid_t)mz_json_int(inst, "pid", 0);
-				if (lp_proc_alive(pid, (uint64_t)mz_json_int(inst, "startTicks", 0))) {
+				if (mz_proc_alive(pid, (uint64_t)mz_json_int(inst, "startTicks", 0))) {
 					kill(-pid, SIGKILL);
 					kill(pid, SIGKILL);
 				}
@@ -83,7 +83,7 @@ cleanup_all(void)
 	char *text = mz_read_file(path, NULL, NULL);
 	if (text) {
 		pid_t pid = atoi(text);
-		if (pid > 0 && lp_proc_start_ticks(pid) != 0) {
+		if (pid > 0 && mz_proc_start_ticks(pid) != 0) {
 			pid_t pg = getpgid(pid);
 			kill(pid, SIGTERM);
 			lp_sleep_ms(100);
@@ -97,14 +97,14 @@ cleanup_all(void)
 	for (int i = 0; i < 50; i++)
 		if (waitpid(-1, NULL, WNOHANG) <= 0)
 			break;
-	lp_rm_rf(g_dir);
+	mz_proc_rm_rf(g_dir);
 	g_dir[0] = '\0';
 	if (g_parent[0]) {
-		lp_rm_rf(g_parent);
+		mz_proc_rm_rf(g_parent);
 		g_parent[0] = '\0';
 	}
 	if (g_sockdir[0]) {
-		lp_rm_rf(g_sockdir);
+		mz_proc_rm_rf(g_sockdir);
 		g_sockdir[0] = '\0';
 	}
 }
@@ -241,7 +241,7 @@ test_image_import(void **state)
 	char id1[80], id2[80], id3[80];
 	char *dir = app_dir("web");
 	char *tgz = mz_asprintf("%s/web.tar.gz", g_dir);
-	char *tar_argv[] = { "/usr/bin/tar", "-czf", tgz, "-C", dir, ".", NULL };
+	const char *const tar_argv[] = { "tar", "-czf", tgz, "-C", dir, ".", NULL };
 	mz_err err;
 	struct stat st;
 
@@ -249,7 +249,7 @@ test_image_import(void **state)
 	import_web(id2);
 	assert_string_equal(id1, id2); /* content addressed */
 	assert_int_equal(strncmp(id1, "img-", 4), 0);
-	assert_int_equal(lp_run(tar_argv, NULL), 0);
+	assert_int_equal(mz_proc_run_argv(tar_argv, NULL, 60000), 0);
 	mz_err_clear(&err);
 	assert_int_equal(mz_local_image_import(g_lp, tgz, NULL, id3, &err), MZ_OK);
 	assert_string_equal(id1, id3); /* same files from a .tar.gz: same id */
@@ -355,7 +355,7 @@ test_instances_health_replace_resize(void **state)
 	                                      "local", "capacity", "min", 1, "max", 3, "desired", 2));
 	sg = wait_up("shop-api-v000", 2, 15000);
 	json_decref(sg);
-	assert_int_equal(lp_proc_start_ticks(pids[1]), 0); /* the crashed one is gone */
+	assert_int_equal(mz_proc_start_ticks(pids[1]), 0); /* the crashed one is gone */
 }
 
 /* ---- the red/black client ------------------------------------------------ */
@@ -476,12 +476,12 @@ test_load_balancer_red_black(void **state)
 	/* destroy v000: its processes go, its record goes */
 	sg = sg_read("shop-web-v000");
 	pid_t pid0 = (pid_t)mz_json_int(json_array_get(json_object_get(sg, "instances"), 0), "pid", 0);
-	uint64_t ticks0 = lp_proc_start_ticks(pid0);
+	uint64_t ticks0 = mz_proc_start_ticks(pid0);
 	json_decref(sg);
 	run_ok("destroyServerGroup", json_pack("{s:s, s:s, s:s}", "serverGroupName", "shop-web-v000",
 	                                       "credentials", "local", "region", "local"));
 	assert_null(sg_read("shop-web-v000"));
-	assert_false(lp_proc_alive(pid0, ticks0));
+	assert_false(mz_proc_alive(pid0, ticks0));
 	b = get_body(lbport);
 	assert_string_equal(b, "v2\n");
 	free(b);
@@ -530,7 +530,7 @@ test_load_balancer_red_black(void **state)
 	pid_t hpid = atoi(pid_after);
 	pid_t hpg = getpgid(hpid);
 	kill(hpid, SIGTERM);
-	for (int i = 0; i < 100 && lp_proc_start_ticks(hpid) != 0; i++)
+	for (int i = 0; i < 100 && mz_proc_start_ticks(hpid) != 0; i++)
 		lp_sleep_ms(20);
 	if (hpg > 1)
 		kill(-hpg, SIGKILL);
@@ -815,7 +815,7 @@ test_sandbox(void **state)
 	}
 	mz_local_stop(g_lp);
 	g_lp = NULL;
-	mz_local_config cfg = { .data_dir = g_dir, .health_interval_ms = 200, .sandbox = true };
+	mz_local_config cfg = { .data_dir = g_dir, .health_interval_ms = 200 };
 	mz_err err;
 	mz_err_clear(&err);
 	assert_int_equal(mz_local_start(&cfg, &g_lp, &err), MZ_OK);

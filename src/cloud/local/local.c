@@ -201,43 +201,47 @@ strv_free(strv *s)
 	free(s->v);
 }
 
-mz_code
-lp_instance_start(mz_local *lp, json_t *sg, mz_err *err)
+/* Starts (or restarts) the process of instance inst of sg (lp->mu held):
+ * in the sandbox, the image read-only as its working directory, its home
+ * writable, stdout and stderr appended to its console log. */
+static mz_code
+instance_spawn(mz_local *lp, json_t *sg, json_t *inst, mz_err *err)
 {
 	const char *name = mz_json_str(sg, "name");
 	const char *image = mz_json_str(json_object_get(sg, "image"), "path");
 	json_t *command = json_object_get(sg, "command");
-	int64_t idx = mz_json_int(sg, "nextIndex", 0);
-	char *id = mz_asprintf("%s-%" PRId64, name, idx);
-	char *workdir = mz_asprintf("%s/instances/%s", lp->root, id);
-	char *log = mz_asprintf("%s/console.log", workdir);
-	json_t *ports = lp_all_ports(lp);
-	int port = lp_free_port(ports);
+	const char *id = mz_json_str(inst, "id");
+	const char *workdir = mz_json_str(inst, "workdir");
+	char *home = mz_asprintf("%s/home", workdir);
+	int port = (int)mz_json_int(inst, "port", 0);
 	strv argv = { 0 }, envp = { 0 };
 	const char *k;
 	json_t *v;
 	size_t i;
-	pid_t pid;
 	mz_code rc = MZ_OK;
 
-	json_decref(ports);
-	json_object_set_new(sg, "nextIndex", json_integer(idx + 1));
 	if (!image || json_array_size(command) == 0) {
 		rc = mz_fail(err, MZ_EINVAL, "server group %s has no image or command", name);
 		goto out;
 	}
-	if (port <= 0) {
-		rc = mz_fail(err, MZ_EIO, "no free port on 127.0.0.1");
-		goto out;
+	if (port <= 0 || !lp_port_free(port)) {
+		/* a restart whose port was taken meanwhile gets another one */
+		json_t *ports = lp_all_ports(lp);
+		port = lp_free_port(ports);
+		json_decref(ports);
+		if (port <= 0) {
+			rc = mz_fail(err, MZ_EIO, "no free port on 127.0.0.1");
+			goto out;
+		}
+		json_object_set_new(inst, "port", json_integer(port));
 	}
-	lp_rm_rf(workdir);
-	if (mz_mkdirs(workdir, 0755) != 0) {
-		rc = mz_fail(err, MZ_EIO, "cannot create %s: %s", workdir, strerror(errno));
+	if (mz_mkdirs(home, 0755) != 0) {
+		rc = mz_fail(err, MZ_EIO, "cannot create %s: %s", home, strerror(errno));
 		goto out;
 	}
 	/* environment: a clean base, the server group's env, then ours */
 	strv_add(&envp, mz_asprintf("PATH=%s", BASE_PATH));
-	strv_add(&envp, mz_asprintf("HOME=%s", workdir));
+	strv_add(&envp, mz_asprintf("HOME=%s", home));
 	strv_add(&envp, mz_strdup("LANG=C.UTF-8"));
 	json_object_foreach(json_object_get(sg, "env"), k, v) {
 		if (strchr(k, '=') || !*k)
@@ -254,24 +258,6 @@ lp_instance_start(mz_local *lp, json_t *sg, mz_err *err)
 	strv_add(&envp, mz_asprintf("IMAGE_DIR=%s", image));
 	strv_add(&envp, mz_asprintf("MIZZEN_INSTANCE_ID=%s", id));
 	strv_add(&envp, mz_asprintf("MIZZEN_SERVER_GROUP=%s", name));
-
-	if (lp->sandbox) {
-		strv_add(&argv, mz_strdup("/usr/bin/bwrap"));
-		const char *fixed[] = { "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-			                "--tmpfs", "/tmp", "--unshare-pid", "--unshare-ipc",
-			                "--unshare-uts", "--share-net", NULL };
-		for (int j = 0; fixed[j]; j++)
-			strv_add(&argv, mz_strdup(fixed[j]));
-		strv_add(&argv, mz_strdup("--ro-bind"));
-		strv_add(&argv, mz_strdup(image));
-		strv_add(&argv, mz_strdup(image));
-		strv_add(&argv, mz_strdup("--bind"));
-		strv_add(&argv, mz_strdup(workdir));
-		strv_add(&argv, mz_strdup(workdir));
-		strv_add(&argv, mz_strdup("--chdir"));
-		strv_add(&argv, mz_strdup(workdir));
-		strv_add(&argv, mz_strdup("--"));
-	}
 	json_array_foreach(command, i, v) {
 		const char *a = json_string_value(v);
 		if (!a)
@@ -284,46 +270,217 @@ lp_instance_start(mz_local *lp, json_t *sg, mz_err *err)
 			strv_add(&argv, expand_arg(a, image, port));
 		}
 	}
-	pid = lp_spawn(argv.v, envp.v, workdir, log, err);
-	if (pid < 0) {
-		rc = err ? err->code : MZ_EIO;
-		lp_rm_rf(workdir);
+	/* bwrap would report a missing program only as an exit status: say it
+	 * now (the image is seen at the same path inside the sandbox) */
+	if (!argv.v || !strchr(argv.v[0], '/') || access(argv.v[0], X_OK) != 0) {
+		rc = mz_fail(err, MZ_EINVAL, "cannot start %s: no such executable in the image or in %s",
+		             argv.v ? argv.v[0] : "(nothing)", BASE_PATH);
 		goto out;
 	}
 	{
-		json_t *inst = json_object();
-		json_object_set_new(inst, "id", json_string(id));
-		json_object_set_new(inst, "pid", json_integer(pid));
-		json_object_set_new(inst, "startTicks", json_integer((json_int_t)lp_proc_start_ticks(pid)));
-		json_object_set_new(inst, "port", json_integer(port));
-		json_object_set_new(inst, "launchTime", json_integer(mz_now_ms()));
-		json_object_set_new(inst, "workdir", json_string(workdir));
-		json_object_set_new(inst, "log", json_string(log));
-		json_object_set_new(inst, "state", json_string("Starting"));
-		json_object_set_new(inst, "fails", json_integer(0));
-		json_object_set_new(inst, "inLb", json_false());
-		json_array_append_new(json_object_get(sg, "instances"), inst);
-		mz_info("local: started %s (pid %d, port %d)", id, (int)pid, port);
+		const char *const ro[] = { image, NULL };
+		const char *const rw[] = { home, NULL };
+		mz_sandbox box = { .readonly = ro, .writable = rw };
+		char *log = mz_strdup(mz_json_str(inst, "log"));
+		mz_proc p = { .argv = (const char *const *)argv.v,
+			      .env = (const char *const *)envp.v, .cwd = image, .log_path = log,
+			      .sandbox = &box, .limits = { .no_core = true } };
+		rc = mz_proc_start(&p, err);
+		free(log);
+		if (rc != MZ_OK)
+			goto out;
+		json_object_set_new(inst, "pid", json_integer(p.pid));
+		json_object_set_new(inst, "startTicks", json_integer((json_int_t)p.start_ticks));
 	}
+	json_object_set_new(inst, "startedAt", json_integer(mz_now_ms()));
+	json_object_set_new(inst, "state", json_string("Starting"));
+	json_object_set_new(inst, "fails", json_integer(0));
+	json_object_del(inst, "restartAt");
+	mz_info("local: started %s (pid %d, port %d)", id, (int)mz_json_int(inst, "pid", 0), port);
 out:
 	strv_free(&argv);
 	strv_free(&envp);
+	free(home);
+	return rc;
+}
+
+mz_code
+lp_instance_start(mz_local *lp, json_t *sg, mz_err *err)
+{
+	const char *name = mz_json_str(sg, "name");
+	int64_t idx = mz_json_int(sg, "nextIndex", 0);
+	char *id = mz_asprintf("%s-%" PRId64, name, idx);
+	char *workdir = mz_asprintf("%s/instances/%s", lp->root, id);
+	json_t *ports = lp_all_ports(lp);
+	int port = lp_free_port(ports);
+	json_t *inst = json_object();
+	mz_code rc;
+
+	json_decref(ports);
+	json_object_set_new(sg, "nextIndex", json_integer(idx + 1));
+	mz_proc_rm_rf(workdir);
+	json_object_set_new(inst, "id", json_string(id));
+	json_object_set_new(inst, "port", json_integer(port));
+	json_object_set_new(inst, "launchTime", json_integer(mz_now_ms()));
+	json_object_set_new(inst, "workdir", json_string(workdir));
+	{
+		char *log = mz_asprintf("%s/console.log", workdir);
+		json_object_set_new(inst, "log", json_string(log));
+		free(log);
+	}
+	json_object_set_new(inst, "inLb", json_false());
+	json_object_set_new(inst, "restartCount", json_integer(0));
+	rc = instance_spawn(lp, sg, inst, err);
+	if (rc != MZ_OK) {
+		mz_proc_rm_rf(workdir);
+		json_decref(inst);
+	} else {
+		json_array_append_new(json_object_get(sg, "instances"), inst);
+	}
 	free(id);
 	free(workdir);
-	free(log);
 	return rc;
 }
 
 /* ---- the supervisor ----------------------------------------------------- */
 
 typedef struct check {
-	char *key, *id, *path;
+	char *key, *id, *path, *log;
 	pid_t pid;
 	uint64_t ticks;
 	int port, timeout_ms;
 	bool http_due;
 	int result; /* 1 healthy, 0 unhealthy, -1 dead, 2 alive (no HTTP check due) */
 } check;
+
+/* How long to wait before probing an instance again: fast while it starts
+ * (a tenth of its age, 100 ms to 1 s: how soon a new instance is seen Up
+ * is most of a deploy's platform time), backing off to 10 s while probes
+ * fail, the health check's interval once it is Up. */
+static int64_t
+probe_interval(const mz_local *lp, const json_t *hc, const json_t *inst, int64_t now_wall)
+{
+	int64_t age = now_wall - mz_json_int(inst, "startedAt", mz_json_int(inst, "launchTime", 0));
+	int64_t fails = mz_json_int(inst, "fails", 0);
+	if (mz_streq(mz_json_str(inst, "state"), "Starting") && age < MZ_LOCAL_STARTING_MS) {
+		int64_t every = age / 10;
+		return every < MZ_LOCAL_STARTING_POLL_MS ? MZ_LOCAL_STARTING_POLL_MS
+		       : every > 1000                    ? 1000
+		                                         : every;
+	}
+	if (fails > 0 || mz_streq(mz_json_str(inst, "state"), "Starting")) {
+		int64_t every = 1000LL << (fails < 4 ? fails : 4);
+		return every > MZ_LOCAL_PROBE_MAX_MS ? MZ_LOCAL_PROBE_MAX_MS : every;
+	}
+	return mz_json_int(hc, "intervalMs", lp->health_ms);
+}
+
+/* The restart delay after the n-th crash in a row (CrashLoopBackOff). */
+static int64_t
+restart_delay(int64_t n)
+{
+	int64_t d = MZ_LOCAL_RESTART_FIRST_MS;
+	for (int64_t i = 1; i < n && d < MZ_LOCAL_RESTART_MAX_MS; i++)
+		d *= 2;
+	return d > MZ_LOCAL_RESTART_MAX_MS ? MZ_LOCAL_RESTART_MAX_MS : d;
+}
+
+/* An instance's process is gone (lp->mu held): record how it ended, take
+ * it out of its load balancers and schedule its restart in place (same
+ * id, home and log) after the crash-loop delay. */
+static void
+instance_died(json_t *sg, json_t *inst, json_t *stops)
+{
+	pid_t pid = (pid_t)mz_json_int(inst, "pid", 0);
+	int code = -1;
+	bool known = mz_proc_reap(pid, &code); /* only a child of this server */
+	int64_t now = mz_now_ms();
+	int64_t ran = now - mz_json_int(inst, "startedAt", mz_json_int(inst, "launchTime", now));
+	int64_t loop = ran >= MZ_LOCAL_RESTART_RESET_MS ? 1 : mz_json_int(inst, "crashLoop", 0) + 1;
+	int64_t delay = restart_delay(loop);
+	json_t *st = json_object();
+	json_t *pairs = json_array();
+	lp_instance_lb_pairs(sg, inst, pairs);
+	json_object_set_new(st, "pid", json_integer(0));
+	json_object_set_new(st, "pairs", pairs);
+	json_array_append_new(stops, st);
+	json_object_set_new(inst, "inLb", json_false());
+	json_object_set_new(inst, "lastExit",
+	                    json_pack("{s:o, s:I, s:I}", "exitCode",
+	                              known ? json_integer(code) : json_null(), "time",
+	                              (json_int_t)now, "ranMs", (json_int_t)ran));
+	json_object_set_new(inst, "crashLoop", json_integer(loop));
+	json_object_set_new(inst, "restartAt", json_integer(now + delay));
+	json_object_set_new(inst, "pid", json_integer(0));
+	json_object_set_new(inst, "startTicks", json_integer(0));
+	json_object_set_new(inst, "state", json_string("Down"));
+	if (known)
+		mz_warn("local: instance %s (pid %d) exited with code %d after %lld ms; restarting "
+		        "it in %lld ms", mz_json_str(inst, "id"), (int)pid, code, (long long)ran,
+		        (long long)delay);
+	else
+		mz_warn("local: instance %s (pid %d) is gone; restarting it in %lld ms",
+		        mz_json_str(inst, "id"), (int)pid, (long long)delay);
+}
+
+/* Restarts the instances of sg whose delay is over (lp->mu held). */
+static bool
+restart_due(mz_local *lp, json_t *sg)
+{
+	size_t i;
+	json_t *inst;
+	bool changed = false;
+	int64_t now = mz_now_ms();
+	if (json_is_true(json_object_get(sg, "destroying")))
+		return false;
+	json_array_foreach(json_object_get(sg, "instances"), i, inst) {
+		if (mz_json_int(inst, "pid", 0) != 0 || mz_json_int(inst, "restartAt", 0) > now)
+			continue;
+		mz_err err;
+		mz_err_clear(&err);
+		json_object_set_new(inst, "restartCount",
+		                    json_integer(mz_json_int(inst, "restartCount", 0) + 1));
+		if (instance_spawn(lp, sg, inst, &err) != MZ_OK) {
+			int64_t loop = mz_json_int(inst, "crashLoop", 0) + 1;
+			mz_warn("local: %s: cannot restart: %s", mz_json_str(inst, "id"), err.msg);
+			json_object_set_new(inst, "crashLoop", json_integer(loop));
+			json_object_set_new(inst, "restartAt", json_integer(now + restart_delay(loop)));
+			json_object_set_new(sg, "lastError", json_string(err.msg));
+		}
+		changed = true;
+	}
+	return changed;
+}
+
+/* Keeps a console log under MZ_LOCAL_LOG_MAX bytes: copied to .1 (the one
+ * old log kept), then truncated. The instance holds the log open for
+ * appending, so its next write lands at the new end. */
+static void
+rotate_log(const char *log)
+{
+	struct stat st;
+	if (!log || stat(log, &st) != 0 || st.st_size <= MZ_LOCAL_LOG_MAX)
+		return;
+	char *old = mz_asprintf("%s.1", log);
+	int in = open(log, O_RDWR | O_CLOEXEC);
+	int out = open(old, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (in >= 0 && out >= 0) {
+		off_t left = st.st_size;
+		while (left > 0) {
+			ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+			if (n <= 0)
+				break;
+			left -= n;
+		}
+		if (ftruncate(in, 0) != 0)
+			mz_warn("local: cannot truncate %s: %s", log, strerror(errno));
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	free(old);
+}
 
 /* Removes instance i of sg, appending what is needed to stop it to `stops`
  * ({pid, ticks, workdir, pairs}). lp->mu held. */
@@ -356,10 +513,10 @@ lp_run_stops(mz_local *lp, json_t *stops, int drain_ms)
 		lp_ha_remove_servers(lp, pairs, drain_ms);
 	json_decref(pairs);
 	json_array_foreach(stops, i, st) {
-		lp_stop_group((pid_t)mz_json_int(st, "pid", 0), (uint64_t)mz_json_int(st, "ticks", 0),
+		mz_proc_kill_group((pid_t)mz_json_int(st, "pid", 0), (uint64_t)mz_json_int(st, "ticks", 0),
 		              STOP_GRACE_MS);
 		if (mz_json_str(st, "workdir"))
-			lp_rm_rf(mz_json_str(st, "workdir"));
+			mz_proc_rm_rf(mz_json_str(st, "workdir"));
 	}
 }
 
@@ -458,6 +615,8 @@ monitor_pass(mz_local *lp)
 		json_t *inst;
 		json_t *hc = json_object_get(sg, "healthCheck");
 		json_array_foreach(json_object_get(sg, "instances"), i, inst) {
+			if (mz_json_int(inst, "pid", 0) == 0)
+				continue; /* waiting for its restart */
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
 				checks = realloc(checks, cap * sizeof(*checks));
@@ -466,24 +625,23 @@ monitor_pass(mz_local *lp)
 			c->key = mz_strdup(key);
 			c->id = mz_strdup(mz_json_str(inst, "id"));
 			c->path = mz_json_str(hc, "path") ? mz_strdup(mz_json_str(hc, "path")) : NULL;
+			c->log = mz_json_str(inst, "log") ? mz_strdup(mz_json_str(inst, "log")) : NULL;
 			c->pid = (pid_t)mz_json_int(inst, "pid", 0);
 			c->ticks = (uint64_t)mz_json_int(inst, "startTicks", 0);
 			c->port = (int)mz_json_int(inst, "port", 0);
 			c->timeout_ms = (int)mz_json_int(hc, "timeoutMs", 1000);
 			c->result = 0;
 			{
-				/* liveness every pass; HTTP at healthCheck.intervalMs */
-				int64_t every = mz_json_int(hc, "intervalMs", lp->health_ms);
+				/* liveness every pass; HTTP when its probe is due */
+				int64_t now = mz_mono_ms(), wall = mz_now_ms();
 				int64_t last = mz_json_int(lp->last_check, c->id, 0);
-				int64_t now = mz_mono_ms();
-				/* fast checks for the first two minutes of a Starting
-				 * instance; one that never gets healthy falls back to the
-				 * normal interval */
+				int64_t every = probe_interval(lp, hc, inst, wall);
 				bool is_starting = mz_streq(mz_json_str(inst, "state"), "Starting") &&
-				                   mz_now_ms() - mz_json_int(inst, "launchTime", 0) < 120000;
+				                   wall - mz_json_int(inst, "startedAt",
+				                                      mz_json_int(inst, "launchTime", 0)) <
+				                           MZ_LOCAL_STARTING_MS;
 				starting = starting || is_starting;
-				c->http_due = last == 0 || is_starting ||
-				              now - last >= every - lp->health_ms / 2;
+				c->http_due = last == 0 || now - last >= every - 50;
 				json_object_set_new(seen, c->id,
 				                    json_integer(c->http_due ? now : last));
 			}
@@ -495,9 +653,12 @@ monitor_pass(mz_local *lp)
 
 	for (size_t i = 0; i < n; i++) {
 		check *c = &checks[i];
-		if (!lp_proc_alive(c->pid, c->ticks))
+		if (!mz_proc_alive(c->pid, c->ticks)) {
 			c->result = -1;
-		else if (!c->path)
+			continue;
+		}
+		rotate_log(c->log);
+		if (!c->path)
 			c->result = 1;
 		else if (!c->http_due)
 			c->result = 2;
@@ -520,9 +681,8 @@ monitor_pass(mz_local *lp)
 			continue;
 		state = mz_json_str(inst, "state");
 		if (c->result < 0) {
-			mz_warn("local: instance %s (pid %d) is gone; replacing it", c->id, (int)c->pid);
 			json_object_del(lp->last_check, c->id);
-			lp_detach_instance(sg, idx, stops, false);
+			instance_died(sg, inst, stops);
 			lb_changed = true;
 			dirty = true;
 		} else if (c->result == 2) {
@@ -550,8 +710,12 @@ monitor_pass(mz_local *lp)
 			json_object_set_new(sg, "_dirty", json_true());
 	}
 	json_object_foreach(lp->sgs, key, sg) {
-		if (lp_reconcile(lp, sg, stops))
+		bool started = lp_reconcile(lp, sg, stops);
+		started = restart_due(lp, sg) || started;
+		if (started) {
 			json_object_set_new(sg, "_dirty", json_true());
+			starting = true; /* probe the new processes soon */
+		}
 		if (json_is_true(json_object_get(sg, "_dirty"))) {
 			json_object_del(sg, "_dirty");
 			lp_sg_save(lp, sg);
@@ -580,6 +744,7 @@ monitor_pass(mz_local *lp)
 		free(checks[i].key);
 		free(checks[i].id);
 		free(checks[i].path);
+		free(checks[i].log);
 	}
 	free(checks);
 	return starting;
@@ -596,7 +761,10 @@ monitor_main(void *arg)
 		pthread_mutex_unlock(&lp->mu);
 		if (stop)
 			break;
-		int wait_ms = monitor_pass(lp) ? MZ_LOCAL_STARTING_POLL_MS : lp->health_ms;
+		/* liveness and due restarts at least every second */
+		int wait_ms = monitor_pass(lp)        ? MZ_LOCAL_STARTING_POLL_MS
+		              : lp->health_ms < 1000 ? lp->health_ms
+		                                     : 1000;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += wait_ms / 1000;
 		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -657,7 +825,7 @@ adopt_sg(mz_local *lp, json_t *sg)
 		json_object_set_new(copy, "instances", json_array());
 	json_array_foreach(json_object_get(copy, "instances"), i, inst) {
 		pid_t pid = (pid_t)mz_json_int(inst, "pid", 0);
-		bool alive = lp_proc_alive(pid, (uint64_t)mz_json_int(inst, "startTicks", 0));
+		bool alive = mz_proc_alive(pid, (uint64_t)mz_json_int(inst, "startTicks", 0));
 		mz_info("local: %s: instance %s pid %d %s", mz_json_str(sg, "name"),
 		        mz_json_str(inst, "id"), (int)pid,
 		        alive ? "alive, re-adopted" : "gone, will be replaced");
@@ -674,6 +842,38 @@ adopt_lb(mz_local *lp, json_t *lb)
 		json_object_set_new(lp->lbs, name, json_deep_copy(lb));
 }
 
+/* Removes instance folders no server group knows (left by a crash between
+ * creating a folder and recording its instance, or by older versions,
+ * which replaced crashed instances under new names). */
+static void
+sweep_instance_dirs(mz_local *lp)
+{
+	char *dir = mz_asprintf("%s/instances", lp->root);
+	json_t *known = json_object();
+	const char *key;
+	json_t *sg;
+	json_object_foreach(lp->sgs, key, sg) {
+		size_t i;
+		json_t *inst;
+		json_array_foreach(json_object_get(sg, "instances"), i, inst)
+			json_object_set_new(known, mz_json_str(inst, "id"), json_true());
+	}
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || json_object_get(known, e->d_name))
+			continue;
+		char *p = mz_asprintf("%s/%s", dir, e->d_name);
+		mz_info("local: removing %s, which belongs to no instance", p);
+		mz_proc_rm_rf(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	json_decref(known);
+	free(dir);
+}
+
 mz_code
 mz_local_start(const mz_local_config *cfg, mz_local **out, mz_err *err)
 {
@@ -685,8 +885,8 @@ mz_local_start(const mz_local_config *cfg, mz_local **out, mz_err *err)
 		return mz_fail(err, MZ_EINVAL, "local provider: no data dir");
 	lp = calloc(1, sizeof(*lp));
 	lp->root = mz_asprintf("%s/cloud", cfg->data_dir);
-	lp->sandbox = cfg->sandbox;
-	lp->health_ms = cfg->health_interval_ms > 0 ? cfg->health_interval_ms : 1000;
+	lp->health_ms = cfg->health_interval_ms > 0 ? cfg->health_interval_ms : 10000;
+	mz_proc_sandbox_hide(cfg->data_dir);
 	lp->accounts = json_array();
 	if (cfg->accounts && json_array_size(cfg->accounts) > 0) {
 		size_t i;
@@ -750,6 +950,7 @@ mz_local_start(const mz_local_config *cfg, mz_local **out, mz_err *err)
 		free(d);
 	}
 	lp_tasks_load(lp);
+	sweep_instance_dirs(lp);
 	if (json_object_size(lp->lbs) > 0 || lp_ha_running(lp)) {
 		mz_err herr;
 		mz_err_clear(&herr);
@@ -954,6 +1155,14 @@ instance_view(const json_t *sg, const json_t *inst)
 	json_object_set_new(v, "pid", json_integer(mz_json_int(inst, "pid", 0)));
 	json_object_set_new(v, "privateIpAddress", json_string("127.0.0.1"));
 	json_object_set_new(v, "health", health);
+	/* Kubernetes' words for a crashing instance: restarts so far, crashes
+	 * in a row, when the next restart is due and how the last run ended */
+	json_object_set_new(v, "restartCount", json_integer(mz_json_int(inst, "restartCount", 0)));
+	json_object_set_new(v, "crashLoop", json_integer(mz_json_int(inst, "crashLoop", 0)));
+	if (mz_json_int(inst, "pid", 0) == 0 && mz_json_int(inst, "restartAt", 0) > 0)
+		json_object_set_new(v, "restartAt", json_integer(mz_json_int(inst, "restartAt", 0)));
+	if (json_object_get(inst, "lastExit"))
+		json_object_set(v, "lastExit", json_object_get(inst, "lastExit"));
 	return v;
 }
 

@@ -41,11 +41,15 @@ typedef struct mz_local_config {
 	 * provider "local" from the config file (borrowed, copied). NULL: one
 	 * account "local" with region "local". */
 	const json_t *accounts;
-	/* Run instances inside bubblewrap (image read-only, workdir writable). */
-	bool sandbox;
-	/* Period of HTTP health checks of instances, ms (default 1000). */
+	/* Period of HTTP health checks of an Up instance, ms (default 10000;
+	 * a server group's healthCheck.intervalMs wins). */
 	int health_interval_ms;
 } mz_local_config;
+
+/* A deploy waiting for Up instances fails fast once every instance of the
+ * server group crashed this many times in a row (instance views carry
+ * restartCount, crashLoop, restartAt and lastExit {exitCode, time, ranMs}). */
+#define MZ_LOCAL_CRASHLOOP_FAIL 3
 
 mz_code mz_local_start(const mz_local_config *cfg, mz_local **out, mz_err *err);
 /* Stops the provider's threads. Instances and HAProxy keep running. */

@@ -136,7 +136,7 @@ lp_ha_running(mz_local *lp)
 	char *cmdline;
 	size_t len;
 	bool ok;
-	if (pid <= 0 || lp_proc_start_ticks(pid) == 0)
+	if (pid <= 0 || mz_proc_start_ticks(pid) == 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	cmdline = mz_read_file(path, &len, NULL);
@@ -249,11 +249,12 @@ static bool
 ha_check(mz_local *lp, mz_err *err)
 {
 	char *cfg = ha_path(lp, "haproxy.cfg");
-	char *argv[] = { HAPROXY_BIN, "-c", "-q", "-f", cfg, NULL };
+	const char *const argv[] = { HAPROXY_BIN, "-c", "-q", "-f", cfg, NULL };
 	mz_buf out;
 	int rc;
-	mz_buf_init(&out, 0);
-	rc = lp_run(argv, &out);
+	mz_buf_init(&out, 65536);
+	rc = mz_proc_run_argv(argv, &out, 30000);
+	mz_buf_add(&out, "", 1);
 	if (rc != 0)
 		mz_fail(err, MZ_EINVAL, "haproxy rejects the configuration: %.400s", out.data);
 	mz_buf_release(&out);
@@ -307,22 +308,21 @@ ha_start(mz_local *lp, mz_err *err)
 	char *ms = sock_path(lp, "master.sock");
 	char *log = ha_path(lp, "haproxy.log");
 	char *rt = sock_path(lp, "runtime.sock");
-	char *argv[] = { HAPROXY_BIN, "-W", "-D", "-S", ms, "-f", cfg, NULL };
-	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/bin", NULL };
+	const char *const argv[] = { HAPROXY_BIN, "-W", "-D", "-S", ms, "-f", cfg, NULL };
+	const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/bin", NULL };
 	mz_code rc = MZ_OK;
-	pid_t pid;
+	/* in its own session, so it outlives mizzen; -D: the launcher exits
+	 * once the master is daemonised */
+	mz_proc p = { .argv = argv, .env = envp, .log_path = log, .timeout_ms = 30000 };
 	int status;
 
 	unlink(rt);
-	pid = lp_spawn(argv, envp, "/", log, err);
-	if (pid < 0) {
+	status = mz_proc_run(&p, NULL, err);
+	if (status < 0) {
 		rc = err ? err->code : MZ_EIO;
 		goto out;
 	}
-	/* -D: the launcher exits once the master is daemonised */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (status != 0) {
 		rc = mz_fail(err, MZ_EIO, "haproxy failed to start (see %s)", log);
 		goto out;
 	}

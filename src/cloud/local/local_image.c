@@ -180,11 +180,13 @@ lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
 	} else if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz")) {
 		tmpx = mz_asprintf("%s/x", stage);
 		mkdir(tmpx, 0755);
-		char *argv[] = { "/usr/bin/tar", "-xzf", (char *)path, "-C", tmpx,
-			         "--no-same-owner", NULL };
+		const char *const argv[] = { "tar", "-xzf", path, "-C", tmpx, "--no-same-owner",
+			                     NULL };
 		mz_buf out;
-		mz_buf_init(&out, 0);
-		if (lp_run(argv, &out) != 0) {
+		mz_buf_init(&out, 65536);
+		int trc = mz_proc_run_argv(argv, &out, 600000);
+		mz_buf_add(&out, "", 1);
+		if (trc != 0) {
 			rc = mz_fail(err, MZ_EINVAL, "cannot extract %s: %.300s", path, out.data);
 			mz_buf_release(&out);
 			goto out;
@@ -233,7 +235,7 @@ lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
 		goto out;
 	}
 	if (tmpx)
-		lp_rm_rf(tmpx);
+		mz_proc_rm_rf(tmpx);
 	rec = json_object();
 	json_object_set_new(rec, "imageId", json_string(image_id));
 	json_object_set_new(rec, "name", json_string(mz_json_str(man, "name") ? mz_json_str(man, "name")
@@ -246,11 +248,10 @@ lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
 	json_object_set(rec, "manifest", man);
 	{
 		char *sm = mz_asprintf("%s/manifest.json", stage);
-		char *chmod_argv[] = { "/bin/chmod", "-R", "a-w", NULL, NULL };
 		char *r = mz_asprintf("%s/root", stage);
+		const char *const chmod_argv[] = { "chmod", "-R", "a-w", "--", r, NULL };
 		lp_write_json(sm, rec);
-		chmod_argv[3] = r;
-		lp_run(chmod_argv, NULL);
+		mz_proc_run_argv(chmod_argv, NULL, 600000);
 		free(sm);
 		free(r);
 	}
@@ -265,7 +266,7 @@ lp_image_import(mz_local *lp, const char *path, const json_t *manifest,
 	mz_info("local: imported image %s from %s", image_id, path);
 out:
 	if (stage)
-		lp_rm_rf(stage);
+		mz_proc_rm_rf(stage);
 	free(src);
 	free(tmpx);
 	free(stage);
@@ -335,9 +336,7 @@ mz_local_image_delete(mz_local *lp, const char *image_id, mz_err *err)
 	{
 		char *dir = mz_asprintf("%s/images/%s", lp->root, image_id);
 		char *r = mz_asprintf("%s/root", dir);
-		char *chmod_argv[] = { "/bin/chmod", "-R", "u+w", r, NULL };
-		lp_run(chmod_argv, NULL);
-		if (lp_rm_rf(dir) != 0)
+		if (mz_proc_rm_rf(dir) != 0)
 			rc = mz_fail(err, MZ_EIO, "cannot remove %s", dir);
 		free(dir);
 		free(r);

@@ -11,8 +11,11 @@
  *    createdTime, disabled, capacity:{min,max,desired}, image:{imageId, name,
  *    path, manifest}, command:[...], env:{}, healthCheck:{path, intervalMs,
  *    timeoutMs}, loadBalancers:[...], buildInfo, nextIndex,
- *    instances:[{id, pid, startTicks, port, launchTime, workdir, log,
- *                state:"Starting"|"Up"|"Down", fails, inLb}]}
+ *    instances:[{id, pid (0 while waiting to restart), startTicks, port,
+ *                launchTime, startedAt (of the current process), workdir
+ *                (home/ and console.log), log, state:"Starting"|"Up"|"Down",
+ *                fails, inLb, restartCount, crashLoop (crashes in a row),
+ *                restartAt, lastExit:{exitCode|null, time, ranMs}}]}
  *
  * Lock order: lp->mu, then lp->hmu (HAProxy). Never wait on HAProxy draining
  * while holding lp->mu.
@@ -23,8 +26,21 @@
 /* Supervision pass interval while an instance is Starting (ms): a new
  * instance is reported Up within this of its first healthy answer. */
 #define MZ_LOCAL_STARTING_POLL_MS 100
+/* How long an instance counts as starting (fast probes), ms. */
+#define MZ_LOCAL_STARTING_MS 120000
+/* The longest wait between probes of an instance whose probes fail, ms. */
+#define MZ_LOCAL_PROBE_MAX_MS 10000
+/* Restarts of a crashing instance (Kubernetes' CrashLoopBackOff): 1 s after
+ * the first crash, doubling, at most 5 min; an instance that ran 10 min
+ * starts over at 1 s. */
+#define MZ_LOCAL_RESTART_FIRST_MS 1000
+#define MZ_LOCAL_RESTART_MAX_MS (5 * 60 * 1000)
+#define MZ_LOCAL_RESTART_RESET_MS (10 * 60 * 1000)
+/* A console log is rotated (one old copy kept) beyond this size. */
+#define MZ_LOCAL_LOG_MAX (10 * 1024 * 1024)
 
 #include "cloud/local/local.h"
+#include "proc/proc.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -33,7 +49,6 @@
 struct mz_local {
 	char *root;            /* <data>/cloud */
 	json_t *accounts;      /* [{name, regions:[names]}] */
-	bool sandbox;
 	int health_ms;
 
 	pthread_mutex_t mu;    /* the model below */
@@ -59,11 +74,6 @@ struct mz_local {
 /* Writes JSON to path atomically (tmp + fsync + rename). */
 int lp_write_json(const char *path, const json_t *v);
 json_t *lp_read_json(const char *path);
-/* rm -rf through fork/exec of /bin/rm (argv, no shell). */
-int lp_rm_rf(const char *path);
-/* Runs argv (no shell), waits; returns exit status or -1. Output to
- * /dev/null unless out is given (stdout+stderr captured, at most 64 KiB). */
-int lp_run(char *const argv[], mz_buf *out);
 void lp_sleep_ms(int ms);
 
 /* ---- names (local_util.c) ---------------------------------------------- */
@@ -78,17 +88,6 @@ char *lp_cluster_name(const char *app, const char *stack, const char *detail);
 
 /* ---- processes (local_proc.c) ------------------------------------------ */
 
-/* Start time (field 22 of /proc/<pid>/stat) or 0 when the process does not
- * exist or is a zombie (a zombie child of ours is reaped). */
-uint64_t lp_proc_start_ticks(pid_t pid);
-bool lp_proc_alive(pid_t pid, uint64_t start_ticks);
-/* fork + exec argv with envp in a new session, cwd, stdout/stderr appended
- * to logpath (NULL: /dev/null). Returns the pid or -1 with err (exec
- * failures are reported through a close-on-exec pipe). */
-pid_t lp_spawn(char *const argv[], char *const envp[], const char *cwd,
-               const char *logpath, mz_err *err);
-/* SIGTERM the process group, wait up to grace_ms, then SIGKILL. */
-void lp_stop_group(pid_t pid, uint64_t start_ticks, int grace_ms);
 /* A free TCP port on 127.0.0.1 not in `taken` (array of integers). */
 int lp_free_port(const json_t *taken);
 bool lp_port_free(int port);

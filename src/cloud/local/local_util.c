@@ -1,4 +1,4 @@
-/* local_util.c - atomic JSON files, running helper programs, Frigga names. */
+/* local_util.c - atomic JSON files, Frigga names. */
 #include "cloud/local/local_int.h"
 
 #include <ctype.h>
@@ -33,69 +33,6 @@ lp_sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-int
-lp_run(char *const argv[], mz_buf *out)
-{
-	int pfd[2] = { -1, -1 };
-	pid_t pid;
-	int status;
-
-	if (out && pipe2(pfd, O_CLOEXEC) != 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		if (out) {
-			close(pfd[0]);
-			close(pfd[1]);
-		}
-		return -1;
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(nul, 0);
-		dup2(out ? pfd[1] : nul, 1);
-		dup2(out ? pfd[1] : nul, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (out) {
-		char chunk[4096];
-		ssize_t n;
-		close(pfd[1]);
-		while ((n = read(pfd[0], chunk, sizeof(chunk))) != 0) {
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			if (out->len < 65536)
-				mz_buf_add(out, chunk, (size_t)n);
-		}
-		close(pfd[0]);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-int
-lp_rm_rf(const char *path)
-{
-	char *chmod_argv[] = { "/bin/chmod", "-R", "u+w", (char *)path, NULL };
-	char *rm_argv[] = { "/bin/rm", "-rf", "--", (char *)path, NULL };
-	if (!path || !*path || strcmp(path, "/") == 0)
-		return -1;
-	if (access(path, F_OK) != 0)
-		return 0;
-	lp_run(chmod_argv, NULL);
-	return lp_run(rm_argv, NULL);
 }
 
 /* ---- Frigga ------------------------------------------------------------ */
