@@ -6,6 +6,7 @@
 #include "core/core.h"
 #include "engine/engine.h"
 #include "events/events.h"
+#include "httpc/httpc.h"
 #include "pollers/pollers.h"
 #include "cloud/cloud.h"
 #include "bakery/bakery.h"
@@ -276,6 +277,18 @@ serve(int argc, char **argv)
 	char *db_url = o.db ? mz_strdup(o.db) : mz_asprintf("%s/mizzen.db", o.data);
 	bool v6 = strchr(o.host, ':') != NULL;
 	json_t *settings = load_settings(o.config);
+	/* The outbound policy (webhooks, artifacts, notifications, pollers):
+	 * refuse link-local addresses and our own listen address unless
+	 * outbound.allow lists them. Set before any thread can make a call. */
+	if (mz_httpc_global_init(&err) != MZ_OK ||
+	    mz_httpc_set_policy(o.host, o.port, setting(settings, "outbound", "allow"), &err) !=
+	        MZ_OK) {
+		fprintf(stderr, "mizzen serve: %s%s\n", o.config ? "config: " : "", err.msg);
+		json_decref(settings);
+		json_decref(accounts);
+		free(db_url);
+		return 2;
+	}
 	/* Cron triggers run in one time zone for the whole server (as Echo's
 	 * scheduler.cron.timezone); set before any thread starts. */
 	const char *tz = json_string_value(setting(setting(settings, "scheduler", "cron"),
@@ -377,6 +390,9 @@ serve(int argc, char **argv)
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;
 	}
+	if (o.port == 0) /* the port the kernel chose is our own address now */
+		mz_httpc_set_policy(o.host, mz_api_port(api), setting(settings, "outbound", "allow"),
+		                    NULL);
 	mz_info(v6 ? "mizzen listening on http://[%s]:%d" : "mizzen listening on http://%s:%d",
 	        o.host, mz_api_port(api));
 

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/core.h"
+#include "httpc/httpc.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,7 +88,7 @@ int mz_cli_usage(struct mz_cli *c, const char *fmt, ...)
 
 typedef struct mz_cli {
 	const char *url;         /* base URL without trailing '/' (owned) */
-	void *curl;              /* CURL *, reused for keep-alive */
+	mz_httpc_session *http;  /* reused for keep-alive */
 	long timeout_ms;         /* per request */
 	const char *group;       /* for usage lines */
 	const mz_cli_cmd *cmd;

@@ -2,7 +2,6 @@
  * flags, sets up the HTTP client and runs it. Also prints the help. */
 #include "cli/cli_int.h"
 
-#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,16 +186,14 @@ run_cmd(const char *group, const mz_cli_cmd *cmd, int argc, char **argv,
 		mz_cli_args_release(&a);
 		return rc;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    !(c.curl = curl_easy_init())) {
-		fprintf(stderr, "cannot initialise libcurl\n");
+	if (mz_httpc_global_init(NULL) != MZ_OK || !(c.http = mz_httpc_session_new())) {
+		fprintf(stderr, "cannot initialise the HTTP client (libcurl)\n");
 		free((char *)c.url);
 		mz_cli_args_release(&a);
 		return MZ_CLI_FAIL;
 	}
 	rc = cmd->run(&c, &a);
-	curl_easy_cleanup(c.curl);
-	curl_global_cleanup();
+	mz_httpc_session_free(c.http);
 	free((char *)c.url);
 	mz_cli_args_release(&a);
 	return rc;

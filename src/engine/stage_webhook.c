@@ -10,7 +10,10 @@
  *
  * Both are EXTERNAL tasks: the engine runs them on worker threads, outside
  * any store transaction and concurrently with each other, so nothing here
- * keeps state between calls; every request has its own curl easy handle.
+ * keeps state between calls. Requests go through src/httpc, the one
+ * outbound client: its timeouts, size caps and outbound policy (a webhook
+ * to a cloud metadata address or to this server is refused, TERMINAL,
+ * unless outbound.allow lists it) apply here.
  *
  * Secrets: payloads and header values are never logged or put in messages.
  * Only the method, the URL and the status code are logged (debug level).
@@ -19,9 +22,9 @@
 
 #include "engine/engine.h"
 #include "engine/jsonpath.h"
+#include "httpc/httpc.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,45 +34,11 @@
 #define WH_CONNECT_TIMEOUT_MS 5000L
 #define WH_TOTAL_TIMEOUT_MS 30000L
 #define WH_MAX_BODY (1024 * 1024)
-#define WH_MAX_HEADER_BYTES (64 * 1024)
 #define WH_EXCERPT 300 /* bytes of a response body quoted in a message */
 #define WH_SLOW_POLL_AFTER_MS 60000
 #define WH_SLOW_POLL_MS 15000
 
-/* ---- small text helpers ------------------------------------------------ */
-
-/* A JSON string of n bytes; bytes that are not valid UTF-8 (a binary or
- * mis-declared response) become '?' rather than failing. */
-static json_t *
-text_json(const char *s, size_t n)
-{
-	json_t *v = json_stringn(s, n);
-	if (v)
-		return v;
-	char *copy = malloc(n + 1);
-	if (!copy)
-		return json_string("");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		copy[i] = (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t' ? (char)c : '?';
-	}
-	v = json_stringn(copy, n);
-	free(copy);
-	return v;
-}
-
-/* The start of a response body, for an error message. */
-static void
-excerpt(const mz_buf *b, char *out, size_t cap)
-{
-	size_t n = b->len < WH_EXCERPT ? b->len : WH_EXCERPT;
-	/* do not cut a UTF-8 sequence in two */
-	while (n > 0 && n < b->len && ((unsigned char)b->data[n] & 0xC0) == 0x80)
-		n--;
-	json_t *t = text_json(b->data, n);
-	snprintf(out, cap, "%s%s", json_string_value(t), n < b->len ? "..." : "");
-	json_decref(t);
-}
+/* ---- small helpers ----------------------------------------------------- */
 
 static bool
 http_url(const char *u)
@@ -118,163 +87,46 @@ status_code_json(long code)
 
 /* ---- one HTTP exchange ------------------------------------------------- */
 
-typedef struct wh_req {
-	const char *method; /* upper case */
-	const char *url;
-	const char *body;   /* NULL: no body */
-	size_t body_len;
-	struct curl_slist *headers;
-} wh_req;
-
-typedef struct wh_resp {
-	CURLcode cc;
-	long code;        /* HTTP status when cc == CURLE_OK */
-	json_t *headers;  /* name -> [values], names as received */
-	size_t header_bytes;
-	mz_buf body;      /* capped at WH_MAX_BODY */
-	bool too_big;     /* body or headers passed their cap */
-	char curl_err[CURL_ERROR_SIZE];
-} wh_resp;
-
-static size_t
-on_body(char *data, size_t size, size_t n, void *udata)
-{
-	wh_resp *rs = udata;
-	size_t len = size * n;
-	if (mz_buf_add(&rs->body, data, len) != MZ_OK) {
-		rs->too_big = true;
-		return 0; /* curl stops with CURLE_WRITE_ERROR */
-	}
-	return len;
-}
-
-static bool
-token_char(int c)
-{
-	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static size_t
-on_header(char *data, size_t size, size_t n, void *udata)
-{
-	wh_resp *rs = udata;
-	size_t len = size * n;
-	char name[256];
-	size_t nlen = 0;
-
-	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-		/* a status line: a final response follows a 1xx, start afresh */
-		json_object_clear(rs->headers);
-		rs->header_bytes = 0;
-		return len;
-	}
-	rs->header_bytes += len;
-	if (rs->header_bytes > WH_MAX_HEADER_BYTES) {
-		rs->too_big = true;
-		return 0;
-	}
-	while (nlen < len && nlen + 1 < sizeof(name) && token_char((unsigned char)data[nlen])) {
-		name[nlen] = data[nlen];
-		nlen++;
-	}
-	if (nlen == 0 || nlen >= len || data[nlen] != ':')
-		return len; /* the blank line ending the headers, or junk */
-	name[nlen] = '\0';
-	const char *v = data + nlen + 1;
-	const char *end = data + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	json_t *list = json_object_get(rs->headers, name);
-	if (!list) {
-		list = json_array();
-		json_object_set_new(rs->headers, name, list);
-	}
-	json_array_append_new(list, text_json(v, (size_t)(end - v)));
-	return len;
-}
-
-/* First value of a response header, by case-insensitive name (borrowed). */
-static const char *
-header_first(const json_t *headers, const char *want)
-{
-	const char *name;
-	json_t *list;
-	json_object_foreach((json_t *)headers, name, list)
-		if (strcasecmp(name, want) == 0)
-			return json_string_value(json_array_get(list, 0));
-	return NULL;
-}
+/* A header list: NULL-terminated "Name: value" lines, each malloc'd. */
+typedef struct wh_headers {
+	char **v;
+	size_t n, cap;
+} wh_headers;
 
 static void
-wh_resp_release(wh_resp *rs)
+headers_release(wh_headers *h)
 {
-	json_decref(rs->headers);
-	rs->headers = NULL;
-	mz_buf_release(&rs->body);
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i]);
+	free(h->v);
+	memset(h, 0, sizeof(*h));
 }
 
-/* Performs the request; the outcome is in rs (release it afterwards). */
+/* Performs one request; the outcome is in rs (release it afterwards). */
 static void
-wh_perform(const wh_req *rq, wh_resp *rs)
+wh_perform(const char *method, const char *url, const char *body, const wh_headers *hdrs,
+           const char *idempotency_key, mz_httpc_resp *rs)
 {
-	memset(rs, 0, sizeof(*rs));
-	rs->headers = json_object();
-	mz_buf_init(&rs->body, WH_MAX_BODY);
-	CURL *h = curl_easy_init();
-	if (!h) {
-		rs->cc = CURLE_FAILED_INIT;
-		snprintf(rs->curl_err, sizeof(rs->curl_err), "cannot create a curl handle");
-		return;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, rq->url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, rs->curl_err);
-	/* worker threads: no SIGALRM for DNS timeouts */
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, WH_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, WH_TOTAL_TIMEOUT_MS);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	/* A redirect is answered as it is (3xx counts as success, as in Orca);
-	 * following it could carry customHeaders to another host. */
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)WH_MAX_BODY);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "mizzen-webhook");
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
-
-	if (strcmp(rq->method, "GET") == 0) {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(rq->method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else {
-		if (strcmp(rq->method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-		if (rq->body || strcmp(rq->method, "DELETE") != 0) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
-		}
-	}
-
-	rs->cc = curl_easy_perform(h);
-	if (rs->cc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->code);
-	if (rs->cc == CURLE_FILESIZE_EXCEEDED)
-		rs->too_big = true;
-	if (!rs->curl_err[0])
-		snprintf(rs->curl_err, sizeof(rs->curl_err), "%s", curl_easy_strerror(rs->cc));
-	curl_easy_cleanup(h);
-	if (rs->cc == CURLE_OK)
-		mz_debug("webhook: %s %s -> %ld", rq->method, rq->url, rs->code);
+	mz_httpc_req rq = {
+		.method = method,
+		.url = url,
+		.headers = (const char *const *)hdrs->v,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.idempotency_key = idempotency_key,
+		.timeout_ms = WH_TOTAL_TIMEOUT_MS,
+		.connect_timeout_ms = WH_CONNECT_TIMEOUT_MS,
+		.max_body = WH_MAX_BODY,
+		/* A redirect is answered as it is (3xx counts as success, as in
+		 * Orca); following it could carry customHeaders to another host. */
+		.follow_redirects = false,
+		.user_agent = "mizzen-webhook",
+	};
+	mz_httpc_do(&rq, rs, NULL);
+	if (rs->fail == MZ_HTTPC_OK)
+		mz_debug("webhook: %s %s -> %ld", method, url, rs->status);
 	else
-		mz_debug("webhook: %s %s failed: %s", rq->method, rq->url, rs->curl_err);
+		mz_debug("webhook: %s %s failed: %s", method, url, rs->error);
 }
 
 /* Whether a request that never got an HTTP answer may simply be tried
@@ -282,51 +134,27 @@ wh_perform(const wh_req *rq, wh_resp *rs)
  * may; a GET also may after a timeout or a dropped connection, as Orca
  * retries socket timeouts on GET. */
 static bool
-transport_retryable(const wh_resp *rs, bool is_get)
+transport_retryable(const mz_httpc_resp *rs, bool is_get)
 {
-	switch (rs->cc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
+	switch (rs->fail) {
+	case MZ_HTTPC_RESOLVE:
+	case MZ_HTTPC_CONNECT:
 		return true;
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
+	case MZ_HTTPC_TIMEOUT:
+	case MZ_HTTPC_TRANSPORT:
 		return is_get;
-	default:
+	default: /* the policy, a bad request, a too large answer: the same again */
 		return false;
 	}
-}
-
-/* The response body: parsed JSON when declared or shaped as JSON, else a
- * string; JSON null when empty. */
-static json_t *
-body_json(const wh_resp *rs)
-{
-	const char *d = rs->body.data;
-	size_t len = rs->body.len, i = 0;
-	if (len == 0)
-		return json_null();
-	const char *ct = header_first(rs->headers, "Content-Type");
-	while (i < len && isspace((unsigned char)d[i]))
-		i++;
-	if ((ct && strcasestr(ct, "json")) || (i < len && (d[i] == '{' || d[i] == '['))) {
-		json_error_t je;
-		json_t *v = json_loadb(d, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-		if (v)
-			return v;
-	}
-	return text_json(d, len);
 }
 
 /* {statusCode, statusCodeValue, headers, body}: what Orca records of a
  * response, in webhook and in webhook.monitor. */
 static json_t *
-response_json(const wh_resp *rs, json_t *body)
+response_json(const mz_httpc_resp *rs, json_t *body)
 {
-	return json_pack("{s:o, s:I, s:O, s:O}", "statusCode", status_code_json(rs->code),
-	                 "statusCodeValue", (json_int_t)rs->code, "headers", rs->headers,
+	return json_pack("{s:o, s:I, s:O, s:O}", "statusCode", status_code_json(rs->status),
+	                 "statusCodeValue", (json_int_t)rs->status, "headers", rs->headers,
 	                 "body", body);
 }
 
@@ -350,15 +178,19 @@ dropped(const char *name)
 }
 
 static bool
-add_header(struct curl_slist **list, const char *name, const char *value)
+add_header(wh_headers *list, const char *name, const char *value)
 {
+	if (list->n + 2 > list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 8;
+		char **v = realloc(list->v, cap * sizeof(char *));
+		if (!v)
+			return false;
+		list->v = v;
+		list->cap = cap;
+	}
 	/* curl sends "Name;" as a header with an empty value */
-	char *line = *value ? mz_asprintf("%s: %s", name, value) : mz_asprintf("%s;", name);
-	struct curl_slist *l = curl_slist_append(*list, line);
-	free(line);
-	if (!l)
-		return false;
-	*list = l;
+	list->v[list->n++] = *value ? mz_asprintf("%s: %s", name, value) : mz_asprintf("%s;", name);
+	list->v[list->n] = NULL;
 	return true;
 }
 
@@ -383,7 +215,7 @@ scalar_text(const json_t *v, char *buf, size_t cap, const char **out)
 }
 
 static bool
-add_custom(struct curl_slist **list, const char *name, const json_t *v, char *why, size_t cap)
+add_custom(wh_headers *list, const char *name, const json_t *v, char *why, size_t cap)
 {
 	char num[64];
 	const char *text;
@@ -407,29 +239,25 @@ add_custom(struct curl_slist **list, const char *name, const json_t *v, char *wh
 
 /* Builds the request headers from customHeaders (a map; a value is a string
  * or a list of strings, each sent as its own header line), plus the
- * Content-Type when json_body, plus the Idempotency-Key. On a bad header
- * fills why (never with a header value) and returns false. */
+ * Content-Type when json_body. On a bad header fills why (never with a
+ * header value) and returns false. */
 static bool
-build_headers(const json_t *custom, bool json_body, const char *idempotency_key,
-              struct curl_slist **out, char *why, size_t cap)
+build_headers(const json_t *custom, bool json_body, wh_headers *out, char *why, size_t cap)
 {
-	struct curl_slist *list = NULL;
+	wh_headers list = {0};
 	bool have_type = false;
 	const char *name;
 	json_t *v;
 
-	*out = NULL;
+	memset(out, 0, sizeof(*out));
 	if (custom && !json_is_object(custom) && !json_is_null(custom)) {
 		snprintf(why, cap, "customHeaders must be a map of header names to values");
 		return false;
 	}
 	json_object_foreach((json_t *)custom, name, v) {
-		const char *c = name;
 		if (dropped(name) || json_is_null(v))
 			continue;
-		while (*c && token_char((unsigned char)*c))
-			c++;
-		if (!*name || *c) {
+		if (!mz_httpc_header_name_ok(name)) {
 			snprintf(why, cap, "customHeaders: '%.100s' is not a valid header name", name);
 			goto fail;
 		}
@@ -447,28 +275,12 @@ build_headers(const json_t *custom, bool json_body, const char *idempotency_key,
 	}
 	if (json_body && !have_type && !add_header(&list, "Content-Type", "application/json"))
 		goto oom;
-	/*
-	 * The engine hands every attempt of an EXTERNAL task a key that stays
-	 * the same when the attempt is replayed after a crash (the call went
-	 * out, but its result was never recorded). Sending it lets the far side
-	 * recognise the replay and drop the duplicate instead of, say,
-	 * deploying twice. A retry after a 5xx or a refused connection is a new
-	 * attempt and gets a new key.
-	 */
-	if (idempotency_key && !add_header(&list, "Idempotency-Key", idempotency_key))
-		goto oom;
-	/* "Name:" removes a header curl would add: no "Expect: 100-continue"
-	 * round trip before larger payloads */
-	struct curl_slist *l = curl_slist_append(list, "Expect:");
-	if (!l)
-		goto oom;
-	list = l;
 	*out = list;
 	return true;
 oom:
 	snprintf(why, cap, "out of memory building the request headers");
 fail:
-	curl_slist_free_all(list);
+	headers_release(&list);
 	return false;
 }
 
@@ -537,57 +349,28 @@ status_listed(const json_t *list, const char *value)
 	return false;
 }
 
-/* Resolves ref against base (curl's URL parser: relative references work);
- * if both name the same host with different schemes, base's scheme wins,
- * as in Orca (services behind a TLS proxy often report http:// URLs).
- * Returns a malloc'd URL, or NULL with why filled. */
+/* Resolves ref against base; if both name the same host with different
+ * schemes, base's scheme wins, as in Orca. NULL with why filled. */
 static char *
 absolute_url(const char *base, const char *ref, char *why, size_t cap)
 {
-	CURLU *b = curl_url();
-	CURLU *u = curl_url();
-	char *bscheme = NULL, *bhost = NULL, *scheme = NULL, *host = NULL, *res = NULL;
-	char *out = NULL;
-
-	if (!b || !u)
-		goto bad;
-	if (curl_url_set(b, CURLUPART_URL, base, 0) || curl_url_set(u, CURLUPART_URL, base, 0) ||
-	    curl_url_set(u, CURLUPART_URL, ref, 0))
-		goto bad;
-	if (!curl_url_get(b, CURLUPART_SCHEME, &bscheme, 0) &&
-	    !curl_url_get(b, CURLUPART_HOST, &bhost, 0) &&
-	    !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
-	    !curl_url_get(u, CURLUPART_HOST, &host, 0) && strcasecmp(bhost, host) == 0 &&
-	    strcasecmp(bscheme, scheme) != 0)
-		curl_url_set(u, CURLUPART_SCHEME, bscheme, 0);
-	if (curl_url_get(u, CURLUPART_URL, &res, 0))
-		goto bad;
-	out = mz_strdup(res);
-	goto done;
-bad:
-	snprintf(why, cap, "the status URL '%.300s' is not a valid URL", ref);
-done:
-	curl_free(bscheme);
-	curl_free(bhost);
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(res);
-	curl_url_cleanup(b);
-	curl_url_cleanup(u);
+	char *out = mz_httpc_url_resolve(base, ref, true);
+	if (!out)
+		snprintf(why, cap, "the status URL '%.300s' is not a valid URL", ref);
 	return out;
 }
 
 /* The status URL to poll, per statusUrlResolution (checked before the
  * request was sent). NULL with why filled when it cannot be found. */
 static char *
-resolve_status_url(const json_t *sc, const char *url, const wh_resp *rs, const json_t *body,
+resolve_status_url(const json_t *sc, const char *url, const mz_httpc_resp *rs, const json_t *body,
                    char *why, size_t cap)
 {
 	const char *how = mz_json_str(sc, "statusUrlResolution");
 	const char *found = url;
 
 	if (mz_strcaseeq(how, "locationHeader")) {
-		found = header_first(rs->headers, "Location");
+		found = mz_httpc_header(rs, "Location");
 		if (!found || !*found) {
 			snprintf(why, cap,
 			         "statusUrlResolution is locationHeader but the response from %.300s "
@@ -683,10 +466,10 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	const char *url = mz_json_str(sc, "url");
 	const char *exec_id = mz_json_str(ctx->execution, "id");
 	bool wait = mz_json_bool(sc, "waitForCompletion", false);
-	struct curl_slist *headers = NULL;
+	wh_headers headers;
 	char method[8], why[768], text[WH_EXCERPT + 8];
 	char *payload = NULL;
-	wh_resp rs;
+	mz_httpc_resp rs;
 
 	if (!exec_id)
 		exec_id = "(unknown)";
@@ -702,8 +485,8 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 		return;
 	if (wait && !check_wait_config(sc, r))
 		return;
-	if (!build_headers(json_object_get(sc, "customHeaders"), true, ctx->idempotency_key,
-	                   &headers, why, sizeof(why))) {
+	if (!build_headers(json_object_get(sc, "customHeaders"), true, &headers, why,
+	                   sizeof(why))) {
 		mz_task_result_set(r, "TERMINAL", "%s", why);
 		return;
 	}
@@ -711,17 +494,25 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	if (pv && !json_is_null(pv) && strcmp(method, "GET") && strcmp(method, "HEAD"))
 		payload = mz_json_dump(pv);
 
-	wh_req rq = {.method = method, .url = url, .body = payload,
-	             .body_len = payload ? strlen(payload) : 0, .headers = headers};
-	wh_perform(&rq, &rs);
-	curl_slist_free_all(headers);
+	/*
+	 * The engine hands every attempt of an EXTERNAL task a key that stays
+	 * the same when the attempt is replayed after a crash (the call went
+	 * out, but its result was never recorded). Sending it as
+	 * Idempotency-Key lets the far side recognise the replay and drop the
+	 * duplicate instead of, say, deploying twice. A retry after a 5xx or a
+	 * refused connection is a new attempt and gets a new key.
+	 */
+	wh_perform(method, url, payload, &headers, ctx->idempotency_key, &rs);
+	headers_release(&headers);
 	free(payload);
 
 	json_t *webhook;
-	if (rs.cc != CURLE_OK && !rs.too_big) {
+	if (rs.fail != MZ_HTTPC_OK) {
+		/* a policy refusal, a too large answer...: the same call would
+		 * fail the same way, so only transport trouble is retried */
 		bool retry = transport_retryable(&rs, strcmp(method, "GET") == 0);
 		snprintf(why, sizeof(why), "Error submitting webhook for pipeline %s to %.300s: %s%s",
-		         exec_id, url, rs.curl_err, retry ? ", will retry." : "");
+		         exec_id, url, rs.error, retry ? ", will retry." : "");
 		webhook = json_pack("{s:s}", "error", why);
 		if (retry)
 			r->status = "RUNNING";
@@ -729,19 +520,10 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 			mz_task_result_set(r, "TERMINAL", "%s", why);
 		goto out;
 	}
-	if (rs.too_big) {
-		snprintf(why, sizeof(why),
-		         "Error submitting webhook for pipeline %s to %.300s: the response is larger "
-		         "than %d bytes",
-		         exec_id, url, WH_MAX_BODY);
-		webhook = json_pack("{s:s}", "error", why);
-		mz_task_result_set(r, "TERMINAL", "%s", why);
-		goto out;
-	}
 
-	json_t *body = body_json(&rs);
+	json_t *body = mz_httpc_body_json(&rs);
 	webhook = response_json(&rs, body);
-	long code = rs.code;
+	long code = rs.status;
 	if (code >= 200 && code < 400) {
 		r->status = "SUCCEEDED";
 		if (wait) {
@@ -761,7 +543,7 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	}
 	json_decref(body);
 
-	excerpt(&rs.body, text, sizeof(text));
+	mz_httpc_body_excerpt(&rs, WH_EXCERPT, text, sizeof(text));
 	json_t *ff = json_object_get(sc, "failFastStatusCodes");
 	bool fail_fast = ff && !json_is_null(ff) ? code_listed(ff, code) : code == 504;
 	if (fail_fast) {
@@ -787,7 +569,7 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	json_object_set_new(webhook, "error", json_string(why));
 out:
 	json_object_set_new(mz_task_result_context(r), "webhook", webhook);
-	wh_resp_release(&rs);
+	mz_httpc_resp_release(&rs);
 }
 
 /* ---- waitBeforeMonitorWebhook ------------------------------------------ */
@@ -828,15 +610,15 @@ count_code(const json_t *past, long code)
  * retryStatusCodes are retried without limit (the task timeout bounds
  * them) and anything else fails the stage. */
 static void
-monitor_http_error(const json_t *sc, const char *endpoint, const wh_resp *rs, json_t *mon,
-                   json_t *past, mz_task_result *r)
+monitor_http_error(const json_t *sc, const char *endpoint, const mz_httpc_resp *rs,
+                   json_t *mon, json_t *past, mz_task_result *r)
 {
 	char key[24], text[WH_EXCERPT + 8], why[768];
-	long code = rs->code;
+	long code = rs->status;
 	json_array_append_new(past, json_integer(code));
 	snprintf(key, sizeof(key), "%ld", code);
 	json_t *rule = json_object_get(json_object_get(sc, "retries"), key);
-	excerpt(&rs->body, text, sizeof(text));
+	mz_httpc_body_excerpt(rs, WH_EXCERPT, text, sizeof(text));
 	if (rule) {
 		int64_t max = mz_json_int(rule, "maxAttempts", 0);
 		int seen = count_code(past, code);
@@ -944,9 +726,9 @@ monitor_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	const json_t *sc = json_object_get(ctx->stage, "context");
 	json_t *prev = mz_json_obj(sc, "webhook");
 	const char *endpoint = mz_json_str(sc, "statusEndpoint");
-	struct curl_slist *headers = NULL;
+	wh_headers headers;
 	char why[768];
-	wh_resp rs;
+	mz_httpc_resp rs;
 
 	if (!endpoint)
 		endpoint = mz_json_str(prev, "statusEndpoint");
@@ -961,14 +743,13 @@ monitor_webhook(mz_task_ctx *ctx, mz_task_result *r)
 		                   "the webhook statusEndpoint must start with http:// or https://");
 		return;
 	}
-	if (!build_headers(json_object_get(sc, "customHeaders"), false, ctx->idempotency_key,
-	                   &headers, why, sizeof(why))) {
+	if (!build_headers(json_object_get(sc, "customHeaders"), false, &headers, why,
+	                   sizeof(why))) {
 		mz_task_result_set(r, "TERMINAL", "%s", why);
 		return;
 	}
-	wh_req rq = {.method = "GET", .url = endpoint, .headers = headers};
-	wh_perform(&rq, &rs);
-	curl_slist_free_all(headers);
+	wh_perform("GET", endpoint, NULL, &headers, ctx->idempotency_key, &rs);
+	headers_release(&headers);
 
 	/* The result replaces context.webhook as a whole: start from a copy so
 	 * createWebhook's part survives, and carry the past status codes. */
@@ -978,25 +759,19 @@ monitor_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	if (!past)
 		past = json_array();
 
-	if (rs.cc != CURLE_OK || rs.too_big) {
-		bool retry = !rs.too_big && transport_retryable(&rs, true);
-		if (rs.too_big)
-			snprintf(why, sizeof(why),
-			         "Error getting webhook status from %.300s: the response is larger than "
-			         "%d bytes",
-			         endpoint, WH_MAX_BODY);
-		else
-			snprintf(why, sizeof(why), "Error getting webhook status from %.300s: %s%s",
-			         endpoint, rs.curl_err, retry ? ", will retry." : "");
+	if (rs.fail != MZ_HTTPC_OK) {
+		bool retry = transport_retryable(&rs, true);
+		snprintf(why, sizeof(why), "Error getting webhook status from %.300s: %s%s", endpoint,
+		         rs.error, retry ? ", will retry." : "");
 		mon = json_pack("{s:s}", "error", why);
 		if (retry)
 			r->status = "RUNNING";
 		else
 			mz_task_result_set(r, "TERMINAL", "%s", why);
 	} else {
-		json_t *body = body_json(&rs);
+		json_t *body = mz_httpc_body_json(&rs);
 		mon = response_json(&rs, body);
-		if (rs.code >= 200 && rs.code < 400)
+		if (rs.status >= 200 && rs.status < 400)
 			monitor_status(sc, endpoint, body, mon, r);
 		else
 			monitor_http_error(sc, endpoint, &rs, mon, past, r);
@@ -1008,7 +783,7 @@ monitor_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	if (mz_streq(r->status, "RUNNING") &&
 	    ctx->now - mz_json_int(ctx->task, "startTime", ctx->now) > WH_SLOW_POLL_AFTER_MS)
 		r->backoff_ms = WH_SLOW_POLL_MS; /* Orca: 1 s for a minute, then 15 s */
-	wh_resp_release(&rs);
+	mz_httpc_resp_release(&rs);
 }
 
 /* ---- the stage --------------------------------------------------------- */
@@ -1077,8 +852,8 @@ static const mz_stage_def webhook_stage = {
 void
 mz__register_webhook_stage(void)
 {
-	/* ref-counted; main() has normally done it already */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* main() has normally done it already */
+	mz_httpc_global_init(NULL);
 	mz_engine_register_task(&create_task);
 	mz_engine_register_task(&wait_task);
 	mz_engine_register_task(&monitor_task);

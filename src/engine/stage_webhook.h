@@ -9,7 +9,7 @@
 
 /* Registers the tasks createWebhook, waitBeforeMonitorWebhook and
  * monitorWebhook and the stage type "webhook". Call before
- * mz_engine_start(); also takes a (ref-counted) curl_global_init. */
+ * mz_engine_start(); initialises the HTTP client if main() did not. */
 void mz__register_webhook_stage(void);
 
 #endif

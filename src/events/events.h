@@ -104,20 +104,6 @@ void mz_cron_free(mz_cron *c);
 
 /* ---- small shared helpers --------------------------------------------- */
 
-/* (SHA-256, HMAC-SHA256 and hex are in core.h.) */
-
-/* One HTTP request with libcurl (http/https only, no redirects). headers:
- * NULL-terminated "Name: value" strings or NULL. *status gets the HTTP
- * status (0 on a transport error, with err set), *resp the body (may be
- * NULL), *location the Location header (may be NULL). */
-typedef struct mz_http_result {
-	long status;
-	mz_buf body;      /* initialised by mz_http; release with mz_buf_release */
-	char *location;   /* malloc'd or NULL */
-} mz_http_result;
-mz_code mz_http(const char *method, const char *url, const char *const *headers,
-                const char *body, size_t len, long timeout_ms, mz_http_result *res,
-                mz_err *err);
-void mz_http_result_release(mz_http_result *res);
-
+/* (SHA-256, HMAC-SHA256 and hex are in core.h; outbound HTTP and mail go
+ * through src/httpc.) */
 #endif

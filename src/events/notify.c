@@ -7,13 +7,15 @@
  *
  * Sending: a notifier thread posts each due delivery (webhook: JSON POST;
  * slack: a Slack-compatible incoming webhook, {"text": ...}; email: SMTP
- * through libcurl to smtp_url), outside any transaction. A failure is
+ * to smtp_url), outside any transaction, through src/httpc: its timeouts,
+ * caps and outbound policy (no metadata address, not this server) apply to
+ * every address a pipeline names. A failure is
  * logged and retried after retry_base_ms, doubled each time, until
  * max_attempts; then the delivery is dropped with an error in the log. A
  * crash between sending and deleting sends that one again (at least once). */
 #include "events/events_int.h"
+#include "httpc/httpc.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -168,29 +170,15 @@ post_json(const char *url, const json_t *body, mz_err *err)
 {
 	char *text = mz_json_dump(body);
 	const char *headers[] = {"Content-Type: application/json", NULL};
-	mz_http_result res;
-	mz_code rc = mz_http("POST", url, headers, text, strlen(text), NOTIFY_TIMEOUT_MS, &res, err);
+	mz_httpc_req rq = {.method = "POST", .url = url, .headers = headers, .body = text,
+	                   .body_len = strlen(text), .timeout_ms = NOTIFY_TIMEOUT_MS};
+	mz_httpc_resp res;
+	mz_code rc = mz_httpc_do(&rq, &res, err);
 	free(text);
 	if (rc == MZ_OK && (res.status < 200 || res.status > 299))
 		rc = mz_fail(err, MZ_EIO, "POST %s answered %ld", url, res.status);
-	mz_http_result_release(&res);
+	mz_httpc_resp_release(&res);
 	return rc;
-}
-
-typedef struct mail_src {
-	const char *data;
-	size_t len, off;
-} mail_src;
-
-static size_t
-mail_read(char *ptr, size_t size, size_t n, void *udata)
-{
-	mail_src *m = udata;
-	size_t room = size * n, left = m->len - m->off;
-	size_t k = left < room ? left : room;
-	memcpy(ptr, m->data + m->off, k);
-	m->off += k;
-	return k;
 }
 
 static mz_code
@@ -200,17 +188,17 @@ send_email(mz_events *ev, const json_t *dl, mz_err *err)
 		return mz_fail(err, MZ_EINVAL, "email notifications need an SMTP server: set "
 		               "notifications.smtp.url in the config or MZ_SMTP_URL");
 	const char *address = mz_json_str(dl, "address");
-	struct curl_slist *rcpt = NULL;
-	char *to = mz_strdup(address);
+	const char *rcpt[64];
+	size_t nrcpt = 0;
+	char *to = mz_strdup(address ? address : "");
 	char *save = NULL;
-	for (char *a = strtok_r(to, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
-		char *r = mz_asprintf("<%s>", a);
-		rcpt = curl_slist_append(rcpt, r);
-		free(r);
-	}
-	free(to);
-	if (!rcpt)
+	for (char *a = strtok_r(to, ", ", &save); a && nrcpt + 1 < 64; a = strtok_r(NULL, ", ", &save))
+		rcpt[nrcpt++] = a;
+	rcpt[nrcpt] = NULL;
+	if (!nrcpt) {
+		free(to);
 		return mz_fail(err, MZ_EINVAL, "email notification without a recipient");
+	}
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -234,37 +222,11 @@ send_email(mz_events *ev, const json_t *dl, mz_err *err)
 	}
 	mz_buf_printf(&body, "\r\n\r\nTo see more details, please visit: %s\r\n",
 	              mz_json_str(dl, "link"));
-	mail_src src = {.data = body.data, .len = body.len};
-	char *from = mz_asprintf("<%s>", ev->smtp_from);
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *h = curl_easy_init();
-	mz_code rc = MZ_OK;
-	if (!h) {
-		rc = mz_fail(err, MZ_ENOMEM, "cannot create an SMTP client");
-	} else {
-		curl_easy_setopt(h, CURLOPT_URL, ev->smtp_url);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, NOTIFY_TIMEOUT_MS);
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-#else
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
-#endif
-		curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
-		curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, mail_read);
-		curl_easy_setopt(h, CURLOPT_READDATA, &src);
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		CURLcode cc = curl_easy_perform(h);
-		if (cc != CURLE_OK)
-			rc = mz_fail(err, MZ_EIO, "SMTP %s: %s", ev->smtp_url,
-			             errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		curl_easy_cleanup(h);
-	}
-	free(from);
+	mz_httpc_mail mail = {.url = ev->smtp_url, .from = ev->smtp_from, .to = rcpt,
+	                      .data = body.data, .len = body.len, .timeout_ms = NOTIFY_TIMEOUT_MS};
+	mz_code rc = mz_httpc_send_mail(&mail, err);
 	mz_buf_release(&body);
-	curl_slist_free_all(rcpt);
+	free(to);
 	return rc;
 }
 

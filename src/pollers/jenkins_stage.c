@@ -19,7 +19,6 @@
  * window between its Jenkins call and its Redis write). */
 #include "pollers/pollers_int.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,15 +41,6 @@ base_url(const json_t *ctx, mz_task_result *r)
 	while (n && base[n - 1] == '/')
 		base[--n] = '\0';
 	return base;
-}
-
-static char *
-escape(const char *s)
-{
-	char *e = curl_easy_escape(NULL, s, 0);
-	char *out = mz_strdup(e ? e : "");
-	curl_free(e);
-	return out;
 }
 
 static void
@@ -76,7 +66,7 @@ start_job(mz_task_ctx *ctx, mz_task_result *r)
 		char sep = '?';
 		json_object_foreach(params, k, v) {
 			char *txt = json_is_string(v) ? mz_strdup(json_string_value(v)) : mz_json_dump(v);
-			char *ek = escape(k), *ev = escape(txt);
+			char *ek = mz_httpc_escape(k), *ev = mz_httpc_escape(txt);
 			mz_buf_printf(&url, "%c%s=%s", sep, ek, ev);
 			sep = '&';
 			free(ek);
@@ -86,20 +76,22 @@ start_job(mz_task_ctx *ctx, mz_task_result *r)
 	} else {
 		mz_buf_printf(&url, "%s%s/build", base, path);
 	}
-	mz_http_result res;
+	mz_httpc_req rq = {.method = "POST", .url = url.data, .timeout_ms = JK_TIMEOUT_MS};
+	mz_httpc_resp res;
 	mz_err err = {0};
-	if (mz_http("POST", url.data, NULL, "", 0, JK_TIMEOUT_MS, &res, &err) != MZ_OK) {
+	const char *location = NULL;
+	if (mz_httpc_do(&rq, &res, &err) != MZ_OK) {
 		mz_task_result_set(r, "RUNNING", NULL); /* retried after the backoff */
 		json_object_set_new(mz_task_result_context(r), "lastError", json_string(err.msg));
-	} else if (res.status == 201 && res.location) {
-		const char *q = strstr(res.location, "/queue/item/");
+	} else if (res.status == 201 && (location = mz_httpc_header(&res, "Location"))) {
+		const char *q = strstr(location, "/queue/item/");
 		long item = q ? strtol(q + 12, NULL, 10) : 0;
 		if (item > 0) {
 			mz_task_result_set(r, "SUCCEEDED", NULL);
 			json_object_set_new(mz_task_result_context(r), "queuedBuild", json_integer(item));
 		} else {
 			mz_task_result_set(r, "TERMINAL", "Jenkins answered with an unexpected Location: "
-			                   "%s", res.location);
+			                   "%s", location);
 		}
 	} else if (res.status == 404) {
 		mz_task_result_set(r, "TERMINAL", "Jenkins job '%s' not found on master '%s'", job,
@@ -109,7 +101,7 @@ start_job(mz_task_ctx *ctx, mz_task_result *r)
 		json_object_set_new(mz_task_result_context(r), "lastError",
 		                    json_sprintf("POST %s answered %ld", url.data, res.status));
 	}
-	mz_http_result_release(&res);
+	mz_httpc_resp_release(&res);
 	mz_buf_release(&url);
 	free(path);
 	free(base);
@@ -118,17 +110,7 @@ start_job(mz_task_ctx *ctx, mz_task_result *r)
 static json_t *
 get_json(const char *url, long *status)
 {
-	mz_http_result res;
-	mz_err err = {0};
-	json_t *body = NULL;
-	*status = 0;
-	if (mz_http("GET", url, NULL, NULL, 0, JK_TIMEOUT_MS, &res, &err) == MZ_OK) {
-		*status = res.status;
-		if (res.status == 200)
-			body = mz_json_parse(res.body.data, res.body.len, NULL);
-	}
-	mz_http_result_release(&res);
-	return body;
+	return mz_httpc_get_json(url, JK_TIMEOUT_MS, status, NULL);
 }
 
 static void
@@ -206,19 +188,8 @@ get_properties(mz_task_ctx *ctx, mz_task_result *r)
 	if (!base)
 		return;
 	char *path = mz__jenkins_job_path(mz_json_str(sc, "job") ? mz_json_str(sc, "job") : "");
-	char *url = mz_asprintf("%s%s/%lld/artifact/%s", base, path,
-	                        (long long)mz_json_int(sc, "buildNumber", 0), file ? file : "");
-	mz_http_result res;
-	mz_err err = {0};
-	json_t *props = NULL;
-	if (mz_http("GET", url, NULL, NULL, 0, JK_TIMEOUT_MS, &res, &err) == MZ_OK &&
-	    res.status == 200) {
-		size_t fl = strlen(file);
-		props = fl > 5 && strcmp(file + fl - 5, ".json") == 0
-		        ? mz_json_parse(res.body.data, res.body.len, NULL)
-		        : mz__parse_properties(res.body.data);
-	}
-	mz_http_result_release(&res);
+	json_t *props = mz__jenkins_properties(base, path, mz_json_int(sc, "buildNumber", 0), file,
+	                                       JK_TIMEOUT_MS);
 	if (!json_is_object(props) || json_object_size(props) == 0) {
 		mz_task_result_set(r, "TERMINAL", "Expected properties file %s but it was either "
 		                   "missing, empty or contained invalid syntax", file);
@@ -228,7 +199,6 @@ get_properties(mz_task_ctx *ctx, mz_task_result *r)
 		json_object_set(mz_task_result_context(r), "propertyFileContents", props);
 	}
 	json_decref(props);
-	free(url);
 	free(path);
 	free(base);
 }

@@ -263,20 +263,14 @@ poll_docker(mz_pollers *p, mz_store *st, const char *account, const char *regist
 		base[--bl] = '\0';
 	const char *host = strstr(base, "://") + 3;
 	char *url = mz_asprintf("%s/v2/%s/tags/list", base, repository);
-	mz_http_result res;
-	const char *headers[] = {"Accept: application/json", NULL};
-	if (mz_http("GET", url, headers, NULL, 0, HTTP_TIMEOUT_MS, &res, &err) != MZ_OK ||
-	    res.status != 200) {
-		if (!err.msg[0])
-			mz_fail(&err, MZ_EIO, "GET %s answered %ld", url, res.status);
+	long status;
+	json_t *body = mz_httpc_get_json(url, HTTP_TIMEOUT_MS, &status, &err);
+	if (!body) {
 		mz_warn("pollers: docker: %s", err.msg);
-		mz_http_result_release(&res);
 		free(url);
 		free(base);
 		return;
 	}
-	json_t *body = mz_json_parse(res.body.data, res.body.len, NULL);
-	mz_http_result_release(&res);
 	json_t *tags = json_object_get(body, "tags");
 	size_t nt = json_array_size(tags);
 	const char **list = calloc(nt + 1, sizeof(char *));
@@ -388,25 +382,26 @@ mz__parse_properties(const char *text)
 	return out;
 }
 
-static json_t *
-fetch_properties(const char *base, const char *job_path, json_int_t number, const char *file)
+json_t *
+mz__jenkins_properties(const char *base, const char *job_path, json_int_t number,
+                       const char *file, long timeout_ms)
 {
-	char *url = mz_asprintf("%s%s/%lld/artifact/%s", base, job_path, (long long)number, file);
-	mz_http_result res;
+	char *url = mz_asprintf("%s%s/%lld/artifact/%s", base, job_path, (long long)number,
+	                        file ? file : "");
+	const char *headers[] = {"Accept: */*", NULL};
+	mz_httpc_req rq = {.url = url, .headers = headers, .timeout_ms = timeout_ms};
+	mz_httpc_resp rs;
 	mz_err err = {0};
 	json_t *props = NULL;
-	if (mz_http("GET", url, NULL, NULL, 0, HTTP_TIMEOUT_MS, &res, &err) == MZ_OK &&
-	    res.status == 200) {
-		size_t fl = strlen(file);
-		if (fl > 5 && strcmp(file + fl - 5, ".json") == 0)
-			props = mz_json_parse(res.body.data, res.body.len, NULL);
-		else
-			props = mz__parse_properties(res.body.data);
-	} else {
+	size_t fl = file ? strlen(file) : 0;
+	if (mz_httpc_do(&rq, &rs, &err) == MZ_OK && rs.status == 200)
+		props = fl > 5 && strcmp(file + fl - 5, ".json") == 0
+		        ? mz_json_parse(rs.body.data, rs.body.len, NULL)
+		        : mz__parse_properties(rs.body.data);
+	else
 		mz_warn("pollers: jenkins property file %s: %s", url,
 		        err.msg[0] ? err.msg : "not found");
-	}
-	mz_http_result_release(&res);
+	mz_httpc_resp_release(&rs);
 	free(url);
 	return props;
 }
@@ -436,17 +431,12 @@ poll_jenkins(mz_pollers *p, mz_store *st, const char *master, const char *job,
 	char *job_path = mz__jenkins_job_path(job);
 	char *url = mz_asprintf("%s%s/api/json?tree=builds%%5Bnumber,result,building,timestamp,"
 	                        "duration,url%%5D", base, job_path);
-	mz_http_result res;
-	if (mz_http("GET", url, NULL, NULL, 0, HTTP_TIMEOUT_MS, &res, &err) != MZ_OK ||
-	    res.status != 200) {
-		if (!err.msg[0])
-			mz_fail(&err, MZ_EIO, "GET %s answered %ld", url, res.status);
+	long status;
+	json_t *body = mz_httpc_get_json(url, HTTP_TIMEOUT_MS, &status, &err);
+	if (!body) {
 		mz_warn("pollers: jenkins: %s", err.msg);
-		mz_http_result_release(&res);
 		goto out;
 	}
-	json_t *body = mz_json_parse(res.body.data, res.body.len, NULL);
-	mz_http_result_release(&res);
 	json_t *builds = json_object_get(body, "builds");
 	size_t nb = json_array_size(builds);
 	json_t **sorted = calloc(nb + 1, sizeof(json_t *));
@@ -483,7 +473,8 @@ poll_jenkins(mz_pollers *p, mz_store *st, const char *master, const char *job,
 				break; /* in order: wait for it */
 			json_t *build = json_deep_copy(sorted[i]);
 			if (property_file && *property_file) {
-				json_t *props = fetch_properties(base, job_path, num, property_file);
+				json_t *props = mz__jenkins_properties(base, job_path, num, property_file,
+				                                       HTTP_TIMEOUT_MS);
 				if (props)
 					json_object_set_new(build, "properties", props);
 			}

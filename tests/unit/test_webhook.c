@@ -29,6 +29,7 @@
 #include "engine/engine_plan.h"
 #include "engine/jsonpath.h"
 #include "engine/stage_webhook.h"
+#include "httpc/httpc.h"
 
 #define KEY "01HEXEC-01HSTAGE-1-1"
 
@@ -451,6 +452,43 @@ test_create_connection_refused(void **state)
 	assert_string_equal(r.status, "RUNNING");
 	assert_non_null(strstr(mz_json_str(webhook_of(&r), "error"), "will retry"));
 	release(&r);
+	free(u);
+}
+
+/* The outbound policy: a webhook to this server's own address (here: the
+ * scripted server, named as ours) or to a metadata address is TERMINAL at
+ * once, nothing is sent, and the message names the setting that allows
+ * it; outbound.allow lets it through. */
+static void
+test_create_outbound_policy(void **state)
+{
+	(void)state;
+	char *u = url("/own");
+	int before = nreq();
+	assert_int_equal(mz_httpc_set_policy("127.0.0.1", srv.port, NULL, NULL), MZ_OK);
+	mz_task_result r = run("createWebhook", json_pack("{s:s}", "url", u));
+	assert_string_equal(r.status, "TERMINAL");
+	const char *e = mz_json_str(webhook_of(&r), "error");
+	assert_non_null(strstr(e, "outbound policy"));
+	assert_non_null(strstr(e, "outbound"));
+	assert_non_null(strstr(e, "allow"));
+	assert_int_equal(nreq(), before);
+	release(&r);
+
+	r = run("createWebhook", json_pack("{s:s}", "url", "http://169.254.169.254/latest/meta-data/"));
+	assert_string_equal(r.status, "TERMINAL");
+	assert_non_null(strstr(mz_json_str(webhook_of(&r), "error"), "link-local"));
+	release(&r);
+
+	json_t *allow = json_pack("[s]", "127.0.0.1/32");
+	assert_int_equal(mz_httpc_set_policy("127.0.0.1", srv.port, allow, NULL), MZ_OK);
+	json_decref(allow);
+	srv_reply(200, NULL, "{}");
+	r = run("createWebhook", json_pack("{s:s}", "url", u));
+	assert_string_equal(r.status, "SUCCEEDED");
+	assert_int_equal(nreq(), before + 1);
+	release(&r);
+	assert_int_equal(mz_httpc_set_policy(NULL, 0, NULL, NULL), MZ_OK);
 	free(u);
 }
 
@@ -920,6 +958,7 @@ main(void)
 		cmocka_unit_test(test_create_client_error_terminal),
 		cmocka_unit_test(test_create_fail_fast),
 		cmocka_unit_test(test_create_connection_refused),
+		cmocka_unit_test(test_create_outbound_policy),
 		cmocka_unit_test(test_create_bad_config),
 		cmocka_unit_test(test_create_response_too_large),
 		cmocka_unit_test(test_status_url_resolution),
