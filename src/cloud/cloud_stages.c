@@ -67,6 +67,25 @@ first_name(const json_t *dsg, const char *region)
 	return json_string_value(json_array_get(l, 0));
 }
 
+/* Orca fails a stage whose account or region does not exist (Clouddriver
+ * answers it with an error): a lookup there would find an empty cluster
+ * and the stage would "succeed" having done nothing. False after setting
+ * the result TERMINAL with the reason. */
+static bool
+location_ok(mz_task_result *r, const char *account, const char *region)
+{
+	mz_err err = {0};
+	if (!mz__cloud) {
+		mz_task_result_set(r, "TERMINAL", "no cloud provider is running");
+		return false;
+	}
+	if (mz_local_check_location(mz__cloud->local, account, region, &err) != MZ_OK) {
+		mz_task_result_set(r, "TERMINAL", "%s", err.msg);
+		return false;
+	}
+	return true;
+}
+
 static void
 ok_task(mz_task_ctx *c, mz_task_result *r)
 {
@@ -80,6 +99,8 @@ static void
 determine_source_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = mz__cloud_ctx(c);
+	if (!location_ok(r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
+		return;
 	r->status = "SUCCEEDED";
 	if (mz_json_str(json_object_get(ctx, "source"), "serverGroupName") ||
 	    mz_json_str(json_object_get(ctx, "source"), "asgName"))
@@ -258,6 +279,8 @@ determine_target_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *hold = NULL;
 	char msg[512];
 	const char *region = mz__cloud_region(ctx);
+	if (!location_ok(r, mz__cloud_account(ctx), region))
+		return;
 	if (!name) {
 		const char *target = mz_json_str(ctx, "target");
 		if (!target) {
@@ -418,6 +441,8 @@ validate_rollback_task(mz_task_ctx *c, mz_task_result *r)
 		                   "provider (use EXPLICIT)", type);
 		return;
 	}
+	if (!location_ok(r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
+		return;
 	const char *names[2] = {mz_json_str(rc, "rollbackServerGroupName"),
 	                        mz_json_str(rc, "restoreServerGroupName")};
 	for (int i = 0; i < 2; i++) {
@@ -454,7 +479,26 @@ cluster_task(mz_task_ctx *c, mz_task_result *r, enum cluster_op kind)
 		free(cluster);
 		return;
 	}
+	if (!location_ok(r, acct, region)) {
+		free(cluster);
+		return;
+	}
 	json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
+	if (json_array_size(groups) == 0) {
+		/* Orca's AbstractClusterWideClouddriverTask: a cluster that is
+		 * not there fails the stage unless the stage says to go on. */
+		if (mz_json_bool(ctx, "continueIfClusterNotFound", false)) {
+			json_object_set_new(mz_task_result_context(r), "clusterNotFound", json_true());
+			r->status = "SUCCEEDED";
+		} else {
+			mz_task_result_set(r, "TERMINAL", "Cluster %s not found in account %s, region "
+			                   "%s (set continueIfClusterNotFound to go on without it)",
+			                   cluster, acct, region);
+		}
+		json_decref(groups);
+		free(cluster);
+		return;
+	}
 	json_t *ids = json_array();
 	json_t *names = json_array();
 	int64_t keep;
@@ -556,6 +600,8 @@ find_image_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *rv;
 	json_array_foreach(regions, i, rv) {
 		const char *region = json_string_value(rv);
+		if (!location_ok(r, acct, region))
+			break;
 		json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
 		json_t *cands = json_array();
 		size_t j;
