@@ -3,6 +3,7 @@
  * delete; and triggering a pipeline (by name or id, both trigger body
  * forms, the v2 event form, and ad-hoc configs). */
 #include "api/api_int.h"
+#include "pollers/pollers.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -141,6 +142,8 @@ save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 	}
 	if (!api_commit(r))
 		goto out;
+	/* Before the answer: a commit pushed once the client has it counts. */
+	mz_pollers_git_baseline(api_store(r), cfg);
 	api_reply_json(r, 200, json_incref(cfg));
 	goto out;
 fail:

@@ -243,6 +243,51 @@ poll_git(mz_pollers *p, mz_store *st, const char *url, const char *branch)
 	free(hash);
 }
 
+/* The baseline of a polled git trigger is the branch head when the
+ * pipeline is saved: were it taken at the first poll (up to an interval
+ * later), a commit pushed in between would be the baseline and never start
+ * the pipeline. A target some other pipeline already polls keeps its
+ * cursor. git runs before the transaction, never inside it. */
+void
+mz_pollers_git_baseline(mz_store *st, const json_t *cfg)
+{
+	if (!st || mz_json_bool(cfg, "disabled", false))
+		return;
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(cfg, "triggers"), i, t) {
+		const char *url = mz_json_str(t, "url");
+		const char *branch = mz_json_str(t, "branch");
+		if (!mz_json_bool(t, "enabled", false) || !mz_strcaseeq(mz_json_str(t, "type"), "git") ||
+		    !mz_strcaseeq(mz_json_str(t, "source"), "git") || !url)
+			continue;
+		char *key = mz_asprintf("poll:git:%s#%s", url, branch ? branch : "");
+		char *seen = NULL;
+		mz_err err = {0};
+		mz_kv_get(st, key, &seen, &err);
+		char *hash = seen ? NULL : git_ls_remote(url, branch, &err);
+		if (!seen && !hash)
+			mz_warn("pollers: git %s: no baseline when pipeline %s was saved (the first poll "
+			        "takes it): %s", url, mz_json_str(cfg, "id"), err.msg);
+		if (hash && mz_store_begin(st, &err) == MZ_OK) {
+			free(seen);
+			seen = NULL;
+			mz_code rc = mz_kv_get(st, key, &seen, &err);
+			bool put = rc == MZ_ENOTFOUND;
+			if (put)
+				rc = mz_kv_put(st, key, hash, &err);
+			if (rc != MZ_OK)
+				mz_store_rollback(st);
+			else if (mz_store_commit(st, &err) == MZ_OK && put)
+				mz_info("pollers: git %s %s: baseline %s taken as pipeline %s was saved", url,
+				        branch ? branch : "HEAD", hash, mz_json_str(cfg, "id"));
+		}
+		free(hash);
+		free(seen);
+		free(key);
+	}
+}
+
 /* ---- docker registry ------------------------------------------------------- */
 
 static int

@@ -38,6 +38,12 @@ typedef struct mz_pollers_config {
 mz_code mz_pollers_start(const mz_pollers_config *cfg, mz_pollers **out, mz_err *err);
 void mz_pollers_stop(mz_pollers *p);
 
+/* Takes the baseline (branch head) of every enabled polled git trigger of
+ * cfg whose target has no cursor yet: called by the API right after a
+ * pipeline is saved, so a commit pushed after the save starts it (one git
+ * ls-remote per new target; no transaction held meanwhile). */
+void mz_pollers_git_baseline(mz_store *st, const json_t *cfg);
+
 /* Registers the `jenkins` stage with the engine (before mz_engine_start);
  * masters as in the config above (copied). */
 void mz_pollers_register_stages(const json_t *jenkins_masters);

@@ -182,9 +182,9 @@ class Triggers(unittest.TestCase):
             save(srv, "gitapp", "on-commit", [{
                 "type": "git", "source": "git", "url": repo.path, "branch": "main",
                 "enabled": True}])
-            wait_until(lambda: log_has(srv, "git %s main: first seen" % repo.path), timeout=20,
-                       message="the poller's first look at the repository")
-            # first sight only records the cursor
+            wait_until(lambda: log_has(srv, "git %s main: baseline" % repo.path), timeout=20,
+                       message="the baseline taken when the pipeline was saved")
+            # the baseline only records the cursor
             n = log_count(srv, "pollers: git")
             wait_until(lambda: log_count(srv, "pollers: git") >= n or True, timeout=1)
             self.assertEqual(executions(srv, "gitapp"), [])
