@@ -22,8 +22,8 @@ until curl -sf "$url/health" >/dev/null; do sleep 0.1; done
 
 sed "s|REPO_PATH|$tmp/repo|" "$here/pipeline.json" |
 	curl -sf -X POST "$url/pipelines" -H 'Content-Type: application/json' -d @- >/dev/null
-until grep -q "first seen" "$tmp/log"; do sleep 0.2; done
-echo "poller has seen the repository; committing..."
+until grep -qE "baseline|first seen" "$tmp/log"; do sleep 0.2; done
+echo "the branch head is the trigger's baseline; committing..."
 git -C "$tmp/repo" -c user.name=me -c user.email=me@example.com commit -q --allow-empty -m second
 hash=$(git -C "$tmp/repo" rev-parse HEAD)
 echo "commit $hash"

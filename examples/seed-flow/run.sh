@@ -51,7 +51,7 @@ for lb in "seed-staging east $stg" "seed-prod west $prod"; do
 done
 sed -e "s|REPO_PATH|$tmp/repo|g" -e "s|NOTIFY_URL|http://127.0.0.1:9/notify|" \
 	"$here/pipeline.json" | api -X POST "$url/pipelines" -d @- >/dev/null
-until grep -q "first seen" "$tmp/log"; do sleep 0.2; done
+until grep -qE "baseline|first seen" "$tmp/log"; do sleep 0.2; done
 
 echo 1.1 > "$tmp/repo/version.txt"
 git -C "$tmp/repo" -c user.name=me -c user.email=me@example.com commit -q -am "version 1.1"
