@@ -136,7 +136,10 @@ class DeployStory(unittest.TestCase):
             time.sleep(0.3)
         self.assertSucceeded(e)
         self.assertEqual(client.failed, [], "failed requests during red/black")
-        self.assertGreater(client.ok, 50)
+        # Traffic spanned the switch: v1 answered before it and v2 after it
+        # (a request count would only measure how loaded the machine is).
+        self.assertGreater(client.ok, 10)
+        self.assertEqual(client.versions[0], "v1")
         self.assertEqual(client.versions[-1], "v2")
         self.assertEqual(self.served(), {"v2"})
         types = [s["type"] for s in e["stages"]]
