@@ -114,8 +114,14 @@ json_t *mz_json_arr(const json_t *obj, const char *key);
 /* Truthiness the way Groovy/SpEL users expect: null, false, 0, "" are false. */
 bool mz_json_truthy(const json_t *v);
 
-/* Compact serialisation with keys in insertion order; free() the result. */
+/* Compact serialisation with keys in insertion order, the same bytes as
+ * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY); free() the result
+ * (json_dump.c). _len also gives its length. */
 char *mz_json_dump(const json_t *v);
+char *mz_json_dump_len(const json_t *v, size_t *len);
+/* The same with every object's keys sorted (bytewise): the canonical text
+ * two equal values share, whatever order their keys were added in. */
+char *mz_json_canonical(const json_t *v);
 /* Parses text; on failure sets err with line/column and returns NULL. */
 json_t *mz_json_parse(const char *text, size_t len, mz_err *err);
 

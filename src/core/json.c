@@ -89,17 +89,6 @@ mz_json_truthy(const json_t *v)
 	return true;
 }
 
-char *
-mz_json_dump(const json_t *v)
-{
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!s) {
-		mz_error("out of memory serialising JSON");
-		abort();
-	}
-	return s;
-}
-
 json_t *
 mz_json_parse(const char *text, size_t len, mz_err *err)
 {
