@@ -186,6 +186,7 @@ mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err)
 	eng->nthreads = cfg->workers > 0 ? cfg->workers : 2;
 	pthread_mutex_init(&eng->mu, NULL);
 	pthread_cond_init(&eng->cv, NULL);
+	eng->cache = mz__cache_new();
 
 	/* One mizzen server owns its store (SQLite file or PostgreSQL
 	 * database), so messages left claimed by a server that died are taken
@@ -199,6 +200,7 @@ mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err)
 	}
 	mz_store_close(st);
 	if (rc) {
+		mz__cache_free(eng->cache);
 		free(eng->db_url);
 		free(eng->ui_base);
 		free(eng);
@@ -226,6 +228,7 @@ mz_engine_stop(mz_engine *eng)
 	free(eng->threads);
 	pthread_mutex_destroy(&eng->mu);
 	pthread_cond_destroy(&eng->cv);
+	mz__cache_free(eng->cache);
 	free(eng->db_url);
 	free(eng->ui_base);
 	free(eng);

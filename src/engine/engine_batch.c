@@ -31,27 +31,24 @@ slice_over(const mz_batch *b)
 	return b->slice_end && mz_mono_ms() >= b->slice_end;
 }
 
-static char *
-fingerprint(const json_t *msg)
-{
-	char *s = json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!s)
-		abort();
-	return s;
-}
-
 json_t *
 mz__exec_load(mz_batch *b, const char *id)
 {
 	for (int i = 0; i < b->ncache; i++)
 		if (strcmp(b->cache[i].id, id) == 0)
 			return b->cache[i].exec;
-	json_t *exec = NULL;
-	if (mz_exec_get(b->st, id, &exec, &b->err) != MZ_OK)
+	char *text = NULL;
+	size_t len = 0;
+	json_t *exec = mz__cache_load(b->eng ? b->eng->cache : NULL, b->st, id, &text, &len,
+	                              &b->err);
+	if (!exec)
 		return NULL;
 	mz__exec_adopt(b, exec);
-	b->cache[b->ncache - 1].dirty = false;
-	b->cache[b->ncache - 1].changed = false;
+	mz_cached_exec *c = &b->cache[b->ncache - 1];
+	c->text = text;
+	c->len = len;
+	c->dirty = false;
+	c->changed = false;
 	return exec;
 }
 
@@ -67,6 +64,8 @@ mz__exec_adopt(mz_batch *b, json_t *exec)
 	mz_cached_exec *c = &b->cache[b->ncache++];
 	snprintf(c->id, sizeof(c->id), "%s", mz_json_str(exec, "id"));
 	c->exec = exec;
+	c->text = NULL;
+	c->len = 0;
 	c->dirty = true;
 	c->changed = true;
 }
@@ -96,11 +95,13 @@ local_append(mz_batch *b, json_t *msg)
 mz_code
 mz__push(mz_batch *b, json_t *msg, int64_t delay_ms)
 {
-	char *fp = fingerprint(msg);
 	mz_code rc = MZ_OK;
 	if (delay_ms < 0)
 		delay_ms = 0;
-	if (b->cur_fp && strcmp(fp, b->cur_fp) == 0) {
+	/* Equal JSON is equal fingerprint (the store's canonical text), found
+	 * without serialising: most pushes are handled in this batch and never
+	 * need their text. */
+	if (b->cur && json_equal(msg, b->cur->body)) {
 		/* Re-pushing the message being handled: deliver it again later. */
 		b->requeue_at = b->now + delay_ms;
 	} else if (delay_ms == 0 && !b->store_only && b->handled < MZ_MAX_LOCAL &&
@@ -109,7 +110,6 @@ mz__push(mz_batch *b, json_t *msg, int64_t delay_ms)
 	} else {
 		rc = mz_queue_push(b->st, msg, b->now + delay_ms, &b->err);
 	}
-	free(fp);
 	json_decref(msg);
 	return rc;
 }
@@ -125,8 +125,10 @@ mz__reschedule(mz_batch *b, json_t *msg, int64_t delay_ms)
 void
 mz__batch_release(mz_batch *b)
 {
-	for (int i = 0; i < b->ncache; i++)
+	for (int i = 0; i < b->ncache; i++) {
 		json_decref(b->cache[i].exec);
+		free(b->cache[i].text);
+	}
 	free(b->cache);
 	for (int i = b->headlocal; i < b->nlocal; i++)
 		json_decref(b->local[i]);
@@ -137,22 +139,47 @@ mz__batch_release(mz_batch *b)
 		free(b->defer[i].key);
 	}
 	free(b->defer);
-	free(b->cur_fp);
 	memset(b, 0, sizeof(*b));
 }
 
+/* Each changed execution is serialised once here, however many messages
+ * changed it; the text is kept for the execution cache. */
 mz_code
 mz__batch_flush(mz_batch *b)
 {
 	for (int i = 0; i < b->ncache; i++) {
-		if (!b->cache[i].dirty)
+		mz_cached_exec *c = &b->cache[i];
+		if (!c->dirty)
 			continue;
-		mz_code rc = mz_exec_put(b->st, b->cache[i].exec, &b->err);
+		size_t len;
+		char *text = mz_json_dump_len(c->exec, &len);
+		mz_code rc = mz_exec_put_text(b->st, c->exec, text, &b->err);
+		free(c->text);
+		c->text = text;
+		c->len = len;
 		if (rc)
 			return rc;
-		b->cache[i].dirty = false;
+		c->dirty = false;
 	}
 	return MZ_OK;
+}
+
+void
+mz__batch_keep(mz_batch *b)
+{
+	mz_exec_cache *cache = b->eng ? b->eng->cache : NULL;
+	for (int i = 0; i < b->ncache; i++) {
+		mz_cached_exec *c = &b->cache[i];
+		if (c->dirty || !c->text) { /* never written as it is now */
+			json_decref(c->exec);
+			free(c->text);
+		} else {
+			mz__cache_put(cache, c->exec, c->text, c->len);
+		}
+		c->exec = NULL;
+		c->text = NULL;
+	}
+	b->ncache = 0;
 }
 
 static mz_code
@@ -211,7 +238,6 @@ handle_stored(mz_batch *b, mz_msg *m)
 {
 	mz_code rc;
 	b->cur = m;
-	b->cur_fp = fingerprint(m->body);
 	b->requeue_at = -1;
 	b->deferred = false;
 	b->handled++;
@@ -225,8 +251,6 @@ handle_stored(mz_batch *b, mz_msg *m)
 		else
 			rc = mz_queue_ack(b->st, m->id, &b->err);
 	}
-	free(b->cur_fp);
-	b->cur_fp = NULL;
 	b->cur = NULL;
 	if (rc == MZ_OK)
 		rc = drain_local(b);
@@ -297,6 +321,7 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		if (rc == MZ_OK && mz_store_commit(st, &b.err) == MZ_OK) {
 			done = b.handled;
 			mz__notify(eng, &b);
+			mz__batch_keep(&b);
 			mz__run_deferred(eng, st, &b);
 			mz__batch_release(&b);
 			for (i = 0; i < n; i++)
@@ -352,8 +377,10 @@ mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *
 		mz_store_rollback(st);
 	if (rc && err)
 		*err = b.err.code ? b.err : (mz_err){.code = rc, .msg = "operation failed"};
-	if (rc == MZ_OK)
+	if (rc == MZ_OK) {
 		mz__notify(eng, &b);
+		mz__batch_keep(&b);
+	}
 	mz__batch_release(&b);
 	if (rc == MZ_OK && eng)
 		mz_engine_wake(eng);

@@ -356,7 +356,6 @@ mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b)
 		}
 		mz_msg cur = {.id = d->msg_id, .body = d->msg};
 		ab.cur = &cur;
-		ab.cur_fp = json_dumps(d->msg, JSON_COMPACT | JSON_SORT_KEYS);
 		ab.requeue_at = -1;
 		json_t *lexec = mz__exec_load(&ab, mz_json_str(exec, "id"));
 		json_t *lstage = lexec ? mz__stage_by_id(lexec, d->stage_id) : NULL;
@@ -380,17 +379,18 @@ mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b)
 		/* Follow-ups pushed with no delay were queued locally: store them. */
 		for (int j = ab.headlocal; rc == MZ_OK && j < ab.nlocal; j++)
 			rc = mz_queue_push(st, ab.local[j], ab.now, &ab.err);
-		for (int j = 0; rc == MZ_OK && j < ab.ncache; j++)
-			if (ab.cache[j].dirty)
-				rc = mz_exec_put(st, ab.cache[j].exec, &ab.err);
+		if (rc == MZ_OK)
+			rc = mz__batch_flush(&ab);
 		if (rc == MZ_OK)
 			rc = mz_store_commit(st, &ab.err);
 		else
 			mz_store_rollback(st);
-		if (rc)
+		if (rc) {
 			mz_warn("engine: cannot record result of %s: %s", d->key, ab.err.msg);
-		else
+		} else {
 			mz__notify(eng, &ab);
+			mz__batch_keep(&ab);
+		}
 		result_release(&r);
 		mz__batch_release(&ab);
 		mz_engine_wake(eng);

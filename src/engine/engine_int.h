@@ -25,8 +25,12 @@
  * is left is committed as due now and runs in the next batch. */
 #define MZ_BATCH_SLICE_MS 20
 
+/* Parsed executions kept between transactions (engine_cache.c). */
+typedef struct mz_exec_cache mz_exec_cache;
+
 struct mz_engine {
 	mz_engine_config cfg;
+	mz_exec_cache *cache;
 	char *db_url;
 	char *ui_base;
 	pthread_t *threads;
@@ -43,6 +47,8 @@ struct mz_engine {
 typedef struct mz_cached_exec {
 	char id[32];
 	json_t *exec;
+	char *text;   /* its stored text as of the last load or flush; NULL: none yet */
+	size_t len;
 	bool dirty;   /* to be written at the next flush */
 	bool changed; /* written in this batch: listeners hear of it after commit */
 } mz_cached_exec;
@@ -67,7 +73,6 @@ typedef struct mz_batch {
 	int nlocal, caplocal, headlocal;
 	/* the stored message being handled (NULL for local ones) */
 	const mz_msg *cur;
-	char *cur_fp;
 	int64_t requeue_at; /* >= 0: deliver the current message again then */
 	bool deferred;      /* current message left leased for an external task */
 	bool store_only;    /* operator action: store follow-ups, handle none */
@@ -101,6 +106,23 @@ int mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err);
  * machinery, so its follow-up messages are stored the same way. */
 typedef mz_code (*mz_batch_fn)(mz_batch *b, void *arg);
 mz_code mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *err);
+
+/* ---- the execution cache (engine_cache.c) ------------------------------ */
+
+mz_exec_cache *mz__cache_new(void);
+void mz__cache_free(mz_exec_cache *c);
+/* Reads execution id's stored text in st's transaction and returns its
+ * document (new reference): the cached one when its text is the stored
+ * text, else parsed. *text (malloc'd) and *len receive the stored text.
+ * NULL with err set when the execution is missing or unreadable. c may
+ * be NULL (no cache). */
+json_t *mz__cache_load(mz_exec_cache *c, mz_store *st, const char *id, char **text,
+                       size_t *len, mz_err *err);
+/* Keeps doc (stolen) as the parse of text (stolen, stored text of doc);
+ * finished executions and oversized ones are dropped instead. */
+void mz__cache_put(mz_exec_cache *c, json_t *doc, char *text, size_t len);
+/* Hands a committed batch's executions to the cache (emptying b's list). */
+void mz__batch_keep(mz_batch *b);
 
 /* ---- messages (engine_msg.c) ----------------------------------------- */
 

@@ -153,12 +153,6 @@ mz__top_level(const json_t *exec, json_t *stage)
 }
 
 static bool
-same_parent(const json_t *a, const json_t *b)
-{
-	return mz_streq(mz_json_str(a, "parentStageId"), mz_json_str(b, "parentStageId"));
-}
-
-static bool
 requires(const json_t *stage, const char *ref)
 {
 	size_t i;
@@ -170,17 +164,22 @@ requires(const json_t *stage, const char *ref)
 	return false;
 }
 
+/* The graph walks below run several times per stage transition over every
+ * stage of the execution: each tests the cheapest, most selective key
+ * first and reads the stage's own parent once. */
 json_t *
 mz__downstream(const json_t *exec, const json_t *stage)
 {
 	json_t *out = json_array();
 	const char *ref = mz_json_str(stage, "refId");
+	const char *parent = mz_json_str(stage, "parentStageId");
 	size_t i;
 	json_t *s;
 	if (!ref)
 		return out;
 	json_array_foreach(mz__stages(exec), i, s) {
-		if (s != stage && same_parent(s, stage) && requires(s, ref))
+		if (s != stage && requires(s, ref) &&
+		    mz_streq(mz_json_str(s, "parentStageId"), parent))
 			json_array_append(out, s);
 	}
 	return out;
@@ -190,12 +189,16 @@ json_t *
 mz__upstream(const json_t *exec, const json_t *stage)
 {
 	json_t *out = json_array();
+	json_t *stages = mz__stages(exec);
+	const char *parent = mz_json_str(stage, "parentStageId");
 	size_t i, j;
 	json_t *r, *s;
 	json_array_foreach(json_object_get(stage, "requisiteStageRefIds"), i, r) {
-		json_array_foreach(mz__stages(exec), j, s) {
-			if (s != stage && same_parent(s, stage) && json_is_string(r) &&
-			    mz_streq(mz_json_str(s, "refId"), json_string_value(r)))
+		if (!json_is_string(r))
+			continue;
+		json_array_foreach(stages, j, s) {
+			if (s != stage && mz_streq(mz_json_str(s, "refId"), json_string_value(r)) &&
+			    mz_streq(mz_json_str(s, "parentStageId"), parent))
 				json_array_append(out, s);
 		}
 	}
@@ -471,10 +474,20 @@ mz__stage_new(const char *type, const char *name, const char *ref_id, json_t *co
 {
 	char id[27];
 	mz_ulid(id);
-	return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:o, s:{}, s:[], s:[]}", "id", id, "type",
-	                 type, "name", name ? name : type, "refId", ref_id, "status",
-	                 "NOT_STARTED", "context", context ? context : json_object(), "outputs",
-	                 "tasks", "requisiteStageRefIds");
+	/* direct sets: one per stage of every launch, where json_pack's format
+	 * parsing cost more than the object */
+	json_t *s = json_object();
+	json_object_set_new_nocheck(s, "id", json_string_nocheck(id));
+	json_object_set_new_nocheck(s, "type", json_string(type));
+	json_object_set_new_nocheck(s, "name", json_string(name ? name : type));
+	if (ref_id)
+		json_object_set_new_nocheck(s, "refId", json_string(ref_id));
+	json_object_set_new_nocheck(s, "status", json_string_nocheck("NOT_STARTED"));
+	json_object_set_new_nocheck(s, "context", context ? context : json_object());
+	json_object_set_new_nocheck(s, "outputs", json_object());
+	json_object_set_new_nocheck(s, "tasks", json_array());
+	json_object_set_new_nocheck(s, "requisiteStageRefIds", json_array());
+	return s;
 }
 
 json_t *

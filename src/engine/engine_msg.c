@@ -7,19 +7,32 @@
 
 #include <string.h>
 
+/* Messages are built with direct sets rather than json_pack: several are
+ * made per stage transition, and parsing a format string cost more than
+ * the message itself. Their strings come from the execution, already
+ * valid UTF-8. */
+static void
+set_str(json_t *m, const char *key, const char *value)
+{
+	json_object_set_new_nocheck(m, key, value ? json_string_nocheck(value) : json_null());
+}
+
 json_t *
 mz__msg_exec(const char *kind, const json_t *exec)
 {
 	const char *type = mz_json_str(exec, "type");
-	return json_pack("{s:s, s:s, s:s}", "kind", kind, "executionType",
-	                 type ? type : "PIPELINE", "executionId", mz_json_str(exec, "id"));
+	json_t *m = json_object();
+	set_str(m, "kind", kind);
+	set_str(m, "executionType", type ? type : "PIPELINE");
+	set_str(m, "executionId", mz_json_str(exec, "id"));
+	return m;
 }
 
 json_t *
 mz__msg_stage(const char *kind, const json_t *exec, const json_t *stage)
 {
 	json_t *m = mz__msg_exec(kind, exec);
-	json_object_set_new(m, "stageId", json_string(mz_json_str(stage, "id")));
+	set_str(m, "stageId", mz_json_str(stage, "id"));
 	return m;
 }
 
@@ -27,7 +40,7 @@ json_t *
 mz__msg_task(const char *kind, const json_t *exec, const json_t *stage, const json_t *task)
 {
 	json_t *m = mz__msg_stage(kind, exec, stage);
-	json_object_set_new(m, "taskId", json_string(mz_json_str(task, "id")));
+	set_str(m, "taskId", mz_json_str(task, "id"));
 	return m;
 }
 

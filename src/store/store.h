@@ -74,6 +74,9 @@ mz_code mz_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err);
 /* Inserts or replaces; the indexed columns (type, application, config id,
  * status, times) are read from the document. */
 mz_code mz_exec_put(mz_store *st, const json_t *exec, mz_err *err);
+/* The same, with body the caller already made (mz_json_dump of exec), for
+ * callers that keep the text. */
+mz_code mz_exec_put_text(mz_store *st, const json_t *exec, const char *body, mz_err *err);
 /* The stored document as text, without parsing it (for serving it as is);
  * *body is malloc'd; type (may be NULL) receives "PIPELINE" or
  * "ORCHESTRATION". */

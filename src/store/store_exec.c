@@ -72,14 +72,13 @@ str_or(const json_t *o, const char *key, const char *dflt)
 }
 
 mz_code
-mz_exec_put(mz_store *st, const json_t *exec, mz_err *err)
+mz_exec_put_text(mz_store *st, const json_t *exec, const char *body, mz_err *err)
 {
 	if (!mz_json_str(exec, "id"))
 		return mz_fail(err, MZ_EINVAL, "execution has no id");
 	mz_stmt *q = mz__stmt(st, Q_EXEC_PUT, err);
 	if (!q)
 		return MZ_EIO;
-	char *body = mz_json_dump(exec);
 	mz__text(q, 1, mz_json_str(exec, "id"));
 	mz__text(q, 2, str_or(exec, "type", "PIPELINE"));
 	mz__text(q, 3, str_or(exec, "application", ""));
@@ -89,7 +88,16 @@ mz_exec_put(mz_store *st, const json_t *exec, mz_err *err)
 	bind_time(q, 7, exec, "startTime");
 	bind_time(q, 8, exec, "endTime");
 	mz__text(q, 9, body);
-	mz_code rc = mz__run(q, NULL, err, "save execution");
+	return mz__run(q, NULL, err, "save execution");
+}
+
+mz_code
+mz_exec_put(mz_store *st, const json_t *exec, mz_err *err)
+{
+	if (!mz_json_str(exec, "id"))
+		return mz_fail(err, MZ_EINVAL, "execution has no id");
+	char *body = mz_json_dump(exec);
+	mz_code rc = mz_exec_put_text(st, exec, body, err);
 	free(body);
 	return rc;
 }

@@ -6,16 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The fingerprint is the compact serialisation with sorted keys, so two
+/* The fingerprint is the canonical text (compact, sorted keys), so two
  * messages built in different key order still de-duplicate. The table
  * holds the message once: its body is its fingerprint. */
 static char *
 fingerprint(const json_t *msg)
 {
-	char *s = json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!s)
-		abort();
-	return s;
+	return mz_json_canonical(msg);
 }
 
 static mz_code
