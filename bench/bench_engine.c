@@ -17,7 +17,8 @@
  * measuring the baseline and then the engine on fresh files.
  *
  * Usage: bench_engine [--dir DIR] [--pipelines N] [--reps N] [--no-full]
- *                     [--no-fanout]
+ *                     [--no-fanout] [--only linear|fanout]
+ * (--only: that shape alone, no baseline: what bench/stage-cost profiles)
  * Lines starting with "RESULT|" are for bench/run's summary table:
  *   RESULT|figure|value|baseline|ratio|target|met
  */
@@ -346,11 +347,13 @@ main(int argc, char **argv)
 		{"no-full", no_argument, NULL, 'F'},
 		{"no-fanout", no_argument, NULL, 'P'},
 		{"reps", required_argument, NULL, 'r'},
+		{"only", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	int npipes = 1000, reps = 3, c;
 	bool full = true, fanout = true;
+	const char *only = NULL;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -359,9 +362,10 @@ main(int argc, char **argv)
 		case 'F': full = false; break;
 		case 'P': fanout = false; break;
 		case 'r': reps = atoi(optarg); break;
+		case 'o': only = optarg; break;
 		default:
 			fprintf(stderr, "usage: %s [--dir DIR] [--pipelines N] [--no-full] "
-			                "[--no-fanout] [--reps N]\n", argv[0]);
+			                "[--no-fanout] [--reps N] [--only linear|fanout]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -379,6 +383,17 @@ main(int argc, char **argv)
 	mz_engine_register_builtin();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	if (only) {
+		if (strcmp(only, "linear") && strcmp(only, "fanout")) {
+			fprintf(stderr, "bench_engine: --only takes linear or fanout\n");
+			return 2;
+		}
+		run_result r = engine_run(only, "NORMAL", npipes);
+		printf("%s: %d pipelines x %d stages in %.3f s, %.0f stages/s\n", only, npipes,
+		       STAGES_PER_PIPELINE, r.secs, r.stages_per_s);
+		rmdir(dir);
+		return r.stages_seen == STAGES_PER_PIPELINE ? 0 : 1;
+	}
 	printf("bench_engine: %d pipelines x %d wait stages (waitTime 0), launched %d per "
 	       "transaction, 2 workers, store %s\n",
 	       npipes, STAGES_PER_PIPELINE, LAUNCH_BATCH, dir);
