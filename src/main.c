@@ -385,7 +385,8 @@ serve(int argc, char **argv)
 	}
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
-	                      .version = MZ_VERSION, .events = events};
+	                      .version = MZ_VERSION, .events = events,
+	                      .settings = settings};
 	if (mz_api_start(&acfg, &api, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;

@@ -38,6 +38,9 @@ typedef struct mz_api_config {
 	                          * <directory of the binary>/../web */
 	mz_events *events;       /* borrowed: the event bus behind /webhooks/...
 	                          * (NULL: those routes answer 503) */
+	const json_t *settings;  /* the config file (borrowed, copied): Jenkins
+	                          * masters, preconfigured jobs and webhooks,
+	                          * quiet period; NULL: none */
 } mz_api_config;
 
 mz_code mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err);

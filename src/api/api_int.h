@@ -27,6 +27,7 @@ struct mz_api {
 	mz_engine *engine;
 	struct mz_cloud *cloud;   /* NULL: no cloud (empty cloud views) */
 	json_t *accounts;  /* normalised: [{name, regions: [names], ...}] */
+	json_t *settings; /* the whole config file (an object; {} when none) */
 	char *version;
 	char *web_dir;     /* NULL if no UI is installed */
 
@@ -88,6 +89,10 @@ extern const api_route api_cloud_routes[];
 extern const api_route api_event_routes[];
 extern const api_route api_artifact_routes[];
 extern const api_route api_image_routes[];
+extern const api_route api_deck_routes[];     /* api_deck.c: Deck's lookups */
+extern const api_route api_strategy_routes[]; /* api_strategies.c */
+extern const api_route api_search_routes[];   /* api_search.c */
+extern const api_route api_project_routes[];  /* api_projects.c */
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 
@@ -135,6 +140,12 @@ void api_strv_free(char **v);
 /* Loads an execution by id; replies 404 "<what> not found (id: <id>)" when
  * it is missing or (if type is non-NULL) of another type. */
 json_t *api_load_execution(api_req *r, const char *id, const char *type, const char *what);
+/* Front50's save of a pipeline config or (with "strategy": true) a
+ * deployment strategy: validation, stale and duplicate-name checks, id,
+ * stamps; replies the saved config (api_pipelines.c). cfg is borrowed. */
+void api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist);
+/* Strategies share the pipeline table, marked "strategy": true. */
+bool api_is_strategy(const json_t *cfg);
 /* Static UI files (api_misc.c). */
 void api_serve_ui(api_req *r);
 char *api_find_web_dir(const char *configured);

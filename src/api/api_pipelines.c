@@ -43,8 +43,14 @@ trimmed(const char *s)
 /* Front50's save: validation, stale check, duplicate-name check, id, index,
  * cron trigger ids, lastModifiedBy/updateTs stamps; unknown keys are kept.
  * cfg is borrowed and modified. must_exist: PUT /pipelines/{id}. */
-static void
-save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
+bool
+api_is_strategy(const json_t *cfg)
+{
+	return mz_json_bool(cfg, "strategy", false);
+}
+
+void
+api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 {
 	mz_err err = {0};
 	if (mz_pipeline_validate(cfg, &err) != MZ_OK) {
@@ -99,8 +105,21 @@ save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 		api_reply_mzerr(r, &err);
 		goto fail;
 	}
+	if (existing && api_is_strategy(existing) != api_is_strategy(cfg)) {
+		/* one id space, two kinds: a pipeline save never turns a strategy
+		 * into a pipeline or back */
+		if (must_exist) {
+			api_reply_error(r, 404, "%s not found (id: %s)", api_is_strategy(cfg) ?
+			                "Strategy config" : "Pipeline config", id);
+		} else {
+			api_reply_error(r, 400, "id %s belongs to a %s", id,
+			                api_is_strategy(existing) ? "strategy" : "pipeline");
+		}
+		goto fail;
+	}
 	if (must_exist && !existing) {
-		api_reply_error(r, 404, "Pipeline config not found (id: %s)", id);
+		api_reply_error(r, 404, "%s not found (id: %s)", api_is_strategy(cfg) ?
+		                "Strategy config" : "Pipeline config", id);
 		goto fail;
 	}
 	if (stale_check && existing && json_object_get(cfg, "updateTs")) {
@@ -163,7 +182,7 @@ post_pipeline(api_req *r)
 	json_t *cfg = api_body_object(r, false, "a pipeline config");
 	if (!cfg)
 		return;
-	save_config(r, cfg, stale, false);
+	api_save_config(r, cfg, stale, false);
 	json_decref(cfg);
 }
 
@@ -182,7 +201,7 @@ put_pipeline(api_req *r)
 		json_decref(cfg);
 		return;
 	}
-	save_config(r, cfg, false, true);
+	api_save_config(r, cfg, false, true);
 	json_decref(cfg);
 }
 
@@ -194,6 +213,8 @@ renumber(json_t *cfgs, const char *filter)
 	size_t i;
 	json_t *c;
 	json_array_foreach(cfgs, i, c) {
+		if (api_is_strategy(c))
+			continue; /* listed by /applications/{app}/strategyConfigs */
 		if (filter && *filter) {
 			const char *n = mz_json_str(c, "name");
 			if (!n || !strcasestr(n, filter))
@@ -235,7 +256,15 @@ list_all_configs(api_req *r)
 		api_reply_mzerr(r, &err);
 		return;
 	}
-	api_reply_json(r, 200, cfgs);
+	json_t *out = json_array();
+	size_t i;
+	json_t *c;
+	json_array_foreach(cfgs, i, c) {
+		if (!api_is_strategy(c))
+			json_array_append(out, c);
+	}
+	json_decref(cfgs);
+	api_reply_json(r, 200, out);
 }
 
 static void
@@ -247,6 +276,10 @@ get_config_by_name(api_req *r)
 	json_t *cfg = NULL;
 	mz_err err = {0};
 	mz_code rc = mz_pipeline_get_by_name(st, r->param[0], r->param[1], &cfg, &err);
+	if (rc == MZ_OK && cfg && api_is_strategy(cfg)) {
+		json_decref(cfg);
+		cfg = NULL;
+	}
 	if (rc == MZ_ENOTFOUND || (rc == MZ_OK && !cfg)) {
 		api_reply_error(r, 404, "Pipeline config (id: %s) not found for Application (id: %s)",
 		                r->param[1], r->param[0]);
@@ -298,7 +331,9 @@ delete_config(api_req *r)
 	json_t *cfg = NULL;
 	mz_err err = {0};
 	mz_code rc = mz_pipeline_find_name_ci(st, r->param[0], name, &cfg, &err);
-	if (rc == MZ_OK && cfg)
+	if (rc == MZ_OK && cfg && api_is_strategy(cfg) != mz_streq(r->seg[0], "strategies"))
+		rc = MZ_ENOTFOUND; /* the other kind: nothing of this kind to delete */
+	else if (rc == MZ_OK && cfg)
 		rc = mz_pipeline_delete(st, mz_json_str(cfg, "id"), &err);
 	if (rc == MZ_ENOTFOUND)
 		rc = MZ_OK; /* Gate answers 200 when there is nothing to delete */
@@ -485,6 +520,7 @@ const api_route api_pipeline_routes[] = {
 	{"POST", "/applications/{app}/pipelineConfigs/{nameOrId}", trigger_pipeline},
 	{"PUT", "/pipelines/{id}", put_pipeline},
 	{"DELETE", "/pipelines/{app}/{name}", delete_config},
+	{"DELETE", "/strategies/{app}/{name}", delete_config},
 	{"GET", "/applications/{app}/pipelineConfigs", list_app_configs},
 	{"GET", "/applications/{app}/pipelineConfigs/{name}", get_config_by_name},
 	{"GET", "/pipelineConfigs", list_all_configs},

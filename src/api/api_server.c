@@ -30,7 +30,8 @@ typedef struct conn_ctx {
 static const api_route *const route_tables[] = {
 	api_misc_routes, api_app_routes, api_pipeline_routes, api_execution_routes,
 	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes,
-	api_artifact_routes, api_image_routes, NULL,
+	api_artifact_routes, api_image_routes, api_deck_routes, api_strategy_routes,
+	api_search_routes, api_project_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */
@@ -99,17 +100,46 @@ split_path(api_req *r)
 	return true;
 }
 
+/* Collects every value of one query key, in order (MHD_get_connection_values
+ * sees them all; MHD_lookup_connection_value only the first). */
+typedef struct query_join {
+	const char *key;
+	mz_buf out;
+	int n;
+} query_join;
+
+static enum MHD_Result
+join_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	query_join *j = cls;
+	if (key && strcmp(key, j->key) == 0) {
+		mz_buf_printf(&j->out, "%s%s", j->n++ ? "," : "", value ? value : "");
+	}
+	return MHD_YES;
+}
+
+/* A key given more than once (AngularJS sends pipelineConfigIds=a&
+ * pipelineConfigIds=b) reads as its values joined with commas, as Spring
+ * binds a repeated parameter to a String in Gate; so every route that
+ * splits a comma list takes both forms. */
 const char *
 api_query(api_req *r, const char *key)
 {
-	const char *raw = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
-	if (!raw)
+	query_join j = {.key = key};
+	mz_buf_init(&j.out, 1u << 16);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, join_value, &j);
+	if (!j.n) {
+		mz_buf_release(&j.out);
 		return NULL;
+	}
 	char **vals = realloc(r->query_vals, (size_t)(r->nquery_vals + 1) * sizeof(char *));
-	if (!vals)
+	if (!vals) {
+		mz_buf_release(&j.out);
 		return NULL;
+	}
 	r->query_vals = vals;
-	char *v = mz_strdup(raw);
+	char *v = mz_strdup(j.out.data ? j.out.data : "");
+	mz_buf_release(&j.out);
 	pct_decode(v);
 	vals[r->nquery_vals++] = v;
 	return v;
@@ -644,6 +674,7 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 	api->bus = cfg->events;
 	api->cloud = cfg->cloud;
 	api->accounts = normalise_accounts(cfg->accounts);
+	api->settings = cfg->settings ? json_deep_copy(cfg->settings) : json_object();
 	api->version = mz_strdup(cfg->version ? cfg->version : "unknown");
 	api->web_dir = api_find_web_dir(cfg->web_dir);
 	api_events_start(api);
@@ -692,6 +723,7 @@ mz_api_stop(mz_api *api)
 		mz_store_close(api->pool[i]);
 	pthread_mutex_destroy(&api->pool_lock);
 	json_decref(api->accounts);
+	json_decref(api->settings);
 	free(api->db_url);
 	free(api->version);
 	free(api->web_dir);

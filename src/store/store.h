@@ -194,4 +194,17 @@ mz_code mz_delivery_retry(mz_store *st, int64_t id, int64_t deliver_at, const ch
                           mz_err *err);
 mz_code mz_delivery_delete(mz_store *st, int64_t id, mz_err *err);
 
+/* ---- projects (Front50's projects; store_projects.c) ---------------- */
+
+/* Every project, ordered by name: [{"id", "name", "email", "config":
+ * {"applications", "clusters", "pipelineConfigs"}, "createTs", "updateTs"}]. */
+mz_code mz_project_list(mz_store *st, json_t **projects, mz_err *err);
+/* By id, else by name (case-insensitive); MZ_ENOTFOUND. */
+mz_code mz_project_get(mz_store *st, const char *id_or_name, json_t **project, mz_err *err);
+/* Inserts or replaces (matched by id, else by name); gives a new project
+ * its id and stamps updateTs. project is borrowed and modified. */
+mz_code mz_project_put(mz_store *st, json_t *project, mz_err *err);
+/* By id, else by name; MZ_ENOTFOUND. */
+mz_code mz_project_delete(mz_store *st, const char *id_or_name, mz_err *err);
+
 #endif

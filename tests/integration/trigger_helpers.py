@@ -162,7 +162,7 @@ class SMTPResponder:
 class FakeJenkins:
     """Answers the parts of Jenkins' JSON API mizzen uses (documented at
     https://www.jenkins.io/doc/book/using/remote-access-api/):
-    GET /job/<job>/api/json (builds), GET /job/<job>/<n>/api/json,
+    GET /api/json (jobs), GET /job/<job>/api/json (builds), GET /job/<job>/<n>/api/json,
     GET /job/<job>/<n>/artifact/<file>, POST /job/<job>/build and
     /buildWithParameters (201 + Location: /queue/item/<q>/),
     GET /queue/item/<q>/api/json (executable.number once started)."""
@@ -204,6 +204,8 @@ class FakeJenkins:
                             item["executable"] = {"number": started[0]["number"],
                                                   "url": started[0]["url"]}
                         return self.send(200, item)
+                    if parts == ["api", "json"]:  # the master: its jobs
+                        return self.send(200, {"jobs": [{"name": j} for j in sorted(fj.builds)]})
                     if parts and parts[0] == "job" and len(parts) >= 2:
                         job = parts[1]
                         rest = parts[2:]
