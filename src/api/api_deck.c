@@ -10,6 +10,8 @@
  *   GET /capabilities/deploymentMonitors
  *   GET /plugins/deck/plugin-manifest.json
  *   GET /artifacts/credentials         the artifact accounts and their types
+ *   GET /artifacts/content-address/[{app}/]{sha256}   a stored artifact
+ *   GET|POST /notifications/application/{app}   an application's notifications
  *   GET /v2/builds, /v3/builds/{master}/jobs, /v3/builds/{master}/builds
  *       (?job= or /{job}), /v3/builds/{master}/job?job=   Jenkins through Igor's paths
  *   GET /serverGroups?ids=acct:region:name&applications=
@@ -23,11 +25,13 @@
 #include "api/api_int.h"
 
 #include "cloud/cloud.h"
+#include "engine/artifacts.h"
 #include "events/events.h"
 #include "pollers/pollers.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* settings[a][b]..., NULL-terminated path; NULL when any step is missing */
@@ -218,12 +222,90 @@ quiet_period(api_req *r)
 
 /* ---- artifacts ----------------------------------------------------------- */
 
+/* The account is the one published artifacts name (cloud_job.c). */
 static void
 artifact_credentials(api_req *r)
 {
 	api_reply_json(r, 200, json_pack(
-		"[{s:s, s:[s, s, s, s]}]", "name", "local", "types", "mizzen/file", "git/repo",
+		"[{s:s, s:[s, s, s, s]}]", "name", "mizzen", "types", "mizzen/file", "git/repo",
 		"embedded/base64", "http/file"));
+}
+
+/* Gate's content-addressed artifact lookup ({application}/{hash}, or the
+ * hash alone): the local store is content-addressed by SHA-256. */
+static void
+content_address(api_req *r)
+{
+	const char *hash = r->param[r->nparam - 1];
+	char *p = strlen(hash) == 64 ? mz_artifacts_path(hash) : NULL;
+	struct stat sb;
+	if (!p || stat(p, &sb) != 0) {
+		free(p);
+		api_reply_error(r, 404, "Artifact not found (hash: %s)", hash);
+		return;
+	}
+	free(p);
+	char *ref = mz_asprintf("/artifacts/local/%s", hash);
+	api_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:{s:I, s:s}}", "type", "mizzen/file",
+	                                 "reference", hash, "artifactAccount", "mizzen",
+	                                 "metadata", "size", (json_int_t)sb.st_size, "url", ref));
+	free(ref);
+}
+
+/* ---- application notifications (Front50) ------------------------------- */
+
+static void
+app_notifications_get(api_req *r)
+{
+	mz_store *st = api_store(r);
+	if (!st)
+		return;
+	json_t *prefs = NULL;
+	mz_err err = {0};
+	if (mz_app_notifications_get(st, r->param[0], &prefs, &err) != MZ_OK)
+		api_reply_mzerr(r, &err);
+	else
+		api_reply_json(r, 200, prefs);
+}
+
+/* {"application", "<type>": [{"address", "when": [...], ...}], ...}: each
+ * type a list of preferences with an address and the events they want. */
+static void
+app_notifications_post(api_req *r)
+{
+	json_t *body = api_body_object(r, false, "notification preferences");
+	if (!body)
+		return;
+	json_object_del(body, "application");
+	const char *type;
+	json_t *v;
+	json_object_foreach(body, type, v) {
+		size_t i;
+		json_t *p;
+		if (!json_is_array(v)) {
+			api_reply_error(r, 400, "'%s' must be a list of notification preferences", type);
+			json_decref(body);
+			return;
+		}
+		json_array_foreach(v, i, p) {
+			if (!json_is_object(p) || !mz_json_str(p, "address") ||
+			    !json_is_array(json_object_get(p, "when"))) {
+				api_reply_error(r, 400, "%s notification %zu needs 'address' and 'when' "
+				                "(a list of events such as pipeline.failed)", type, i + 1);
+				json_decref(body);
+				return;
+			}
+		}
+	}
+	mz_store *st = api_begin(r);
+	mz_err err = {0};
+	if (st && mz_app_notifications_put(st, r->param[0], body, &err) != MZ_OK) {
+		api_rollback(r);
+		api_reply_mzerr(r, &err);
+	} else if (st && api_commit(r)) {
+		api_reply_empty(r, 200);
+	}
+	json_decref(body);
 }
 
 /* ---- Jenkins through Igor's paths ---------------------------------------- */
@@ -530,6 +612,10 @@ const api_route api_deck_routes[] = {
 	{"GET", "/capabilities/deploymentMonitors", empty_list},
 	{"GET", "/plugins/deck/plugin-manifest.json", empty_list},
 	{"GET", "/artifacts/credentials", artifact_credentials},
+	{"GET", "/artifacts/content-address/{hash}", content_address},
+	{"GET", "/artifacts/content-address/{application}/{hash}", content_address},
+	{"GET", "/notifications/application/{app}", app_notifications_get},
+	{"POST", "/notifications/application/{app}", app_notifications_post},
 	{"GET", "/v2/builds", list_masters},
 	{"GET", "/v3/builds/{master}/jobs", list_jobs},
 	{"GET", "/v3/builds/{master}/builds", list_builds_query},
@@ -570,6 +656,9 @@ const api_route api_deck_routes[] = {
 	{"GET", "/codebuild/projects/{account}", empty_list},
 	{"GET", "/nexus/names", empty_list},
 	{"GET", "/artifactory/names", empty_list},
+	/* Igor lists CI builds by repository only for CI services that index
+	 * them (not Jenkins): none here */
+	{"GET", "/ci/builds", empty_list},
 	{"GET", "/pipelineTemplates", empty_list}, /* v1 templates: none (v2 below) */
 	{NULL, NULL, NULL},
 };

@@ -93,6 +93,7 @@ extern const api_route api_deck_routes[];     /* api_deck.c: Deck's lookups */
 extern const api_route api_strategy_routes[]; /* api_strategies.c */
 extern const api_route api_search_routes[];   /* api_search.c */
 extern const api_route api_project_routes[];  /* api_projects.c */
+extern const api_route api_template_routes[]; /* api_templates.c */
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 
@@ -144,6 +145,12 @@ json_t *api_load_execution(api_req *r, const char *id, const char *type, const c
  * deployment strategy: validation, stale and duplicate-name checks, id,
  * stamps; replies the saved config (api_pipelines.c). cfg is borrowed. */
 void api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist);
+/* mz_pipeline_validate, or for a v2 templated config its rendering;
+ * replies 400 and returns false when invalid. */
+bool api_validate_config(api_req *r, const json_t *cfg);
+/* Replies the pipeline cfg would run as (a v2 config rendered by its
+ * template), without starting anything (api_templates.c). */
+void api_plan_config(api_req *r, const json_t *cfg);
 /* Strategies share the pipeline table, marked "strategy": true. */
 bool api_is_strategy(const json_t *cfg);
 /* Static UI files (api_misc.c). */

@@ -44,6 +44,37 @@ trimmed(const char *s)
  * cron trigger ids, lastModifiedBy/updateTs stamps; unknown keys are kept.
  * cfg is borrowed and modified. must_exist: PUT /pipelines/{id}. */
 bool
+api_validate_config(api_req *r, const json_t *cfg)
+{
+	mz_err err = {0};
+	if (mz_template_is_v2_config(cfg)) {
+		/* a templated config is valid when its template renders it into a
+		 * valid pipeline (Front50 stores it unchecked; Orca fails at start) */
+		const char *app = mz_json_str(cfg, "application"), *name = mz_json_str(cfg, "name");
+		if (!app || !*app || !name || !*name) {
+			api_reply_error(r, 400, "pipeline config needs a non-empty 'application' and "
+			                "'name'");
+			return false;
+		}
+		mz_store *st = api_store(r);
+		if (!st)
+			return false;
+		json_t *out = NULL;
+		if (mz_template_render(st, cfg, &out, &err) != MZ_OK) {
+			api_reply_error(r, 400, "%s", err.msg);
+			return false;
+		}
+		json_decref(out);
+		return true;
+	}
+	if (mz_pipeline_validate(cfg, &err) != MZ_OK) {
+		api_reply_error(r, 400, "%s", err.msg);
+		return false;
+	}
+	return true;
+}
+
+bool
 api_is_strategy(const json_t *cfg)
 {
 	return mz_json_bool(cfg, "strategy", false);
@@ -53,10 +84,8 @@ void
 api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 {
 	mz_err err = {0};
-	if (mz_pipeline_validate(cfg, &err) != MZ_OK) {
-		api_reply_error(r, 400, "%s", err.msg);
+	if (!api_validate_config(r, cfg))
 		return;
-	}
 	char *name = trimmed(mz_json_str(cfg, "name"));
 	if (!name || !*name) {
 		free(name);
@@ -434,6 +463,40 @@ find_config(api_req *r, const char *app, const char *name_or_id)
 	return cfg;
 }
 
+/* Re-run: {"rerunOf": "<executionId>"} starts the config again with the
+ * original's trigger (its type, parameters, artifacts, payload), run by
+ * the caller. The original must be an execution of the same config. */
+static bool
+rerun_trigger(api_req *r, const json_t *cfg, json_t **trigger)
+{
+	const char *of = mz_json_str(*trigger, "rerunOf");
+	json_t *orig = api_load_execution(r, of, "PIPELINE", "Execution to re-run");
+	if (!orig)
+		return false;
+	if (!mz_streq(mz_json_str(orig, "pipelineConfigId"), mz_json_str(cfg, "id"))) {
+		api_reply_error(r, 400, "execution %s is not an execution of %s/%s", of,
+		                mz_json_str(cfg, "application"), mz_json_str(cfg, "name"));
+		json_decref(orig);
+		return false;
+	}
+	json_t *t = json_deep_copy(json_object_get(orig, "trigger"));
+	if (!json_is_object(t)) {
+		json_decref(t);
+		t = json_object();
+	}
+	/* what was bound or stamped for the original run is bound again */
+	static const char *const drop[] = {"resolvedExpectedArtifacts", "eventId", "user",
+	                                   "rerunOf", "isRerun", NULL};
+	for (int i = 0; drop[i]; i++)
+		json_object_del(t, drop[i]);
+	json_object_set_new(t, "rerunOf", json_string(of));
+	json_object_set_new(t, "isRerun", json_true());
+	json_decref(orig);
+	json_decref(*trigger);
+	*trigger = t;
+	return true;
+}
+
 static void
 trigger_common(api_req *r, bool v2)
 {
@@ -442,6 +505,11 @@ trigger_common(api_req *r, bool v2)
 		return;
 	json_t *cfg = find_config(r, r->param[0], r->param[1]);
 	if (!cfg) {
+		json_decref(trigger);
+		return;
+	}
+	if (mz_json_str(trigger, "rerunOf") && !rerun_trigger(r, cfg, &trigger)) {
+		json_decref(cfg);
 		json_decref(trigger);
 		return;
 	}
@@ -487,9 +555,15 @@ start_adhoc(api_req *r)
 	json_t *cfg = api_body_object(r, false, "a pipeline config");
 	if (!cfg)
 		return;
-	mz_err err = {0};
-	if (mz_pipeline_validate(cfg, &err) != MZ_OK) {
-		api_reply_error(r, 400, "%s", err.msg);
+	bool plan = mz_json_bool(cfg, "plan", false);
+	json_object_del(cfg, "plan");
+	if (plan) {
+		/* Orca's plan: the pipeline as it would run; nothing starts */
+		api_plan_config(r, cfg);
+		json_decref(cfg);
+		return;
+	}
+	if (!api_validate_config(r, cfg)) {
 		json_decref(cfg);
 		return;
 	}

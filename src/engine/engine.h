@@ -160,7 +160,23 @@ void mz_engine_set_listener(mz_engine *eng, mz_exec_listener fn, void *udata);
  * types are allowed (they fail at run time, as in Orca). */
 mz_code mz_pipeline_validate(const json_t *cfg, mz_err *err);
 
+/* ---- v2 pipeline templates (templates.c) ---- */
+
+/* True for a config {"schema": "v2", "template": {...}} that a template
+ * renders. */
+bool mz_template_is_v2_config(const json_t *cfg);
+/* Checks a v2 template document: schema, id, variables (names and types),
+ * and its pipeline as a pipeline. */
+mz_code mz_template_validate(const json_t *tmpl, mz_err *err);
+/* Renders a v2 templated config with the template it references (from the
+ * store): variables bound and type-checked, ${templateVariables.*}
+ * evaluated, triggers/parameters/notifications/expectedArtifacts inherited
+ * unless excluded, config stages injected. *out: a plain, validated
+ * pipeline config (new reference). MZ_EINVAL with a message otherwise. */
+mz_code mz_template_render(mz_store *st, const json_t *cfg, json_t **out, mz_err *err);
+
 /* Builds an execution from cfg and trigger (trigger may be NULL: manual),
+ * a v2 templated config being rendered first,
  * stores it NOT_STARTED and enqueues StartExecution, all in the caller's
  * transaction (st must be inside mz_store_begin). The new id goes to
  * out_id. origin: "api", "deck" or NULL. */

@@ -455,14 +455,69 @@ store_and_start(mz_engine *eng, mz_store *st, json_t *exec, char out_id[27], mz_
 	return rc;
 }
 
+static mz_code launch_rendered(mz_store *st, const json_t *cfg, const json_t *trigger,
+                               const char *user, const char *origin, char out_id[27],
+                               mz_err *err);
+
 mz_code
 mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
                           const json_t *trigger, const char *user, const char *origin,
                           char out_id[27], mz_err *err)
 {
+	if (!mz_template_is_v2_config(cfg))
+		return launch_rendered(st, cfg, trigger, user, origin, out_id, err);
+	/* templated: rendered with the template as it is now, at every start
+	 * (Orca renders at start too, so a template change reaches every
+	 * pipeline made from it) */
+	json_t *rendered = NULL;
+	mz_code rc = mz_template_render(st, cfg, &rendered, err);
+	if (rc == MZ_OK)
+		rc = launch_rendered(st, rendered, trigger, user, origin, out_id, err);
+	json_decref(rendered);
+	return rc;
+}
+
+/* Echo sends an application's notifications for each of its pipelines:
+ * they join the execution's own (each type's list, typed). */
+static mz_code
+add_app_notifications(mz_store *st, json_t *exec, mz_err *err)
+{
+	json_t *prefs = NULL;
+	mz_code rc = mz_app_notifications_get(st, mz_json_str(exec, "application"), &prefs, err);
+	if (rc != MZ_OK)
+		return rc;
+	json_t *list = json_object_get(exec, "notifications");
+	const char *type;
+	json_t *v;
+	json_object_foreach(prefs, type, v) {
+		size_t i;
+		json_t *p;
+		json_array_foreach(v, i, p) {
+			if (!json_is_object(p))
+				continue;
+			json_t *n = json_deep_copy(p);
+			if (!mz_json_str(n, "type"))
+				json_object_set_new(n, "type", json_string(type));
+			json_object_set_new(n, "level", json_string("application"));
+			json_array_append_new(list, n);
+		}
+	}
+	json_decref(prefs);
+	return MZ_OK;
+}
+
+static mz_code
+launch_rendered(mz_store *st, const json_t *cfg, const json_t *trigger, const char *user,
+                const char *origin, char out_id[27], mz_err *err)
+{
 	json_t *exec = mz__build_pipeline(cfg, trigger, user, origin, err);
 	if (!exec)
 		return err ? err->code : MZ_EINVAL;
+	mz_code nrc = add_app_notifications(st, exec, err);
+	if (nrc != MZ_OK) {
+		json_decref(exec);
+		return nrc;
+	}
 	if (json_array_size(json_object_get(cfg, "expectedArtifacts")) > 0) {
 		/* Orca's artifact resolution at launch (engine_artifacts.c), with the
 		 * last execution of the same config for usePriorArtifact */

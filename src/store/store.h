@@ -194,7 +194,7 @@ mz_code mz_delivery_retry(mz_store *st, int64_t id, int64_t deliver_at, const ch
                           mz_err *err);
 mz_code mz_delivery_delete(mz_store *st, int64_t id, mz_err *err);
 
-/* ---- projects (Front50's projects; store_projects.c) ---------------- */
+/* ---- projects and pipeline templates (Front50's; store_docs.c) ------- */
 
 /* Every project, ordered by name: [{"id", "name", "email", "config":
  * {"applications", "clusters", "pipelineConfigs"}, "createTs", "updateTs"}]. */
@@ -206,5 +206,22 @@ mz_code mz_project_get(mz_store *st, const char *id_or_name, json_t **project, m
 mz_code mz_project_put(mz_store *st, json_t *project, mz_err *err);
 /* By id, else by name; MZ_ENOTFOUND. */
 mz_code mz_project_delete(mz_store *st, const char *id_or_name, mz_err *err);
+/* v2 pipeline templates by id, each also under its tags (id:tag). The list
+ * holds the latest version of each (all_versions: every tag too), by id. */
+mz_code mz_template_list(mz_store *st, bool all_versions, json_t **templates, mz_err *err);
+/* tag NULL or "latest": the last one saved; MZ_ENOTFOUND. */
+mz_code mz_template_get(mz_store *st, const char *id, const char *tag, json_t **tmpl,
+                        mz_err *err);
+/* Saves tmpl (borrowed; stamped with updateTs and tag) as the latest
+ * version of its id and, with a tag, under that tag too. */
+mz_code mz_template_put(mz_store *st, json_t *tmpl, const char *tag, mz_err *err);
+/* With a tag: that version; without: the template and all its tags. */
+mz_code mz_template_delete(mz_store *st, const char *id, const char *tag, mz_err *err);
+/* An application's notification preferences (Front50's shape: {"application",
+ * "email": [pref], "slack": [pref], ...}); an empty set when none. */
+mz_code mz_app_notifications_get(mz_store *st, const char *app, json_t **prefs,
+                                 mz_err *err);
+mz_code mz_app_notifications_put(mz_store *st, const char *app, const json_t *prefs,
+                                 mz_err *err);
 
 #endif

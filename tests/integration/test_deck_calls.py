@@ -125,7 +125,7 @@ class DeckCalls(unittest.TestCase):
     def build_world(self):
         srv = self.srv
         ids = {"app": APP, "account": "local", "region": "local", "cloudProvider": "local",
-               "master": "ci", "job": "app-build", "artifactAccount": "local"}
+               "master": "ci", "job": "app-build", "artifactAccount": "mizzen"}
         task = run_task(srv, APP, [{"type": "createApplication",
                                     "application": {"name": APP, "email": "d@example.com"}}])
         ids["taskId"] = task["id"]
@@ -162,6 +162,19 @@ class DeckCalls(unittest.TestCase):
         wait_until(lambda: self.req("GET", "/pipelines/" + e3)[1]["status"] in COMPLETE,
                    message="quick pipeline")
         ids["doneExecutionId"] = e3
+
+        # an artifact in the local store, published by a build
+        save_pipeline(srv, {"application": APP, "name": "build", "stages": [
+            {"refId": "1", "type": "runJob", "name": "Build", "cloudProvider": "local",
+             "command": ["sh", "-c", "echo built > out.txt"],
+             "outputArtifacts": [{"name": "out.txt", "path": "out.txt"}]}]})
+        eb = run_pipeline(srv, APP, "build")
+        built = wait_until(lambda: (lambda e: e if e["status"] in COMPLETE else None)(
+            self.req("GET", "/pipelines/" + eb)[1]), timeout=60, message="build")
+        self.assertEqual(built["status"], "SUCCEEDED", built)
+        art = built["stages"][0]["outputs"]["artifacts"][0]
+        ids["artifactRef"] = art["reference"]
+        ids["artifactName"] = art["name"]
 
         # the cloud: a load balancer and a server group of one instance
         lb_port = free_port()

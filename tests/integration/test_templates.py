@@ -1,0 +1,219 @@
+"""Spinnaker's v2 pipeline templates (DESIGN.md "pipeline templates"):
+create, update, get, list, versions, delete; plan; variables with types and
+defaults; inheritance and exclude; stage injection first/before/after/last;
+templated configs that run; POST /pipelines/start with "plan": true starts
+nothing. Also re-run (rerunOf) and an application's notifications."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mizzen_harness import ServerTestCase, wait_until  # noqa: E402
+from mizzen_flow import COMPLETE, create_app, run_pipeline, wait_execution  # noqa: E402
+from trigger_helpers import Receiver  # noqa: E402
+
+APP = "tmplapp"
+
+TEMPLATE = {
+    "schema": "v2", "id": "soak-and-judge",
+    "metadata": {"name": "Soak and judge", "description": "wait, then decide",
+                 "owner": "team@example.com", "scopes": ["global"]},
+    "variables": [
+        {"name": "soakSeconds", "type": "int", "defaultValue": 0},
+        {"name": "label", "type": "string", "description": "no default"},
+        {"name": "regions", "type": "list", "defaultValue": ["local"]},
+    ],
+    "pipeline": {
+        "limitConcurrent": True, "keepWaitingPipelines": False,
+        "parameterConfig": [{"name": "env", "default": "staging"}],
+        "triggers": [{"type": "webhook", "source": "tmpl-hook", "enabled": True}],
+        "notifications": [],
+        "stages": [
+            {"refId": "soak", "type": "wait", "name": "Soak ${templateVariables.label}",
+             "waitTime": "${templateVariables.soakSeconds}", "requisiteStageRefIds": []},
+            {"refId": "plan", "type": "evaluateVariables", "name": "Plan",
+             "requisiteStageRefIds": ["soak"],
+             "variables": [{"key": "where", "value": "${templateVariables.regions[0]}"},
+                           {"key": "env", "value": "${parameters.env}"}]},
+        ],
+    },
+}
+
+
+def templated(name, **extra):
+    cfg = {"schema": "v2", "application": APP, "name": name,
+           "template": {"artifactAccount": "front50ArtifactCredentials",
+                        "reference": "spinnaker://soak-and-judge",
+                        "type": "front50/pipelineTemplate"},
+           "variables": {"label": "blue"}, "exclude": [], "stages": [], "triggers": []}
+    cfg.update(extra)
+    return cfg
+
+
+def order(stages):
+    """refIds in an order that respects requisites (the graph's edges)."""
+    return {s["refId"]: sorted(s.get("requisiteStageRefIds") or []) for s in stages}
+
+
+class Templates(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        create_app(cls.server, APP)
+        s, body = cls.server.request("POST", "/v2/pipelineTemplates/create", TEMPLATE)
+        assert s == 202, (s, body)
+
+    def req(self, method, path, body=None):
+        return self.server.request(method, path, body)
+
+    def plan(self, cfg, expect=200):
+        s, body = self.req("POST", "/v2/pipelineTemplates/plan", cfg)
+        self.assertEqual(s, expect, body)
+        return body
+
+    def test_crud_versions_and_validation(self):
+        s, body = self.req("POST", "/v2/pipelineTemplates/create", TEMPLATE)
+        self.assertEqual(s, 409, body)
+        s, got = self.req("GET", "/v2/pipelineTemplates/soak-and-judge")
+        self.assertEqual(s, 200, got)
+        self.assertEqual(got["metadata"]["name"], "Soak and judge")
+        s, lst = self.req("GET", "/v2/pipelineTemplates?scopes=global")
+        self.assertIn("soak-and-judge", [t["id"] for t in lst])
+        s, lst = self.req("GET", "/v2/pipelineTemplates?scopes=other")
+        self.assertNotIn("soak-and-judge", [t["id"] for t in lst])
+        # a tagged version of another template, then an update of it
+        other = dict(TEMPLATE, id="other-tmpl")
+        s, _ = self.req("POST", "/v2/pipelineTemplates/create?tag=stable", other)
+        self.assertEqual(s, 202)
+        changed = dict(other, metadata=dict(other["metadata"], name="Changed"))
+        s, _ = self.req("POST", "/v2/pipelineTemplates/update/other-tmpl", changed)
+        self.assertEqual(s, 202)
+        s, latest = self.req("GET", "/v2/pipelineTemplates/other-tmpl")
+        self.assertEqual(latest["metadata"]["name"], "Changed")
+        s, stable = self.req("GET", "/v2/pipelineTemplates/other-tmpl?tag=stable")
+        self.assertEqual(stable["metadata"]["name"], "Soak and judge")
+        s, versions = self.req("GET", "/v2/pipelineTemplates/versions")
+        self.assertEqual(len(versions["other-tmpl"]), 2, versions)
+        s, body = self.req("POST", "/v2/pipelineTemplates/update/nope", dict(other, id="nope"))
+        self.assertEqual(s, 404, body)
+        s, body = self.req("DELETE", "/v2/pipelineTemplates/other-tmpl")
+        self.assertEqual(s, 202, body)
+        s, body = self.req("GET", "/v2/pipelineTemplates/other-tmpl?tag=stable")
+        self.assertEqual(s, 404, body)
+        # malformed templates
+        for bad, words in (
+                (dict(TEMPLATE, id="x1", schema="1"), "schema"),
+                (dict(TEMPLATE, id="x2", variables=[{"name": "a", "type": "complex"}]),
+                 "unknown type"),
+                (dict(TEMPLATE, id="x3", pipeline={"stages": [{"refId": "a"}]}), "type")):
+            s, body = self.req("POST", "/v2/pipelineTemplates/create", bad)
+            self.assertEqual(s, 400, body)
+            self.assertIn(words, body["message"])
+
+    def test_plan_variables_and_types(self):
+        p = self.plan(templated("p1", variables={"label": "green", "soakSeconds": 3}))
+        soak = p["stages"][0]
+        self.assertEqual(soak["waitTime"], 3)          # typed: an int, not "3"
+        self.assertEqual(soak["name"], "Soak green")
+        plan = p["stages"][1]
+        self.assertEqual(plan["variables"][0]["value"], "local")  # list default
+        self.assertEqual(plan["variables"][1]["value"], "${parameters.env}")  # run time
+        self.assertNotIn("schema", p)
+        # inherited by default
+        self.assertEqual([t["source"] for t in p["triggers"]], ["tmpl-hook"])
+        self.assertEqual([x["name"] for x in p["parameterConfig"]], ["env"])
+        # errors
+        body = self.plan(templated("p2", variables={}), expect=400)
+        self.assertIn("label", body["message"])
+        body = self.plan(templated("p3", variables={"label": "x", "soakSeconds": "ten"}),
+                         expect=400)
+        self.assertIn("soakSeconds", body["message"])
+        self.assertIn("int", body["message"])
+        body = self.plan(templated("p4", variables={"label": "x", "nope": 1}), expect=400)
+        self.assertIn("nope", body["message"])
+        cfg = templated("p5")
+        cfg["template"]["reference"] = "spinnaker://missing"
+        body = self.plan(cfg, expect=400)
+        self.assertIn("missing", body["message"])
+
+    def test_exclude_inherit_and_override(self):
+        own = {"type": "webhook", "source": "own-hook", "enabled": True}
+        p = self.plan(templated("e1", exclude=["triggers"], triggers=[own]))
+        self.assertEqual([t["source"] for t in p["triggers"]], ["own-hook"])
+        self.assertEqual([x["name"] for x in p["parameterConfig"]], ["env"])
+        p = self.plan(templated("e2", triggers=[own]))
+        self.assertEqual([t["source"] for t in p["triggers"]], ["tmpl-hook", "own-hook"])
+        p = self.plan(templated("e3", inherit=["triggers"]))
+        self.assertEqual([t["source"] for t in p["triggers"]], ["tmpl-hook"])
+        self.assertEqual(p["parameterConfig"], [])
+        p = self.plan(templated("e4", exclude=["parameters", "triggers"]))
+        self.assertEqual(p["parameterConfig"], [])
+        self.assertEqual(p["triggers"], [])
+
+    def test_stage_injection(self):
+        def st(ref, how):
+            return {"refId": ref, "type": "wait", "name": ref, "waitTime": 0, "inject": how}
+        p = self.plan(templated("i1", stages=[
+            st("first", {"first": True}), st("last", {"last": True}),
+            st("before-plan", {"before": ["plan"]}), st("after-soak", {"after": ["soak"]})]))
+        g = order(p["stages"])
+        self.assertEqual(g["first"], [])
+        self.assertEqual(g["soak"], ["first"])
+        self.assertEqual(g["after-soak"], ["soak"])
+        self.assertEqual(g["before-plan"], ["after-soak"])
+        self.assertEqual(g["plan"], ["before-plan"])
+        self.assertEqual(g["last"], ["plan"])
+        for s in p["stages"]:
+            self.assertNotIn("inject", s)
+        body = self.plan(templated("i2", stages=[st("x", {"after": ["ghost"]})]), expect=400)
+        self.assertIn("ghost", body["message"])
+
+    def test_templated_config_runs(self):
+        s, saved = self.req("POST", "/pipelines", templated(
+            "run-me", variables={"label": "go", "soakSeconds": 0},
+            stages=[{"refId": "hello", "type": "evaluateVariables", "name": "Hello",
+                     "variables": [{"key": "greeting", "value": "hi ${parameters.env}"}],
+                     "inject": {"last": True}}]))
+        self.assertEqual(s, 200, saved)
+        self.assertEqual(saved["schema"], "v2")   # stored as written
+        eid = run_pipeline(self.server, APP, "run-me", {"parameters": {"env": "prod"}})
+        e = wait_execution(self.server, eid, timeout=20)
+        self.assertEqual(e["status"], "SUCCEEDED", e)
+        names = [s["name"] for s in e["stages"]]
+        self.assertEqual(names[:3], ["Soak go", "Plan", "Hello"])
+        hello = [s for s in e["stages"] if s["name"] == "Hello"][0]
+        self.assertEqual(hello["outputs"]["greeting"], "hi prod")
+        # a saved templated config that does not render is refused
+        s, body = self.req("POST", "/pipelines", templated("bad", variables={}))
+        self.assertEqual(s, 400, body)
+        # a template in use cannot be deleted
+        s, body = self.req("DELETE", "/v2/pipelineTemplates/soak-and-judge")
+        self.assertEqual(s, 409, body)
+        self.assertIn("run-me", body["message"])
+        s, deps = self.req("GET", "/v2/pipelineTemplates/soak-and-judge/dependentPipelines")
+        self.assertEqual([d["name"] for d in deps], ["run-me"])
+
+    def test_start_with_plan_starts_nothing(self):
+        def count():
+            s, rows = self.req("GET", "/applications/%s/pipelines?limit=1000" % APP)
+            return len(rows)
+        before = count()
+        s, p = self.req("POST", "/pipelines/start", dict(templated("adhoc"), plan=True))
+        self.assertEqual(s, 200, p)
+        self.assertEqual(p["stages"][0]["name"], "Soak blue")
+        s, p = self.req("POST", "/pipelines/start", {
+            "application": APP, "name": "plain", "plan": True,
+            "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]})
+        self.assertEqual(s, 200, p)
+        self.assertEqual(p["stages"][0]["type"], "wait")
+        self.assertEqual(count(), before)
+        # without plan it starts
+        s, body = self.req("POST", "/pipelines/start", templated("adhoc2"))
+        self.assertEqual(s, 202, body)
+        e = wait_execution(self.server, body["ref"].split("/")[-1])
+        self.assertEqual(e["status"], "SUCCEEDED", e)
+
+
+if __name__ == "__main__":
+    unittest.main()
