@@ -84,12 +84,12 @@ webhooks_preconfigured(api_req *r)
 				json_array_append_new(props, json_string(fixed[k]));
 		json_t *params = json_object_get(w, "parameters");
 		json_array_append_new(out, json_pack(
-			"{s:s, s:s, s:s, s:b, s:b, s:o, s:O}", "type", mz_json_str(w, "type"),
+			"{s:s, s:s, s:s, s:b, s:b, s:o, s:o}", "type", mz_json_str(w, "type"),
 			"label", mz_json_str(w, "label") ? mz_json_str(w, "label") : mz_json_str(w, "type"),
 			"description", mz_json_str(w, "description") ? mz_json_str(w, "description") : "",
 			"waitForCompletion", mz_json_bool(w, "waitForCompletion", false),
 			"noUserConfigurableFields", !json_array_size(params), "preconfiguredProperties",
-			props, "parameters", json_is_array(params) ? params : json_array()));
+			props, "parameters", json_is_array(params) ? json_incref(params) : json_array()));
 	}
 	api_reply_json(r, 200, out);
 }
@@ -106,13 +106,13 @@ jobs_preconfigured(api_req *r)
 			continue;
 		json_t *params = json_object_get(j, "parameters");
 		json_array_append_new(out, json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "type", mz_json_str(j, "type"),
+			"{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "type", mz_json_str(j, "type"),
 			"label", mz_json_str(j, "label") ? mz_json_str(j, "label") : mz_json_str(j, "type"),
 			"description", mz_json_str(j, "description") ? mz_json_str(j, "description") : "",
 			"cloudProvider", "local", "uiType", "BASIC",
 			"waitForCompletion", mz_json_bool(j, "waitForCompletion", true),
 			"producesArtifacts", mz_json_bool(j, "producesArtifacts", false),
-			"parameters", json_is_array(params) ? params : json_array()));
+			"parameters", json_is_array(params) ? json_incref(params) : json_array()));
 	}
 	api_reply_json(r, 200, out);
 }
@@ -485,9 +485,9 @@ job_config(api_req *r)
 			json_array_append_new(params, p);
 		}
 	}
-	json_t *out = json_pack("{s:s, s:O, s:O, s:O, s:b, s:o}", "name", job,
+	json_t *out = json_pack("{s:s, s:o, s:O, s:O, s:b, s:o}", "name", job,
 		"displayName", json_object_get(doc, "displayName") ?
-		json_object_get(doc, "displayName") : json_string(job),
+		json_incref(json_object_get(doc, "displayName")) : json_string(job),
 		"description", json_object_get(doc, "description") ?
 		json_object_get(doc, "description") : json_null(),
 		"url", json_object_get(doc, "url") ? json_object_get(doc, "url") : json_null(),

@@ -149,8 +149,8 @@ mz_project_put(mz_store *st, json_t *project, mz_err *err)
 		mz_uuid(nid);
 		json_object_set_new(project, "id", json_string(nid));
 	}
-	json_object_set(project, "createTs", prev && json_object_get(prev, "createTs")
-	                ? json_object_get(prev, "createTs") : json_string(ts));
+	json_object_set_new(project, "createTs", prev && json_object_get(prev, "createTs")
+	                    ? json_incref(json_object_get(prev, "createTs")) : json_string(ts));
 	json_object_set_new(project, "updateTs", json_string(ts));
 	if (!json_is_object(json_object_get(project, "config")))
 		json_object_set_new(project, "config", json_object());
