@@ -27,6 +27,7 @@
 #include "cloud/cloud.h"
 #include "engine/artifacts.h"
 #include "events/events.h"
+#include "httpc/httpc.h"
 #include "pollers/pollers.h"
 
 #include <stdlib.h>
@@ -372,20 +373,13 @@ jenkins_get(api_req *r, const char *master, const char *rest)
 	size_t bl = strlen(base);
 	char *url = mz_asprintf("%s%s%s", base, bl && base[bl - 1] == '/' ? "" : "/", rest);
 	free(base);
-	mz_http_result res = {0};
+	long status = 0;
 	mz_err err = {0};
-	json_t *out = NULL;
-	if (mz_http("GET", url, NULL, NULL, 0, 10000, &res, &err) != MZ_OK) {
-		api_reply_error(r, 502, "Jenkins master '%s': %s", master, err.msg);
-	} else if (res.status == 404) {
+	json_t *out = mz_httpc_get_json(url, 10000, &status, &err);
+	if (!out && status == 404)
 		api_reply_error(r, 404, "Jenkins master '%s' answered 404 for %s", master, rest);
-	} else if (res.status != 200) {
-		api_reply_error(r, 502, "Jenkins master '%s' answered %ld for %s", master, res.status,
-		                rest);
-	} else if (!(out = mz_json_parse(res.body.data ? res.body.data : "", res.body.len, &err))) {
-		api_reply_error(r, 502, "Jenkins master '%s' answered no JSON: %s", master, err.msg);
-	}
-	mz_http_result_release(&res);
+	else if (!out)
+		api_reply_error(r, 502, "Jenkins master '%s': %s", master, err.msg);
 	free(url);
 	return out;
 }
