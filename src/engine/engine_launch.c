@@ -455,9 +455,9 @@ store_and_start(mz_engine *eng, mz_store *st, json_t *exec, char out_id[27], mz_
 	return rc;
 }
 
-static mz_code launch_rendered(mz_store *st, const json_t *cfg, const json_t *trigger,
-                               const char *user, const char *origin, char out_id[27],
-                               mz_err *err);
+static mz_code launch_rendered(mz_engine *eng, mz_store *st, const json_t *cfg,
+                               const json_t *trigger, const char *user, const char *origin,
+                               char out_id[27], mz_err *err);
 
 mz_code
 mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
@@ -465,14 +465,14 @@ mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
                           char out_id[27], mz_err *err)
 {
 	if (!mz_template_is_v2_config(cfg))
-		return launch_rendered(st, cfg, trigger, user, origin, out_id, err);
+		return launch_rendered(eng, st, cfg, trigger, user, origin, out_id, err);
 	/* templated: rendered with the template as it is now, at every start
 	 * (Orca renders at start too, so a template change reaches every
 	 * pipeline made from it) */
 	json_t *rendered = NULL;
 	mz_code rc = mz_template_render(st, cfg, &rendered, err);
 	if (rc == MZ_OK)
-		rc = launch_rendered(st, rendered, trigger, user, origin, out_id, err);
+		rc = launch_rendered(eng, st, rendered, trigger, user, origin, out_id, err);
 	json_decref(rendered);
 	return rc;
 }
@@ -507,8 +507,8 @@ add_app_notifications(mz_store *st, json_t *exec, mz_err *err)
 }
 
 static mz_code
-launch_rendered(mz_store *st, const json_t *cfg, const json_t *trigger, const char *user,
-                const char *origin, char out_id[27], mz_err *err)
+launch_rendered(mz_engine *eng, mz_store *st, const json_t *cfg, const json_t *trigger,
+                const char *user, const char *origin, char out_id[27], mz_err *err)
 {
 	json_t *exec = mz__build_pipeline(cfg, trigger, user, origin, err);
 	if (!exec)
