@@ -44,6 +44,7 @@ mz_cloud_register_stages(mz_cloud *cloud)
 {
 	(void)cloud;
 	mz__cloud_register_stages();
+	mz__cloud_register_preconditions();
 }
 
 /* ---- credentials -------------------------------------------------------- */

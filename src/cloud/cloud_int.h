@@ -44,5 +44,6 @@ json_t *mz__cloud_cluster_groups(const char *account, const char *region,
                                  const char *cluster);
 
 void mz__cloud_register_stages(void);
+void mz__cloud_register_preconditions(void); /* cloud_preconditions.c */
 
 #endif

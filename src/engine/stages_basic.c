@@ -284,8 +284,17 @@ precondition_task(mz_task_ctx *c, mz_task_result *r)
 		r->status = "SUCCEEDED";
 		return;
 	}
+	/* preconditions of components (the cloud's clusterSize) are tasks
+	 * named precondition.<type> */
+	char tname[96];
+	snprintf(tname, sizeof(tname), "precondition.%s", type ? type : "");
+	const mz_task_def *def = type ? mz_engine_task_def(tname) : NULL;
+	if (def && def->execute) {
+		def->execute(c, r);
+		return;
+	}
 	mz_task_result_set(r, "TERMINAL", "Unsupported precondition type '%s' (supported: "
-	                   "expression, stageStatus)", type ? type : "(none)");
+	                   "expression, stageStatus, clusterSize)", type ? type : "(none)");
 }
 
 static const mz_task_def precondition_task_def = {
