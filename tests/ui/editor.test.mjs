@@ -74,6 +74,12 @@ test('a deploy stage edited only through its form saves and runs', async () => {
   await grp.locator('li.exec .badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 120000 });
   const sgs = (await srv.call('GET', `/applications/${APP}/serverGroups`)).body;
   assert.deepEqual(sgs.map((s) => s.name), ['forms-web-v000']);
+  // The deploy stage's details name the server group it made, linked.
+  await grp.getByRole('link', { name: 'Details' }).first().click();
+  const pane = page.locator('.stage-pane', { hasText: 'Server groups' });
+  await pane.waitFor();
+  assert.match(await pane.textContent(), /created\s+forms-web-v000/);
+  assert.match(await pane.getByRole('link', { name: 'forms-web-v000' }).getAttribute('href'), /\/clusters$/);
 });
 
 test('changing a stage\'s type or a trigger\'s type resets its fields', async () => {

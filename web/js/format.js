@@ -2,6 +2,8 @@
 // Deck (mm:ss, HH:mm:ss past an hour, "Nd HH:mm:ss" past a day); times are
 // in the browser's time zone.
 
+import { html } from './dom.js';
+
 const pad = (n) => String(n).padStart(2, '0');
 
 export function duration(ms) {
@@ -55,4 +57,16 @@ export function statusClass(status) {
 
 export function statusLabel(status) {
   return String(status || 'NOT_STARTED').replace(/_/g, ' ');
+}
+
+// "2026-04-24 12:53:12 UTC": the title of every shown time.
+export function utc(ms) {
+  if (!ms) return '';
+  return `${new Date(Number(ms)).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} UTC`;
+}
+
+// A time in the browser's zone; UTC on hover.
+export function timeHTML(ms) {
+  if (!ms) return html`-`;
+  return html`<time datetime="${new Date(Number(ms)).toISOString()}" title="${utc(ms)}">${time(ms)}</time>`;
 }

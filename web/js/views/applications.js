@@ -5,7 +5,7 @@
 
 import { html, render, on, $, toast } from '../dom.js';
 import { get, runTask, taskError, enc } from '../api.js';
-import { time } from '../format.js';
+import { timeHTML } from '../format.js';
 
 export function mount(el, ctx) {
   let apps = [];
@@ -20,7 +20,7 @@ export function mount(el, ctx) {
     return shown.map((a) => html`<tr>
       <td><a href="#/applications/${enc(a.name)}/executions">${a.name}</a></td>
       <td>${a.email || ''}</td><td>${a.description || ''}</td>
-      <td>${a.createTs ? time(Number(a.createTs)) : ''}</td><td>${a.updateTs ? time(Number(a.updateTs)) : ''}</td></tr>`);
+      <td>${a.createTs ? timeHTML(Number(a.createTs)) : ''}</td><td>${a.updateTs ? timeHTML(Number(a.updateTs)) : ''}</td></tr>`);
   };
 
   const formHTML = () => html`<form class="panel create-app" data-form="create" aria-label="New application">

@@ -8,7 +8,7 @@
 
 import { html, render, on, toast, $ } from '../dom.js';
 import { get, enc } from '../api.js';
-import { time, ago } from '../format.js';
+import { time, ago, utc, timeHTML } from '../format.js';
 import * as sga from './serverGroupActions.js';
 import { confirmDialog } from '../dialogs.js';
 
@@ -82,7 +82,7 @@ export function mount(el, ctx) {
         ${jenkins ? html`<div><dt>Build</dt><dd>#${jenkins.number}${jenkins.name ? ` (${jenkins.name})` : ''}</dd></div>` : ''}
         ${img ? html`<div><dt>Image</dt><dd class="mono" title="${img}">${String(img).length > 28 ? `${String(img).slice(0, 27)}…` : img}</dd></div>` : ''}
         <div><dt>Capacity</dt><dd>${cap.min ?? '-'} / ${cap.desired ?? '-'} / ${cap.max ?? '-'} <span class="muted">min/desired/max</span></dd></div>
-        ${sg.createdTime ? html`<div><dt>Created</dt><dd title="${time(sg.createdTime)}">${ago(sg.createdTime)}</dd></div>` : ''}
+        ${sg.createdTime ? html`<div><dt>Created</dt><dd title="${time(sg.createdTime)} · ${utc(sg.createdTime)}">${ago(sg.createdTime)}</dd></div>` : ''}
         <div><dt>Health</dt><dd>${counts(sg)}</dd></div>
       </dl>
       ${instanceSquares(sg.instances, () => html`data-sg="${k}"`)}
@@ -109,7 +109,7 @@ export function mount(el, ctx) {
         <div><dt>Health</dt><dd><span class="inst-dot ${healthClass(d.healthState)}"></span> ${d.healthState || 'Unknown'}</dd></div>
         <div><dt>Server group</dt><dd>${selected.sg.name}</dd></div>
         <div><dt>Region</dt><dd>${selected.region}</dd></div>
-        <div><dt>Launched</dt><dd>${time(d.launchTime)}</dd></div>
+        <div><dt>Launched</dt><dd>${timeHTML(d.launchTime)}</dd></div>
         ${d.port ? html`<div><dt>Port</dt><dd>${d.port}</dd></div>` : ''}
         ${d.pid ? html`<div><dt>PID</dt><dd>${d.pid}</dd></div>` : ''}
       </dl>

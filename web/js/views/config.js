@@ -5,7 +5,7 @@
 
 import { html, render, toast, $ } from '../dom.js';
 import { get, runTask, taskError, enc } from '../api.js';
-import { time } from '../format.js';
+import { timeHTML } from '../format.js';
 
 export function mount(el, ctx) {
   const app = ctx.app;
@@ -29,8 +29,8 @@ export function mount(el, ctx) {
         <section class="panel" aria-label="Record">
           <h3>Record</h3>
           <dl class="facts vertical">
-            <div><dt>Created</dt><dd>${attrs.createTs ? time(Number(attrs.createTs)) : '-'}</dd></div>
-            <div><dt>Updated</dt><dd>${attrs.updateTs ? time(Number(attrs.updateTs)) : '-'}</dd></div>
+            <div><dt>Created</dt><dd>${attrs.createTs ? timeHTML(Number(attrs.createTs)) : '-'}</dd></div>
+            <div><dt>Updated</dt><dd>${attrs.updateTs ? timeHTML(Number(attrs.updateTs)) : '-'}</dd></div>
             <div><dt>Last modified by</dt><dd>${attrs.lastModifiedBy || '-'}</dd></div>
           </dl>
           ${extra.length ? html`<h3>Other attributes</h3><pre class="json">${JSON.stringify(Object.fromEntries(extra), null, 2)}</pre>` : ''}

@@ -6,7 +6,7 @@
 
 import { html, render, on, $ } from '../dom.js';
 import { get, enc } from '../api.js';
-import { time, ago } from '../format.js';
+import { time, ago, utc, timeHTML } from '../format.js';
 
 const STRIP = new Set(['updateTs', 'lastModifiedBy', 'createTs']);
 const norm = (c) => JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => !STRIP.has(k)).sort(([a], [b]) => a.localeCompare(b))), null, 2).split('\n');
@@ -54,7 +54,7 @@ export function historyPanel(parent, current, onRestore) {
       <div class="history-grid">
         <ol class="revisions">${revs.map((r, i) => html`<li><button type="button" class="rev${i === chosen ? ' chosen' : ''}" data-rev="${i}" aria-pressed="${String(i === chosen)}">
           <span>${i === 0 ? 'Current (saved)' : `Revision ${revs.length - i}`}</span>
-          <span class="muted" title="${time(Number(r.updateTs))}">${r.updateTs ? ago(Number(r.updateTs)) : ''}${r.lastModifiedBy ? ` · ${r.lastModifiedBy}` : ''}</span></button></li>`)}</ol>
+          <span class="muted" title="${time(Number(r.updateTs))} · ${utc(Number(r.updateTs))}">${r.updateTs ? ago(Number(r.updateTs)) : ''}${r.lastModifiedBy ? ` · ${r.lastModifiedBy}` : ''}</span></button></li>`)}</ol>
         <div class="diff-wrap">
           <p class="hint">Lines <span class="del">removed</span> and <span class="add">added</span> going from this revision to the editor's version.</p>
           ${changed ? html`<pre class="diff" aria-label="Differences">${d.map(([k, l]) => html`<span class="${k === '-' ? 'del' : k === '+' ? 'add' : k === '…' ? 'gap' : ''}">${k === '…' ? '⋯' : `${k} ${l}`}\n</span>`)}</pre>`

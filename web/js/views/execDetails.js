@@ -6,7 +6,8 @@
 // Status), the stage context and its outputs.
 
 import { html, pretty } from '../dom.js';
-import { duration, elapsed, time, statusClass, statusLabel, isActive } from '../format.js';
+import { duration, elapsed, timeHTML, statusClass, statusLabel, isActive } from '../format.js';
+import { runSummaryHTML, stagePaneHTML } from './execPanes.js';
 import { graphSVG } from './graph.js';
 import { topStages } from './execRow.js';
 
@@ -82,7 +83,7 @@ function taskRows(exec, stage) {
       const running = !x.endTime && x.startTime && isActive(x.status);
       return html`<tr class="${r.kind === 'stage' ? 'substage' : ''}">
         <td style="padding-left:${0.5 + r.level * 1.2}em">${name}</td>
-        <td>${x.startTime ? time(x.startTime) : '-'}</td>
+        <td>${x.startTime ? timeHTML(x.startTime) : '-'}</td>
         <td>${running ? html`<span data-since="${x.startTime}">${duration(elapsed(x))}</span>` : (x.startTime ? duration(elapsed(x)) : '-')}</td>
         <td><span class="badge ${statusClass(x.status)}">${statusLabel(x.status)}</span></td></tr>`;
     })}</tbody></table>`;
@@ -102,16 +103,17 @@ function judgmentForm(exec, stage) {
     </div></form>`;
 }
 
-// tab: 'tasks' | 'context' | 'outputs'
-export function detailsHTML(exec, stageId, tab, base) {
+// tab: 'tasks' | 'context' | 'outputs'; canRerun: its pipeline exists.
+export function detailsHTML(exec, stageId, tab, base, canRerun = true) {
   const top = topStages(exec);
   const stage = top.find((s) => s.id === stageId) || (exec.stages || []).find((s) => s.id === stageId) || defaultStage(exec);
   const href = (s) => `${base}/details/${exec.id}?stage=${s.id}`;
-  if (!stage) return html`<div class="details"><p class="muted">This execution has no stages.</p></div>`;
+  if (!stage) return html`<div class="details">${runSummaryHTML(exec, canRerun)}<p class="muted">This execution has no stages.</p></div>`;
   const err = errorsOf(exec, stage);
   const c = stage.context || {};
   const canRestart = COMPLETE.has(stage.status) && stage.status !== 'SUCCEEDED' && stage.status !== 'SKIPPED';
   return html`<div class="details" data-exec="${exec.id}" data-stage="${stage.id}">
+  ${runSummaryHTML(exec, canRerun)}
   <div class="graph-wrap" tabindex="0" aria-label="Pipeline graph, scrolls sideways">${graphSVG(top, href, stage.id)}</div>
   <section class="stage-details" aria-labelledby="sd-${stage.id}">
     <header>
@@ -119,14 +121,15 @@ export function detailsHTML(exec, stageId, tab, base) {
       <dl class="facts">
         <div><dt>Type</dt><dd>${stage.type}</dd></div>
         <div><dt>Status</dt><dd><span class="badge ${statusClass(stage.status)}">${statusLabel(stage.status)}</span></dd></div>
-        <div><dt>Started</dt><dd>${time(stage.startTime)}</dd></div>
+        <div><dt>Started</dt><dd>${timeHTML(stage.startTime)}</dd></div>
         <div><dt>Duration</dt><dd>${stage.startTime && !stage.endTime && isActive(stage.status)
           ? html`<span data-since="${stage.startTime}">${duration(elapsed(stage))}</span>` : duration(elapsed(stage))}</dd></div>
-        ${c.restartDetails ? html`<div><dt>Restarted</dt><dd>by ${c.restartDetails.restartedBy} at ${time(c.restartDetails.restartTime)}</dd></div>` : ''}
+        ${c.restartDetails ? html`<div><dt>Restarted</dt><dd>by ${c.restartDetails.restartedBy} at ${timeHTML(c.restartDetails.restartTime)}</dd></div>` : ''}
         ${c.judgedBy ? html`<div><dt>Judged by</dt><dd>${c.judgedBy}${c.judgmentInput ? ` (${c.judgmentInput})` : ''}</dd></div>` : ''}
       </dl>
     </header>
     ${err ? html`<pre class="stage-error" role="alert">${err}</pre>` : ''}
+    ${stagePaneHTML(exec, stage)}
     ${stage.type === 'manualJudgment' && stage.status === 'RUNNING' ? judgmentForm(exec, stage) : ''}
     <div class="btn-row">
       ${stage.type === 'wait' && stage.status === 'RUNNING' ? html`<button type="button" class="btn btn-sm" data-act="skip-wait" data-id="${exec.id}" data-stage="${stage.id}">Skip remaining wait</button>` : ''}

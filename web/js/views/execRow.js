@@ -5,7 +5,7 @@
 // innerHTML assignment.
 
 import { html } from '../dom.js';
-import { duration, elapsed, time, ago, statusClass, statusLabel, isActive } from '../format.js';
+import { duration, elapsed, time, ago, utc, statusClass, statusLabel, isActive } from '../format.js';
 
 // Top-level stages in execution order (synthetic stages live inside their
 // parent's marker, as in Deck).
@@ -69,7 +69,7 @@ export function rowHTML(exec, base, open = null, selectedStage = null) {
   return html`<li class="exec ${statusClass(exec.status)}${isOpen ? ' open' : ''}" id="x-${exec.id}" data-id="${exec.id}">
   <div class="exec-info">
     <div class="exec-trigger">${bn ? html`<span class="build">${bn}</span> ` : ''}${triggerText(exec)}</div>
-    <div class="exec-time"><time datetime="${st ? new Date(st).toISOString() : ''}" title="${ago(st)}">${time(st)}</time></div>
+    <div class="exec-time"><time datetime="${st ? new Date(st).toISOString() : ''}" title="${utc(st)} · ${ago(st)}">${time(st)}</time></div>
   </div>
   <div class="exec-status"><span class="badge ${statusClass(exec.status)}">${statusLabel(exec.status)}</span>${durationCell(exec)}</div>
   <div class="exec-bar" aria-label="Stages of this execution">${stages.map((s) => marker(exec, s, base, stages.length, isOpen ? selectedStage : null))}</div>

@@ -14,7 +14,8 @@ import { rowHTML } from './execRow.js';
 import { detailsHTML, defaultStage } from './execDetails.js';
 import * as manual from './manualExecution.js';
 import { confirmDialog } from '../dialogs.js';
-import { PAGE, take, page as readPage } from './executionsData.js';
+import { PAGE, take, page as readPage, orphans } from './executionsData.js';
+import { isActive } from '../format.js';
 
 export { PAGE };
 
@@ -26,7 +27,12 @@ export function mount(el, ctx) {
     execs: new Map(),        // id -> summary
     groups: new Map(),       // key -> {key, name, config, ids: [], more}
     open: null,              // {id, stage, tab, exec (full), loading, dirty}
-    filter: '',
+    filter: '',              // free text, lower case
+    statuses: new Set(),     // shown statuses (empty: all)
+    triggerType: '',         // shown trigger type ('' : all)
+    running: false,          // only active executions
+    collapsed: new Set(JSON.parse(localStorage.getItem(`mz:collapsed:${app}`) || '[]')),
+    hay: new Map(),          // id -> lower-case text the filter searches
     pending: new Map(),      // summaries waiting for the next frame
     frame: 0,
     loaded: false,
@@ -62,6 +68,53 @@ export function mount(el, ctx) {
     s.loaded = true;
   }
 
+  // ---- filters ----------------------------------------------------------
+
+  // What the free text searches: pipeline, execution id, trigger user,
+  // type and source, parameter values, branch, commit and build number.
+  function hay(e) {
+    let h = s.hay.get(e.id);
+    if (h && h.e === e) return h.text;
+    const t = e.trigger || {};
+    const text = [e.name, e.id, t.user, t.type, t.source, t.branch, t.hash, t.buildNumber, t.rerunOf,
+      ...Object.entries(t.parameters || {}).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)]
+      .filter((x) => x != null).join(' ').toLowerCase();
+    s.hay.set(e.id, { e, text });
+    return text;
+  }
+  const filtering = () => !!(s.filter || s.statuses.size || s.triggerType || s.running);
+  function shown(e, nameMatches) {
+    if (s.running && !isActive(e.status)) return false;
+    if (s.statuses.size && !s.statuses.has(e.status)) return false;
+    if (s.triggerType && String((e.trigger || {}).type || 'manual') !== s.triggerType) return false;
+    if (s.filter && !nameMatches && !hay(e).includes(s.filter)) return false;
+    return true;
+  }
+  // Hides rows and groups that do not match; updates each group's count.
+  function applyFilter(only = null) {
+    const on = filtering();
+    for (const g of only ? [only] : s.groups.values()) {
+      const sec = document.getElementById(`g-${g.key}`);
+      if (!sec) continue;
+      const nameMatches = !!s.filter && g.name.toLowerCase().includes(s.filter);
+      let n = 0;
+      for (const id of g.ids) {
+        const e = s.execs.get(id);
+        const ok = !on || shown(e, nameMatches) || !!(s.open && s.open.id === id);
+        if (ok) n++;
+        const row = document.getElementById(`x-${id}`);
+        if (row && row.hidden === ok) row.hidden = !ok;
+        const d = row && row.nextElementSibling;
+        if (d && d.classList.contains('details-row')) d.hidden = !ok;
+      }
+      sec.hidden = on && !n && !nameMatches && !(s.open && g.ids.includes(s.open.id));
+      const c = sec.querySelector('.count');
+      if (c) c.textContent = on ? `${n} of ${g.ids.length}${g.more ? '+' : ''}` : `${g.ids.length}${g.more ? '+' : ''}`;
+    }
+    const total = $('.filter-count', el);
+    if (total) total.textContent = on ? `${[...s.groups.values()].reduce((a, g) => a + g.ids.filter((id) => !document.getElementById(`x-${id}`)?.hidden).length, 0)} shown` : '';
+  }
+
   // ---- rendering --------------------------------------------------------
 
   const openId = () => (s.open ? s.open.id : null);
@@ -70,25 +123,27 @@ export function mount(el, ctx) {
   function detailsRow(id) {
     const o = s.open;
     if (!o || o.id !== id) return '';
-    return html`<li class="details-row" id="d-${id}">${o.exec ? detailsHTML(o.exec, openStage(), o.tab, base)
+    const canRerun = !!(o.exec && s.configs.some((c) => c.id === o.exec.pipelineConfigId || c.name === o.exec.name));
+    return html`<li class="details-row" id="d-${id}">${o.exec ? detailsHTML(o.exec, openStage(), o.tab, base, canRerun)
       : html`<p class="muted">${o.error || 'Loading the execution…'}</p>`}</li>`;
   }
 
   function groupHTML(g) {
     const cfg = g.config;
-    const hidden = s.filter && !g.name.toLowerCase().includes(s.filter);
-    const rows = g.ids.map((id) => html`${rowHTML(s.execs.get(id), base, openId(), openStage())}${detailsRow(id)}`);
-    return html`<section class="group" id="g-${g.key}" data-group="${g.key}" ${hidden ? 'hidden' : ''} aria-label="Pipeline ${g.name}">
+    const collapsed = s.collapsed.has(g.key);
+    const rows = collapsed ? [] : g.ids.map((id) => html`${rowHTML(s.execs.get(id), base, openId(), openStage())}${detailsRow(id)}`);
+    return html`<section class="group${collapsed ? ' collapsed' : ''}" id="g-${g.key}" data-group="${g.key}" aria-label="Pipeline ${g.name}">
       <header class="group-head">
-        <h2>${g.name}</h2>
+        <button type="button" class="collapse" data-act="collapse" data-group="${g.key}" aria-expanded="${String(!collapsed)}" aria-label="${collapsed ? 'Expand' : 'Collapse'} ${g.name}">${collapsed ? '▸' : '▾'}</button>
+        <h2>${g.name}</h2><span class="count badge-count" title="executions loaded">${g.ids.length}${g.more ? '+' : ''}</span>
         ${cfg && cfg.disabled ? html`<span class="badge st-canceled">DISABLED</span>` : ''}
         ${cfg && (cfg.triggers || []).length ? html`<span class="muted">${cfg.triggers.length} trigger${cfg.triggers.length > 1 ? 's' : ''}</span>` : ''}
         <span class="spacer"></span>
         ${cfg ? html`<a class="btn btn-sm btn-link" href="${base}/configure/${enc(cfg.id)}">Configure</a>
           <button type="button" class="btn btn-sm btn-primary" data-act="start" data-group="${g.key}">Start Manual Execution</button>` : html`<span class="muted">(pipeline deleted)</span>`}
       </header>
-      ${g.ids.length ? html`<ol class="exec-list">${rows}</ol>` : html`<p class="muted empty">No executions yet.</p>`}
-      ${g.more ? html`<button type="button" class="btn btn-sm more" data-act="more" data-group="${g.key}">Show ${PAGE} more</button>` : ''}
+      ${collapsed ? '' : g.ids.length ? html`<ol class="exec-list">${rows}</ol>` : html`<p class="muted empty">No executions yet.</p>`}
+      ${g.more && !collapsed ? html`<button type="button" class="btn btn-sm more" data-act="more" data-group="${g.key}">Show ${PAGE} more</button>` : ''}
     </section>`;
   }
 
@@ -101,19 +156,36 @@ export function mount(el, ctx) {
       <ol class="exec-list">${rowHTML(o.exec, base, o.id, openStage())}${detailsRow(o.id)}</ol></section>`;
   }
 
+  const STATUSES = ['RUNNING', 'PAUSED', 'NOT_STARTED', 'SUCCEEDED', 'TERMINAL', 'CANCELED', 'STOPPED'];
+  function filtersHTML() {
+    const types = new Set(['manual', 'git', 'cron', 'webhook', 'pipeline', 'jenkins', 'docker']);
+    for (const e of s.execs.values()) types.add(String((e.trigger || {}).type || 'manual'));
+    return html`<div class="filters" role="group" aria-label="Execution filters">
+      <label class="check"><input type="checkbox" data-filter="running" ${s.running ? 'checked' : ''}> Show only running</label>
+      <fieldset class="status-filter"><legend class="sr-only">Status</legend>${STATUSES.map((st) =>
+        html`<label class="check st-chip"><input type="checkbox" data-filter="status" value="${st}" ${s.statuses.has(st) ? 'checked' : ''}> ${st.replace('_', ' ').toLowerCase()}</label>`)}</fieldset>
+      <label class="inline">Trigger <select data-filter="trigger"><option value="">any</option>${[...types].sort().map((t) =>
+        html`<option value="${t}" ${s.triggerType === t ? 'selected' : ''}>${t}</option>`)}</select></label>
+      <span class="filter-count muted" aria-live="polite"></span>
+      <button type="button" class="btn btn-sm btn-link" data-act="clear-filters" ${filtering() ? '' : 'hidden'}>Clear filters</button>
+    </div>`;
+  }
+
   function renderAll() {
     const groups = [...s.groups.values()];
     render(el, html`
       <div class="toolbar">
-        <label class="search"><span class="sr-only">Filter pipelines</span>
-          <input type="search" placeholder="Filter pipelines" value="${s.filter}" data-act="filter" autocomplete="off"></label>
+        <label class="search"><span class="sr-only">Filter executions</span>
+          <input type="search" placeholder="Filter: pipeline, execution id, parameter, user" value="${s.filter}" data-act="filter" autocomplete="off"></label>
         <span class="spacer"></span>
         <a class="btn" href="${base}/configure/new">Create Pipeline</a>
         ${s.configs.length ? html`<button type="button" class="btn btn-primary" data-act="start-any">Start Manual Execution</button>` : ''}
       </div>
+      ${filtersHTML()}
       <div class="pinned-host">${pinnedHTML()}</div>
       <div class="groups">${groups.length ? groups.map(groupHTML)
         : html`<div class="empty-state"><p>No pipelines in ${app} yet.</p><a class="btn btn-primary" href="${base}/configure/new">Create a pipeline</a></div>`}</div>`);
+    if (filtering()) applyFilter();
   }
 
   function renderGroup(g) {
@@ -126,12 +198,20 @@ export function mount(el, ctx) {
       if (empty) empty.remove();
       host.insertAdjacentHTML('beforeend', groupHTML(g).s);
     }
+    if (filtering()) applyFilter(g);
   }
 
   function renderRow(id) {
     const e = s.execs.get(id) || (s.open && s.open.id === id ? s.open.exec : null);
     const row = document.getElementById(`x-${id}`);
-    if (e && row) replaceWith(row, rowHTML(e, base, openId(), openStage()));
+    if (e && row) {
+      const hidden = row.hidden;
+      const n = replaceWith(row, rowHTML(e, base, openId(), openStage()));
+      if (filtering() && s.execs.has(id)) {
+        const g = s.groups.get(groupKey(e));
+        n.hidden = !(shown(e, !!g && !!s.filter && g.name.toLowerCase().includes(s.filter)) || (s.open && s.open.id === id));
+      } else if (hidden) n.hidden = false;
+    }
   }
 
   function renderDetails() {
@@ -147,6 +227,60 @@ export function mount(el, ctx) {
     if (d) replaceWith(d, detailsRow(o.id));
     else row.insertAdjacentHTML('afterend', detailsRow(o.id).s);
     renderRow(o.id);
+    if (o.exec) { reveal(o); pollLog(); }
+  }
+
+  // A linked execution is scrolled to and flashed once it is on the page
+  // (notifications link to it; it may be far down its group).
+  function reveal(o) {
+    if (!o.scroll) return;
+    const row = document.getElementById(`x-${o.id}`);
+    if (!row) return;
+    o.scroll = false;
+    row.hidden = false;
+    const r = row.getBoundingClientRect();
+    if (r.top < 0 || r.top > innerHeight - 80) row.scrollIntoView({ block: 'start' });
+    row.classList.add('flash');
+    setTimeout(() => { const x = document.getElementById(`x-${o.id}`); if (x) x.classList.remove('flash'); }, 2500);
+  }
+
+  // An execution linked but beyond the loaded pages: its group pages on
+  // until it is there (newest first, so until one as old is loaded).
+  async function pageTo(o) {
+    const e = o.exec;
+    const g = e && s.groups.get(groupKey(e));
+    if (!g || !g.config || s.execs.has(o.id)) return;
+    s.collapsed.delete(g.key);
+    for (let i = 0; i < 40 && g.more && !s.execs.has(o.id) && s.open === o; i++) {
+      const page = await readPage(app, g.key, g.ids.length);
+      for (const x of page) if (!s.execs.has(x.id)) { s.execs.set(x.id, x); g.ids.push(x.id); }
+      g.more = page.length >= PAGE;
+    }
+    if (s.open !== o) return;
+    g.ids.sort((a, b) => byNewest(s.execs.get(a), s.execs.get(b)));
+    render($('.pinned-host', el), '');
+    renderGroup(g);
+    renderDetails();
+  }
+
+  // runJob's log while the stage runs (the log is plain text, not JSON).
+  let logTimer = 0;
+  async function pollLog() {
+    clearTimeout(logTimer);
+    const pre = $('[data-joblog]', el);
+    if (!pre) return;
+    try {
+      const res = await fetch(pre.dataset.joblog, { headers: { 'X-RateLimit-App': 'deck' } });
+      const text = await res.text();
+      const cur = $('[data-joblog]', el);
+      if (cur) {
+        const atEnd = cur.scrollTop + cur.clientHeight >= cur.scrollHeight - 4;
+        cur.textContent = res.ok ? (text || '(empty so far)') : `Cannot read the log: HTTP ${res.status}`;
+        if (atEnd) cur.scrollTop = cur.scrollHeight;
+      }
+    } catch { /* the next tick tries again */ }
+    const again = $('[data-joblog]', el);
+    if (again && again.dataset.live === 'true') logTimer = setTimeout(pollLog, 2000);
   }
 
   // ---- live updates -----------------------------------------------------
@@ -208,6 +342,7 @@ export function mount(el, ctx) {
       if (s.open !== o) return;
       o.exec = full;
       o.error = null;
+      if (!s.execs.has(o.id)) pageTo(o);
     } catch (err) {
       if (s.open !== o) return;
       o.error = err.status === 404 ? `Execution ${o.id} not found.` : err.message;
@@ -239,7 +374,9 @@ export function mount(el, ctx) {
       return;
     }
     if (prev) applyRoute({ rest: [], query: new URLSearchParams() });
-    s.open = { id, stage, tab: 'tasks', exec: null, loading: false, dirty: false };
+    s.open = { id, stage, tab: 'tasks', exec: null, loading: false, dirty: false, scroll: true };
+    const known = s.execs.get(id);
+    if (known && s.collapsed.has(groupKey(known))) { s.collapsed.delete(groupKey(known)); renderGroup(s.groups.get(groupKey(known))); }
     renderDetails();
     refreshDetails();
   }
@@ -296,6 +433,22 @@ export function mount(el, ctx) {
       return;
     }
     if (a === 'more' && g) { t.disabled = true; return more(g); }
+    if (a === 'collapse' && g) {
+      if (s.collapsed.has(g.key)) s.collapsed.delete(g.key); else s.collapsed.add(g.key);
+      localStorage.setItem(`mz:collapsed:${app}`, JSON.stringify([...s.collapsed]));
+      renderGroup(g);
+      const b = el.querySelector(`[data-act="collapse"][data-group="${CSS.escape(g.key)}"]`);
+      if (b) b.focus();
+      return;
+    }
+    if (a === 'clear-filters') {
+      s.filter = ''; s.statuses.clear(); s.triggerType = ''; s.running = false;
+      const box = $('.filters', el);
+      if (box) replaceWith(box, filtersHTML());
+      $('[data-act="filter"]', el).value = '';
+      return applyFilter();
+    }
+    if (a === 'rerun') return rerun(id);
     if (a === 'cancel') {
       const e2 = s.execs.get(id);
       if (!await confirmDialog({ title: `Cancel ${e2 ? e2.name : 'this execution'}?`, message: `Execution ${id} stops; stages that are running are canceled.`, confirmLabel: 'Cancel execution', danger: true })) return;
@@ -318,6 +471,27 @@ export function mount(el, ctx) {
     }
   });
 
+  // Re-run: the dialog of its pipeline, filled with the parameters it ran
+  // with; the trigger names the execution it repeats (rerunOf).
+  async function rerun(id) {
+    const ex = s.open && s.open.id === id ? s.open.exec : s.execs.get(id);
+    if (!ex) return;
+    const cfg = s.configs.find((c) => c.id === ex.pipelineConfigId) || s.configs.find((c) => c.name === ex.name);
+    if (!cfg) { toast(`The pipeline ${ex.name} was deleted: it cannot run again`, 'error'); return; }
+    const nid = await manual.open(app, [cfg], cfg.id, { parameters: (ex.trigger || {}).parameters || {}, rerunOf: id, title: `Re-run ${cfg.name}` });
+    if (nid) { toast(`Re-running ${cfg.name}`); ensureShown(nid); }
+  }
+
+  on(el, 'change', '[data-filter]', (e, t) => {
+    const k = t.dataset.filter;
+    if (k === 'running') s.running = t.checked;
+    else if (k === 'status') { if (t.checked) s.statuses.add(t.value); else s.statuses.delete(t.value); }
+    else if (k === 'trigger') s.triggerType = t.value;
+    const clear = $('[data-act="clear-filters"]', el);
+    if (clear) clear.hidden = !filtering();
+    applyFilter();
+  });
+
   // Manual judgment: Continue or Stop, with the chosen input.
   el.addEventListener('submit', async (e) => {
     const form = e.target.closest('form[data-act="judge-form"]');
@@ -337,10 +511,10 @@ export function mount(el, ctx) {
 
   on(el, 'input', '[data-act="filter"]', (e, t) => {
     s.filter = t.value.trim().toLowerCase();
-    for (const g of s.groups.values()) {
-      const sec = document.getElementById(`g-${g.key}`);
-      if (sec) sec.hidden = !!s.filter && !g.name.toLowerCase().includes(s.filter);
-    }
+    const clear = $('[data-act="clear-filters"]', el);
+    if (clear) clear.hidden = !filtering();
+    applyFilter();
+    performance.mark('mz:filtered');
   });
 
   const unsubscribe = ctx.live ? ctx.live.subscribe((type, data) => {
@@ -348,11 +522,32 @@ export function mount(el, ctx) {
     else if (type === 'resync') reload();
   }) : () => {};
 
+  // After the first paint: executions of deleted pipelines, older than
+  // the application's newest page.
+  async function loadOrphans() {
+    try {
+      const found = await orphans(app, s.configs);
+      const touched = new Set();
+      for (const e of found) {
+        if (s.execs.has(e.id)) continue;
+        s.execs.set(e.id, e);
+        const g = groupFor(e);
+        g.ids.push(e.id);
+        touched.add(g);
+      }
+      for (const g of touched) {
+        g.ids.sort((a, b) => byNewest(s.execs.get(a), s.execs.get(b)));
+        renderGroup(g);
+      }
+    } catch { /* the list of configs' executions stands on its own */ }
+  }
+
   async function reload() {
     try {
       await load();
       renderAll();
       if (s.open) refreshDetails();
+      loadOrphans();
     } catch (err) {
       toast(`Reload: ${err.message}`, 'error');
     }
@@ -369,12 +564,13 @@ export function mount(el, ctx) {
       el.dataset.painted = 'true';
     }));
     applyRoute(ctx);
+    loadOrphans();
   }).catch((err) => {
     render(el, html`<p class="error" role="alert">Cannot load the pipelines of ${app}: ${err.message}</p>`);
   });
 
   return {
     update(c) { if (s.loaded) applyRoute(c); else ctx = c; },
-    unmount() { unsubscribe(); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
+    unmount() { unsubscribe(); clearTimeout(logTimer); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
   };
 }

@@ -13,8 +13,9 @@ const early = new Map(); // app -> {at, promise}
 // One page per pipeline config, all in parallel: a paged read
 // (startIndex, LIMIT in the store) costs the same whatever the history,
 // where the per-config form of the list (limit=N alone) reads every
-// execution of the application first. Executions of deleted pipelines are
-// left out, as Gate does (it lists the configs, then their executions).
+// execution of the application first. Executions of deleted pipelines
+// come from the application's newest page (Gate leaves them out; a Deck
+// user then loses the record of what ran).
 export function page(app, configId, start) {
   return get(`/applications/${enc(app)}/pipelines?limit=${PAGE}&startIndex=${start}&pipelineConfigIds=${enc(configId)}&expand=false`);
 }
@@ -34,7 +35,19 @@ async function read(app) {
   const complete = newest.length < PAGE; // every execution of the application is here
   const pages = await Promise.all(configs.map((c) => (complete || mine.get(c.id).length >= PAGE
     ? mine.get(c.id) : page(app, c.id, 0))));
-  return [configs, pages.flat()];
+  // Executions of deleted pipelines stay visible (under their name).
+  const orphans = newest.filter((e) => !mine.has(e.pipelineConfigId));
+  return [configs, [...pages.flat(), ...orphans]];
+}
+
+// Pipelines that ran but have no config any more: the newest execution
+// of every pipeline (the per-config list ranks on indexed columns and
+// reads only the bodies it returns), then a page of each one deleted.
+export async function orphans(app, configs) {
+  const known = new Set(configs.map((c) => c.id));
+  const newest = (await get(`/applications/${enc(app)}/pipelines?limit=1&expand=false`)) || [];
+  const gone = [...new Set(newest.map((e) => e.pipelineConfigId).filter((id) => id && !known.has(id)))];
+  return (await Promise.all(gone.map((id) => page(app, id, 0)))).flat();
 }
 
 export function prefetch(app) {

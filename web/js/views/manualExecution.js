@@ -11,34 +11,36 @@ export function hasParameters(cfg) {
   return Array.isArray(cfg.parameterConfig) && cfg.parameterConfig.length > 0;
 }
 
-export async function trigger(app, cfg, parameters) {
-  const body = { type: 'manual' };
+export async function trigger(app, cfg, parameters, extra = {}) {
+  const body = { type: 'manual', ...extra };
   if (parameters && Object.keys(parameters).length) body.parameters = parameters;
   const res = await api('POST', `/pipelines/${enc(app)}/${enc(cfg.name)}`, body);
   return res && res.ref ? res.ref.split('/').pop() : null;
 }
 
-function paramField(p) {
+function paramField(p, given) {
   const id = `param-${p.name}`;
   const label = p.label || p.name;
   const opts = (p.options || []).map((o) => (o && typeof o === 'object' ? o.value : o)).filter((v) => v != null);
+  const value = given && given[p.name] != null ? given[p.name] : p.default;
   const input = p.hasOptions || opts.length
     ? html`<select id="${id}" name="${p.name}" ${p.required ? 'required' : ''}>${opts.map((v) =>
-        html`<option value="${v}" ${String(v) === String(p.default ?? '') ? 'selected' : ''}>${v}</option>`)}</select>`
-    : html`<input id="${id}" name="${p.name}" value="${p.default ?? ''}" ${p.required ? 'required' : ''}
+        html`<option value="${v}" ${String(v) === String(value ?? '') ? 'selected' : ''}>${v}</option>`)}</select>`
+    : html`<input id="${id}" name="${p.name}" value="${value ?? ''}" ${p.required ? 'required' : ''}
         type="${p.constraint === 'date' ? 'date' : 'text'}" autocomplete="off">`;
   return html`<div class="field"><label for="${id}">${label}${p.required ? html` <span class="req" aria-label="required">*</span>` : ''}</label>
     ${input}${p.description ? html`<p class="hint">${p.description}</p>` : ''}</div>`;
 }
 
-function formHTML(configs, chosen) {
+function formHTML(configs, chosen, opts) {
   const cfg = configs.find((c) => c.id === chosen) || configs[0];
   return html`<form method="dialog" class="dialog-form">
-    <h2>${configs.length > 1 ? 'Select Pipeline' : `Start Manual Execution: ${cfg.name}`}</h2>
+    <h2>${configs.length > 1 ? 'Select Pipeline' : opts.title || `Start Manual Execution: ${cfg.name}`}</h2>
+    ${opts.rerunOf ? html`<p class="muted">With the parameters of execution <span class="mono">${opts.rerunOf}</span>.</p>` : ''}
     ${configs.length > 1 ? html`<div class="field"><label for="me-pipeline">Pipeline</label>
       <select id="me-pipeline" name="__pipeline">${configs.map((c) =>
         html`<option value="${c.id}" ${c.id === cfg.id ? 'selected' : ''}>${c.name}</option>`)}</select></div>` : ''}
-    ${hasParameters(cfg) ? html`<fieldset><legend>Parameters</legend>${cfg.parameterConfig.map(paramField)}</fieldset>`
+    ${hasParameters(cfg) ? html`<fieldset><legend>Parameters</legend>${cfg.parameterConfig.map((p) => paramField(p, opts.parameters))}</fieldset>`
       : html`<p class="muted">This pipeline has no parameters.</p>`}
     <p class="dialog-error error" role="alert" hidden></p>
     <div class="btn-row">
@@ -48,13 +50,14 @@ function formHTML(configs, chosen) {
 }
 
 // Opens the dialog; resolves with the new execution id, or null.
-export function open(app, configs, chosenId) {
+// opts: {parameters (prefilled), rerunOf, title}.
+export function open(app, configs, chosenId, opts = {}) {
   return new Promise((resolve) => {
     const dlg = document.createElement('dialog');
     dlg.className = 'dialog';
     dlg.setAttribute('aria-label', 'Start Manual Execution');
     let chosen = chosenId || (configs[0] && configs[0].id);
-    const draw = () => render(dlg, formHTML(configs, chosen));
+    const draw = () => render(dlg, formHTML(configs, chosen, opts));
     draw();
     document.body.append(dlg);
     let done = false;
@@ -77,7 +80,7 @@ export function open(app, configs, chosenId) {
       const btn = form.querySelector('button[type=submit]');
       btn.disabled = true;
       try {
-        finish(await trigger(app, cfg, params));
+        finish(await trigger(app, cfg, params, opts.rerunOf ? { rerunOf: opts.rerunOf } : {}));
       } catch (err) {
         errEl.hidden = false;
         errEl.textContent = err.message;

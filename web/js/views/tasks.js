@@ -5,7 +5,7 @@
 
 import { html, render, on, toast } from '../dom.js';
 import { get, api, enc, taskError } from '../api.js';
-import { duration, elapsed, time, statusClass, statusLabel, isActive } from '../format.js';
+import { duration, elapsed, timeHTML, statusClass, statusLabel, isActive } from '../format.js';
 import { humanise } from './execDetails.js';
 
 export function mount(el, ctx) {
@@ -17,7 +17,7 @@ export function mount(el, ctx) {
   const stepsHTML = (t) => html`<div class="task-steps">
     ${taskError(t) ? html`<pre class="stage-error">${taskError(t)}</pre>` : ''}
     <table class="tasks-table"><thead><tr><th scope="col">Step</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Status</th></tr></thead>
-    <tbody>${(t.steps || []).map((s) => html`<tr><td>${humanise(s.name)}</td><td>${time(s.startTime)}</td>
+    <tbody>${(t.steps || []).map((s) => html`<tr><td>${humanise(s.name)}</td><td>${timeHTML(s.startTime)}</td>
       <td>${s.startTime && !s.endTime && isActive(s.status) ? html`<span data-since="${s.startTime}">${duration(elapsed(s))}</span>` : duration(elapsed(s))}</td>
       <td><span class="badge ${statusClass(s.status)}">${statusLabel(s.status)}</span></td></tr>`)}</tbody></table></div>`;
 
@@ -31,7 +31,7 @@ export function mount(el, ctx) {
           <span class="task-name">${t.name || '(task)'}</span>
           <span class="badge ${statusClass(t.status)}">${statusLabel(t.status)}</span>
           <span class="muted">${user ? `by ${user}` : ''}</span>
-          <span class="muted">${time(t.startTime || t.buildTime)}</span>
+          <span class="muted">${timeHTML(t.startTime || t.buildTime)}</span>
           <span class="dur">${t.startTime && !t.endTime && isActive(t.status) ? html`<span data-since="${t.startTime}">${duration(elapsed(t))}</span>` : duration(elapsed(t))}</span>
         </button>
         ${isActive(t.status) ? html`<button type="button" class="btn btn-sm btn-danger" data-act="cancel" data-id="${t.id}">Cancel</button>` : ''}

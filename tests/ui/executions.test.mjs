@@ -1,0 +1,167 @@
+// Finding executions in PIPELINES against a real server: filters by
+// status, trigger type, free text (parameter value, execution id) and
+// "show only running", counts per pipeline, collapsing a group, a deep
+// link to the 900th execution of a pipeline, trigger and parameters in
+// the details with parent/child links, re-run, a runJob's log and
+// artifacts, and executions of a deleted pipeline.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server, browser, screenshot, until, waitPipeline } from './lib/harness.mjs';
+
+const APP = 'finder';
+let srv, b, page;
+const base = () => `${srv.url}/ui/#/applications/${APP}/executions`;
+const group = (name) => page.locator('section.group', { has: page.getByRole('heading', { name, exact: true }) });
+const visibleRows = (name) => group(name).locator('li.exec:visible');
+const done = (id) => until(async () => !['RUNNING', 'NOT_STARTED'].includes((await srv.execution(id)).status), { timeoutMs: 60000, what: `execution ${id} to finish` });
+const open = async (url) => { await page.goto('about:blank'); await page.goto(url); await page.waitForSelector('.view[data-painted="true"]'); };
+
+const ids = {};
+
+before(async () => {
+  srv = await Server.start();
+  await srv.createApp(APP);
+  await srv.savePipeline({ ...waitPipeline(APP, 'alpha', [0]), parameterConfig: [{ name: 'env', default: 'dev' }] });
+  await srv.savePipeline(waitPipeline(APP, 'beta', [0]));
+  await srv.savePipeline(waitPipeline(APP, 'gamma', [600]));
+  await srv.savePipeline({ application: APP, name: 'delta', stages: [{ refId: '1', type: 'checkPreconditions', name: 'Gate',
+    preconditions: [{ type: 'expression', context: { expression: '${1 == 2}' }, failPipeline: true }] }] });
+  await srv.savePipeline({ application: APP, name: 'parent', stages: [{ refId: '1', type: 'pipeline', name: 'Run beta',
+    application: APP, pipeline: (await srv.call('GET', `/applications/${APP}/pipelineConfigs/beta`)).body.id, waitForCompletion: true }] });
+  ids.alpha = [];
+  for (const env of ['prod', 'prod', 'staging', 'prod', 'staging']) ids.alpha.push(await srv.trigger(APP, 'alpha', { type: 'manual', parameters: { env } }));
+  ids.beta = await srv.trigger(APP, 'beta');
+  ids.delta = await srv.trigger(APP, 'delta');
+  ids.parent = await srv.trigger(APP, 'parent');
+  for (const id of [...ids.alpha, ids.beta, ids.delta, ids.parent]) await done(id);
+  ids.gamma = await srv.trigger(APP, 'gamma');
+  b = await browser();
+  page = b.page;
+});
+after(async () => {
+  if (b) await b.close();
+  if (srv) await srv.stop();
+});
+
+test('filters: status, free text (a parameter value, an execution id), only running; counts per pipeline', async () => {
+  await open(base());
+  await group('alpha').waitFor();
+  assert.equal(await group('alpha').locator('.count').textContent(), '5');
+  // Status TERMINAL: delta's failed execution only.
+  await page.getByRole('checkbox', { name: 'terminal' }).check();
+  await until(async () => (await group('alpha').isHidden()) && (await visibleRows('delta').count()) === 1, { what: 'only TERMINAL shown' });
+  assert.equal(await group('delta').locator('.count').textContent(), '1 of 1');
+  await screenshot(page, 'executions-filter-status');
+  await page.getByRole('checkbox', { name: 'terminal' }).uncheck();
+  // A parameter value.
+  await page.getByPlaceholder(/Filter: pipeline/).fill('staging');
+  await until(async () => (await visibleRows('alpha').count()) === 2 && (await group('beta').isHidden()), { what: 'the two staging runs' });
+  assert.equal(await group('alpha').locator('.count').textContent(), '2 of 5');
+  const shownIds = await visibleRows('alpha').evaluateAll((rs) => rs.map((r) => r.dataset.id));
+  assert.deepEqual(shownIds.sort(), [ids.alpha[2], ids.alpha[4]].sort());
+  await screenshot(page, 'executions-filter-parameter');
+  // An execution id.
+  await page.getByPlaceholder(/Filter: pipeline/).fill(ids.alpha[1].toLowerCase());
+  await until(async () => (await page.locator('li.exec:visible').count()) === 1, { what: 'one execution by id' });
+  assert.equal(await page.locator('li.exec:visible').getAttribute('data-id'), ids.alpha[1]);
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+  await until(async () => (await visibleRows('alpha').count()) === 5, { what: 'filters cleared' });
+  // Trigger type and "show only running".
+  await page.getByLabel('Trigger').selectOption('pipeline');
+  await until(async () => (await page.locator('li.exec:visible').count()) === 1 && (await visibleRows('beta').count()) === 1, { what: 'the pipeline-triggered run' });
+  await page.getByLabel('Trigger').selectOption('');
+  await page.getByLabel('Show only running').check();
+  await until(async () => (await page.locator('li.exec:visible').count()) === 1 && (await visibleRows('gamma').count()) === 1, { what: 'only the running one' });
+  await page.getByLabel('Show only running').uncheck();
+});
+
+test('a group collapses, and stays collapsed after a reload', async () => {
+  await open(base());
+  await group('alpha').getByRole('button', { name: 'Collapse alpha' }).click();
+  await until(async () => (await group('alpha').locator('li.exec').count()) === 0, { what: 'alpha collapsed' });
+  await open(base());
+  const expand = group('alpha').getByRole('button', { name: 'Expand alpha' });
+  await expand.waitFor();
+  assert.equal(await group('alpha').locator('li.exec').count(), 0);
+  await expand.click();
+  await until(async () => (await group('alpha').locator('li.exec').count()) === 5, { what: 'alpha expanded' });
+});
+
+test('details: trigger, parameters, parent and child links; re-run with the same parameters', async () => {
+  await open(`${base()}/details/${ids.alpha[2]}`);
+  const summary = page.getByRole('region', { name: 'Trigger and parameters' });
+  await summary.waitFor();
+  assert.deepEqual(await summary.getByRole('table', { name: 'Parameters' }).locator('tbody td').allTextContents(), ['env', 'staging']);
+  assert.match(await summary.textContent(), new RegExp(ids.alpha[2]));
+  // Parent -> child -> parent.
+  await open(`${base()}/details/${ids.parent}`);
+  const child = (await srv.execution(ids.parent)).stages[0].context.executionId;
+  await page.getByRole('region', { name: 'Trigger and parameters' }).getByRole('link', { name: 'Run beta' }).click();
+  await page.waitForURL(new RegExp(`details/${child}`));
+  const back = page.getByRole('region', { name: 'Trigger and parameters' }).getByRole('link', { name: /parent/ });
+  await back.waitFor();
+  await screenshot(page, 'execution-child');
+  await back.click();
+  await page.waitForURL(new RegExp(`details/${ids.parent}`));
+  // Re-run: the dialog comes filled with what it ran with.
+  await open(`${base()}/details/${ids.alpha[2]}`);
+  await page.getByRole('button', { name: 'Re-run' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Start Manual Execution' });
+  assert.equal(await dlg.getByLabel('env').inputValue(), 'staging');
+  await dlg.getByRole('button', { name: 'Run' }).click();
+  await until(async () => (await group('alpha').locator('li.exec').count()) === 6, { what: 'the re-run listed' });
+  const newest = await group('alpha').locator('li.exec').first().getAttribute('data-id');
+  const ex = await srv.execution(newest);
+  assert.equal(ex.trigger.parameters.env, 'staging');
+  assert.equal(ex.trigger.rerunOf, ids.alpha[2]);
+});
+
+test('a deep link to the 900th execution scrolls to it and marks it', async () => {
+  const many = await srv.savePipeline(waitPipeline(APP, 'many', [0]));
+  const made = [];
+  for (let i = 0; i < 1000; i += 25) {
+    made.push(...await Promise.all(Array.from({ length: 25 }, () => srv.trigger(APP, 'many'))));
+  }
+  const target = made[899]; // the 101st newest: on the third page of its group
+  await until(async () => (await srv.call('GET', `/applications/${APP}/pipelines?pipelineConfigIds=${many.id}&statuses=RUNNING,NOT_STARTED&limit=5&startIndex=0`)).body.length === 0,
+    { timeoutMs: 120000, what: 'all 1000 finished' });
+  await page.goto('about:blank');
+  await page.goto(`${base()}/details/${target}`);
+  const row = page.locator(`#x-${target}`);
+  await row.waitFor({ timeout: 30000 });
+  await page.getByRole('region', { name: 'Trigger and parameters' }).waitFor();
+  await until(async () => {
+    const r = await row.boundingBox();
+    const vh = page.viewportSize().height;
+    return r && r.y > -4 && r.y < vh - 20;
+  }, { what: 'the 900th execution in view' });
+  assert.match(await row.getAttribute('class'), /\bopen\b/);
+  assert.ok(await group('many').locator('li.exec').count() >= 101);
+  await screenshot(page, 'executions-deep-link');
+});
+
+test('a runJob\'s log and its artifact, downloadable', async () => {
+  await srv.savePipeline({ application: APP, name: 'build', stages: [{ refId: '1', type: 'runJob', name: 'Build', cloudProvider: 'local', account: 'local',
+    command: ['sh', '-c', 'echo compiling the thing; echo built > out.txt'], outputArtifacts: [{ name: 'out.txt', path: 'out.txt' }] }] });
+  const id = await srv.trigger(APP, 'build');
+  await done(id);
+  assert.equal((await srv.execution(id)).status, 'SUCCEEDED');
+  await open(`${base()}/details/${id}`);
+  const log = page.getByLabel('Job log');
+  await until(async () => /compiling the thing/.test(await log.textContent()), { what: 'the job log' });
+  const link = page.locator('.artifacts-table').getByRole('link', { name: 'Download' });
+  const href = await link.getAttribute('href');
+  const got = await page.evaluate(async (h) => (await fetch(h)).text(), href);
+  assert.equal(got.trim(), 'built');
+  await screenshot(page, 'execution-runjob');
+});
+
+test('executions of a deleted pipeline are still listed', async () => {
+  assert.equal((await srv.call('DELETE', `/pipelines/${APP}/delta`)).status, 200);
+  await open(base());
+  const g = group('delta');
+  await g.waitFor();
+  assert.equal(await g.locator('li.exec').count(), 1);
+  assert.match(await g.textContent(), /pipeline deleted/);
+  assert.deepEqual(b.errors, []);
+});
