@@ -264,6 +264,7 @@ test('paging: 50 executions per pipeline, then Show more', async () => {
 });
 
 test('after a server restart the page reconnects and catches up by itself', async () => {
+  await page.goto('about:blank');
   await page.goto(base());
   await rows('quick').first().waitFor();
   await page.evaluate(() => { window.__sameDocument = true; });
