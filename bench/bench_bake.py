@@ -4,6 +4,7 @@ store) and a cached bake of the same package (bake key hit), each timed from
 the pipeline trigger to SUCCEEDED; beside a same-run baseline doing the
 irreducible work by hand: `cp -a` of the package plus `sha256sum` of every
 file. Prints "first_s cached_s baseline_s" (median of 3 rounds each)."""
+import json
 import os
 import shutil
 import subprocess
@@ -54,7 +55,11 @@ def baseline(pkg, tmp):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="mz-bench-bake-")
-    srv = Server()
+    # packages given as paths must lie under bakery.packageRoots
+    cfg = os.path.join(tmp, "config.json")
+    with open(cfg, "w") as f:
+        json.dump({"bakery": {"packageRoots": [tmp]}}, f)
+    srv = Server(extra_args=["--config", cfg])
     try:
         pkgs = []
         for i in range(ROUNDS):

@@ -310,9 +310,26 @@ serve(int argc, char **argv)
 	mz_expr_set_limits(&xlim);
 	/* The sandbox of every user-supplied command hides the data directory;
 	 * `"sandbox": false` on a stage only where the config allows it. */
-	mz_proc_sandbox_hide(o.data);
-	mz_proc_allow_unsandboxed(
-		json_is_true(setting(setting(settings, "sandbox", NULL), "allowUnsandboxed", NULL)));
+	{
+		const json_t *allow = setting(settings, "sandbox", "allowUnsandboxed");
+		const json_t *roots = setting(settings, "bakery", "packageRoots");
+		bool bad_roots = roots && !json_is_array(roots);
+		size_t ri;
+		json_t *rv;
+		json_array_foreach(roots, ri, rv)
+			bad_roots = bad_roots || !json_is_string(rv) || json_string_value(rv)[0] != '/';
+		if ((allow && !json_is_boolean(allow)) || bad_roots) {
+			fprintf(stderr, "mizzen serve: config file %s: %s\n", o.config,
+			        bad_roots ? "bakery.packageRoots must be a list of absolute paths"
+			                  : "sandbox.allowUnsandboxed must be true or false");
+			json_decref(settings);
+			json_decref(accounts);
+			free(db_url);
+			return 2;
+		}
+		mz_proc_sandbox_hide(o.data);
+		mz_proc_allow_unsandboxed(json_is_true(allow));
+	}
 
 	/* Signals are taken by sigwait() in this thread only: block them
 	 * before any other thread starts so that every thread inherits the mask. */
@@ -353,7 +370,8 @@ serve(int argc, char **argv)
 	}
 	mz_cloud_register_stages(cloud);
 	mz_cloud_register_jobs(cloud, o.data);
-	mz_bakery_config bcfg = {.data_dir = o.data, .cloud = cloud};
+	mz_bakery_config bcfg = {.data_dir = o.data, .cloud = cloud,
+	                         .package_roots = setting(settings, "bakery", "packageRoots")};
 	if (mz_bakery_start(&bcfg, &bakery, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the bakery: %s\n", err.msg);
 		goto out;

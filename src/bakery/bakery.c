@@ -24,6 +24,7 @@
 #include "engine/artifacts.h"
 #include "engine/engine.h"
 #include "engine/engine_int.h"
+#include "proc/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +45,7 @@
 
 struct mz_bakery {
 	char *root;      /* <data>/bakery */
-	char *data_real; /* realpath of the data dir, hidden in the sandbox */
+	json_t *package_roots; /* realpaths under which a package path may lie */
 	mz_local *lp;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -57,144 +58,58 @@ static mz_bakery *g_bk;
 
 /* ---- files ------------------------------------------------------------------------ */
 
-static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb, (void)flag, (void)f;
-	if (remove(p) != 0) {
-		chmod(p, 0700);
-		remove(p);
-	}
-	return 0;
-}
-
-static void
-rm_rf(const char *path)
-{
-	char *argv[] = {"/bin/chmod", "-R", "u+w", (char *)path, NULL};
-	pid_t p = fork();
-	if (p == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		dup2(nul, 1);
-		dup2(nul, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (p > 0)
-		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
-			;
-	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static char *
 bake_path(const char *id)
 {
 	return mz_asprintf("%s/bakes/%s.json", g_bk->root, id);
 }
 
-/* Runs argv (no shell) with stdout/stderr appended to log, in its own process
- * group; kills the group after timeout_s. Returns the exit code (124 on
- * timeout, -1 when it cannot start). pgid_slot: the bake id whose running
- * entry records the group (so stop can kill it). */
+static const char *const helper_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
+
+/* Runs argv (no shell; sb NULL: a helper on the host such as cp or tar)
+ * with stdout/stderr appended to log after a "$ argv" line, in its own
+ * process group, which the running entry of bake_id records so that stop
+ * can kill it; the group is killed after timeout_s. Returns the exit code
+ * (124 on timeout, -1 when it cannot start). */
 static int
-run_cmd(char *const argv[], char *const envp[], const char *cwd, const char *log,
-        int64_t timeout_s, const char *bake_id)
+run_cmd(const char *const argv[], const char *const envp[], const char *cwd,
+        const mz_sandbox *sb, const char *log, int64_t timeout_s, const char *bake_id)
 {
-	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (logfd < 0 || nul < 0) {
-		if (logfd >= 0)
-			close(logfd);
-		if (nul >= 0)
-			close(nul);
+	mz_buf b;
+	mz_buf_init(&b, 0);
+	mz_buf_adds(&b, "$");
+	for (int i = 0; argv[i]; i++) {
+		mz_buf_adds(&b, " ");
+		mz_buf_adds(&b, argv[i]);
+	}
+	mz_buf_adds(&b, "\n");
+	char *header = mz_buf_detach(&b, NULL);
+	mz_proc p = {.argv = argv, .env = envp ? envp : helper_env, .cwd = cwd, .log_path = log,
+	             .log_header = header, .sandbox = sb, .timeout_ms = (int)(timeout_s * 1000),
+	             .limits = {.no_core = true}};
+	mz_err err = {0};
+	int code = -1;
+	if (mz_proc_start(&p, &err) != MZ_OK) {
+		mz_warn("bakery: %s", err.msg);
+		free(header);
 		return -1;
 	}
-	{
-		mz_buf b;
-		mz_buf_init(&b, 0);
-		mz_buf_adds(&b, "$");
-		for (int i = 0; argv[i]; i++) {
-			mz_buf_adds(&b, " ");
-			mz_buf_adds(&b, argv[i]);
-		}
-		mz_buf_adds(&b, "\n");
-		(void)!write(logfd, b.data, b.len);
-		mz_buf_release(&b);
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setsid();
-		dup2(nul, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		/* only stdin/out/err reach the bake command */
-		syscall(SYS_close_range, 3U, ~0U, 0U);
-		if (cwd && chdir(cwd) != 0)
-			_exit(126);
-		if (envp)
-			execve(argv[0], argv, envp);
-		else
-			execv(argv[0], argv);
-		_exit(127);
-	}
-	close(logfd);
-	close(nul);
-	if (pid < 0)
-		return -1;
 	if (bake_id) {
 		pthread_mutex_lock(&g_bk->mu);
 		if (json_object_get(g_bk->running, bake_id))
-			json_object_set_new(g_bk->running, bake_id, json_integer(pid));
+			json_object_set_new(g_bk->running, bake_id, json_integer(p.pid));
 		pthread_mutex_unlock(&g_bk->mu);
 	}
-	int64_t deadline = mz_mono_ms() + timeout_s * 1000;
-	int st = 0, code = -1;
-	bool killed = false;
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid) {
-			code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-			break;
-		}
-		if (w < 0 && errno != EINTR)
-			break;
-		if (!killed && mz_mono_ms() > deadline) {
-			kill(-pid, SIGTERM);
-			struct timespec ts = {0, 300 * 1000000L};
-			nanosleep(&ts, NULL);
-			kill(-pid, SIGKILL);
-			killed = true;
-		}
-		struct timespec ts = {0, 20 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
+	code = mz_proc_wait(&p, NULL);
 	if (bake_id) {
 		pthread_mutex_lock(&g_bk->mu);
 		if (json_object_get(g_bk->running, bake_id))
 			json_object_set_new(g_bk->running, bake_id, json_integer(0));
 		pthread_mutex_unlock(&g_bk->mu);
 	}
-	return killed ? 124 : code;
-}
-
-static char *
-tail_of(const char *path, size_t max)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return mz_strdup("");
-	struct stat st;
-	fstat(fd, &st);
-	size_t size = (size_t)st.st_size, take = size < max ? size : max;
-	char *out = malloc(take + 1);
-	ssize_t n = pread(fd, out, take, (off_t)(size - take));
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return out;
+	free(header);
+	return code;
 }
 
 static bool
@@ -256,10 +171,9 @@ package_hash(const char *path, const char *work, char hex[65])
 	}
 	g_keyf = NULL;
 	pthread_mutex_unlock(&g_key_mu);
-	char *argv[] = {"/usr/bin/sort", "-o", sorted, list, NULL};
-	char *envp[] = {"LC_ALL=C", NULL};
+	const char *const argv[] = {"sort", "-o", sorted, list, NULL};
 	char *log = mz_asprintf("%s/log", work);
-	int rc = run_cmd(argv, envp, NULL, log, 300, NULL);
+	int rc = run_cmd(argv, NULL, NULL, NULL, log, 300, NULL);
 	bool ok = rc == 0 && mz_sha256_file(sorted, hex, NULL, NULL) == MZ_OK;
 	free(log);
 	free(list);
@@ -297,7 +211,7 @@ do_bake(const char *bake_id)
 	json_t *base_rec = NULL;
 	if (!rec)
 		goto out_free;
-	rm_rf(work);
+	mz_proc_rm_rf(work);
 	mz_mkdirs(stage, 0755);
 	json_object_set_new(rec, "bakeStartTime", json_integer(mz_now_ms()));
 	json_object_set_new(rec, "logPath", json_string(log));
@@ -338,23 +252,23 @@ do_bake(const char *bake_id)
 		int rc;
 		if (S_ISDIR(pst.st_mode)) {
 			char *from = mz_asprintf("%s/.", src_path);
-			char *argv[] = {"/bin/cp", "-a", from, pkgdir, NULL};
-			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+			const char *const argv[] = {"cp", "-a", from, pkgdir, NULL};
+			rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
 			free(from);
 		} else if (is_gzip(src_path)) {
-			char *argv[] = {"/usr/bin/tar", "-xzf", (char *)src_path, "-C", pkgdir,
-			                "--no-same-owner", NULL};
-			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+			const char *const argv[] = {"tar", "-xzf", src_path, "-C", pkgdir,
+			                            "--no-same-owner", NULL};
+			rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
 		} else {
 			const char *nm = mz_json_str(req, "packageFileName");
 			const char *slash = strrchr(src_path, '/');
 			char *to = mz_asprintf("%s/%s", pkgdir, nm ? nm : slash ? slash + 1 : src_path);
-			char *argv[] = {"/bin/cp", (char *)src_path, to, NULL};
-			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+			const char *const argv[] = {"cp", src_path, to, NULL};
+			rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
 			free(to);
 		}
 		if (rc != 0) {
-			char *t = tail_of(log, 400);
+			char *t = mz_proc_log_tail(log, 400);
 			snprintf(msg, sizeof(msg), "cannot unpack the package: %s", t);
 			free(t);
 			goto fail;
@@ -415,8 +329,8 @@ do_bake(const char *bake_id)
 	/* assemble: base layer, then the package */
 	if (base_rec) {
 		char *from = mz_asprintf("%s/.", mz_json_str(base_rec, "path"));
-		char *argv[] = {"/bin/cp", "-a", from, stage, NULL};
-		int rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+		const char *const argv[] = {"cp", "-a", from, stage, NULL};
+		int rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
 		free(from);
 		if (rc != 0) {
 			snprintf(msg, sizeof(msg), "cannot copy base image %s", base);
@@ -431,8 +345,8 @@ do_bake(const char *bake_id)
 			rc = rename(pkgdir, stage) == 0 ? 0 : 1;
 		} else {
 			char *from = mz_asprintf("%s/.", pkgdir);
-			char *argv[] = {"/bin/cp", "-a", from, stage, NULL};
-			rc = run_cmd(argv, NULL, NULL, log, 600, bake_id);
+			const char *const argv[] = {"cp", "-a", from, stage, NULL};
+			rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
 			free(from);
 		}
 		if (rc != 0) {
@@ -445,42 +359,36 @@ do_bake(const char *bake_id)
 	json_t *cmd = json_object_get(req, "command");
 	if (json_array_size(cmd) > 0) {
 		char *real = realpath(stage, NULL);
-		const char *fixed[] = {"/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev",
-		                       "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-pid",
-		                       "--unshare-ipc", "--unshare-uts", "--die-with-parent", NULL};
-		size_t n = json_array_size(cmd) + 32, k = 0;
-		char **argv = calloc(n, sizeof(char *));
-		for (int j = 0; fixed[j]; j++)
-			argv[k++] = mz_strdup(fixed[j]);
-		if (g_bk->data_real) {
-			argv[k++] = mz_strdup("--tmpfs");
-			argv[k++] = mz_strdup(g_bk->data_real);
-		}
-		argv[k++] = mz_strdup("--bind");
-		argv[k++] = mz_strdup(real);
-		argv[k++] = mz_strdup(real);
-		argv[k++] = mz_strdup("--chdir");
-		argv[k++] = mz_strdup(real);
-		argv[k++] = mz_strdup("--");
+		bool boxed = !json_is_false(json_object_get(req, "sandbox"));
+		size_t n = json_array_size(cmd), k = 0;
+		const char **argv = calloc(n + 1, sizeof(char *));
 		size_t i;
 		json_t *v;
-		json_array_foreach(cmd, i, v) {
-			argv[k++] = mz_strdup(json_string_value(v) ? json_string_value(v) : "");
-		}
-		char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		                "LANG=C.UTF-8", NULL, NULL, NULL};
-		envp[2] = mz_asprintf("IMAGE_DIR=%s", real);
-		envp[3] = mz_asprintf("HOME=%s", real);
-		int rc = run_cmd(argv, envp, real, log,
-		                 mz_json_int(req, "timeoutSeconds", 600), bake_id);
-		for (size_t j = 0; j < k; j++)
-			free(argv[j]);
+		json_array_foreach(cmd, i, v)
+			argv[k++] = json_string_value(v) ? json_string_value(v) : "";
+		char *image_dir = mz_asprintf("IMAGE_DIR=%s", real);
+		char *home = mz_asprintf("HOME=%s", real);
+		const char *const envp[] = {
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"LANG=C.UTF-8", image_dir, home, NULL};
+		const char *const rw[] = {real, NULL};
+		mz_sandbox box = {.writable = rw, .die_with_parent = true};
+		int rc = -1;
+		if (!boxed && !mz_proc_unsandboxed_allowed())
+			snprintf(msg, sizeof(msg), "%s", MZ_PROC_UNSANDBOXED_REFUSED);
+		else
+			rc = run_cmd(argv, envp, real, boxed ? &box : NULL, log,
+			             mz_json_int(req, "timeoutSeconds", 600), bake_id);
 		free(argv);
-		free(envp[2]);
-		free(envp[3]);
+		free(image_dir);
+		free(home);
 		free(real);
+		if (rc != 0 && *msg) {
+			free(cpath);
+			goto fail;
+		}
 		if (rc != 0) {
-			char *t = tail_of(log, 600);
+			char *t = mz_proc_log_tail(log, 600);
 			snprintf(msg, sizeof(msg), "the bake command %s (exit code %d); log tail:\n%s",
 			         rc == 124 ? "timed out" : "failed", rc, t);
 			free(t);
@@ -553,7 +461,7 @@ fail:
 	mz_warn("bakery: %s failed: %s", bake_id, msg);
 done:
 	mz_json_write_file(bpath, rec, JSON_COMPACT);
-	rm_rf(work);
+	mz_proc_rm_rf(work);
 out_free:
 	json_decref(rec);
 	json_decref(base_rec);
@@ -612,17 +520,38 @@ start_thread(const char *bake_id)
 
 /* ---- tasks ----------------------------------------------------------------------------- */
 
+/* A package given as a path must lie under one of bakery.packageRoots:
+ * otherwise a pipeline could bake any file of the server's host (its
+ * database, its keys) into an image. must_exist: resolve links (at run);
+ * at save the path may not exist yet and is judged by its text. */
 static bool
-valid_id(const char *id)
+package_path_allowed(const char *pkg, bool must_exist)
 {
-	if (!id || !*id || strlen(id) > 120 || id[0] == '.')
-		return false;
-	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '_'))
+	char *real = realpath(pkg, NULL);
+	if (!real) {
+		if (must_exist || strstr(pkg, "/../") || strstr(pkg, "/./"))
 			return false;
-	return true;
+		real = mz_strdup(pkg);
+	}
+	bool ok = false;
+	size_t i;
+	json_t *root;
+	json_array_foreach(g_bk ? g_bk->package_roots : NULL, i, root) {
+		const char *rs = json_string_value(root);
+		size_t rl = strlen(rs);
+		if (strncmp(real, rs, rl) == 0 && (real[rl] == '/' || real[rl] == '\0' || rl == 1)) {
+			ok = true;
+			break;
+		}
+	}
+	free(real);
+	return ok;
 }
+
+#define PACKAGE_REFUSED_FMT                                                                 \
+	"package '%s' is a path outside bakery.packageRoots: bake an artifact, or list a "        \
+	"directory that holds it in bakery.packageRoots in the config (no path is accepted "    \
+	"while the list is empty)"
 
 static void
 create_bake_task(mz_task_ctx *c, mz_task_result *r)
@@ -672,6 +601,11 @@ create_bake_task(mz_task_ctx *c, mz_task_result *r)
 			const char *sl = strrchr(path, '/');
 			json_object_set_new(req, "packageFileName", json_string(sl ? sl + 1 : path));
 		}
+	} else if (pkg && pkg[0] == '/' && !package_path_allowed(pkg, true)) {
+		mz_task_result_set(r, "TERMINAL", "bake: " PACKAGE_REFUSED_FMT, pkg);
+		json_decref(req);
+		free(bpath);
+		return;
 	} else if (pkg && pkg[0] == '/' && access(pkg, R_OK) == 0) {
 		json_object_set_new(req, "packagePath", json_string(pkg));
 		if (!pname) {
@@ -693,7 +627,8 @@ create_bake_task(mz_task_ctx *c, mz_task_result *r)
 	json_object_set_new(req, "imageName", json_string(iname));
 	free(iname);
 	static const char *const copy[] = {"baseImage", "command", "startCommand", "healthCheck",
-	                                   "env", "extendedAttributes", "timeoutSeconds", NULL};
+	                                   "env", "extendedAttributes", "timeoutSeconds",
+	                                   "sandbox", NULL};
 	for (int i = 0; copy[i]; i++) {
 		json_t *v = json_object_get(ctx, copy[i]);
 		if (v && !json_is_null(v) && !(json_is_string(v) && !*json_string_value(v)))
@@ -739,7 +674,7 @@ static void
 monitor_bake_task(mz_task_ctx *c, mz_task_result *r)
 {
 	const char *id = mz_json_str(json_object_get(c->stage, "context"), "bakeId");
-	if (!g_bk || !valid_id(id)) {
+	if (!g_bk || !mz_id_valid(id)) {
 		mz_task_result_set(r, "TERMINAL", "no bake was started for this stage");
 		return;
 	}
@@ -964,8 +899,22 @@ static const mz_task_def bake_tasks[] = {
 	 .execute = find_from_tags_task, .flags = MZ_TASK_EXTERNAL},
 };
 
+/* At save and at run: the sandbox policy and packageRoots. A package that
+ * is an expression or an artifact name is judged when the bake runs. */
+static mz_code
+bake_validate(const json_t *stage, mz_err *err)
+{
+	mz_code rc = mz_proc_check_stage_sandbox(stage, err);
+	const char *pkg = mz_json_str(stage, "package");
+	if (rc == MZ_OK && pkg && pkg[0] == '/' && !strstr(pkg, "${") &&
+	    !package_path_allowed(pkg, false))
+		rc = mz_fail(err, MZ_EINVAL, "stage '%s': " PACKAGE_REFUSED_FMT,
+		             mz_json_str(stage, "name") ? mz_json_str(stage, "name") : "bake", pkg);
+	return rc;
+}
+
 static const mz_stage_def bake_stages[] = {
-	{.type = "bake", .plan = bake_plan},
+	{.type = "bake", .plan = bake_plan, .validate = bake_validate},
 	{.type = "findImageFromTags", .plan = find_tags_plan},
 };
 
@@ -979,7 +928,21 @@ mz_bakery_start(const mz_bakery_config *cfg, mz_bakery **out, mz_err *err)
 		return mz_fail(err, MZ_EINVAL, "the bakery needs the local cloud");
 	mz_bakery *b = calloc(1, sizeof(*b));
 	b->root = mz_asprintf("%s/bakery", cfg->data_dir);
-	b->data_real = realpath(cfg->data_dir, NULL);
+	b->package_roots = json_array();
+	{
+		size_t i;
+		json_t *r;
+		json_array_foreach(cfg->package_roots, i, r) {
+			char *real = json_is_string(r) ? realpath(json_string_value(r), NULL) : NULL;
+			if (real)
+				json_array_append_new(b->package_roots, json_string(real));
+			else
+				mz_warn("bakery: packageRoots entry %s is not a directory here; ignored",
+				        json_is_string(r) ? json_string_value(r) : "(not a string)");
+			free(real);
+		}
+	}
+	mz_proc_sandbox_hide(cfg->data_dir);
 	b->lp = lp;
 	b->running = json_object();
 	pthread_mutex_init(&b->mu, NULL);
@@ -1042,7 +1005,7 @@ mz_bakery_stop(mz_bakery *b)
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
 	free(b->root);
-	free(b->data_real);
+	json_decref(b->package_roots);
 	free(b);
 }
 

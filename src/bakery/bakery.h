@@ -5,10 +5,11 @@
  *
  * Stage `bake` (cloudProviderType "local"): `package` (the name of an
  * artifact produced upstream or in the trigger, or a path to a directory or
- * .tar.gz), `regions` (one bake per region, run in parallel as synthetic
+ * .tar.gz under one of bakery.packageRoots), `regions` (one bake per region, run in parallel as synthetic
  * stages "Bake in <region>", as Orca's BakeStage does), `baseImage` (an
  * image id whose files are the base layer), `command` (argv run inside the
- * image's sandbox with the image directory writable), `startCommand` and
+ * image's sandbox with the image directory writable; `"sandbox": false`
+ * only where the config allows unsandboxed commands), `startCommand` and
  * `healthCheck` (the manifest an instance starts from), `rebake`. Output:
  * Orca's `deploymentDetails` [{region, imageId, ami, imageName, package,
  * cloudProvider:"local", cloudProviderType:"local", baseImage}] on the bake
@@ -37,6 +38,10 @@ typedef struct mz_bakery mz_bakery;
 typedef struct mz_bakery_config {
 	const char *data_dir;    /* the server's data dir */
 	struct mz_cloud *cloud;  /* borrowed: its local provider stores the images */
+	/* bakery.packageRoots: directories under which a `package` given as a
+	 * path may lie (borrowed array of strings; NULL or empty: no path is
+	 * accepted, only artifacts) */
+	const json_t *package_roots;
 } mz_bakery_config;
 
 /* One bakery per process (its tasks reach it through a process-wide pointer). */

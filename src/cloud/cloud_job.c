@@ -48,37 +48,6 @@ static char *g_jobs;     /* <data>/jobs */
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-typedef struct strv {
-	char **v;
-	size_t n, cap;
-} strv;
-
-static void
-sv_add(strv *s, char *str)
-{
-	if (s->n + 2 > s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 16;
-		s->v = realloc(s->v, s->cap * sizeof(char *));
-	}
-	s->v[s->n++] = str;
-	s->v[s->n] = NULL;
-}
-
-static void
-sv_free(strv *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
-static const char *const *
-sv_list(const strv *s)
-{
-	return (const char *const *)s->v;
-}
-
 static bool
 job_alive(const json_t *job)
 {
@@ -90,18 +59,6 @@ static char *
 job_dir(const char *job_id)
 {
 	return mz_asprintf("%s/%s", g_jobs, job_id);
-}
-
-static bool
-valid_job_id(const char *id)
-{
-	if (!id || !*id || strlen(id) > 120 || id[0] == '.')
-		return false;
-	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '_'))
-			return false;
-	return true;
 }
 
 /* The exit status recorded by the monitor (or by a kill), -1 if none. */
@@ -146,17 +103,8 @@ static char *
 log_tail(const char *dir, size_t max)
 {
 	char *p = mz_asprintf("%s/log", dir);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	char *out = mz_proc_log_tail(p, max);
 	free(p);
-	if (fd < 0)
-		return mz_strdup("");
-	struct stat st;
-	fstat(fd, &st);
-	size_t size = (size_t)st.st_size, take = size < max ? size : max;
-	char *out = malloc(take + 1);
-	ssize_t n = pread(fd, out, take, (off_t)(size - take));
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
 	return out;
 }
 
@@ -248,7 +196,7 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	char *jpath = mz_asprintf("%s/job.json", dir);
 	char *ws = mz_asprintf("%s/workspace", dir);
 	json_t *job = mz_json_read_file(jpath);
-	strv cmd = {0}, env_cmd = {0}, env_git = {0}, clone = {0}, checkout = {0};
+	mz_strv cmd = {0}, env_cmd = {0}, env_git = {0}, clone = {0}, checkout = {0};
 	char *h_clone = NULL, *h_checkout = NULL, *h_cmd = NULL, *repo = NULL, *logp = NULL;
 	char *exitp = NULL;
 	const char *url = NULL, *ref = NULL;
@@ -272,30 +220,17 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	}
 	/* environments */
 	const char *path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	sv_add(&env_git, mz_strdup(path_env));
-	sv_add(&env_git, mz_strdup("HOME=/tmp")); /* the sandbox's private /tmp */
-	sv_add(&env_git, mz_strdup("GIT_TERMINAL_PROMPT=0"));
-	sv_add(&env_git, mz_strdup("LANG=C.UTF-8"));
-	sv_add(&env_cmd, mz_strdup(path_env));
-	sv_add(&env_cmd, mz_asprintf("HOME=%s", ws));
-	sv_add(&env_cmd, mz_strdup("LANG=C.UTF-8"));
-	sv_add(&env_cmd, mz_asprintf("WORKSPACE=%s", ws));
-	sv_add(&env_cmd, mz_asprintf("MIZZEN_JOB_ID=%s", job_id));
-	sv_add(&env_cmd, mz_asprintf("MIZZEN_EXECUTION_ID=%s", mz_json_str(c->execution, "id")));
-	{
-		const char *k;
-		json_object_foreach(json_object_get(ctx, "env"), k, v) {
-			if (!*k || strchr(k, '='))
-				continue;
-			if (json_is_string(v))
-				sv_add(&env_cmd, mz_asprintf("%s=%s", k, json_string_value(v)));
-			else {
-				char *s = mz_json_dump(v);
-				sv_add(&env_cmd, mz_asprintf("%s=%s", k, s));
-				free(s);
-			}
-		}
-	}
+	mz_strv_add(&env_git, mz_strdup(path_env));
+	mz_strv_add(&env_git, mz_strdup("HOME=/tmp")); /* the sandbox's private /tmp */
+	mz_strv_add(&env_git, mz_strdup("GIT_TERMINAL_PROMPT=0"));
+	mz_strv_add(&env_git, mz_strdup("LANG=C.UTF-8"));
+	mz_strv_add(&env_cmd, mz_strdup(path_env));
+	mz_strv_add(&env_cmd, mz_asprintf("HOME=%s", ws));
+	mz_strv_add(&env_cmd, mz_strdup("LANG=C.UTF-8"));
+	mz_strv_add(&env_cmd, mz_asprintf("WORKSPACE=%s", ws));
+	mz_strv_add(&env_cmd, mz_asprintf("MIZZEN_JOB_ID=%s", job_id));
+	mz_strv_add(&env_cmd, mz_asprintf("MIZZEN_EXECUTION_ID=%s", mz_json_str(c->execution, "id")));
+	mz_strv_add_env(&env_cmd, json_object_get(ctx, "env"));
 	/* the chain: [git clone, [git checkout,]] the command */
 	bool sandbox = !json_is_false(json_object_get(ctx, "sandbox"));
 	if (!sandbox && !mz_proc_unsandboxed_allowed()) {
@@ -321,27 +256,27 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	if (url) {
 		const char *cl[] = {"git", "clone", "--quiet", "--no-hardlinks", "--", url, ws, NULL};
 		for (int k = 0; cl[k]; k++)
-			sv_add(&clone, mz_strdup(cl[k]));
+			mz_strv_add(&clone, mz_strdup(cl[k]));
 		h_clone = strv_header(clone.v);
-		steps[nsteps++] = (mz_proc){.argv = sv_list(&clone), .env = sv_list(&env_git),
+		steps[nsteps++] = (mz_proc){.argv = MZ_STRV_LIST(&clone), .env = MZ_STRV_LIST(&env_git),
 		                            .cwd = ws, .log_path = logp, .log_header = h_clone,
 		                            .sandbox = &git_box};
 		if (ref && *ref) {
 			const char *co[] = {"git", "checkout", "--quiet", "--detach", ref, "--", NULL};
 			for (int k = 0; co[k]; k++)
-				sv_add(&checkout, mz_strdup(co[k]));
+				mz_strv_add(&checkout, mz_strdup(co[k]));
 			h_checkout = strv_header(checkout.v);
-			steps[nsteps++] = (mz_proc){.argv = sv_list(&checkout),
-			                            .env = sv_list(&env_git), .cwd = ws,
+			steps[nsteps++] = (mz_proc){.argv = MZ_STRV_LIST(&checkout),
+			                            .env = MZ_STRV_LIST(&env_git), .cwd = ws,
 			                            .log_path = logp, .log_header = h_checkout,
 			                            .sandbox = &git_box};
 		}
 	}
 	json_array_foreach(command, i, v)
-		sv_add(&cmd, mz_strdup(json_string_value(v)));
+		mz_strv_add(&cmd, mz_strdup(json_string_value(v)));
 	h_cmd = strv_header(cmd.v);
 	steps[nsteps++] = (mz_proc){
-		.argv = sv_list(&cmd), .env = sv_list(&env_cmd), .cwd = ws, .log_path = logp,
+		.argv = MZ_STRV_LIST(&cmd), .env = MZ_STRV_LIST(&env_cmd), .cwd = ws, .log_path = logp,
 		.log_header = h_cmd, .sandbox = sandbox ? &cmd_box : NULL,
 		.limits = {.open_files = mz_json_int(lj, "openFiles", 4096),
 		           .file_size_mb = mz_json_int(lj, "fileSizeMB", 4096),
@@ -391,11 +326,11 @@ done: {
 }
 out:
 	json_decref(job);
-	sv_free(&cmd);
-	sv_free(&env_cmd);
-	sv_free(&env_git);
-	sv_free(&clone);
-	sv_free(&checkout);
+	mz_strv_free(&cmd);
+	mz_strv_free(&env_cmd);
+	mz_strv_free(&env_git);
+	mz_strv_free(&clone);
+	mz_strv_free(&checkout);
 	free(h_clone);
 	free(h_checkout);
 	free(h_cmd);
@@ -534,7 +469,7 @@ wait_job_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = json_object_get(c->stage, "context");
 	const char *job_id = mz_json_str(ctx, "jobId");
-	if (!valid_job_id(job_id) || !g_jobs) {
+	if (!mz_id_valid(job_id) || !g_jobs) {
 		mz_task_result_set(r, "TERMINAL", "no job was started for this stage");
 		return;
 	}
@@ -636,7 +571,7 @@ static void
 job_cancel(mz_task_ctx *c, mz_task_result *r)
 {
 	const char *job_id = mz_json_str(json_object_get(c->stage, "context"), "jobId");
-	if (!valid_job_id(job_id) || !g_jobs)
+	if (!mz_id_valid(job_id) || !g_jobs)
 		return;
 	char *dir = job_dir(job_id);
 	char *jpath = mz_asprintf("%s/job.json", dir);
@@ -659,7 +594,7 @@ job_cancel(mz_task_ctx *c, mz_task_result *r)
 char *
 mz_cloud_job_log(const char *job_id, size_t max, json_t **job_out)
 {
-	if (!g_jobs || !valid_job_id(job_id))
+	if (!g_jobs || !mz_id_valid(job_id))
 		return NULL;
 	char *dir = job_dir(job_id);
 	char *jpath = mz_asprintf("%s/job.json", dir);

@@ -133,6 +133,9 @@ void mz_json_merge(json_t *dst, const json_t *src);
  * become '_', at most 100 of them); a new ULID when key is empty. Derived
  * from an idempotency key, it names the same job or bake on a replay. */
 void mz_id_from_key(const char *prefix, const char *key, char out[128]);
+/* An id as mz_id_from_key makes (letters, digits, '-', '_'; at most 120;
+ * not starting with '.'): safe to use as a file name. */
+bool mz_id_valid(const char *id);
 
 /* ---- files ------------------------------------------------------------ */
 

@@ -93,3 +93,15 @@ mz_uuid(char out[37])
 	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
 	         b[11], b[12], b[13], b[14], b[15]);
 }
+
+bool
+mz_id_valid(const char *id)
+{
+	if (!id || !*id || strlen(id) > 120 || id[0] == '.')
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_'))
+			return false;
+	return true;
+}

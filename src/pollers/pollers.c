@@ -1,21 +1,16 @@
 /* pollers.c - the poller thread: git (ls-remote), docker registry v2 tags,
  * Jenkins builds. See pollers.h for the cursor and first-start rules. */
 #include "pollers/pollers_int.h"
+#include "proc/proc.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #define GIT_TIMEOUT_MS 30000
 #define HTTP_TIMEOUT_MS 10000
@@ -93,81 +88,50 @@ commit_event(mz_pollers *p, mz_store *st, const char *cursor_key, const char *cu
 static char *
 git_ls_remote(const char *url, const char *branch, mz_err *err)
 {
-	int fds[2];
 	if (url[0] == '-') {
 		mz_fail(err, MZ_EINVAL, "refusing a git URL that starts with '-'");
 		return NULL;
 	}
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		mz_fail(err, MZ_EIO, "pipe: %s", strerror(errno));
-		return NULL;
-	}
 	const char *ref = branch && *branch ? branch : "HEAD";
-	char *argv[] = {"git", "ls-remote", (char *)url, (char *)ref, NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	/* no prompts for credentials: fail instead */
-	size_t ne = 0;
-	while (environ[ne])
-		ne++;
-	char **envp = calloc(ne + 3, sizeof(char *));
-	size_t k = 0;
-	for (size_t i = 0; i < ne; i++)
-		envp[k++] = environ[i];
-	envp[k++] = "GIT_TERMINAL_PROMPT=0";
-	envp[k++] = "GIT_ASKPASS=/bin/false";
-	envp[k] = NULL;
-	pid_t pid;
-	int src = posix_spawnp(&pid, "git", &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	free(envp);
-	close(fds[1]);
-	if (src != 0) {
-		close(fds[0]);
-		mz_fail(err, MZ_EIO, "cannot run git: %s", strerror(src));
-		return NULL;
-	}
+	const char *const argv[] = {"git", "ls-remote", url, ref, NULL};
+	/* no prompts for credentials: fail instead; a proxy of the server's
+	 * environment is passed on */
+	const char *env[16] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8",
+	                       "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false"};
+	char *proxies[8] = {0};
+	size_t ne = 5, np = 0;
+	static const char *const pass[] = {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
+	                                   "HTTPS_PROXY", "NO_PROXY", NULL};
+	for (int i = 0; pass[i]; i++)
+		if (getenv(pass[i]))
+			env[ne++] = proxies[np++] = mz_asprintf("%s=%s", pass[i], getenv(pass[i]));
+	env[ne] = NULL;
+	/* sandboxed like a build's checkout: a local repository is seen
+	 * read-only wherever it lies, nothing else of the host is writable */
+	const char *local = strncmp(url, "file://", 7) == 0 ? url + 7 : url[0] == '/' ? url : NULL;
+	char *repo = local ? realpath(local, NULL) : NULL;
+	const char *const ro[] = {repo, NULL};
+	mz_sandbox box = {.readonly = repo ? ro : NULL, .keep_uid = true, .die_with_parent = true};
+	mz_proc proc = {.argv = argv, .env = env, .cwd = "/tmp", .capture = true, .sandbox = &box,
+	                .timeout_ms = GIT_TIMEOUT_MS, .grace_ms = 500};
 	mz_buf out;
 	mz_buf_init(&out, 4 << 20);
-	int64_t deadline = mz_mono_ms() + GIT_TIMEOUT_MS;
-	bool timed_out = false;
-	for (;;) {
-		int64_t left = deadline - mz_mono_ms();
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-		int pr = poll(&pfd, 1, (int)left);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0) {
-			timed_out = pr == 0;
-			break;
-		}
-		char buf[4096];
-		ssize_t n = read(fds[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		mz_buf_add(&out, buf, (size_t)n);
+	int status = mz_proc_run(&proc, &out, err);
+	mz_buf_add(&out, "", 1);
+	free(repo);
+	for (size_t i = 0; i < np; i++)
+		free(proxies[i]);
+	if (status < 0) {
+		mz_buf_release(&out);
+		return NULL;
 	}
-	close(fds[0]);
-	if (timed_out)
-		kill(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	bool timed_out = status == 124;
 	char *hash = NULL;
 	if (timed_out) {
 		mz_fail(err, MZ_ETIMEOUT, "git ls-remote %s timed out", url);
-	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		mz_fail(err, MZ_EIO, "git ls-remote %s %s failed (status %d)", url, ref,
-		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	} else if (status != 0) {
+		mz_fail(err, MZ_EIO, "git ls-remote %s %s failed (status %d): %.300s", url, ref, status,
+		        out.data);
 	} else {
 		char *want = mz_asprintf("refs/heads/%s", ref);
 		char *first = NULL;

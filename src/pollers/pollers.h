@@ -14,7 +14,8 @@
  * with a deterministic id, in the same transaction that advances the
  * cursor — so a crash neither loses nor doubles one.
  *
- * git runs through fork/exec with an argument vector, never a shell.
+ * git runs through src/proc with an argument vector, never a shell, in the
+ * sandbox of a build's checkout (a local repository seen read-only).
  */
 #ifndef MZ_POLLERS_H
 #define MZ_POLLERS_H

@@ -53,6 +53,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A growing NULL-terminated vector of owned strings, for building an argv
+ * or an environment: `(const char *const *)v.v` is what mz_proc takes. */
+typedef struct mz_strv {
+	char **v;
+	size_t n, cap;
+} mz_strv;
+
+void mz_strv_add(mz_strv *s, char *owned); /* aborts on OOM */
+void mz_strv_free(mz_strv *s);
+/* KEY=VALUE for each member of a JSON object (a stage's or server group's
+ * `env`; values that are not strings as JSON), skipping names that are
+ * empty or hold '='. */
+void mz_strv_add_env(mz_strv *s, const json_t *env);
+#define MZ_STRV_LIST(s) ((const char *const *)(s)->v)
+
 /* The sandbox of one process (see above). */
 typedef struct mz_sandbox {
 	const char *const *writable; /* NULL-terminated; bound read-write */
@@ -152,6 +167,8 @@ void mz_proc_kill_group(pid_t pid, uint64_t start_ticks, int grace_ms);
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* The last max bytes of a process's log file ("" when there is none). */
+char *mz_proc_log_tail(const char *path, size_t max);
 /* rm -rf path (write permission restored first); refuses "/" and "". */
 int mz_proc_rm_rf(const char *path);
 /* Hands a tree to the sandbox user (chown, links not followed); a no-op

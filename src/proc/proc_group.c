@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,6 +114,26 @@ rest:
 	/* the leader is gone; whatever is left in its group goes too */
 	kill(-pid, SIGKILL);
 	mz_proc_reap(pid, NULL);
+}
+
+char *
+mz_proc_log_tail(const char *path, size_t max)
+{
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return mz_strdup("");
+	}
+	size_t size = (size_t)st.st_size, take = size < max ? size : max;
+	char *out = malloc(take + 1);
+	if (!out)
+		abort();
+	ssize_t n = pread(fd, out, take, (off_t)(size - take));
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return out;
 }
 
 int

@@ -19,13 +19,7 @@
 #define MZ_NOBODY 65534
 #define MZ_STAGE "/tmp" /* in the child's own mount namespace only */
 
-typedef struct strv {
-	char **v;
-	size_t n, cap;
-} strv;
-
-void mz__strv_add(strv *s, char *owned);
-void mz__strv_free(strv *s);
+typedef mz_strv strv;
 
 typedef struct prep {
 	strv argv;           /* what execve gets */

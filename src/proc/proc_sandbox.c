@@ -29,7 +29,7 @@ mz_proc_sandbox_hide(const char *path)
 	for (size_t i = 0; i < g_hidden.n && !have; i++)
 		have = strcmp(g_hidden.v[i], real) == 0;
 	if (!have)
-		mz__strv_add(&g_hidden, real);
+		mz_strv_add(&g_hidden, real);
 	else
 		free(real);
 	pthread_mutex_unlock(&g_mu);
@@ -73,7 +73,7 @@ mz_proc_sandbox_uid(void)
 static void
 add(prep *s, const char *a)
 {
-	mz__strv_add(&s->argv, mz_strdup(a));
+	mz_strv_add(&s->argv, mz_strdup(a));
 }
 
 /* A path as bwrap needs it: absolute, no links (a bind target that goes
@@ -93,14 +93,14 @@ bind(prep *s, const char *path, bool writable)
 	char *c = canonical(path);
 	add(s, writable ? "--bind" : "--ro-bind");
 	if (s->drop) {
-		mz__strv_add(&s->argv, mz_asprintf(MZ_STAGE "/%zu", s->stage.n));
-		mz__strv_add(&s->stage, mz_strdup(c));
+		mz_strv_add(&s->argv, mz_asprintf(MZ_STAGE "/%zu", s->stage.n));
+		mz_strv_add(&s->stage, mz_strdup(c));
 	} else {
 		add(s, c);
 	}
 	add(s, c);
 	if (writable && s->drop)
-		mz__strv_add(&s->own, c);
+		mz_strv_add(&s->own, c);
 	else
 		free(c);
 }

@@ -36,7 +36,7 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 void
-mz__strv_add(strv *s, char *owned)
+mz_strv_add(strv *s, char *owned)
 {
 	if (s->n + 2 > s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
@@ -49,12 +49,30 @@ mz__strv_add(strv *s, char *owned)
 }
 
 void
-mz__strv_free(strv *s)
+mz_strv_free(strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
 	free(s->v);
 	memset(s, 0, sizeof(*s));
+}
+
+void
+mz_strv_add_env(mz_strv *s, const json_t *env)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)env, k, v) {
+		if (!*k || strchr(k, '='))
+			continue;
+		if (json_is_string(v)) {
+			mz_strv_add(s, mz_asprintf("%s=%s", k, json_string_value(v)));
+		} else {
+			char *text = mz_json_dump(v);
+			mz_strv_add(s, mz_asprintf("%s=%s", k, text));
+			free(text);
+		}
+	}
 }
 
 /* ---- preparing (before the fork) ---------------------------------------- */
@@ -106,7 +124,7 @@ mz__prep(const mz_proc *p, prep *s, mz_err *err)
 	if (!p->argv || !p->argv[0] || !*p->argv[0])
 		return mz_fail(err, MZ_EINVAL, "no command to run");
 	for (const char *const *e = p->env; e && *e; e++)
-		mz__strv_add(&s->env, mz_strdup(*e));
+		mz_strv_add(&s->env, mz_strdup(*e));
 	if (!s->env.v) { /* an empty environment is still a terminated list */
 		s->env.v = calloc(1, sizeof(char *));
 		s->env.cap = 1;
@@ -118,7 +136,7 @@ mz__prep(const mz_proc *p, prep *s, mz_err *err)
 		s->cwd = mz_strdup("/");
 		/* bwrap looks the command up in PATH itself */
 		for (const char *const *a = p->argv; *a; a++)
-			mz__strv_add(&s->argv, mz_strdup(*a));
+			mz_strv_add(&s->argv, mz_strdup(*a));
 	} else {
 		s->path = resolve(p->argv[0], p->env);
 		if (!s->path) {
@@ -127,9 +145,9 @@ mz__prep(const mz_proc *p, prep *s, mz_err *err)
 			               p->argv[0]);
 		}
 		s->cwd = mz_strdup(p->cwd ? p->cwd : "/");
-		mz__strv_add(&s->argv, mz_strdup(s->path));
+		mz_strv_add(&s->argv, mz_strdup(s->path));
 		for (const char *const *a = p->argv + 1; *a; a++)
-			mz__strv_add(&s->argv, mz_strdup(*a));
+			mz_strv_add(&s->argv, mz_strdup(*a));
 	}
 	add_limit(s, RLIMIT_NOFILE, p->limits.open_files);
 	add_limit(s, RLIMIT_FSIZE, p->limits.file_size_mb * 1024 * 1024);
@@ -157,16 +175,16 @@ mz__prep(const mz_proc *p, prep *s, mz_err *err)
 void
 mz__prep_free(prep *s)
 {
-	mz__strv_free(&s->argv);
-	mz__strv_free(&s->env);
-	mz__strv_free(&s->own);
+	mz_strv_free(&s->argv);
+	mz_strv_free(&s->env);
+	mz_strv_free(&s->own);
 	free(s->path);
 	free(s->cwd);
 	free(s->header);
 	if (s->logfd >= 0)
 		close(s->logfd);
 	s->logfd = -1;
-	mz__strv_free(&s->stage);
+	mz_strv_free(&s->stage);
 }
 
 /* ---- the child side (async-signal-safe only) ---------------------------- */

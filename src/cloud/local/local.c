@@ -177,30 +177,6 @@ expand_arg(const char *arg, const char *image, int port)
 	return mz_buf_detach(&b, NULL);
 }
 
-typedef struct strv {
-	char **v;
-	size_t n, cap;
-} strv;
-
-static void
-strv_add(strv *s, char *owned)
-{
-	if (s->n + 2 > s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 32;
-		s->v = realloc(s->v, s->cap * sizeof(char *));
-	}
-	s->v[s->n++] = owned;
-	s->v[s->n] = NULL;
-}
-
-static void
-strv_free(strv *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
 /* Starts (or restarts) the process of instance inst of sg (lp->mu held):
  * in the sandbox, the image read-only as its working directory, its home
  * writable, stdout and stderr appended to its console log. */
@@ -214,8 +190,7 @@ instance_spawn(mz_local *lp, json_t *sg, json_t *inst, mz_err *err)
 	const char *workdir = mz_json_str(inst, "workdir");
 	char *home = mz_asprintf("%s/home", workdir);
 	int port = (int)mz_json_int(inst, "port", 0);
-	strv argv = { 0 }, envp = { 0 };
-	const char *k;
+	mz_strv argv = { 0 }, envp = { 0 };
 	json_t *v;
 	size_t i;
 	mz_code rc = MZ_OK;
@@ -240,34 +215,24 @@ instance_spawn(mz_local *lp, json_t *sg, json_t *inst, mz_err *err)
 		goto out;
 	}
 	/* environment: a clean base, the server group's env, then ours */
-	strv_add(&envp, mz_asprintf("PATH=%s", BASE_PATH));
-	strv_add(&envp, mz_asprintf("HOME=%s", home));
-	strv_add(&envp, mz_strdup("LANG=C.UTF-8"));
-	json_object_foreach(json_object_get(sg, "env"), k, v) {
-		if (strchr(k, '=') || !*k)
-			continue;
-		if (json_is_string(v))
-			strv_add(&envp, mz_asprintf("%s=%s", k, json_string_value(v)));
-		else {
-			char *s = mz_json_dump(v);
-			strv_add(&envp, mz_asprintf("%s=%s", k, s));
-			free(s);
-		}
-	}
-	strv_add(&envp, mz_asprintf("PORT=%d", port));
-	strv_add(&envp, mz_asprintf("IMAGE_DIR=%s", image));
-	strv_add(&envp, mz_asprintf("MIZZEN_INSTANCE_ID=%s", id));
-	strv_add(&envp, mz_asprintf("MIZZEN_SERVER_GROUP=%s", name));
+	mz_strv_add(&envp, mz_asprintf("PATH=%s", BASE_PATH));
+	mz_strv_add(&envp, mz_asprintf("HOME=%s", home));
+	mz_strv_add(&envp, mz_strdup("LANG=C.UTF-8"));
+	mz_strv_add_env(&envp, json_object_get(sg, "env"));
+	mz_strv_add(&envp, mz_asprintf("PORT=%d", port));
+	mz_strv_add(&envp, mz_asprintf("IMAGE_DIR=%s", image));
+	mz_strv_add(&envp, mz_asprintf("MIZZEN_INSTANCE_ID=%s", id));
+	mz_strv_add(&envp, mz_asprintf("MIZZEN_SERVER_GROUP=%s", name));
 	json_array_foreach(command, i, v) {
 		const char *a = json_string_value(v);
 		if (!a)
 			continue;
 		if (i == 0) {
 			char *e = expand_arg(a, image, port);
-			strv_add(&argv, resolve_command(e, image));
+			mz_strv_add(&argv, resolve_command(e, image));
 			free(e);
 		} else {
-			strv_add(&argv, expand_arg(a, image, port));
+			mz_strv_add(&argv, expand_arg(a, image, port));
 		}
 	}
 	/* bwrap would report a missing program only as an exit status: say it
@@ -282,8 +247,8 @@ instance_spawn(mz_local *lp, json_t *sg, json_t *inst, mz_err *err)
 		const char *const rw[] = { home, NULL };
 		mz_sandbox box = { .readonly = ro, .writable = rw };
 		char *log = mz_strdup(mz_json_str(inst, "log"));
-		mz_proc p = { .argv = (const char *const *)argv.v,
-			      .env = (const char *const *)envp.v, .cwd = image, .log_path = log,
+		mz_proc p = { .argv = MZ_STRV_LIST(&argv),
+			      .env = MZ_STRV_LIST(&envp), .cwd = image, .log_path = log,
 			      .sandbox = &box, .limits = { .no_core = true } };
 		rc = mz_proc_start(&p, err);
 		free(log);
@@ -298,8 +263,8 @@ instance_spawn(mz_local *lp, json_t *sg, json_t *inst, mz_err *err)
 	json_object_del(inst, "restartAt");
 	mz_info("local: started %s (pid %d, port %d)", id, (int)mz_json_int(inst, "pid", 0), port);
 out:
-	strv_free(&argv);
-	strv_free(&envp);
+	mz_strv_free(&argv);
+	mz_strv_free(&envp);
 	free(home);
 	return rc;
 }
@@ -1407,8 +1372,6 @@ mz_local_console(mz_local *lp, const char *account, const char *region, const ch
 {
 	json_t *sg = NULL, *inst;
 	char *path = NULL, *out = NULL;
-	int fd;
-	struct stat st;
 	pthread_mutex_lock(&lp->mu);
 	inst = locate_instance(lp, account, region, id, &sg);
 	if (inst)
@@ -1416,19 +1379,7 @@ mz_local_console(mz_local *lp, const char *account, const char *region, const ch
 	pthread_mutex_unlock(&lp->mu);
 	if (!path)
 		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		free(path);
-		return mz_strdup("");
-	}
-	size_t size = (size_t)st.st_size;
-	size_t take = size < max ? size : max;
-	out = malloc(take + 1);
-	ssize_t n = pread(fd, out, take, (off_t)(size - take));
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
+	out = mz_proc_log_tail(path, max);
 	free(path);
 	return out;
 }
