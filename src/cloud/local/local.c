@@ -314,7 +314,7 @@ typedef struct check {
 	pid_t pid;
 	uint64_t ticks;
 	int port, timeout_ms;
-	bool http_due;
+	bool http_due, settled;
 	int result; /* 1 healthy, 0 unhealthy, -1 dead, 2 alive (no HTTP check due) */
 } check;
 
@@ -607,6 +607,12 @@ monitor_pass(mz_local *lp)
 				                           MZ_LOCAL_STARTING_MS;
 				starting = starting || is_starting;
 				c->http_due = last == 0 || now - last >= every - 50;
+				/* without an HTTP check, Up means still running a moment
+				 * after the start: a command that exits at once is not Up */
+				c->settled = wall - mz_json_int(inst, "startedAt",
+				                                mz_json_int(inst, "launchTime", 0)) >=
+				             MZ_LOCAL_SETTLE_MS;
+				starting = starting || (!c->path && !c->settled);
 				json_object_set_new(seen, c->id,
 				                    json_integer(c->http_due ? now : last));
 			}
@@ -624,7 +630,7 @@ monitor_pass(mz_local *lp)
 		}
 		rotate_log(c->log);
 		if (!c->path)
-			c->result = 1;
+			c->result = c->settled ? 1 : 2;
 		else if (!c->http_due)
 			c->result = 2;
 		else {

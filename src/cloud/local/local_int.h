@@ -26,6 +26,9 @@
 /* Supervision pass interval while an instance is Starting (ms): a new
  * instance is reported Up within this of its first healthy answer. */
 #define MZ_LOCAL_STARTING_POLL_MS 100
+/* An instance without an HTTP health check is Up once it has run this
+ * long (ms): a command that exits at once never counts as Up. */
+#define MZ_LOCAL_SETTLE_MS 500
 /* How long an instance counts as starting (fast probes), ms. */
 #define MZ_LOCAL_STARTING_MS 120000
 /* The longest wait between probes of an instance whose probes fail, ms. */
