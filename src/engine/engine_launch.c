@@ -249,6 +249,10 @@ mz_pipeline_validate(const json_t *cfg, mz_err *err)
 		}
 	}
 	json_array_foreach(stages, i, s) {
+		/* the stage type's own checks (a policy of the server) */
+		const mz_stage_def *def = mz_engine_stage_def(mz_json_str(s, "type"));
+		if (def && def->validate && (rc = def->validate(s, err)))
+			goto out;
 		if (expressions_ok(s))
 			continue;
 		char where[160];
@@ -256,9 +260,6 @@ mz_pipeline_validate(const json_t *cfg, mz_err *err)
 		         mz_json_str(s, "name") ? mz_json_str(s, "name") :
 		         json_string_value(json_array_get(refs, i)));
 		if ((rc = check_expressions(s, where, err)))
-			goto out;
-		const mz_stage_def *def = mz_engine_stage_def(mz_json_str(s, "type"));
-		if (def && def->validate && (rc = def->validate(s, err)))
 			goto out;
 	}
 out:
