@@ -71,6 +71,11 @@ mz_code mz_pipeline_history(mz_store *st, const char *id, int limit, json_t **ve
 
 /* Whole execution documents (Spinnaker's execution JSON). */
 mz_code mz_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err);
+/* The same, for changing it: inside a transaction, the execution stays
+ * locked until commit or rollback (PostgreSQL: its row lock, so one node
+ * at a time changes an execution and the next one reads its committed
+ * document; SQLite's single writer needs nothing more). */
+mz_code mz_exec_get_locked(mz_store *st, const char *id, json_t **exec, mz_err *err);
 /* Inserts or replaces; the indexed columns (type, application, config id,
  * status, times) are read from the document. */
 mz_code mz_exec_put(mz_store *st, const json_t *exec, mz_err *err);
@@ -135,6 +140,11 @@ mz_code mz_queue_next_due(mz_store *st, int64_t *when, mz_err *err);
 /* Makes every message due now: used at start-up by a single-process server
  * to take back leases held by a process that died. */
 mz_code mz_queue_release_leases(mz_store *st, int64_t now, mz_err *err);
+/* Makes due now the messages node_id claimed and holds under a lease (an
+ * external call in flight): used when that node is declared dead, or
+ * restarts. *released (may be NULL) receives how many. */
+mz_code mz_queue_release_node(mz_store *st, const char *node_id, int64_t now, int *released,
+                              mz_err *err);
 /* Messages waiting for an execution (for zombie checks and tests). */
 mz_code mz_queue_count_for_execution(mz_store *st, const char *exec_id, int *count,
                                      mz_err *err);
@@ -159,6 +169,7 @@ mz_code mz_outbox_push(mz_store *st, const json_t *event, mz_err *err);
  * {"id": n, "event": {...}}. */
 mz_code mz_outbox_fetch(mz_store *st, int64_t after_id, int max, json_t **events,
                         mz_err *err);
+/* MZ_ECONFLICT when the event is gone (another node consumed it). */
 mz_code mz_outbox_delete(mz_store *st, int64_t id, mz_err *err);
 
 /* ---- key/value (poller cursors, server metadata) --------------------- */
@@ -177,7 +188,9 @@ mz_code mz_event_add(mz_store *st, const char *event_id, const json_t *event, bo
 /* Up to max unprocessed events, oldest first, as a JSON array of
  * {"seq": n, "eventId": "...", "event": {...}}. */
 mz_code mz_event_pending(mz_store *st, int max, json_t **events, mz_err *err);
-/* Marks an event processed, with what it did (e.g. {"executions": [...]}). */
+/* Marks an event processed, with what it did (e.g. {"executions": [...]});
+ * MZ_ECONFLICT when it already was (another node got there first: roll
+ * back what was done for it). */
 mz_code mz_event_done(mz_store *st, int64_t seq, const json_t *result, mz_err *err);
 /* {"seq", "eventId", "event", "processed": bool, "result"}; MZ_ENOTFOUND. */
 mz_code mz_event_get(mz_store *st, const char *event_id, json_t **out, mz_err *err);
@@ -223,5 +236,38 @@ mz_code mz_app_notifications_get(mz_store *st, const char *app, json_t **prefs,
                                  mz_err *err);
 mz_code mz_app_notifications_put(mz_store *st, const char *app, const json_t *prefs,
                                  mz_err *err);
+
+/* ---- several nodes on one database ----------------------------------- */
+
+/* True when other processes may write the same database at once
+ * (PostgreSQL): what a single SQLite writer gets for free then needs the
+ * locks, leases and notifications below. */
+bool mz_store_shared(const mz_store *st);
+/* The node this connection works for: the messages it claims record it,
+ * so others can take them back if it dies. */
+void mz_store_set_node(mz_store *st, const char *node_id);
+/* Registers or refreshes a node (address: its --listen HOST:PORT;
+ * host_regions: a JSON array of names). starting resets its start time. */
+mz_code mz_node_heartbeat(mz_store *st, const char *id, const char *address,
+                          const json_t *host_regions, int64_t now, bool starting, mz_err *err);
+/* [{"id", "address", "hostRegions", "startedAt", "lastSeen", "alive"}],
+ * alive when seen within lease_ms of now. */
+mz_code mz_node_list(mz_store *st, int64_t now, int64_t lease_ms, json_t **nodes, mz_err *err);
+/* A named lease for work done once per cluster: *held is true when holder
+ * has it until now + ttl_ms (it was free, expired, or holder's already). */
+mz_code mz_lease_take(mz_store *st, const char *name, const char *holder, int64_t now,
+                      int64_t ttl_ms, bool *held, mz_err *err);
+mz_code mz_lease_drop(mz_store *st, const char *name, const char *holder, mz_err *err);
+/* Locks key until the end of the current transaction (PostgreSQL: an
+ * advisory lock; SQLite: nothing to do). */
+mz_code mz_store_lock(mz_store *st, const char *key, mz_err *err);
+/* Sends payload on channel to every listening node when the current
+ * transaction commits (PostgreSQL NOTIFY; a no-op on SQLite). */
+mz_code mz_store_notify(mz_store *st, const char *channel, const char *payload, mz_err *err);
+/* Listens on channel on this connection (keep it for that only), then
+ * waits up to timeout_ms for one notification: *payload is malloc'd, or
+ * NULL when none came. MZ_EINVAL on SQLite. */
+mz_code mz_store_listen(mz_store *st, const char *channel, mz_err *err);
+mz_code mz_store_wait_notification(mz_store *st, int timeout_ms, char **payload, mz_err *err);
 
 #endif

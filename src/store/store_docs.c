@@ -2,8 +2,9 @@
  * projects and pipeline templates. Each kind is one JSON object in the
  * key/value table ("front50:projects": {lower-cased name: project};
  * "front50:pipelineTemplates": {id or id:tag: template}). Callers change
- * them inside a transaction, so a read-modify-write is atomic on SQLite
- * (one writer at a time). */
+ * them inside a transaction, so a read-modify-write is atomic: SQLite has
+ * one writer at a time, and on PostgreSQL the read takes a lock on the
+ * document's key. */
 #include "store/store_int.h"
 
 #include <ctype.h>
@@ -20,7 +21,13 @@ static mz_code
 load_doc(mz_store *st, const char *key, json_t **all, mz_err *err)
 {
 	char *text = NULL;
-	mz_code rc = mz_kv_get(st, key, &text, err);
+	/* Inside a transaction the document is about to change: on a shared
+	 * PostgreSQL, one node at a time (SQLite's single writer needs no
+	 * more). */
+	mz_code rc = st->tx_depth ? mz_store_lock(st, key, err) : MZ_OK;
+	if (rc != MZ_OK)
+		return rc;
+	rc = mz_kv_get(st, key, &text, err);
 	if (rc == MZ_ENOTFOUND) {
 		*all = json_object();
 		return MZ_OK;

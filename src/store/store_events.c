@@ -70,7 +70,16 @@ mz_outbox_fetch(mz_store *st, int64_t after_id, int max, json_t **events, mz_err
 mz_code
 mz_outbox_delete(mz_store *st, int64_t id, mz_err *err)
 {
-	return run_id(st, Q_OUT_DEL, id, err, "outbox delete");
+	mz_stmt *q = mz__stmt(st, Q_OUT_DEL, err);
+	int64_t n = 0;
+	if (!q)
+		return MZ_EIO;
+	mz__int(q, 1, id);
+	mz_code rc = mz__run(q, &n, err, "outbox delete");
+	if (rc == MZ_OK && n == 0)
+		return mz_fail(err, MZ_ECONFLICT, "outbox event %lld was already consumed",
+		               (long long)id);
+	return rc;
 }
 
 /* ---- key/value -------------------------------------------------------- */
@@ -166,8 +175,11 @@ mz_event_done(mz_store *st, int64_t seq, const json_t *result, mz_err *err)
 	mz__int(q, 1, seq);
 	mz__int(q, 2, mz_now_ms());
 	mz__text(q, 3, body);
-	mz_code rc = mz__run(q, NULL, err, "event done");
+	int64_t n = 0;
+	mz_code rc = mz__run(q, &n, err, "event done");
 	free(body);
+	if (rc == MZ_OK && n == 0)
+		return mz_fail(err, MZ_ECONFLICT, "event %lld was already processed", (long long)seq);
 	return rc;
 }
 

@@ -21,6 +21,19 @@ mz_exec_get(mz_store *st, const char *id, json_t **exec, mz_err *err)
 }
 
 mz_code
+mz_exec_get_locked(mz_store *st, const char *id, json_t **exec, mz_err *err)
+{
+	mz_stmt *q = mz__stmt(st, Q_EXEC_GET_LOCKED, err);
+	if (!q)
+		return MZ_EIO;
+	mz__text(q, 1, id);
+	mz_code rc = mz__one_body(q, exec, err, "read execution");
+	if (rc == MZ_ENOTFOUND)
+		mz_fail(err, rc, "Execution not found (id: %s)", id);
+	return rc;
+}
+
+mz_code
 mz_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len, char type[16],
                 mz_err *err)
 {

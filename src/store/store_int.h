@@ -26,6 +26,10 @@ enum { MZ_STEP_DONE = 0, MZ_STEP_ROW = 1 };
 
 typedef struct mz_sql_driver {
 	const char *kind;
+	/* The driver's own text for statements of the shared table where its
+	 * dialect needs one (indexed like mz_store__sql; NULL entries, or a
+	 * NULL table, use the shared text). */
+	const char *const *sql;
 	void (*close)(mz_store *st);
 
 	/* Write transactions. begin takes the back-end's writer discipline
@@ -64,12 +68,19 @@ typedef struct mz_sql_driver {
 	 * <what>: <message>"), with lock conflicts and serialization failures
 	 * mapped to MZ_EBUSY (try again) and everything else to MZ_EIO. */
 	mz_code (*fail)(mz_store *st, mz_err *err, const char *what);
+
+	/* Notifications between processes sharing the database (PostgreSQL's
+	 * LISTEN/NOTIFY); NULL where the database has none. wait_notify waits
+	 * up to timeout_ms; *payload is malloc'd, or NULL when none came. */
+	mz_code (*listen)(mz_store *st, const char *channel, mz_err *err);
+	mz_code (*wait_notify)(mz_store *st, int timeout_ms, char **payload, mz_err *err);
 } mz_sql_driver;
 
 /* Every back-end's connection struct starts with this. */
 struct mz_store {
 	const mz_sql_driver *drv;
 	int tx_depth; /* 1 while inside mz_store_begin/commit */
+	char node[64]; /* the node whose claims this connection records */
 };
 
 /* Every back-end's statement struct starts with this. */

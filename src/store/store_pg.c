@@ -6,21 +6,36 @@
  * a step runs the statement and keeps its whole result, then walks its
  * rows.
  *
- * Writers are serialised like SQLite's single writer: every write
- * transaction starts by taking one transaction-scoped advisory lock. The
- * engine's handlers then see the same one-writer world on both back-ends
- * (no lost update of an execution document by two workers), and the lock
- * is released by COMMIT or ROLLBACK, also when the process dies.
+ * Several nodes write at once, with no global lock: queue messages are
+ * claimed row by row (FOR UPDATE SKIP LOCKED, so two nodes never claim the
+ * same message and never wait for each other's), an execution is read for
+ * change under its row lock (FOR UPDATE, so one node at a time changes it,
+ * and the second reads the first's committed document), and the few
+ * cluster-wide decisions (concurrency limits of a pipeline) take a
+ * transaction-scoped advisory lock on their key. Every lock is released by
+ * COMMIT or ROLLBACK, also when the process or its connection dies.
  */
 #include "store/store_sql.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The advisory lock every write transaction holds (an arbitrary constant). */
-#define MZ_PG_WRITE_LOCK 7274917
+/* The advisory lock class of mizzen's keys (an arbitrary constant); the
+ * migration lock is this class alone. */
+#define MZ_PG_LOCK_CLASS 7274917
+
+/* Where PostgreSQL's dialect differs from the shared statements. */
+static const char *const pg_sql[Q_COUNT] = {
+	[Q_EXEC_GET_LOCKED] = "SELECT body FROM executions WHERE id = ?1 FOR UPDATE",
+	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts FROM queue "
+	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2 "
+	                  "FOR UPDATE SKIP LOCKED",
+	[Q_LOCK] = "SELECT pg_advisory_xact_lock(7274917, hashtext(?1))",
+	[Q_NOTIFY] = "SELECT pg_notify(?1, ?2)",
+};
 
 /* Versioned migrations, as in store_sqlite.c; times are ms (BIGINT). */
 static const char *const migrations[] = {
@@ -57,6 +72,12 @@ static const char *const migrations[] = {
 	"CREATE TABLE deliveries(id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, last_error TEXT);"
 	"CREATE INDEX deliveries_due ON deliveries(next_at, id);",
+	"CREATE TABLE nodes(id TEXT PRIMARY KEY, address TEXT NOT NULL,"
+	"  host_regions TEXT NOT NULL, started_at BIGINT NOT NULL,"
+	"  last_seen BIGINT NOT NULL);"
+	"CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+	"  expires_at BIGINT NOT NULL);"
+	"ALTER TABLE queue ADD COLUMN claimed_by TEXT;",
 };
 
 typedef struct pg_param {
@@ -168,7 +189,7 @@ pg_prepare(mz_store *st, int q, mz_err *err)
 	if (!c->prepared) {
 		char name[16];
 		snprintf(name, sizeof(name), "mz%d", q);
-		char *sql = to_dollars(mz_store__sql[q]);
+		char *sql = to_dollars(mz_store__sql_for(st->drv, q));
 		PGresult *res = PQprepare(s->conn, name, sql, 0, NULL);
 		free(sql);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -343,14 +364,8 @@ pg_close(mz_store *st)
 static mz_code
 pg_begin(mz_store *st, mz_err *err)
 {
-	pg_store *s = PG(st);
-	char sql[96];
-	reconnect_if_broken(s);
-	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", MZ_PG_WRITE_LOCK);
-	mz_code rc = pg_exec(st, sql, err);
-	if (rc)
-		pg_exec(st, "ROLLBACK", NULL);
-	return rc;
+	reconnect_if_broken(PG(st));
+	return pg_exec(st, "BEGIN", err);
 }
 
 static mz_code
@@ -365,8 +380,54 @@ pg_rollback(mz_store *st)
 	pg_exec(st, "ROLLBACK", NULL);
 }
 
+static mz_code
+pg_listen(mz_store *st, const char *channel, mz_err *err)
+{
+	pg_store *s = PG(st);
+	char *ident = PQescapeIdentifier(s->conn, channel, strlen(channel));
+	if (!ident)
+		return mz_fail(err, MZ_EIO, "store: listen: %s", PQerrorMessage(s->conn));
+	char *sql = mz_asprintf("LISTEN %s", ident);
+	PQfreemem(ident);
+	mz_code rc = pg_exec(st, sql, err);
+	free(sql);
+	return rc;
+}
+
+static mz_code
+pg_wait_notify(mz_store *st, int timeout_ms, char **payload, mz_err *err)
+{
+	pg_store *s = PG(st);
+	*payload = NULL;
+	for (int round = 0; round < 2; round++) {
+		if (!PQconsumeInput(s->conn)) {
+			keep_error(s, NULL);
+			return pg_fail(st, err, "wait for notifications");
+		}
+		PGnotify *n = PQnotifies(s->conn);
+		if (n) {
+			*payload = mz_strdup(n->extra ? n->extra : "");
+			PQfreemem(n);
+			return MZ_OK;
+		}
+		if (round == 1)
+			break;
+		struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+		if (pfd.fd < 0) {
+			keep_error(s, NULL);
+			return pg_fail(st, err, "wait for notifications");
+		}
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return MZ_OK;
+	}
+	return MZ_OK;
+}
+
 static const mz_sql_driver pg_driver = {
 	.kind = "postgres",
+	.sql = pg_sql,
+	.listen = pg_listen,
+	.wait_notify = pg_wait_notify,
 	.close = pg_close,
 	.begin = pg_begin,
 	.commit = pg_commit,
@@ -388,7 +449,7 @@ static const mz_sql_driver pg_driver = {
 };
 
 /* Applies the migrations newer than the database's version, each in its
- * own transaction under the write lock (several processes may start at
+ * own transaction under the migration lock (several processes may start at
  * once). */
 static mz_code
 migrate(pg_store *s, mz_err *err)
@@ -399,6 +460,11 @@ migrate(pg_store *s, mz_err *err)
 	for (;;) {
 		if (pg_begin(&s->base, err))
 			return MZ_EIO;
+		/* several nodes may start at once: one migrates, the others wait */
+		if (pg_exec(&s->base, "SELECT pg_advisory_xact_lock(7274917)", err)) {
+			pg_exec(&s->base, "ROLLBACK", NULL);
+			return MZ_EIO;
+		}
 		PGresult *res = PQexec(s->conn, "SELECT max(version) FROM mz_schema");
 		int version = 0;
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) && !PQgetisnull(res, 0, 0))

@@ -20,16 +20,19 @@ push(mz_store *st, const json_t *msg, int64_t at, bool only_reschedule, mz_err *
 {
 	if (!json_is_object(msg) || !mz_json_str(msg, "kind"))
 		return mz_fail(err, MZ_EINVAL, "queue message needs a kind");
-	mz_stmt *q = mz__stmt(st, Q_QUEUE_FIND, err);
-	if (!q)
-		return MZ_EIO;
 	char *fp = fingerprint(msg);
-	int64_t id = 0;
-	mz__text(q, 1, fp);
-	mz_code rc = mz__one_int(q, &id, NULL, err, "queue lookup");
-	if (rc)
-		goto out;
-	if (id) {
+	mz_code rc;
+	if (only_reschedule) {
+		int64_t id = 0;
+		mz_stmt *q = mz__stmt(st, Q_QUEUE_FIND, err);
+		if (!q) {
+			rc = MZ_EIO;
+			goto out;
+		}
+		mz__text(q, 1, fp);
+		rc = mz__one_int(q, &id, NULL, err, "queue lookup");
+		if (rc || !id)
+			goto out;
 		q = mz__stmt(st, Q_QUEUE_MOVE, err);
 		if (!q) {
 			rc = MZ_EIO;
@@ -40,9 +43,7 @@ push(mz_store *st, const json_t *msg, int64_t at, bool only_reschedule, mz_err *
 		rc = mz__run(q, NULL, err, "queue reschedule");
 		goto out;
 	}
-	if (only_reschedule)
-		goto out;
-	q = mz__stmt(st, Q_QUEUE_INSERT, err);
+	mz_stmt *q = mz__stmt(st, Q_QUEUE_UPSERT, err);
 	if (!q) {
 		rc = MZ_EIO;
 		goto out;
@@ -102,6 +103,7 @@ mz_queue_claim(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max
 			goto fail;
 		mz__int(q, 1, out[i].id);
 		mz__int(q, 2, now + lease_ms);
+		mz__text(q, 3, st->node[0] ? st->node : NULL);
 		if ((code = mz__run(q, NULL, err, "queue lease")) != MZ_OK)
 			goto fail;
 	}
@@ -164,6 +166,22 @@ mz_queue_release_leases(mz_store *st, int64_t now, mz_err *err)
 		return MZ_EIO;
 	mz__int(q, 1, now);
 	return mz__run(q, NULL, err, "queue release leases");
+}
+
+mz_code
+mz_queue_release_node(mz_store *st, const char *node_id, int64_t now, int *released,
+                      mz_err *err)
+{
+	mz_stmt *q = mz__stmt(st, Q_QUEUE_RELEASE_NODE, err);
+	int64_t n = 0;
+	if (!q)
+		return MZ_EIO;
+	mz__int(q, 1, now);
+	mz__text(q, 2, node_id);
+	mz_code rc = mz__run(q, &n, err, "queue release node");
+	if (released)
+		*released = (int)n;
+	return rc;
 }
 
 mz_code

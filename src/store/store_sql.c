@@ -38,18 +38,27 @@ const char *const mz_store__sql[Q_COUNT] = {
 	[Q_EXEC_COUNT] = "SELECT count(*) FROM executions WHERE config_id = ?1 AND status = ?2",
 	[Q_EXEC_COUNT_EXCEPT] = "SELECT count(*) FROM executions WHERE config_id = ?1 AND "
 	                        "status = ?2 AND id <> ?3",
+	[Q_EXEC_GET_LOCKED] = "SELECT body FROM executions WHERE id = ?1",
 	[Q_QUEUE_FIND] = "SELECT id FROM queue WHERE fingerprint = ?1",
-	[Q_QUEUE_INSERT] = "INSERT INTO queue(fingerprint, execution_id, deliver_at) VALUES(?1, ?2, ?3)",
-	/* A claimed message (attempts > 0) is not moved: its handler is at
-	 * work (an external call in flight) and will decide its fate. */
+	/* A message identical to one waiting moves the waiting one; a claimed
+	 * message (attempts > 0) is not moved: its handler is at work (an
+	 * external call in flight) and will decide its fate. One statement, so
+	 * two writers pushing the same message cannot both insert it. */
+	[Q_QUEUE_UPSERT] = "INSERT INTO queue(fingerprint, execution_id, deliver_at) "
+	                   "VALUES(?1, ?2, ?3) ON CONFLICT(fingerprint) DO UPDATE SET "
+	                   "deliver_at = excluded.deliver_at WHERE queue.attempts = 0",
 	[Q_QUEUE_MOVE] = "UPDATE queue SET deliver_at = ?2 WHERE id = ?1 AND attempts = 0",
 	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts FROM queue "
 	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2",
-	[Q_QUEUE_LEASE] = "UPDATE queue SET attempts = attempts + 1, deliver_at = ?2 WHERE id = ?1",
+	[Q_QUEUE_LEASE] = "UPDATE queue SET attempts = attempts + 1, deliver_at = ?2, "
+	                  "claimed_by = ?3 WHERE id = ?1",
 	[Q_QUEUE_ACK] = "DELETE FROM queue WHERE id = ?1",
-	[Q_QUEUE_SET] = "UPDATE queue SET deliver_at = ?2, attempts = 0 WHERE id = ?1",
+	[Q_QUEUE_SET] = "UPDATE queue SET deliver_at = ?2, attempts = 0, claimed_by = NULL "
+	                "WHERE id = ?1",
 	[Q_QUEUE_NEXT] = "SELECT min(deliver_at) FROM queue",
 	[Q_QUEUE_RELEASE] = "UPDATE queue SET deliver_at = ?1 WHERE deliver_at > ?1 AND attempts > 0",
+	[Q_QUEUE_RELEASE_NODE] = "UPDATE queue SET deliver_at = ?1 WHERE claimed_by = ?2 AND "
+	                         "deliver_at > ?1 AND attempts > 0",
 	[Q_QUEUE_COUNT_EXEC] = "SELECT count(*) FROM queue WHERE execution_id = ?1",
 	[Q_PEND_PUSH] = "INSERT INTO pending(config_id, body) VALUES(?1, ?2)",
 	[Q_PEND_OLDEST] = "SELECT id, body FROM pending WHERE config_id = ?1 ORDER BY id LIMIT 1",
@@ -66,7 +75,10 @@ const char *const mz_store__sql[Q_COUNT] = {
 	              "ON CONFLICT(event_id) DO NOTHING",
 	[Q_EVT_PENDING] = "SELECT seq, event_id, body FROM events WHERE processed_at IS NULL "
 	                  "ORDER BY seq LIMIT ?1",
-	[Q_EVT_DONE] = "UPDATE events SET processed_at = ?2, result = ?3 WHERE seq = ?1",
+	/* Only an unprocessed event: a second node that handled the same
+	 * event concurrently changes no row and rolls back what it did. */
+	[Q_EVT_DONE] = "UPDATE events SET processed_at = ?2, result = ?3 WHERE seq = ?1 AND "
+	               "processed_at IS NULL",
 	[Q_EVT_GET] = "SELECT seq, event_id, body, processed_at, result FROM events "
 	              "WHERE event_id = ?1",
 	[Q_DLV_PUSH] = "INSERT INTO deliveries(body, next_at) VALUES(?1, ?2)",
@@ -75,6 +87,23 @@ const char *const mz_store__sql[Q_COUNT] = {
 	[Q_DLV_RETRY] = "UPDATE deliveries SET attempts = attempts + 1, next_at = ?2, "
 	                "last_error = ?3 WHERE id = ?1",
 	[Q_DLV_DEL] = "DELETE FROM deliveries WHERE id = ?1",
+	[Q_NODE_BEAT] = "INSERT INTO nodes(id, address, host_regions, started_at, last_seen) "
+	                "VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(id) DO UPDATE SET "
+	                "address = excluded.address, host_regions = excluded.host_regions, "
+	                "started_at = CASE WHEN ?5 = 1 THEN excluded.started_at "
+	                "ELSE nodes.started_at END, last_seen = excluded.last_seen",
+	[Q_NODE_LIST] = "SELECT id, address, host_regions, started_at, last_seen FROM nodes "
+	                "ORDER BY id",
+	/* Taken when free, expired, or already ours (a renewal). */
+	[Q_LEASE_TAKE] = "INSERT INTO leases(name, holder, expires_at) VALUES(?1, ?2, ?3) "
+	                 "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
+	                 "expires_at = excluded.expires_at WHERE leases.holder = excluded.holder "
+	                 "OR leases.expires_at < ?4",
+	[Q_LEASE_DROP] = "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+	/* SQLite has one writer: nothing to lock, nothing to notify (these
+	 * only bind their parameters); PostgreSQL's driver has its own. */
+	[Q_LOCK] = "SELECT ?1",
+	[Q_NOTIFY] = "SELECT ?1, ?2",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",

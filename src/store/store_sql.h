@@ -16,18 +16,28 @@ enum mz_store_q {
 	Q_PIPE_GET, Q_PIPE_BY_NAME, Q_PIPE_BY_NAME_CI, Q_PIPE_PUT, Q_PIPE_DEL, Q_PIPE_LIST,
 	Q_PIPE_LIST_ALL, Q_HIST_NEWEST, Q_HIST_ADD, Q_HIST_LIST, Q_HIST_DEL,
 	Q_EXEC_GET, Q_EXEC_GET_RAW, Q_EXEC_PUT, Q_EXEC_DEL, Q_EXEC_COUNT, Q_EXEC_COUNT_EXCEPT,
-	Q_QUEUE_FIND, Q_QUEUE_INSERT, Q_QUEUE_MOVE, Q_QUEUE_CLAIM, Q_QUEUE_LEASE, Q_QUEUE_ACK,
-	Q_QUEUE_SET, Q_QUEUE_NEXT, Q_QUEUE_RELEASE, Q_QUEUE_COUNT_EXEC,
+	Q_EXEC_GET_LOCKED,
+	Q_QUEUE_FIND, Q_QUEUE_UPSERT, Q_QUEUE_MOVE, Q_QUEUE_CLAIM, Q_QUEUE_LEASE, Q_QUEUE_ACK,
+	Q_QUEUE_SET, Q_QUEUE_NEXT, Q_QUEUE_RELEASE, Q_QUEUE_RELEASE_NODE, Q_QUEUE_COUNT_EXEC,
 	Q_PEND_PUSH, Q_PEND_OLDEST, Q_PEND_NEWEST, Q_PEND_DEL, Q_PEND_COUNT,
 	Q_OUT_PUSH, Q_OUT_FETCH, Q_OUT_DEL,
 	Q_KV_GET, Q_KV_PUT,
 	Q_EVT_ADD, Q_EVT_PENDING, Q_EVT_DONE, Q_EVT_GET,
 	Q_DLV_PUSH, Q_DLV_DUE, Q_DLV_RETRY, Q_DLV_DEL,
+	Q_NODE_BEAT, Q_NODE_LIST, Q_LEASE_TAKE, Q_LEASE_DROP, Q_LOCK, Q_NOTIFY,
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_COUNT
 };
 
 extern const char *const mz_store__sql[Q_COUNT];
+
+/* The text a driver prepares for q: its own variant where its dialect
+ * needs one (row locks, advisory locks, notifications), else the shared. */
+static inline const char *
+mz_store__sql_for(const mz_sql_driver *drv, int q)
+{
+	return drv->sql && drv->sql[q] ? drv->sql[q] : mz_store__sql[q];
+}
 
 /* The execution list query for q, with ?N parameters bound in this order:
  * type, application, each config id, each status. */

@@ -59,6 +59,15 @@ static const char *const migrations[] = {
 	"CREATE TABLE deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT);"
 	"CREATE INDEX deliveries_due ON deliveries(next_at, id);",
+	/* 4: nodes sharing the store, leases of once-per-cluster work, and the
+	 * node that claimed a queued message (so others take it back when that
+	 * node dies) */
+	"CREATE TABLE nodes(id TEXT PRIMARY KEY, address TEXT NOT NULL,"
+	"  host_regions TEXT NOT NULL, started_at INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL);"
+	"CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"ALTER TABLE queue ADD COLUMN claimed_by TEXT;",
 };
 
 /* SQLite has one writer at a time. Writers of this process queue on this
@@ -96,7 +105,7 @@ sq_prepare(mz_store *st, int q, mz_err *err)
 	sq_store *s = SQ(st);
 	sq_stmt *c = &s->stmt[q];
 	if (!c->s) {
-		if (sqlite3_prepare_v3(s->db, mz_store__sql[q], -1, SQLITE_PREPARE_PERSISTENT, &c->s,
+		if (sqlite3_prepare_v3(s->db, mz_store__sql_for(st->drv, q), -1, SQLITE_PREPARE_PERSISTENT, &c->s,
 		                       NULL) != SQLITE_OK) {
 			sq_fail(st, err, "prepare");
 			c->s = NULL;
