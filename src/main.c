@@ -24,7 +24,7 @@
 
 static const char usage[] =
 	"usage: mizzen serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--db URL]\n"
-	"                    [--log-level debug|info|warn|error]\n"
+	"                    [--host-regions R1,R2] [--log-level debug|info|warn|error]\n"
 	"\n"
 	"  --listen HOST:PORT  address to serve on (default 127.0.0.1:8084)\n"
 	"  --data DIR          data directory, created if missing (default ./var)\n"
@@ -32,6 +32,9 @@ static const char usage[] =
 	"                      [{\"name\": \"local\", \"regions\": [\"local\"]}]}}}\n"
 	"  --db URL            database: a SQLite file path (default DIR/mizzen.db) or\n"
 	"                      postgres://...\n"
+	"  --host-regions LIST local-cloud regions whose instances and HAProxy this node\n"
+	"                      runs, comma-separated (default: every configured region;\n"
+	"                      \"\" hosts none); for several nodes on one PostgreSQL\n"
 	"  --log-level LEVEL   default info, or $MIZZEN_LOG_LEVEL\n";
 
 typedef struct serve_opts {
@@ -41,6 +44,7 @@ typedef struct serve_opts {
 	const char *config;
 	const char *db;
 	const char *log_level;
+	const char *host_regions; /* NULL: every configured region */
 } serve_opts;
 
 /* HOST:PORT, [V6]:PORT, :PORT or PORT. */
@@ -193,6 +197,65 @@ setting(const json_t *root, const char *a, const char *b)
 	return b ? json_object_get(v, b) : v;
 }
 
+/* This node's id, stable across restarts on the same data directory (so a
+ * restarted node takes back its own claims at once): DATA/node-id, made on
+ * first start. */
+static char *
+node_id(const char *data)
+{
+	char *path = mz_asprintf("%s/node-id", data);
+	size_t len = 0;
+	char *id = mz_read_file(path, &len, NULL);
+	if (id) {
+		while (len > 0 && (id[len - 1] == '\n' || id[len - 1] == ' '))
+			id[--len] = '\0';
+	}
+	if (!id || !*id || len >= 40) {
+		free(id);
+		char fresh[27];
+		mz_ulid(fresh);
+		id = mz_strdup(fresh);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fprintf(f, "%s\n", id);
+			fclose(f);
+		}
+	}
+	free(path);
+	return id;
+}
+
+/* The regions this node hosts: --host-regions as given, else every region
+ * of the local provider's accounts (the default account's "local"). */
+static json_t *
+host_regions(const char *flag, const json_t *local_accounts)
+{
+	json_t *out = json_array();
+	if (flag) {
+		char *copy = mz_strdup(flag), *save = NULL;
+		for (char *r = strtok_r(copy, ", ", &save); r; r = strtok_r(NULL, ", ", &save))
+			json_array_append_new(out, json_string(r));
+		free(copy);
+		return out;
+	}
+	size_t i, j;
+	json_t *a, *reg;
+	json_array_foreach(local_accounts, i, a) {
+		json_array_foreach(json_object_get(a, "regions"), j, reg) {
+			const char *name = json_is_string(reg) ? json_string_value(reg)
+			                                      : mz_json_str(reg, "name");
+			bool seen = false;
+			for (size_t k = 0; name && k < json_array_size(out); k++)
+				seen = seen || mz_streq(json_string_value(json_array_get(out, k)), name);
+			if (name && !seen)
+				json_array_append_new(out, json_string(name));
+		}
+	}
+	if (!json_array_size(local_accounts))
+		json_array_append_new(out, json_string("local"));
+	return out;
+}
+
 static int
 serve(int argc, char **argv)
 {
@@ -217,7 +280,8 @@ serve(int argc, char **argv)
 		memcpy(flag, a, flen);
 		flag[flen] = '\0';
 		if (strcmp(flag, "--listen") && strcmp(flag, "--data") && strcmp(flag, "--config") &&
-		    strcmp(flag, "--db") && strcmp(flag, "--log-level")) {
+		    strcmp(flag, "--db") && strcmp(flag, "--log-level") &&
+		    strcmp(flag, "--host-regions")) {
 			fprintf(stderr, "mizzen serve: unknown flag '%s'\n%s", flag, usage);
 			return 2;
 		}
@@ -241,6 +305,8 @@ serve(int argc, char **argv)
 			o.config = val;
 		} else if (strcmp(flag, "--db") == 0) {
 			o.db = val;
+		} else if (strcmp(flag, "--host-regions") == 0) {
+			o.host_regions = val;
 		} else {
 			o.log_level = val;
 		}
@@ -348,6 +414,8 @@ serve(int argc, char **argv)
 	mz_cloud *cloud = NULL;
 	mz_bakery *bakery = NULL;
 	json_t *local_accounts = NULL;
+	char *self = NULL, *address = NULL; /* this node's id and HOST:PORT */
+	json_t *hosted = NULL;
 	char *ui_base = mz_asprintf(v6 ? "http://[%s]:%d" : "http://%s:%d", o.host, o.port);
 	mz_engine_register_builtin();
 	/* The cloud: the local provider with the accounts of provider "local"
@@ -378,7 +446,11 @@ serve(int argc, char **argv)
 	}
 	mz_bakery_register_stages(bakery);
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
-	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base};
+	self = node_id(o.data);
+	address = mz_asprintf(v6 ? "[%s]:%d" : "%s:%d", o.host, o.port);
+	hosted = host_regions(o.host_regions, local_accounts);
+	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base,
+	                         .node_id = self, .address = address, .host_regions = hosted};
 	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the engine: %s\n", err.msg);
 		goto out;
@@ -392,7 +464,7 @@ serve(int argc, char **argv)
 		goto out;
 	}
 	mz_pollers_config pcfg = {
-		.db_url = db_url, .events = events,
+		.db_url = db_url, .events = events, .engine = engine,
 		.interval_ms = mz_json_int(setting(settings, "pollers", NULL), "intervalSeconds", 0) *
 		               1000,
 		.docker_accounts = setting(settings, "dockerRegistry", "accounts"),
@@ -429,6 +501,9 @@ out:
 	mz_bakery_stop(bakery);
 	mz_cloud_stop(cloud);
 	json_decref(local_accounts);
+	json_decref(hosted);
+	free(address);
+	free(self);
 	free(ui_base);
 	free(db_url);
 	json_decref(accounts);

@@ -94,6 +94,7 @@ extern const api_route api_strategy_routes[]; /* api_strategies.c */
 extern const api_route api_search_routes[];   /* api_search.c */
 extern const api_route api_project_routes[];  /* api_projects.c */
 extern const api_route api_template_routes[]; /* api_templates.c */
+extern const api_route api_node_routes[];   /* api_nodes.c */
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 

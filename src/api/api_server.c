@@ -31,7 +31,8 @@ static const api_route *const route_tables[] = {
 	api_misc_routes, api_app_routes, api_pipeline_routes, api_execution_routes,
 	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes,
 	api_artifact_routes, api_image_routes, api_deck_routes, api_strategy_routes,
-	api_search_routes, api_project_routes, api_template_routes, NULL,
+	api_search_routes, api_project_routes, api_template_routes, api_node_routes,
+	NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */

@@ -147,6 +147,7 @@ worker_main(void *arg)
 		mz_error("engine: worker cannot open store: %s", err.msg);
 		return NULL;
 	}
+	mz_store_set_node(st, mz_engine_node_id(eng));
 	for (;;) {
 		pthread_mutex_lock(&eng->mu);
 		bool stop = eng->stopping;
@@ -188,21 +189,37 @@ mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err)
 	pthread_cond_init(&eng->cv, NULL);
 	eng->cache = mz__cache_new();
 
-	/* One mizzen server owns its store (SQLite file or PostgreSQL
-	 * database), so messages left claimed by a server that died are taken
-	 * back now rather than after their lease. */
+	snprintf(eng->node_id, sizeof(eng->node_id), "%s",
+	         cfg->node_id && *cfg->node_id ? cfg->node_id : "local");
+	eng->address = mz_strdup(cfg->address ? cfg->address : "");
+	eng->host_regions = cfg->host_regions ? json_deep_copy(cfg->host_regions) : json_array();
+
+	/* Messages left claimed by this server when it died (a SQLite file has
+	 * one server: all of them; a shared PostgreSQL: those this node
+	 * claimed) are taken back now rather than after their lease. */
 	mz_code rc = mz_store_open(eng->db_url, &st, err);
 	if (rc == MZ_OK) {
 		if ((rc = mz_store_begin(st, err)) == MZ_OK) {
-			rc = mz_queue_release_leases(st, mz_now_ms(), err);
+			rc = mz_store_shared(st)
+			         ? mz_queue_release_node(st, eng->node_id, mz_now_ms(), NULL, err)
+			         : mz_queue_release_leases(st, mz_now_ms(), err);
 			rc = rc ? (mz_store_rollback(st), rc) : mz_store_commit(st, err);
 		}
 	}
 	mz_store_close(st);
+	if (rc == MZ_OK)
+		rc = mz__node_start(eng, err);
 	if (rc) {
+		pthread_mutex_lock(&eng->mu);
+		eng->stopping = true;
+		pthread_cond_broadcast(&eng->cv);
+		pthread_mutex_unlock(&eng->mu);
+		mz__node_stop(eng);
 		mz__cache_free(eng->cache);
 		free(eng->db_url);
 		free(eng->ui_base);
+		free(eng->address);
+		json_decref(eng->host_regions);
 		free(eng);
 		return rc;
 	}
@@ -225,7 +242,10 @@ mz_engine_stop(mz_engine *eng)
 	pthread_mutex_unlock(&eng->mu);
 	for (int i = 0; i < eng->nthreads; i++)
 		pthread_join(eng->threads[i], NULL);
+	mz__node_stop(eng);
 	free(eng->threads);
+	free(eng->address);
+	json_decref(eng->host_regions);
 	pthread_mutex_destroy(&eng->mu);
 	pthread_cond_destroy(&eng->cv);
 	mz__cache_free(eng->cache);

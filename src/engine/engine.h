@@ -138,6 +138,12 @@ typedef struct mz_engine_config {
 	const char *db_url;   /* store URL: each worker opens its own connection */
 	int workers;          /* default 2 */
 	const char *ui_base;  /* e.g. http://127.0.0.1:8084, for links */
+	/* This server as a node of those sharing the store: its stable id
+	 * (NULL: "local"), its --listen HOST:PORT, and the regions whose
+	 * instances it runs (a JSON array, borrowed; NULL: none). */
+	const char *node_id;
+	const char *address;
+	const json_t *host_regions;
 } mz_engine_config;
 
 mz_code mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err);
@@ -151,6 +157,18 @@ void mz_engine_wake(mz_engine *eng);
  * thread: keep it short (e.g. queue a server-sent event). */
 typedef void (*mz_exec_listener)(const json_t *execution, void *udata);
 void mz_engine_set_listener(mz_engine *eng, mz_exec_listener fn, void *udata);
+
+/* ---- the cluster ------------------------------------------------------ */
+
+/* A node that has not refreshed its heartbeat for this long is dead: the
+ * messages it held are taken back by the others. */
+#define MZ_NODE_LEASE_MS 5000
+
+const char *mz_engine_node_id(const mz_engine *eng);
+/* Takes or renews the lease `name` for this node until now + ttl_ms: true
+ * while this node should do the once-per-cluster work it names (pollers,
+ * cron, trigger dispatch, notifications). Always true on SQLite. */
+bool mz_engine_lease(mz_engine *eng, mz_store *st, const char *name, int64_t ttl_ms);
 
 /* ---- what the API asks of the engine --------------------------------- */
 

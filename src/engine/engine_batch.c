@@ -270,7 +270,7 @@ quarantine(mz_engine *eng, mz_store *st, mz_msg *m, const char *why)
 	if (mz_store_begin(st, &err))
 		return;
 	json_t *exec = NULL;
-	if (exec_id && mz_exec_get(st, exec_id, &exec, &err) == MZ_OK) {
+	if (exec_id && mz_exec_get_locked(st, exec_id, &exec, &err) == MZ_OK) {
 		if (!mz_status_complete(mz__status(exec))) {
 			mz__set_status(exec, "TERMINAL");
 			json_object_set_new(exec, "endTime", json_integer(mz_now_ms()));
@@ -318,6 +318,8 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		mz_expr_thread_deadline(prev_deadline);
 		if (rc == MZ_OK)
 			rc = mz__batch_flush(&b);
+		if (rc == MZ_OK)
+			rc = mz__notify_remote(eng, &b);
 		if (rc == MZ_OK && mz_store_commit(st, &b.err) == MZ_OK) {
 			done = b.handled;
 			mz__notify(eng, &b);
@@ -371,6 +373,8 @@ mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *
 	rc = fn(&b, arg);
 	if (rc == MZ_OK)
 		rc = mz__batch_flush(&b);
+	if (rc == MZ_OK)
+		rc = mz__notify_remote(eng, &b);
 	if (rc == MZ_OK)
 		rc = mz_store_commit(st, &b.err);
 	else

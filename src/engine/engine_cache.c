@@ -101,7 +101,9 @@ mz__cache_load(mz_exec_cache *c, mz_store *st, const char *id, char **text, size
 	}
 	char *raw = NULL;
 	size_t n = 0;
-	mz_code rc = mz_exec_get_raw(st, id, &raw, &n, NULL, err);
+	/* locked: on a shared store one node at a time changes an execution,
+	 * and the next reads the text the previous one committed */
+	mz_code rc = mz_exec_get_raw_locked(st, id, &raw, &n, NULL, err);
 	json_t *doc = NULL;
 	if (rc == MZ_OK && have && n == hit.len && memcmp(raw, hit.text, n) == 0) {
 		doc = hit.doc;

@@ -29,7 +29,12 @@ mz__should_queue(mz_batch *b, const json_t *exec, bool *queue)
 	*queue = false;
 	if (!cfg || (!limit && max <= 0))
 		return MZ_OK;
-	mz_code rc = mz__batch_flush(b);
+	/* on a shared store, one node at a time decides for a pipeline */
+	char *key = mz_asprintf("config:%s", cfg);
+	mz_code rc = mz_store_lock(b->st, key, &b->err);
+	free(key);
+	if (rc == MZ_OK)
+		rc = mz__batch_flush(b);
 	if (rc == MZ_OK)
 		rc = mz_exec_count_status(b->st, cfg, "RUNNING", mz_json_str(exec, "id"), &running,
 		                          &b->err);
@@ -261,7 +266,11 @@ mz__h_start_waiting(mz_batch *b, const json_t *msg)
 	json_t *next = NULL;
 	if (!cfg)
 		return MZ_OK;
-	mz_code rc = mz_pending_pop(b->st, cfg, purge, &next, &b->err);
+	char *key = mz_asprintf("config:%s", cfg);
+	mz_code rc = mz_store_lock(b->st, key, &b->err);
+	free(key);
+	if (rc == MZ_OK)
+		rc = mz_pending_pop(b->st, cfg, purge, &next, &b->err);
 	if (rc || !next)
 		return rc;
 	if (purge) {

@@ -382,6 +382,8 @@ mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b)
 		if (rc == MZ_OK)
 			rc = mz__batch_flush(&ab);
 		if (rc == MZ_OK)
+			rc = mz__notify_remote(eng, &ab);
+		if (rc == MZ_OK)
 			rc = mz_store_commit(st, &ab.err);
 		else
 			mz_store_rollback(st);

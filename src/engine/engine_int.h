@@ -41,6 +41,14 @@ struct mz_engine {
 	uint64_t wake_seq;
 	mz_exec_listener listener;
 	void *listener_data;
+
+	/* this server as a node of the cluster (engine_node.c) */
+	char node_id[64];
+	char *address;
+	json_t *host_regions;
+	bool shared;            /* the store is shared with other nodes */
+	pthread_t node_thread, remote_thread;
+	bool have_node_thread, have_remote_thread;
 };
 
 /* An execution loaded during a batch: written back once at commit. */
@@ -223,6 +231,13 @@ mz_code mz__should_queue(mz_batch *b, const json_t *exec, bool *queue);
 /* Tells the engine's listener about every execution a committed batch
  * changed. */
 void mz__notify(mz_engine *eng, mz_batch *b);
+/* engine_node.c: tells the other nodes which executions the batch changed
+ * (inside its transaction: they hear it when it commits). */
+mz_code mz__notify_remote(mz_engine *eng, mz_batch *b);
+/* engine_node.c: starts and stops the heartbeat and the listener of other
+ * nodes' changes. */
+mz_code mz__node_start(mz_engine *eng, mz_err *err);
+void mz__node_stop(mz_engine *eng);
 
 /* Runs the deferred external tasks of a committed batch. */
 void mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b);

@@ -15,6 +15,7 @@
 #define EVENT_BATCH 20
 #define OUTBOX_BATCH 20
 #define IDLE_WAIT_MS 250
+#define DISPATCH_LEASE_MS 5000 /* renewed every pass (at most IDLE_WAIT_MS apart) */
 #define CRON_CHECK_MS 250
 #define CRON_MISFIRE_MS 60000 /* a firing missed by more than this is skipped */
 
@@ -224,6 +225,12 @@ dispatch_one(mz_events *ev, mz_store *st, const json_t *item, bool *launched, mz
 		else
 			mz_store_rollback(st);
 	}
+	if (rc == MZ_ECONFLICT) {
+		/* another node processed it first: what this one did is undone */
+		mz_err_clear(err);
+		json_array_clear(started);
+		rc = MZ_OK;
+	}
 	if (rc == MZ_OK && json_array_size(started) > 0)
 		*launched = true;
 	json_decref(started);
@@ -275,6 +282,15 @@ outbox_one(mz_events *ev, mz_store *st, json_int_t id, const json_t *oevent, boo
 	mz_code rc = mz_store_begin(st, err);
 	if (rc)
 		return rc;
+	/* Consumed first: a second node consuming the same row waits for this
+	 * transaction, then finds it gone and does nothing. */
+	rc = mz_outbox_delete(st, id, err);
+	if (rc) {
+		mz_store_rollback(st);
+		if (rc == MZ_ECONFLICT)
+			mz_err_clear(err);
+		return rc == MZ_ECONFLICT ? MZ_OK : rc;
+	}
 	json_t *exec = NULL;
 	const char *exec_id = mz_json_str(c, "executionId");
 	if (exec_id) {
@@ -300,8 +316,6 @@ outbox_one(mz_events *ev, mz_store *st, json_int_t id, const json_t *oevent, boo
 	}
 	if (rc == MZ_OK)
 		rc = mz__notify_plan(ev, st, oevent, exec, deliveries, err);
-	if (rc == MZ_OK)
-		rc = mz_outbox_delete(st, id, err);
 	json_decref(exec);
 	if (rc == MZ_OK)
 		rc = mz_store_commit(st, err);
@@ -467,14 +481,21 @@ dispatcher_main(void *arg)
 		pthread_mutex_unlock(&ev->lock);
 		if (stop)
 			break;
-		/* Matching needs the index current: with a store failure the
-		 * events wait rather than match against nothing. */
-		int a = -1, b = -1;
-		if (mz__index_refresh(&ev->index, st, &err) == MZ_OK) {
+		/* Trigger dispatch and cron run on one node of a cluster at a
+		 * time (the others stand by to take the lease over); each event
+		 * and outbox row is also claimed in its own transaction, so even
+		 * two dispatchers would not start a pipeline twice. Matching
+		 * needs the index current: with a store failure the events wait
+		 * rather than match against nothing. */
+		int a = 0, b = 0;
+		if (!mz_engine_lease(ev->engine, st, "events.dispatch", DISPATCH_LEASE_MS)) {
+			/* standing by */
+		} else if (mz__index_refresh(&ev->index, st, &err) == MZ_OK) {
 			a = dispatch_events(ev, st);
 			b = dispatch_outbox(ev, st);
 			cron_tick(ev, st);
 		} else {
+			a = b = -1;
 			mz_error("events: cannot read the pipeline configs: %s", err.msg);
 		}
 		if (a < 0 || b < 0) {

@@ -271,7 +271,10 @@ mz__notifier_main(void *arg)
 	for (;;) {
 		json_t *due = NULL;
 		int64_t now = mz_now_ms();
-		if (mz_delivery_due(st, now, 20, &due, &err) != MZ_OK) {
+		/* one node of a cluster sends notifications, so none goes twice */
+		if (!mz_engine_lease(ev->engine, st, "events.notify", 5000))
+			due = json_array();
+		else if (mz_delivery_due(st, now, 20, &due, &err) != MZ_OK) {
 			mz_error("events: cannot read notification deliveries: %s", err.msg);
 			due = json_array();
 		}

@@ -18,6 +18,7 @@
 struct mz_pollers {
 	char *db_url;
 	mz_events *events;
+	mz_engine *engine;
 	int64_t interval_ms;
 	json_t *docker_accounts;
 	json_t *jenkins_masters;
@@ -582,7 +583,11 @@ poller_main(void *arg)
 			mz_error("pollers: cannot open the store: %s", err.msg);
 			st = NULL;
 		}
-		if (st)
+		/* One node of a cluster polls (the lease outlives two intervals,
+		 * so a live holder keeps it and a dead one's passes on). Events
+		 * have deterministic ids: even a second poller's would be kept
+		 * once. */
+		if (st && mz_engine_lease(p->engine, st, "pollers", 2 * p->interval_ms + 5000))
 			poll_all(p, st);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -610,6 +615,7 @@ mz_pollers_start(const mz_pollers_config *cfg, mz_pollers **out, mz_err *err)
 		return mz_fail(err, MZ_ENOMEM, "out of memory");
 	p->db_url = mz_strdup(cfg->db_url);
 	p->events = cfg->events;
+	p->engine = cfg->engine;
 	p->interval_ms = cfg->interval_ms;
 	if (p->interval_ms <= 0) {
 		const char *env = getenv("MZ_POLL_INTERVAL_MS");

@@ -21,6 +21,7 @@
 #define MZ_POLLERS_H
 
 #include "core/core.h"
+#include "engine/engine.h"
 #include "events/events.h"
 
 typedef struct mz_pollers mz_pollers;
@@ -28,6 +29,7 @@ typedef struct mz_pollers mz_pollers;
 typedef struct mz_pollers_config {
 	const char *db_url;
 	mz_events *events;          /* woken after events are stored */
+	mz_engine *engine;          /* its node's lease: one node of a cluster polls */
 	int64_t interval_ms;        /* 0: $MZ_POLL_INTERVAL_MS, else 30000 */
 	/* [{"name", "address"}]: docker registry accounts and Jenkins masters
 	 * (borrowed, copied). A master not listed is looked up in

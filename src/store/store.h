@@ -87,6 +87,9 @@ mz_code mz_exec_put_text(mz_store *st, const json_t *exec, const char *body, mz_
  * "ORCHESTRATION". */
 mz_code mz_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len,
                         char type[16], mz_err *err);
+/* The same, locked for changing it (as mz_exec_get_locked). */
+mz_code mz_exec_get_raw_locked(mz_store *st, const char *id, char **body, size_t *len,
+                               char type[16], mz_err *err);
 mz_code mz_exec_delete(mz_store *st, const char *id, mz_err *err);
 
 typedef struct mz_exec_query {

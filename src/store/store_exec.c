@@ -33,11 +33,11 @@ mz_exec_get_locked(mz_store *st, const char *id, json_t **exec, mz_err *err)
 	return rc;
 }
 
-mz_code
-mz_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len, char type[16],
-                mz_err *err)
+static mz_code
+get_raw(mz_store *st, int q_index, const char *id, char **body, size_t *len, char type[16],
+        mz_err *err)
 {
-	mz_stmt *q = mz__stmt(st, Q_EXEC_GET_RAW, err);
+	mz_stmt *q = mz__stmt(st, q_index, err);
 	if (!q)
 		return MZ_EIO;
 	mz__text(q, 1, id);
@@ -65,6 +65,20 @@ mz_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len, char typ
 		snprintf(type, 16, "%s", mz__col_text(q, 1));
 	mz__reset(q);
 	return MZ_OK;
+}
+
+mz_code
+mz_exec_get_raw(mz_store *st, const char *id, char **body, size_t *len, char type[16],
+                mz_err *err)
+{
+	return get_raw(st, Q_EXEC_GET_RAW, id, body, len, type, err);
+}
+
+mz_code
+mz_exec_get_raw_locked(mz_store *st, const char *id, char **body, size_t *len, char type[16],
+                       mz_err *err)
+{
+	return get_raw(st, Q_EXEC_GET_RAW_LOCKED, id, body, len, type, err);
 }
 
 static void

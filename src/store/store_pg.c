@@ -30,6 +30,7 @@
 /* Where PostgreSQL's dialect differs from the shared statements. */
 static const char *const pg_sql[Q_COUNT] = {
 	[Q_EXEC_GET_LOCKED] = "SELECT body FROM executions WHERE id = ?1 FOR UPDATE",
+	[Q_EXEC_GET_RAW_LOCKED] = "SELECT body, type FROM executions WHERE id = ?1 FOR UPDATE",
 	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts FROM queue "
 	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2 "
 	                  "FOR UPDATE SKIP LOCKED",

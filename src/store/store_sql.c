@@ -39,6 +39,7 @@ const char *const mz_store__sql[Q_COUNT] = {
 	[Q_EXEC_COUNT_EXCEPT] = "SELECT count(*) FROM executions WHERE config_id = ?1 AND "
 	                        "status = ?2 AND id <> ?3",
 	[Q_EXEC_GET_LOCKED] = "SELECT body FROM executions WHERE id = ?1",
+	[Q_EXEC_GET_RAW_LOCKED] = "SELECT body, type FROM executions WHERE id = ?1",
 	[Q_QUEUE_FIND] = "SELECT id FROM queue WHERE fingerprint = ?1",
 	/* A message identical to one waiting moves the waiting one; a claimed
 	 * message (attempts > 0) is not moved: its handler is at work (an

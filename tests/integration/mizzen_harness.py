@@ -89,6 +89,15 @@ def http(method, url, body=None, headers=None, timeout=10.0):
     return status, parsed, rhdrs
 
 
+def http_stream(url, headers=None, timeout=10.0):
+    """Opens a GET whose answer streams (the server-sent events of
+    GET /events); returns the open response: read lines from it, close it."""
+    hdrs = {"Accept": "text/event-stream"}
+    hdrs.update(headers or {})
+    req = urllib.request.Request(url, method="GET", headers=hdrs)
+    return urllib.request.urlopen(req, timeout=timeout)
+
+
 class Server:
     """The real mizzen server on 127.0.0.1:<free port> with its own data
     directory (removed on stop unless keep_data)."""
@@ -207,6 +216,10 @@ class Server:
         """Returns (status, parsed JSON or text)."""
         status, parsed, _ = http(method, self.url + path, body, headers, timeout)
         return status, parsed
+
+    def stream(self, path, headers=None, timeout=10.0):
+        """A streaming GET (see http_stream)."""
+        return http_stream(self.url + path, headers, timeout)
 
     def log_tail(self, limit=20000):
         try:
