@@ -382,6 +382,145 @@ test_transactions(void **state)
 	                        ? "postgres" : "sqlite");
 }
 
+
+/* The node registry, leases, the claims a dead node held, locks and
+ * notifications (PostgreSQL delivers them on commit; SQLite has none). */
+static void
+test_nodes(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *regions = J("[\"east\"]"), *list = NULL;
+	assert_int_equal(mz_node_heartbeat(st, "n1", "127.0.0.1:1", regions, 1000, true, &err), MZ_OK);
+	assert_int_equal(mz_node_heartbeat(st, "n2", "127.0.0.1:2", NULL, 1000, true, &err), MZ_OK);
+	assert_int_equal(mz_node_heartbeat(st, "n1", "127.0.0.1:1", regions, 9000, false, &err), MZ_OK);
+	assert_int_equal(mz_node_list(st, 9500, 5000, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	json_t *a = json_array_get(list, 0), *b = json_array_get(list, 1);
+	assert_string_equal(mz_json_str(a, "id"), "n1");
+	assert_true(json_is_true(json_object_get(a, "alive")));
+	assert_int_equal(mz_json_int(a, "startedAt", 0), 1000);
+	assert_int_equal(mz_json_int(a, "lastSeen", 0), 9000);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(a, "hostRegions"), 0)),
+	                    "east");
+	assert_false(json_is_true(json_object_get(b, "alive"))); /* silent for 8.5 s */
+	assert_int_equal(json_array_size(json_object_get(b, "hostRegions")), 0);
+	json_decref(list);
+	json_decref(regions);
+
+	bool held = false;
+	assert_int_equal(mz_lease_take(st, "pollers", "n1", 1000, 5000, &held, &err), MZ_OK);
+	assert_true(held);
+	assert_int_equal(mz_lease_take(st, "pollers", "n2", 2000, 5000, &held, &err), MZ_OK);
+	assert_false(held);
+	assert_int_equal(mz_lease_take(st, "pollers", "n1", 3000, 5000, &held, &err), MZ_OK);
+	assert_true(held); /* renewed until 8000 */
+	assert_int_equal(mz_lease_take(st, "pollers", "n2", 7000, 5000, &held, &err), MZ_OK);
+	assert_false(held);
+	assert_int_equal(mz_lease_take(st, "pollers", "n2", 8001, 5000, &held, &err), MZ_OK);
+	assert_true(held); /* expired: taken over */
+	assert_int_equal(mz_lease_drop(st, "pollers", "n1", &err), MZ_OK); /* not n1's: kept */
+	assert_int_equal(mz_lease_take(st, "pollers", "n1", 8002, 5000, &held, &err), MZ_OK);
+	assert_false(held);
+	assert_int_equal(mz_lease_drop(st, "pollers", "n2", &err), MZ_OK);
+	assert_int_equal(mz_lease_take(st, "pollers", "n1", 8003, 5000, &held, &err), MZ_OK);
+	assert_true(held);
+
+	/* a message claimed by n2 under a long lease comes back when n2 dies */
+	json_t *m = J("{\"kind\": \"runTask\", \"executionId\": \"x\"}");
+	mz_msg out[2];
+	int n = 0, released = -1;
+	int64_t when = 0;
+	assert_int_equal(mz_queue_push(st, m, 100, &err), MZ_OK);
+	mz_store_set_node(st, "n2");
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_claim(st, 200, 60000, out, 2, &n, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(n, 1);
+	mz_msg_release(&out[0]);
+	assert_int_equal(mz_queue_release_node(st, "n1", 300, &released, &err), MZ_OK);
+	assert_int_equal(released, 0);
+	assert_int_equal(mz_queue_release_node(st, "n2", 300, &released, &err), MZ_OK);
+	assert_int_equal(released, 1);
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_int_equal(when, 300);
+	json_decref(m);
+
+	put_exec(st, "locked", "c", "RUNNING", 1);
+	json_t *got = NULL;
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_store_lock(st, "config:c", &err), MZ_OK);
+	assert_int_equal(mz_exec_get_locked(st, "locked", &got, &err), MZ_OK);
+	assert_int_equal(mz_store_notify(st, "mz_test", "hello", &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	json_decref(got);
+	assert_int_equal(mz_exec_get_locked(st, "nope", &got, &err), MZ_ENOTFOUND);
+}
+
+/* Two connections: a notification sent in a committed transaction reaches
+ * the listener; one sent in a rolled-back transaction does not. */
+static void
+test_notifications(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	char *payload = NULL;
+	if (!mz_store_shared(st)) {
+		assert_int_equal(mz_store_listen(st, "mz_test", &err), MZ_EINVAL);
+		return;
+	}
+	mz_store *listener = NULL;
+	assert_int_equal(mz_store_open(getenv("MZ_TEST_STORE_URL"), &listener, &err), MZ_OK);
+	assert_int_equal(mz_store_listen(listener, "mz_test", &err), MZ_OK);
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_store_notify(st, "mz_test", "undone", &err), MZ_OK);
+	mz_store_rollback(st);
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_store_notify(st, "mz_test", "done", &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(mz_store_wait_notification(listener, 2000, &payload, &err), MZ_OK);
+	assert_non_null(payload);
+	assert_string_equal(payload, "done");
+	free(payload);
+	assert_int_equal(mz_store_wait_notification(listener, 100, &payload, &err), MZ_OK);
+	assert_null(payload);
+	mz_store_close(listener);
+}
+
+/* PostgreSQL, two connections in open transactions: each claims a
+ * different message (the other's are skipped, not waited for). */
+static void
+test_claims_skip_locked(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	if (!mz_store_shared(st))
+		return; /* SQLite: one writer at a time, nothing to skip */
+	mz_store *other = NULL;
+	assert_int_equal(mz_store_open(getenv("MZ_TEST_STORE_URL"), &other, &err), MZ_OK);
+	json_t *m1 = J("{\"kind\": \"a\", \"executionId\": \"x\"}");
+	json_t *m2 = J("{\"kind\": \"b\", \"executionId\": \"y\"}");
+	assert_int_equal(mz_queue_push(st, m1, 1, &err), MZ_OK);
+	assert_int_equal(mz_queue_push(st, m2, 2, &err), MZ_OK);
+	mz_msg a[2], b[2];
+	int na = 0, nb = 0;
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_claim(st, 10, 1000, a, 1, &na, &err), MZ_OK);
+	assert_int_equal(mz_store_begin(other, &err), MZ_OK);
+	assert_int_equal(mz_queue_claim(other, 10, 1000, b, 2, &nb, &err), MZ_OK);
+	assert_int_equal(na, 1);
+	assert_int_equal(nb, 1);
+	assert_string_equal(mz_json_str(a[0].body, "kind"), "a");
+	assert_string_equal(mz_json_str(b[0].body, "kind"), "b");
+	assert_int_equal(mz_store_commit(other, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	mz_msg_release(&a[0]);
+	mz_msg_release(&b[0]);
+	mz_store_close(other);
+	json_decref(m1);
+	json_decref(m2);
+}
+
 int
 main(void)
 {
@@ -393,6 +532,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pending_outbox_kv, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_events_deliveries, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_transactions, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_nodes, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_notifications, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_claims_skip_locked, open_store, close_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
