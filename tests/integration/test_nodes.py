@@ -179,10 +179,11 @@ class ThreeNodes(unittest.TestCase):
                 "triggers": [{"type": "git", "source": "git", "url": repo.path,
                               "branch": "main", "enabled": True}]})
 
-            def first_seen():
-                return any("git %s main: first seen" % repo.path in n.log_tail(200000)
+            def baseline():
+                return any("git %s main: baseline" % repo.path in n.log_tail(200000) or
+                           "git %s main: first seen" % repo.path in n.log_tail(200000)
                            for n in self.nodes)
-            wait_until(first_seen, timeout=20, message="a poller's first look")
+            wait_until(baseline, timeout=20, message="the trigger's baseline")
             head = repo.commit("second")
 
             def executions():
