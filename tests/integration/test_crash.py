@@ -21,7 +21,9 @@ class KillNine(unittest.TestCase):
                 Server(extra_args=self.server_args, keep_data=False) as srv:
             create_app(srv, APP)
             save_pipeline(srv, {"application": APP, "name": "waits", "stages": [
-                {"refId": "1", "type": "wait", "name": "first", "waitTime": 1},
+                # long enough that all 20 are still waiting at the kill even
+                # when a loaded machine takes seconds to start 50 executions
+                {"refId": "1", "type": "wait", "name": "first", "waitTime": 4},
                 {"refId": "2", "requisiteStageRefIds": ["1"], "type": "wait", "name": "second",
                  "waitTime": 1},
                 {"refId": "3", "requisiteStageRefIds": ["2"], "type": "evaluateVariables",
