@@ -411,6 +411,7 @@ serve(int argc, char **argv)
 	mz_api *api = NULL;
 	mz_events *events = NULL;
 	mz_pollers *pollers = NULL;
+	mz_repos *repos = NULL;
 	mz_cloud *cloud = NULL;
 	mz_bakery *bakery = NULL;
 	json_t *local_accounts = NULL;
@@ -473,10 +474,18 @@ serve(int argc, char **argv)
 		fprintf(stderr, "mizzen serve: cannot start the pollers: %s\n", err.msg);
 		goto out;
 	}
+	mz_repos_config rcfg = {
+		.db_url = db_url, .data_dir = o.data, .repos = setting(settings, "pipelineRepos", NULL),
+		.interval_ms = mz_json_int(setting(settings, "pollers", NULL), "intervalSeconds", 0) *
+		               1000};
+	if (mz_repos_start(&rcfg, &repos, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: pipelineRepos: %s\n", err.msg);
+		goto out;
+	}
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
 	                      .version = MZ_VERSION, .events = events,
-	                      .settings = settings};
+	                      .settings = settings, .repos = repos};
 	if (mz_api_start(&acfg, &api, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;
@@ -494,6 +503,7 @@ serve(int argc, char **argv)
 	rc = 0;
 out:
 	mz_api_stop(api);
+	mz_repos_stop(repos);
 	mz_pollers_stop(pollers);
 	mz_events_stop(events);
 	if (engine)

@@ -41,6 +41,8 @@ typedef struct mz_api_config {
 	const json_t *settings;  /* the config file (borrowed, copied): Jenkins
 	                          * masters, preconfigured jobs and webhooks,
 	                          * quiet period; NULL: none */
+	struct mz_repos *repos;  /* borrowed: pipelines from git, woken by a push
+	                          * webhook; NULL: none configured */
 } mz_api_config;
 
 mz_code mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err);

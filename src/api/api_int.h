@@ -28,6 +28,7 @@ struct mz_api {
 	struct mz_cloud *cloud;   /* NULL: no cloud (empty cloud views) */
 	json_t *accounts;  /* normalised: [{name, regions: [names], ...}] */
 	json_t *settings; /* the whole config file (an object; {} when none) */
+	struct mz_repos *repos; /* pipelines from git (NULL: none) */
 	char *version;
 	char *web_dir;     /* NULL if no UI is installed */
 
@@ -95,6 +96,7 @@ extern const api_route api_search_routes[];   /* api_search.c */
 extern const api_route api_project_routes[];  /* api_projects.c */
 extern const api_route api_template_routes[]; /* api_templates.c */
 extern const api_route api_node_routes[];   /* api_nodes.c */
+extern const api_route api_repo_routes[];     /* api_repos.c */
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 

@@ -84,6 +84,7 @@ void
 api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 {
 	mz_err err = {0};
+	json_object_del(cfg, "managedBy"); /* only the git sync marks a config as its own */
 	if (!api_validate_config(r, cfg))
 		return;
 	char *name = trimmed(mz_json_str(cfg, "name"));
@@ -132,6 +133,13 @@ api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 	}
 	if (rc != MZ_OK) {
 		api_reply_mzerr(r, &err);
+		goto fail;
+	}
+	if (existing && json_object_get(existing, "managedBy")) {
+		api_reply_error(r, 409, "Pipeline %s is managed in git (%s %s); change it there",
+		                mz_json_str(existing, "name"),
+		                mz_json_str(json_object_get(existing, "managedBy"), "url"),
+		                mz_json_str(json_object_get(existing, "managedBy"), "file"));
 		goto fail;
 	}
 	if (existing && api_is_strategy(existing) != api_is_strategy(cfg)) {
@@ -362,6 +370,16 @@ delete_config(api_req *r)
 	mz_code rc = mz_pipeline_find_name_ci(st, r->param[0], name, &cfg, &err);
 	if (rc == MZ_OK && cfg && api_is_strategy(cfg) != mz_streq(r->seg[0], "strategies"))
 		rc = MZ_ENOTFOUND; /* the other kind: nothing of this kind to delete */
+	else if (rc == MZ_OK && cfg && json_object_get(cfg, "managedBy")) {
+		api_rollback(r);
+		api_reply_error(r, 409, "Pipeline %s is managed in git (%s %s); delete its file there",
+		                mz_json_str(cfg, "name"),
+		                mz_json_str(json_object_get(cfg, "managedBy"), "url"),
+		                mz_json_str(json_object_get(cfg, "managedBy"), "file"));
+		json_decref(cfg);
+		free(name);
+		return;
+	}
 	else if (rc == MZ_OK && cfg)
 		rc = mz_pipeline_delete(st, mz_json_str(cfg, "id"), &err);
 	if (rc == MZ_ENOTFOUND)

@@ -32,7 +32,7 @@ static const api_route *const route_tables[] = {
 	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes,
 	api_artifact_routes, api_image_routes, api_deck_routes, api_strategy_routes,
 	api_search_routes, api_project_routes, api_template_routes, api_node_routes,
-	NULL,
+	api_repo_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */
@@ -676,6 +676,7 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 	api->cloud = cfg->cloud;
 	api->accounts = normalise_accounts(cfg->accounts);
 	api->settings = cfg->settings ? json_deep_copy(cfg->settings) : json_object();
+	api->repos = cfg->repos;
 	api->version = mz_strdup(cfg->version ? cfg->version : "unknown");
 	api->web_dir = api_find_web_dir(cfg->web_dir);
 	api_events_start(api);

@@ -15,6 +15,8 @@
  * missing signature answers 401 and stores nothing. */
 #include "api/api_int.h"
 
+#include "pollers/pollers.h"
+
 #include "events/events.h"
 
 #include <microhttpd.h>
@@ -241,6 +243,8 @@ git_webhook(api_req *r)
 		                provider);
 		return;
 	}
+	/* a push may change pipelines kept in git: they sync at once */
+	mz_repos_wake(r->api->repos);
 	json_t *body = body_or_empty(r);
 	if (!body)
 		return;

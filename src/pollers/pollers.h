@@ -51,6 +51,27 @@ void mz_pollers_git_baseline(mz_store *st, const json_t *cfg);
  * masters as in the config above (copied). */
 void mz_pollers_register_stages(const json_t *jenkins_masters);
 
+/* ---- pipelines from git (repos.c) ---------------------------------------- */
+
+typedef struct mz_repos mz_repos;
+
+typedef struct mz_repos_config {
+	const char *db_url;
+	const char *data_dir;       /* mirrors go to DATA/pipeline-repos */
+	const json_t *repos;        /* [{"url", "branch", "path"}] (borrowed, copied) */
+	int64_t interval_ms;        /* 0: $MZ_POLL_INTERVAL_MS, else 30000 */
+} mz_repos_config;
+
+/* Starts the thread that keeps each repository's configs in sync (none
+ * when repos is empty: *out NULL). MZ_EINVAL for a malformed entry. */
+mz_code mz_repos_start(const mz_repos_config *cfg, mz_repos **out, mz_err *err);
+/* Syncs every repository now (a push webhook); NULL-safe. */
+void mz_repos_wake(mz_repos *rp);
+void mz_repos_stop(mz_repos *rp);
+/* The kv key of a repository's sync state: {"commit", "files", "errors":
+ * {file: {"file", "commit", "message"}}, "error", "lastSync"}. */
+char *mz_repos_state_key(const json_t *repo);
+
 /* The base URL of a Jenkins master, malloc'd, or NULL if unknown. */
 char *mz_jenkins_master_url(const json_t *masters, const char *name);
 
