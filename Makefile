@@ -14,6 +14,7 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 run: build
+	@echo "mizzen: sign in as admin; the first start prints its password and keeps it in ./var/initial-admin-password"
 	$(BUILD)/mizzen serve
 
 # The whole suite: unit tests and integration tests against the real binary,

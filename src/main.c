@@ -2,6 +2,7 @@
  * HTTP API); `mizzen --version` prints the version; every other command
  * line goes to the client (src/cli). */
 #include "api/api.h"
+#include "auth/auth.h"
 #include "cli/cli.h"
 #include "core/core.h"
 #include "engine/engine.h"
@@ -256,6 +257,19 @@ host_regions(const char *flag, const json_t *local_accounts)
 	return out;
 }
 
+/* Whether host names only the loopback interface (127.0.0.0/8, ::1,
+ * localhost); an empty host or 0.0.0.0 listens everywhere. */
+static bool
+loopback_only(const char *host)
+{
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return true;
+	unsigned a, b, c, d;
+	char tail;
+	return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+	       c < 256 && d < 256;
+}
+
 static int
 serve(int argc, char **argv)
 {
@@ -406,7 +420,32 @@ serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Authentication is on unless the config says "auth": {"enabled":
+	 * false}, which only a loopback-only listener may say. */
+	const json_t *auth_enabled = setting(settings, "auth", "enabled");
+	bool auth_on = !json_is_false(auth_enabled);
+	if (!auth_on && !loopback_only(o.host)) {
+		fprintf(stderr, "mizzen serve: \"auth\": {\"enabled\": false} is refused when "
+		        "listening on %s: anyone who can reach the port could do anything. Listen on "
+		        "127.0.0.1 only, or keep authentication on\n", o.host);
+		json_decref(settings);
+		json_decref(accounts);
+		free(db_url);
+		return 2;
+	}
+	const json_t *cors_origins = setting(setting(settings, "cors", NULL), "allowedOrigins",
+	                                     NULL);
+	if (cors_origins && !json_is_array(cors_origins)) {
+		fprintf(stderr, "mizzen serve: cors.allowedOrigins must be a list of origins such as "
+		        "[\"https://deck.example.com\"]\n");
+		json_decref(settings);
+		json_decref(accounts);
+		free(db_url);
+		return 2;
+	}
+
 	int rc = 1;
+	mz_auth *auth = NULL;
 	mz_engine *engine = NULL;
 	mz_api *api = NULL;
 	mz_events *events = NULL;
@@ -482,10 +521,19 @@ serve(int argc, char **argv)
 		fprintf(stderr, "mizzen serve: pipelineRepos: %s\n", err.msg);
 		goto out;
 	}
+	mz_auth_config aucfg = {.db_url = db_url, .data_dir = o.data, .enabled = auth_on};
+	if (mz_auth_start(&aucfg, &auth, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: %s\n", err.msg);
+		goto out;
+	}
+	if (!auth_on)
+		mz_warn("authentication is disabled (auth.enabled false): every caller on this "
+		        "machine may do anything");
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
 	                      .version = MZ_VERSION, .events = events,
-	                      .settings = settings, .repos = repos};
+	                      .settings = settings, .repos = repos, .auth = auth,
+	                      .cors_origins = cors_origins};
 	if (mz_api_start(&acfg, &api, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;
@@ -504,6 +552,7 @@ serve(int argc, char **argv)
 out:
 	mz_api_stop(api);
 	mz_repos_stop(repos);
+	mz_auth_stop(auth);
 	mz_pollers_stop(pollers);
 	mz_events_stop(events);
 	if (engine)

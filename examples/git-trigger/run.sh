@@ -19,16 +19,20 @@ MZ_POLL_INTERVAL_MS=1000 "$bin" serve --listen "127.0.0.1:$port" --data "$tmp/va
 	>"$tmp/log" 2>&1 &
 pid=$!
 until curl -sf "$url/health" >/dev/null; do sleep 0.1; done
+# authentication is on: sign in as the first admin (its password is in the
+# data dir; curl reads it from a config file, not the command line)
+until [ -s "$tmp/var/initial-admin-password" ]; do sleep 0.1; done
+printf 'user = "admin:%s"\n' "$(cat "$tmp/var/initial-admin-password")" >"$tmp/curlrc"
 
 sed "s|REPO_PATH|$tmp/repo|" "$here/pipeline.json" |
-	curl -sf -X POST "$url/pipelines" -H 'Content-Type: application/json' -d @- >/dev/null
+	curl -sf -K "$tmp/curlrc" -X POST "$url/pipelines" -H 'Content-Type: application/json' -d @- >/dev/null
 until grep -qE "baseline|first seen" "$tmp/log"; do sleep 0.2; done
 echo "the branch head is the trigger's baseline; committing..."
 git -C "$tmp/repo" -c user.name=me -c user.email=me@example.com commit -q --allow-empty -m second
 hash=$(git -C "$tmp/repo" rev-parse HEAD)
 echo "commit $hash"
 for _ in $(seq 1 50); do
-	out=$(curl -sf "$url/applications/seed/pipelines")
+	out=$(curl -sf -K "$tmp/curlrc" "$url/applications/seed/pipelines")
 	if echo "$out" | grep -q "$hash"; then
 		echo "$out" | python3 -c 'import json,sys
 for e in json.load(sys.stdin):

@@ -23,7 +23,9 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-api() { curl -sf -H 'Content-Type: application/json' "$@"; }
+# Authentication is on: sign in as the first admin, whose password the
+# server writes to its data dir (passed to curl in a config file, not argv).
+api() { curl -sf -K "$tmp/curlrc" -H 'Content-Type: application/json' "$@"; }
 
 # the sample app repository
 git -C "$tmp" init -q -b main repo
@@ -38,6 +40,8 @@ MZ_POLL_INTERVAL_MS=1000 "$bin" serve --listen "127.0.0.1:$port" --data "$tmp/va
 	--config "$tmp/config.json" >"$tmp/log" 2>&1 &
 pid=$!
 until curl -sf "$url/health" >/dev/null; do sleep 0.1; done
+until [ -s "$tmp/var/initial-admin-password" ]; do sleep 0.1; done
+printf 'user = "admin:%s"\n' "$(cat "$tmp/var/initial-admin-password")" >"$tmp/curlrc"
 
 api -X POST "$url/tasks" -d '{"application": "seed", "description": "Create Application",
   "job": [{"type": "createApplication", "application": {"name": "seed", "email": "me@example.com"}}]}' >/dev/null

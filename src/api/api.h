@@ -18,6 +18,7 @@
 #include "core/core.h"
 #include "engine/engine.h"
 #include "events/events.h"
+#include "auth/auth.h"
 
 struct mz_cloud;
 
@@ -43,6 +44,8 @@ typedef struct mz_api_config {
 	                          * quiet period; NULL: none */
 	struct mz_repos *repos;  /* borrowed: pipelines from git, woken by a push
 	                          * webhook; NULL: none configured */
+	mz_auth *auth;           /* borrowed: users, tokens, sessions */
+	const json_t *cors_origins; /* cors.allowedOrigins (borrowed), or NULL */
 } mz_api_config;
 
 mz_code mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err);

@@ -12,6 +12,7 @@
 #define MZ_API_INT_H
 
 #include "api/api.h"
+#include "auth/auth.h"
 
 #include <pthread.h>
 
@@ -37,6 +38,8 @@ struct mz_api {
 	int pool_n;
 
 	mz_events *bus;    /* the event bus (api_webhooks.c); may be NULL */
+	mz_auth *auth;     /* who is calling (api_auth.c) */
+	json_t *cors_origins; /* cors.allowedOrigins: [strings] */
 
 	struct api_events *events; /* live-update subscribers (api_events.c) */
 };
@@ -52,7 +55,8 @@ typedef struct api_req {
 	int nparam;
 	const char *body;        /* NUL-terminated; "" when none */
 	size_t body_len;
-	const char *user;        /* X-SPINNAKER-USER, else "anonymous" */
+	mz_identity id;          /* who is calling (api_auth.c) */
+	const char *user;        /* id.user: "anonymous" when not signed in */
 	const char *origin;      /* "deck" or "api" */
 	mz_store *st;            /* lazily borrowed from the pool */
 
@@ -67,6 +71,11 @@ typedef struct api_req {
 	                          * (the event stream): sent with r->status */
 	size_t file_size;
 	bool replied;
+	bool challenge;          /* 401: add WWW-Authenticate */
+	char *set_cookie;        /* a Set-Cookie header (sign in and out) */
+	const char *cors_origin; /* an allowed Origin: add Access-Control-* */
+	bool cors_preflight;     /* and the preflight's Allow-Methods/Headers */
+	const char *allow;       /* an Allow header */
 	char **query_vals;       /* decoded query values to free */
 	int nquery_vals;
 } api_req;
@@ -97,6 +106,7 @@ extern const api_route api_project_routes[];  /* api_projects.c */
 extern const api_route api_template_routes[]; /* api_templates.c */
 extern const api_route api_node_routes[];   /* api_nodes.c */
 extern const api_route api_repo_routes[];     /* api_repos.c */
+extern const api_route api_auth_routes[];
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 
@@ -138,6 +148,20 @@ void api_rollback(api_req *r);
  * non-empty strings (free with api_strv_free); NULL when s is NULL. */
 char **api_split_csv(const char *s, bool upper);
 void api_strv_free(char **v);
+
+/* ---- authentication (api_auth.c) ------------------------------------ */
+
+/* Who is calling, and the CSRF, Origin and Content-Type rules: false (and
+ * a 401, 403 or 415 reply) when the request may go no further. */
+bool api_auth_gate(api_req *r);
+/* Answers an OPTIONS request (CORS preflight). */
+void api_cors_preflight(api_req *r);
+/* A 401 with WWW-Authenticate (unless a page's own fetch asked). */
+void api_unauthorized(api_req *r, const char *msg);
+/* The server's own origin, or one in cors.allowedOrigins. */
+bool api_origin_allowed(api_req *r, const char *origin);
+/* true for an admin, else replies 403. */
+bool api_require_admin(api_req *r);
 
 /* ---- shared by the route files -------------------------------------- */
 

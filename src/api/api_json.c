@@ -17,11 +17,13 @@ api_reason(int status)
 	case 204: return "No Content";
 	case 302: return "Found";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	default: return status >= 500 ? "Server Error" : "Error";

@@ -1,5 +1,5 @@
 /* api_misc.c - health, version, credentials (the configured accounts), the
- * current user, the redirect from / and the web UI's static files. */
+ * redirect from / and the web UI's static files. */
 #include "api/api_int.h"
 
 #include "cloud/cloud.h"
@@ -115,22 +115,6 @@ credential(api_req *r)
 	}
 	json_decref(all);
 	api_reply_error(r, 404, "Account not found (name: %s)", r->param[0]);
-}
-
-static void
-auth_user(api_req *r)
-{
-	json_t *names = json_array();
-	size_t i;
-	json_t *a;
-	json_array_foreach(r->api->accounts, i, a) {
-		json_array_append_new(names, json_string(mz_json_str(a, "name")));
-	}
-	api_reply_json(r, 200, json_pack("{s:s, s:[], s:o, s:b, s:b, s:b, s:b, s:[]}",
-	                                  "username", r->user, "roles", "allowedAccounts", names,
-	                                  "enabled", 1, "accountNonExpired", 1,
-	                                  "accountNonLocked", 1, "credentialsNonExpired", 1,
-	                                  "authorities"));
 }
 
 /* The stage types this server runs (every registered definition, so what
@@ -274,7 +258,6 @@ const api_route api_misc_routes[] = {
 	{"GET", "/version", version},
 	{"GET", "/credentials", credentials},
 	{"GET", "/credentials/{account}", credential},
-	{"GET", "/auth/user", auth_user},
 	{"GET", "/stageTypes", stage_types},
 	{NULL, NULL, NULL},
 };

@@ -32,7 +32,7 @@ static const api_route *const route_tables[] = {
 	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes,
 	api_artifact_routes, api_image_routes, api_deck_routes, api_strategy_routes,
 	api_search_routes, api_project_routes, api_template_routes, api_node_routes,
-	api_repo_routes, NULL,
+	api_repo_routes, api_auth_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */
@@ -468,6 +468,26 @@ build_response(api_req *r)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	if (r->location)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+	if (r->challenge)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		                        "Basic realm=\"mizzen\"");
+	if (r->set_cookie)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+	if (r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->cors_origin) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+		MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+		if (r->cors_preflight) {
+			MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+			                        "GET, HEAD, POST, PUT, PATCH, DELETE");
+			MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+			                        "Authorization, Content-Type, X-Mizzen-CSRF, "
+			                        "X-RateLimit-App");
+			MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+		}
+	}
 	return resp;
 }
 
@@ -481,6 +501,7 @@ req_release(api_req *r)
 	free(r->query_vals);
 	free(r->reply);
 	free(r->location);
+	free(r->set_cookie);
 	if (r->file_fd >= 0)
 		close(r->file_fd);
 	if (r->response)
@@ -545,8 +566,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	api_req r = {.api = api, .conn = conn, .method = method, .path = url, .file_fd = -1};
 	r.body = ctx->body.data;
 	r.body_len = ctx->body.len;
-	const char *user = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-SPINNAKER-USER");
-	r.user = user && *user ? user : "anonymous";
+	snprintf(r.id.user, sizeof(r.id.user), "anonymous");
+	r.user = r.id.user;
 	const char *app = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-RateLimit-App");
 	r.origin = app && strcasecmp(app, "deck") == 0 ? "deck" : "api";
 
@@ -555,7 +576,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		                API_BODY_MAX);
 	else if (!split_path(&r))
 		api_reply_error(&r, 404, "no such endpoint: the path has too many segments");
-	else
+	else if (strcmp(method, "OPTIONS") == 0)
+		api_cors_preflight(&r);
+	else if (api_auth_gate(&r))
 		dispatch(&r);
 	if (!r.replied)
 		api_reply_error(&r, 500, "internal error: the handler gave no answer");
@@ -679,6 +702,9 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 	api->repos = cfg->repos;
 	api->version = mz_strdup(cfg->version ? cfg->version : "unknown");
 	api->web_dir = api_find_web_dir(cfg->web_dir);
+	api->auth = cfg->auth;
+	api->cors_origins = json_is_array(cfg->cors_origins) ? json_deep_copy(cfg->cors_origins)
+	                                                     : json_array();
 	api_events_start(api);
 
 	/* Suspend/resume: the event stream (api_events.c) parks idle
@@ -726,6 +752,7 @@ mz_api_stop(mz_api *api)
 	pthread_mutex_destroy(&api->pool_lock);
 	json_decref(api->accounts);
 	json_decref(api->settings);
+	json_decref(api->cors_origins);
 	free(api->db_url);
 	free(api->version);
 	free(api->web_dir);

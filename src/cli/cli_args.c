@@ -10,6 +10,9 @@
 const mz_cli_optdef mz_cli_global_opts[] = {
 	{"url", 0, MZ_OPT_VALUE, "server URL (default $MIZZEN_URL, else http://127.0.0.1:8084)"},
 	{"timeout", 0, MZ_OPT_VALUE, "seconds to wait for each server reply (default 60)"},
+	{"user", 0, MZ_OPT_VALUE, "sign in as this user (HTTP Basic, as spin's auth.basic)"},
+	{"password", 0, MZ_OPT_VALUE, "the user's password (default $MIZZEN_PASSWORD, else asked)"},
+	{"token", 0, MZ_OPT_VALUE, "sign in with an API token (default $MIZZEN_TOKEN)"},
 	{"help", 'h', MZ_OPT_FLAG, "show this help"},
 	{NULL, 0, 0, NULL},
 };

@@ -35,18 +35,35 @@ mz_cli_http_try(mz_cli *c, const char *method, const char *path,
 {
 	char *url = mz_asprintf("%s%s", c->url, path);
 	char *payload = NULL;
-	const char *headers[4] = {"Accept: application/json", NULL};
+	const char *headers[4] = {"Accept: application/json", NULL, NULL, NULL};
 
 	memset(r, 0, sizeof(*r));
 	mz_buf_init(&r->body, MZ_CLI_MAX_BODY);
+	/* Credentials on every request: a bearer token, else HTTP Basic (what
+	 * spin's auth.basic sends). */
+	char *authz = NULL;
+	int nh = 1;
+	if (c->token) {
+		authz = mz_asprintf("Authorization: Bearer %s", c->token);
+	} else if (c->user) {
+		char *pair = mz_asprintf("%s:%s", c->user, c->password ? c->password : "");
+		char *b64 = mz_base64_encode((const unsigned char *)pair, strlen(pair));
+		authz = mz_asprintf("Authorization: Basic %s", b64 ? b64 : "");
+		memset(pair, 0, strlen(pair));
+		free(pair);
+		free(b64);
+	}
+	if (authz)
+		headers[nh++] = authz;
 	if (body) {
 		payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!payload) {
 			snprintf(r->error, sizeof(r->error), "cannot encode request body");
 			free(url);
+			free(authz);
 			return -1;
 		}
-		headers[1] = "Content-Type: application/json";
+		headers[nh++] = "Content-Type: application/json";
 	}
 	/* The server the user named is trusted: no outbound policy here. */
 	mz_httpc_req rq = {
@@ -72,6 +89,10 @@ mz_cli_http_try(mz_cli *c, const char *method, const char *path,
 	mz_httpc_resp_release(&rs);
 	free(payload);
 	free(url);
+	if (authz) {
+		memset(authz, 0, strlen(authz));
+		free(authz);
+	}
 	return rc;
 }
 
@@ -128,6 +149,12 @@ mz_cli_server_error(const mz_cli_resp *r, const char *what)
 	const char *prefix = what ? what : "";
 	const char *sep = what ? ": " : "";
 
+	if (r->status == 401) {
+		fprintf(stderr, "%s%s%s\nSign in with --user NAME (and --password or "
+			"$MIZZEN_PASSWORD), or --token / $MIZZEN_TOKEN.\n", prefix, sep,
+			msg && *msg ? msg : "not signed in");
+		return MZ_CLI_FAIL;
+	}
 	if (msg && *msg) {
 		fprintf(stderr, "%s%s%s\n", prefix, sep, msg);
 	} else if (mz_json_str(r->json, "error")) {

@@ -78,6 +78,8 @@ extern const mz_cli_cmd mz_cli_application_cmds[];
 extern const mz_cli_cmd mz_cli_pipeline_cmds[];
 extern const mz_cli_cmd mz_cli_execution_cmds[];
 extern const mz_cli_cmd mz_cli_server_group_cmds[];
+extern const mz_cli_cmd mz_cli_user_cmds[];
+extern const mz_cli_cmd mz_cli_token_cmds[];
 
 /* Prints "usage: mizzen GROUP CMD SYNOPSIS" for the command being run on
  * stderr, a reason above it if given, and returns MZ_CLI_USAGE. */
@@ -92,6 +94,10 @@ typedef struct mz_cli {
 	long timeout_ms;         /* per request */
 	const char *group;       /* for usage lines */
 	const mz_cli_cmd *cmd;
+	/* Credentials, sent on every request: a bearer token, else Basic. */
+	const char *token;
+	const char *user;
+	char *password;          /* owned (it may have been typed in) */
 } mz_cli;
 
 typedef struct mz_cli_resp {

@@ -3,6 +3,8 @@
 #include "cli/cli_int.h"
 
 #include <stdarg.h>
+#include <termios.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,10 @@ static const mz_cli_group groups[] = {
 	 "list, show and control pipeline executions", mz_cli_execution_cmds},
 	{"server-group", {"server-groups", "sg", NULL},
 	 "list server groups", mz_cli_server_group_cmds},
+	{"user", {"users", NULL, NULL},
+	 "add, list and delete users and their roles (admins)", mz_cli_user_cmds},
+	{"token", {"tokens", NULL, NULL},
+	 "create, list and delete your API tokens", mz_cli_token_cmds},
 	{NULL, {NULL}, NULL, NULL},
 };
 
@@ -70,7 +76,7 @@ static void
 print_main_help(FILE *out)
 {
 	fprintf(out,
-		"usage: mizzen [--url URL] GROUP COMMAND [flags]\n"
+		"usage: mizzen [--url URL] [--user NAME [--password PW] | --token T] GROUP COMMAND [flags]\n"
 		"       mizzen serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--db URL]\n"
 		"\n"
 		"mizzen's client speaks the Gate API, like Spinnaker's spin.\n"
@@ -143,10 +149,75 @@ base_url(const char *flag)
 	return mz_asprintf("%.*s", (int)n, u);
 }
 
+/* Global flags given before the group (`mizzen --url U --user A app list`). */
+typedef struct mz_cli_pre {
+	const char *url, *user, *password, *token;
+} mz_cli_pre;
+
+/* Reads a password from the terminal without echoing it. */
+static char *
+ask_password(const char *user)
+{
+	struct termios old, quiet;
+	char buf[1024];
+	FILE *tty = fopen("/dev/tty", "r+");
+	if (!tty)
+		return NULL;
+	fprintf(tty, "Password for %s: ", user);
+	fflush(tty);
+	bool echo_off = tcgetattr(fileno(tty), &old) == 0;
+	if (echo_off) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	}
+	char *got = fgets(buf, sizeof(buf), tty);
+	if (echo_off)
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fputc('\n', tty);
+	fclose(tty);
+	if (!got)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	char *pw = mz_strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	return pw;
+}
+
+/* Credentials: --token, else --user with --password ($MIZZEN_PASSWORD, or
+ * asked on the terminal), else $MIZZEN_TOKEN, else none. */
+static bool
+credentials(mz_cli *c, const mz_cli_args *a, const mz_cli_pre *pre)
+{
+	const char *token = mz_cli_opt(a, "token") ? mz_cli_opt(a, "token") : pre->token;
+	const char *user = mz_cli_opt(a, "user") ? mz_cli_opt(a, "user") : pre->user;
+	const char *pw = mz_cli_opt(a, "password") ? mz_cli_opt(a, "password") : pre->password;
+	if (token && *token) {
+		c->token = token;
+		return true;
+	}
+	if (user && *user) {
+		c->user = user;
+		if (!pw)
+			pw = getenv("MIZZEN_PASSWORD");
+		c->password = pw ? mz_strdup(pw) : ask_password(user);
+		if (!c->password) {
+			mz_cli_usage(c, "--user %s needs --password (or $MIZZEN_PASSWORD)", user);
+			return false;
+		}
+		return true;
+	}
+	const char *env = getenv("MIZZEN_TOKEN");
+	if (env && *env)
+		c->token = env;
+	return true;
+}
+
 static int
 run_cmd(const char *group, const mz_cli_cmd *cmd, int argc, char **argv,
-	int from, const char *url_flag)
+	int from, const mz_cli_pre *pre)
 {
+	const char *url_flag = pre->url;
 	mz_cli c = {0};
 	mz_cli_args a;
 	const char *t;
@@ -186,15 +257,25 @@ run_cmd(const char *group, const mz_cli_cmd *cmd, int argc, char **argv,
 		mz_cli_args_release(&a);
 		return rc;
 	}
+	if (!credentials(&c, &a, pre)) {
+		free((char *)c.url);
+		mz_cli_args_release(&a);
+		return MZ_CLI_USAGE;
+	}
 	if (mz_httpc_global_init(NULL) != MZ_OK || !(c.http = mz_httpc_session_new())) {
 		fprintf(stderr, "cannot initialise the HTTP client (libcurl)\n");
 		free((char *)c.url);
+		free(c.password);
 		mz_cli_args_release(&a);
 		return MZ_CLI_FAIL;
 	}
 	rc = cmd->run(&c, &a);
 	mz_httpc_session_free(c.http);
 	free((char *)c.url);
+	if (c.password) {
+		memset(c.password, 0, strlen(c.password));
+		free(c.password);
+	}
 	mz_cli_args_release(&a);
 	return rc;
 }
@@ -202,7 +283,7 @@ run_cmd(const char *group, const mz_cli_cmd *cmd, int argc, char **argv,
 int
 mz_cli_main(int argc, char **argv)
 {
-	const char *url_flag = NULL;
+	mz_cli_pre pre = {0};
 	const mz_cli_group *g;
 	const mz_cli_cmd *cmd;
 	int i = 1;
@@ -210,13 +291,24 @@ mz_cli_main(int argc, char **argv)
 	/* Global flags may come before the group; after it they are parsed
 	 * with the command's own flags. */
 	while (i < argc && argv[i][0] == '-' && !is_help(argv[i])) {
-		if (strncmp(argv[i], "--url=", 6) == 0) {
-			url_flag = argv[i] + 6;
-			i++;
-		} else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
-			url_flag = argv[i + 1];
-			i += 2;
-		} else {
+		static const char *const names[] = {"url", "user", "password", "token"};
+		const char **slots[] = {&pre.url, &pre.user, &pre.password, &pre.token};
+		bool taken = false;
+		for (int k = 0; k < 4 && !taken; k++) {
+			size_t n = strlen(names[k]);
+			if (strncmp(argv[i], "--", 2) != 0 || strncmp(argv[i] + 2, names[k], n) != 0)
+				continue;
+			if (argv[i][2 + n] == '=') {
+				*slots[k] = argv[i] + 3 + n;
+				i++;
+				taken = true;
+			} else if (argv[i][2 + n] == '\0' && i + 1 < argc) {
+				*slots[k] = argv[i + 1];
+				i += 2;
+				taken = true;
+			}
+		}
+		if (!taken) {
 			fprintf(stderr, "unknown flag: %s\n", argv[i]);
 			print_main_help(stderr);
 			return MZ_CLI_USAGE;
@@ -261,5 +353,5 @@ mz_cli_main(int argc, char **argv)
 		print_group_help(stderr, g);
 		return MZ_CLI_USAGE;
 	}
-	return run_cmd(g->name, cmd, argc, argv, i + 1, url_flag);
+	return run_cmd(g->name, cmd, argc, argv, i + 1, &pre);
 }

@@ -175,10 +175,24 @@ mz_code mz_outbox_fetch(mz_store *st, int64_t after_id, int max, json_t **events
 /* MZ_ECONFLICT when the event is gone (another node consumed it). */
 mz_code mz_outbox_delete(mz_store *st, int64_t id, mz_err *err);
 
-/* ---- key/value (poller cursors, server metadata) --------------------- */
+/* ---- key/value (poller cursors, server metadata, src/auth's records) -- */
 
 mz_code mz_kv_get(mz_store *st, const char *key, char **value, mz_err *err);
 mz_code mz_kv_put(mz_store *st, const char *key, const char *value, mz_err *err);
+/* Removes key; no error when it is absent. */
+mz_code mz_kv_delete(mz_store *st, const char *key, mz_err *err);
+/* Every pair whose key starts with prefix, as a JSON object {key: value}
+ * (values are strings). */
+mz_code mz_kv_list(mz_store *st, const char *prefix, json_t **pairs, mz_err *err);
+
+/* ---- audit trail ----------------------------------------------------- */
+
+/* Appends one entry (an object with at least "time" (ms), "user" and
+ * optionally "application"), kept as given. */
+mz_code mz_audit_add(mz_store *st, const json_t *entry, mz_err *err);
+/* Newest first, at most limit (1..10000); application and user NULL: any. */
+mz_code mz_audit_list(mz_store *st, const char *application, const char *user, int limit,
+                      json_t **entries, mz_err *err);
 
 /* ---- incoming events (the event bus: webhooks, pollers, cron) -------- */
 

@@ -79,6 +79,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
 	"  expires_at BIGINT NOT NULL);"
 	"ALTER TABLE queue ADD COLUMN claimed_by TEXT;",
+	"CREATE TABLE audit(seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL,"
+	"  username TEXT, application TEXT, body TEXT NOT NULL);"
+	"CREATE INDEX audit_app ON audit(application, seq);"
+	"CREATE INDEX audit_user ON audit(username, seq);",
 };
 
 typedef struct pg_param {

@@ -68,6 +68,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
 	"  expires_at INTEGER NOT NULL);"
 	"ALTER TABLE queue ADD COLUMN claimed_by TEXT;",
+	/* 5: the audit trail (src/auth's users, tokens and secrets live in kv) */
+	"CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+	"  username TEXT, application TEXT, body TEXT NOT NULL);"
+	"CREATE INDEX audit_app ON audit(application, seq);"
+	"CREATE INDEX audit_user ON audit(username, seq);",
 };
 
 /* SQLite has one writer at a time. Writers of this process queue on this

@@ -8,9 +8,21 @@ prints when a test fails.
     with Server() as srv:
         status, body = srv.request("GET", "/applications")
 
+Authentication is on: after the start the harness reads the first admin's
+password from DATA/initial-admin-password, and every call made through
+srv.request() or http() to that server signs in as admin (HTTP Basic),
+unless it says otherwise with auth=:
+
+    srv.request("GET", "/applications", auth=None)           # anonymous
+    srv.request("GET", "/applications", auth=("dev", "pw"))  # Basic as dev
+    srv.request("GET", "/applications", auth=token)          # Bearer token
+    pw = srv.add_user("dev", ["dev"])                         # a new user
+    subprocess.run([...], env=dict(os.environ, **srv.cli_env()))  # the CLI
+
 The binary is $MIZZEN_BIN (set by ctest), else build/mizzen in the
 repository.
 """
+import base64
 import json
 import os
 import shutil
@@ -61,11 +73,42 @@ def wait_until(predicate, timeout=10.0, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
-def http(method, url, body=None, headers=None, timeout=10.0):
+# base URL of each running Server -> (user, password) it signs in with
+_CREDENTIALS = {}
+# --db URL -> the credentials of the first node that started on it: the
+# other nodes sharing that database have no initial-admin-password file
+_DB_CREDENTIALS = {}
+DEFAULT = object()
+
+
+def authorization(auth):
+    """The Authorization header value for auth: (user, password) is HTTP
+    Basic, a string is a bearer token, None is nothing."""
+    if auth is None:
+        return None
+    if isinstance(auth, tuple):
+        raw = ("%s:%s" % auth).encode()
+        return "Basic " + base64.b64encode(raw).decode()
+    return "Bearer " + auth
+
+
+def _default_auth(url):
+    for base, cred in _CREDENTIALS.items():
+        if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
+            return cred
+    return None
+
+
+def http(method, url, body=None, headers=None, timeout=10.0, auth=DEFAULT):
     """One HTTP request. body (not bytes/str) is sent as JSON. Returns
-    (status, parsed JSON or text, response headers)."""
+    (status, parsed JSON or text, response headers). A request to a
+    running Server signs in as its admin unless auth says otherwise (see
+    the module's doc)."""
     data = None
     hdrs = {"Accept": "application/json"}
+    value = authorization(_default_auth(url) if auth is DEFAULT else auth)
+    if value:
+        hdrs["Authorization"] = value
     if body is not None:
         if isinstance(body, (bytes, str)):
             data = body.encode() if isinstance(body, str) else body
@@ -89,10 +132,14 @@ def http(method, url, body=None, headers=None, timeout=10.0):
     return status, parsed, rhdrs
 
 
-def http_stream(url, headers=None, timeout=10.0):
+def http_stream(url, headers=None, timeout=10.0, auth=DEFAULT):
     """Opens a GET whose answer streams (the server-sent events of
-    GET /events); returns the open response: read lines from it, close it."""
+    GET /events); returns the open response: read lines from it, close it.
+    Signs in like http()."""
     hdrs = {"Accept": "text/event-stream"}
+    value = authorization(_default_auth(url) if auth is DEFAULT else auth)
+    if value:
+        hdrs["Authorization"] = value
     hdrs.update(headers or {})
     req = urllib.request.Request(url, method="GET", headers=hdrs)
     return urllib.request.urlopen(req, timeout=timeout)
@@ -103,7 +150,7 @@ class Server:
     directory (removed on stop unless keep_data)."""
 
     def __init__(self, extra_args=(), data_dir=None, env=None, keep_data=False,
-                 start_timeout=15.0):
+                 start_timeout=15.0, credentials=None):
         self.bin = binary()
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -114,6 +161,11 @@ class Server:
         self.keep_data = keep_data
         self.start_timeout = start_timeout
         self.proc = None
+        # (user, password) every call signs in with: read from
+        # DATA/initial-admin-password after the first start, unless given
+        # (a second node on a shared database has no such file).
+        self.credentials = credentials
+        self._token = None
         self.log_path = os.path.join(tempfile.gettempdir(),
                                      "mizzen-server-%d.log" % self.port)
         self._log = None
@@ -134,11 +186,44 @@ class Server:
         try:
             wait_until(self._healthy, timeout=self.start_timeout, interval=0.02,
                        message="GET /health 200 from %s" % " ".join(argv))
+            if self.credentials is None:
+                self.credentials = _DB_CREDENTIALS.get(self._db())
+            if self.credentials is None:
+                wait_until(self._read_credentials, timeout=self.start_timeout, interval=0.02,
+                           message="%s/initial-admin-password" % self.data_dir)
+            if self.credentials and self._db():
+                _DB_CREDENTIALS.setdefault(self._db(), self.credentials)
         except AssertionError:
             sys.stderr.write(self.log_tail())
             self.stop()
             raise
+        if self.credentials:
+            _CREDENTIALS[self.url] = self.credentials
         return self
+
+    def _db(self):
+        """The --db argument, if any (several nodes may share it)."""
+        args = self.extra_args
+        for i, a in enumerate(args):
+            if a == "--db" and i + 1 < len(args):
+                return args[i + 1]
+            if a.startswith("--db="):
+                return a[5:]
+        return None
+
+    def _read_credentials(self):
+        """The first admin's password, once the server has written it; True
+        without one when authentication is off (anonymous calls work)."""
+        try:
+            with open(os.path.join(self.data_dir, "initial-admin-password")) as f:
+                password = f.read().strip()
+        except OSError:
+            password = None
+        if password:
+            self.credentials = ("admin", password)
+            return True
+        status, _, _ = http("GET", self.url + "/auth/user", auth=None, timeout=1.0)
+        return status == 200
 
     def _healthy(self):
         if self.proc.poll() is not None:
@@ -190,6 +275,7 @@ class Server:
 
     def close(self):
         self.stop()
+        _CREDENTIALS.pop(self.url, None)
         report = self.sanitizer_report()
         if self._own_dir and not self.keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -212,14 +298,45 @@ class Server:
 
     # -- talking to it ----------------------------------------------------
 
-    def request(self, method, path, body=None, headers=None, timeout=10.0):
-        """Returns (status, parsed JSON or text)."""
-        status, parsed, _ = http(method, self.url + path, body, headers, timeout)
+    def request(self, method, path, body=None, headers=None, timeout=10.0, auth=DEFAULT):
+        """Returns (status, parsed JSON or text). Signs in as admin unless
+        auth says otherwise: None (anonymous), (user, password), a token."""
+        status, parsed, _ = http(method, self.url + path, body, headers, timeout,
+                                 auth=self.credentials if auth is DEFAULT else auth)
         return status, parsed
 
-    def stream(self, path, headers=None, timeout=10.0):
-        """A streaming GET (see http_stream)."""
-        return http_stream(self.url + path, headers, timeout)
+    def stream(self, path, headers=None, timeout=10.0, auth=DEFAULT):
+        """A streaming GET (see http_stream); signs in as admin unless auth
+        says otherwise."""
+        return http_stream(self.url + path, headers, timeout,
+                           auth=self.credentials if auth is DEFAULT else auth)
+
+    def add_user(self, name, roles=(), password=None):
+        """Creates a user (as admin) and returns its password."""
+        password = password or "pw-%s-%s" % (name, os.urandom(6).hex())
+        status, body = self.request("POST", "/auth/users", {
+            "username": name, "password": password, "roles": list(roles)})
+        if status != 201:
+            raise AssertionError("cannot create user %s: %s %s" % (name, status, body))
+        return password
+
+    @property
+    def token(self):
+        """An API token of admin's (made on first use)."""
+        if self._token is None:
+            status, body = self.request("POST", "/auth/tokens",
+                                        {"name": "harness-%s" % os.urandom(4).hex()})
+            if status != 201:
+                raise AssertionError("cannot create an API token: %s %s" % (status, body))
+            self._token = body["token"]
+        return self._token
+
+    def cli_env(self):
+        """Environment for running the CLI against this server as admin."""
+        env = {"MIZZEN_URL": self.url}
+        if self.credentials:
+            env["MIZZEN_TOKEN"] = self.token
+        return env
 
     def log_tail(self, limit=20000):
         try:

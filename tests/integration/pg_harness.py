@@ -1,6 +1,11 @@
 """A throwaway PostgreSQL server for tests: initdb into a temporary
 directory as the postgres user (initdb refuses root), listening only on a
-unix socket in that directory, stopped and removed by stop()."""
+unix socket in that directory, stopped and removed by stop().
+
+Users: the first mizzen node started on a fresh database creates `admin`
+and writes its password to its own data directory; mizzen_harness.Server
+remembers it per --db URL, so further nodes on the same database sign in
+with it (or pass Server(credentials=first.credentials))."""
 import os
 import pwd
 import shutil

@@ -18,7 +18,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mizzen_harness import Server, ServerTestCase, binary, http, wait_until  # noqa: E402
+from mizzen_harness import authorization, Server, ServerTestCase, binary, http, wait_until  # noqa: E402
 
 COMPLETE = {"SUCCEEDED", "TERMINAL", "CANCELED", "STOPPED", "SKIPPED", "FAILED_CONTINUE"}
 
@@ -37,8 +37,8 @@ def wait_stage(ms=0, ref="1", reqs=None, name=None):
 class ApiTestCase(ServerTestCase):
     """Helpers shared by the API tests."""
 
-    def req(self, method, path, body=None, headers=None):
-        return self.server.request(method, path, body, headers)
+    def req(self, method, path, body=None, headers=None, **kw):
+        return self.server.request(method, path, body, headers, **kw)
 
     def assert_error(self, status, body, expected, contains=None):
         """An error reply: the expected status and the JSON error shape."""
@@ -124,7 +124,7 @@ class SpinContractTest(ApiTestCase):
         got = self.config(app, "deploy")
         self.assertTrue(got.get("id"))
         self.assertIsInstance(got.get("updateTs"), str)
-        self.assertEqual(got["lastModifiedBy"], "anonymous")
+        self.assertEqual(got["lastModifiedBy"], "admin")
         # second save: spin copies id and updateTs from the lookup
         time.sleep(0.01)
         cfg = {"application": app, "name": "deploy", "id": got["id"],
@@ -147,15 +147,17 @@ class SpinContractTest(ApiTestCase):
     def test_save_stamps_user_and_keeps_index(self):
         app = unique("stamp")
         saved = self.save({"application": app, "name": "a", "index": 3, "stages": []})
+        alice = ("alice-%s@example.com" % app, None)
+        alice = (alice[0], self.server.add_user(alice[0], ["dev"]))
         status, _ = self.req("POST", "/pipelines", {
             "application": app, "name": "a", "id": saved["id"], "stages": []},
-            headers={"X-SPINNAKER-USER": "alice@example.com"})
+            headers={"X-SPINNAKER-USER": "mallory@example.com"}, auth=alice)
         self.assertEqual(status, 200)
         status, configs = self.req("GET", "/pipelineConfigs")
         mine = [c for c in configs if c["id"] == saved["id"]]
         self.assertEqual(len(mine), 1)
         self.assertEqual(mine[0]["index"], 3)
-        self.assertEqual(mine[0]["lastModifiedBy"], "alice@example.com")
+        self.assertEqual(mine[0]["lastModifiedBy"], alice[0])
 
     def test_trigger_both_body_forms(self):
         app = unique("trig")
@@ -185,13 +187,15 @@ class SpinContractTest(ApiTestCase):
     def test_trigger_origin_and_user(self):
         app = unique("origin")
         self.save({"application": app, "name": "p", "stages": [wait_stage()]})
+        bob = "bob-" + app
+        pw = self.server.add_user(bob, ["dev"])
         status, resp = self.req("POST", "/pipelines/%s/p" % app, {"type": "manual"},
                                 headers={"X-RateLimit-App": "deck",
-                                         "X-SPINNAKER-USER": "bob"})
+                                         "X-SPINNAKER-USER": "mallory"}, auth=(bob, pw))
         self.assertEqual(status, 202, resp)
         e = self.execution(resp["ref"].split("/")[-1])
         self.assertEqual(e["origin"], "deck")
-        self.assertEqual(e["trigger"]["user"], "bob")
+        self.assertEqual(e["trigger"]["user"], bob)
 
     def test_trigger_v2_and_adhoc(self):
         app = unique("v2")
@@ -342,12 +346,14 @@ class SpinContractTest(ApiTestCase):
         self.assertEqual((status, body["name"]), (200, "local"))
         status, body = self.req("GET", "/credentials/nosuch")
         self.assert_error(status, body, 404, "nosuch")
+        # the user is who the credentials say; X-SPINNAKER-USER is ignored
         status, body = self.req("GET", "/auth/user", headers={"X-SPINNAKER-USER": "carol"})
         self.assertEqual(status, 200)
-        self.assertEqual(body["username"], "carol")
-        self.assertEqual(body["roles"], [])
-        status, body = self.req("GET", "/auth/user")
-        self.assertEqual(body["username"], "anonymous")
+        self.assertEqual(body["username"], "admin")
+        self.assertEqual(body["roles"], ["admin"])
+        self.assertEqual(body["allowedAccounts"], ["local"])
+        status, body = self.req("GET", "/auth/user", auth=None)
+        self.assert_error(status, body, 401)
 
     def test_stage_types(self):
         # What the pipeline editor offers: every stage type registered by
@@ -686,7 +692,8 @@ class ErrorContractTest(ApiTestCase):
         # raw bytes that are not UTF-8 in the path: still a JSON 404
         for raw in [b"/applications/\xff\xfe%FF", b"/tasks/\xc3/nothing"]:
             with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
-                sock.sendall(b"GET " + raw + b" HTTP/1.0\r\n\r\n")
+                sock.sendall(b"GET " + raw + b" HTTP/1.0\r\nAuthorization: " +
+                             authorization(self.server.credentials).encode() + b"\r\n\r\n")
                 data = b""
                 while True:
                     chunk = sock.recv(65536)

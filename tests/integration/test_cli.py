@@ -38,6 +38,7 @@ class CliTest(ServerTestCase):
         super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="mizzen-cli-test-")
         cls.app = unique("cliapp")
+        cls.env = cls.server.cli_env()  # signs in with admin's API token
         res = cls.run_cli_static(cls.server.url, "application", "save", "--application", cls.app,
                                  "--owner-email", "team@example.com", "--cloud-providers", "local")
         if res.returncode != 0:
@@ -51,11 +52,12 @@ class CliTest(ServerTestCase):
 
     # -- helpers ----------------------------------------------------------
 
-    @staticmethod
-    def run_cli_static(url, *args, env=None, timeout=CLI_TIMEOUT):
+    @classmethod
+    def run_cli_static(cls, url, *args, env=None, timeout=CLI_TIMEOUT):
         argv = [binary(), "--url", url] + list(args)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL)
+                              env=dict(os.environ, **dict(cls.env, **(env or {}))),
+                              stdin=subprocess.DEVNULL)
 
     def cli(self, *args, **kw):
         return self.run_cli_static(self.server.url, *args, **kw)
@@ -127,7 +129,8 @@ class CliTest(ServerTestCase):
         argv = [binary(), "--url", self.server.url, "pipeline", "execute",
                 "-a", self.app, "-n", name, "--wait"]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True)
+                                stdin=subprocess.DEVNULL, text=True,
+                                env=dict(os.environ, **self.env))
         # The ref JSON is printed (and flushed) before the waiting starts.
         lines = []
         deadline = time.monotonic() + 20
@@ -418,7 +421,7 @@ class CliTest(ServerTestCase):
 
     def test_url_from_environment(self):
         res = subprocess.run([binary(), "application", "list"], capture_output=True, text=True,
-                             timeout=CLI_TIMEOUT, env=dict(os.environ, MIZZEN_URL=self.server.url))
+                             timeout=CLI_TIMEOUT, env=dict(os.environ, **self.env))
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn(self.app.lower(), [a.get("name", "").lower() for a in json.loads(res.stdout)])
 

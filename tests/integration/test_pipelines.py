@@ -86,10 +86,12 @@ class PipelineFlows(ServerTestCase):
 
     def test_manual_judgment_continue_through_patch(self):
         exec_id, stage_id = self.judgment_pipeline("judge-continue")
+        pw = self.server.add_user("alice", ["ops"])
+        # the judge is who signed in, whatever X-SPINNAKER-USER claims
         status, body = self.server.request(
             "PATCH", "/pipelines/%s/stages/%s" % (exec_id, stage_id),
             {"judgmentStatus": "continue", "judgmentInput": "yes"},
-            headers={"X-SPINNAKER-USER": "alice"})
+            headers={"X-SPINNAKER-USER": "mallory"}, auth=("alice", pw))
         self.assertEqual(status, 200, body)
         e = wait_execution(self.server, exec_id)
         self.assertEqual(e["status"], "SUCCEEDED")

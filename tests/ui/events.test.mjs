@@ -22,7 +22,7 @@ after(async () => { if (srv) await srv.stop(); });
 // Opens a stream; collects parsed events in .events.
 function subscribe(query = '', server = srv) {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${server.url}/events${query}`, (res) => {
+    const req = http.get(`${server.url}/events${query}`, { headers: server.headers }, (res) => {
       const sub = { res, req, status: res.statusCode, headers: res.headers, events: [], text: '' };
       res.setEncoding('utf8');
       let buf = '';

@@ -11,9 +11,13 @@ export class ApiError extends Error {
 }
 
 // X-RateLimit-App: deck makes the server record origin "deck", as Gate does
-// for Deck's requests.
+// for Deck's requests. The page is signed in by its session cookie, which
+// the server takes for a change only with X-Mizzen-CSRF: 1 (a header no
+// other site's form can send). A 401 means the session is gone: go to the
+// sign-in page, which comes back here afterwards.
 export async function api(method, path, body, { raw = false } = {}) {
-  const init = { method, headers: { 'X-RateLimit-App': 'deck' } };
+  const init = { method, headers: { 'X-RateLimit-App': 'deck' }, credentials: 'same-origin' };
+  if (method !== 'GET' && method !== 'HEAD') init.headers['X-Mizzen-CSRF'] = '1';
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = raw ? body : JSON.stringify(body);
@@ -29,8 +33,15 @@ export async function api(method, path, body, { raw = false } = {}) {
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
   }
+  if (res.status === 401) signIn();
   if (!res.ok) throw new ApiError(res.status, data, text);
   return data;
+}
+
+export function signIn() {
+  if (!location.pathname.endsWith('/login.html')) {
+    location.assign(`/ui/login.html#${encodeURIComponent(location.pathname + location.hash)}`);
+  }
 }
 
 export const get = (path) => api('GET', path);

@@ -3,6 +3,13 @@
 // else build/mizzen), small API helpers, and Debian's Chromium driven by
 // playwright-core with a fresh profile. Screenshots go to
 // build/ui-screenshots/ (or $MZ_UI_SCREENSHOTS).
+//
+// Authentication is on: the server's first admin password is read from
+// DATA/initial-admin-password; srv.call() signs in as admin (HTTP Basic,
+// or { auth: null | [user, password] }), srv.headers carries the same
+// Authorization header for raw requests, and browser() starts signed in to
+// the last server started (the MIZZEN_SESSION cookie of POST /auth/login),
+// or to browser({ server }), or to none with browser({ server: null }).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -44,6 +51,9 @@ export async function until(fn, { timeoutMs = 10000, intervalMs = 50, what = 'co
   }
 }
 
+const basic = (user, password) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+let lastServer = null;
+
 const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ThreadSanitizer/;
 
 export class Server {
@@ -55,6 +65,7 @@ export class Server {
     s.logFile = path.join(s.dir, 'server.log');
     s.env = env;
     await s.spawn();
+    lastServer = s;
     return s;
   }
 
@@ -78,14 +89,40 @@ export class Server {
     fs.closeSync(log);
     s.exited = new Promise((resolve) => s.proc.on('exit', (code, signal) => resolve({ code, signal })));
     await until(async () => (await fetch(`${s.url}/health`)).status === 200, { what: `${BIN} to answer /health` });
+    if (!s.password) {
+      const file = path.join(s.dir, 'data', 'initial-admin-password');
+      s.password = await until(() => { try { return fs.readFileSync(file, 'utf8').trim(); } catch { return null; } },
+        { what: `${file}` });
+    }
+    s.headers = { Authorization: basic('admin', s.password) };
+  }
+
+  // A session of admin's (POST /auth/login), for a browser's cookie.
+  async session(user = 'admin', password = this.password) {
+    const res = await fetch(`${this.url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: user, password }) });
+    const m = /MIZZEN_SESSION=([^;]+)/.exec(res.headers.get('set-cookie') || '');
+    if (res.status !== 200 || !m) throw new Error(`POST /auth/login as ${user}: ${res.status} ${await res.text()}`);
+    return m[1];
+  }
+
+  // Creates a user (as admin) and returns its password.
+  async addUser(name, roles = [], password = `pw-${name}-${Math.random().toString(36).slice(2)}`) {
+    const r = await this.call('POST', '/auth/users', { username: name, password, roles });
+    if (r.status !== 201) throw new Error(`add user ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+    return password;
   }
 
   log() {
     try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
   }
 
-  async call(method, p, body) {
+  // auth: undefined signs in as admin, null sends no credentials,
+  // [user, password] signs in as that user.
+  async call(method, p, body, { auth } = {}) {
     const init = { method, headers: {} };
+    if (auth === undefined) init.headers.Authorization = basic('admin', this.password);
+    else if (auth) init.headers.Authorization = basic(auth[0], auth[1]);
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
@@ -165,7 +202,7 @@ export function killCloud(dir) {
 // Chromium with a fresh profile. The background-networking flags matter
 // here: without them Chromium's own connections are refused by this
 // machine's closed network and slow everything down.
-export async function browser({ width = 1440, height = 900 } = {}) {
+export async function browser({ width = 1440, height = 900, server = lastServer, user } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mizzen-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -174,6 +211,10 @@ export async function browser({ width = 1440, height = 900 } = {}) {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  if (server) {
+    const sid = user ? await server.session(user[0], user[1]) : await server.session();
+    await context.addCookies([{ name: 'MIZZEN_SESSION', value: sid, url: server.url, httpOnly: true, sameSite: 'Strict' }]);
+  }
   const page = context.pages()[0] || await context.newPage();
   page.on('dialog', (d) => d.accept());
   const errors = [];
