@@ -256,10 +256,11 @@ login(api_req *r)
 	mz_identity id;
 	mz_err err = {0};
 	mz_code rc = mz_auth_login(r->api->auth, st, user, password, &sid, &id, &err);
-	json_decref(body);
-	if (rc == MZ_EFORBIDDEN) {
+	if (rc == MZ_EFORBIDDEN) /* the audit names who tried */
 		snprintf(r->id.user, sizeof(r->id.user), "%s",
 		         mz_auth_valid_name(user) ? user : "anonymous");
+	json_decref(body);
+	if (rc == MZ_EFORBIDDEN) {
 		api_reply_error(r, 401, "%s", err.msg);
 		return;
 	}

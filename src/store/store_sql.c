@@ -77,8 +77,10 @@ const char *const mz_store__sql[Q_COUNT] = {
 	 * PostgreSQL locale may order '.' anywhere) can widen the match */
 	[Q_KV_LIST] = "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
 	[Q_AUDIT_ADD] = "INSERT INTO audit(at, username, application, body) VALUES(?1, ?2, ?3, ?4)",
-	[Q_AUDIT_LIST] = "SELECT body FROM audit WHERE (?1 IS NULL OR application = ?1) AND "
-	                 "(?2 IS NULL OR username = ?2) ORDER BY seq DESC LIMIT ?3",
+	/* the casts give PostgreSQL a type for a parameter that may be NULL */
+	[Q_AUDIT_LIST] = "SELECT body FROM audit WHERE (CAST(?1 AS TEXT) IS NULL OR "
+	                 "application = ?1) AND (CAST(?2 AS TEXT) IS NULL OR username = ?2) "
+	                 "ORDER BY seq DESC LIMIT ?3",
 	[Q_EVT_ADD] = "INSERT INTO events(event_id, body, created_at) VALUES(?1, ?2, ?3) "
 	              "ON CONFLICT(event_id) DO NOTHING",
 	[Q_EVT_PENDING] = "SELECT seq, event_id, body FROM events WHERE processed_at IS NULL "

@@ -305,6 +305,55 @@ test_pending_outbox_kv(void **state)
 	json_decref(b);
 }
 
+/* src/auth's records: listing by prefix (exactly the prefix, whatever the
+ * collation), deleting; and the audit trail, newest first, filtered. */
+static void
+test_kv_list_and_audit(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *pairs = NULL;
+	assert_int_equal(mz_kv_put(st, "auth/user/a", "1", &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "auth/user/b", "2", &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "auth/user", "not under the prefix", &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "auth/userx", "nor this", &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "auth/token/t", "3", &err), MZ_OK);
+	assert_int_equal(mz_kv_list(st, "auth/user/", &pairs, &err), MZ_OK);
+	assert_int_equal(json_object_size(pairs), 2);
+	assert_string_equal(mz_json_str(pairs, "auth/user/b"), "2");
+	json_decref(pairs);
+	assert_int_equal(mz_kv_delete(st, "auth/user/a", &err), MZ_OK);
+	assert_int_equal(mz_kv_delete(st, "auth/user/a", &err), MZ_OK); /* absent: fine */
+	assert_int_equal(mz_kv_list(st, "auth/user/", &pairs, &err), MZ_OK);
+	assert_int_equal(json_object_size(pairs), 1);
+	json_decref(pairs);
+
+	for (int i = 0; i < 5; i++) {
+		json_t *e = json_pack("{s:I, s:s, s:s, s:i}", "time", (json_int_t)(1000 + i), "user",
+		                      i % 2 ? "alice" : "bob", "method", "POST", "status", 200 + i);
+		if (i < 4)
+			json_object_set_new(e, "application", json_string(i < 2 ? "app1" : "app2"));
+		assert_int_equal(mz_audit_add(st, e, &err), MZ_OK);
+		json_decref(e);
+	}
+	json_t *list = NULL;
+	assert_int_equal(mz_audit_list(st, NULL, NULL, 3, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 3);
+	assert_int_equal(mz_json_int(json_array_get(list, 0), "status", 0), 204);
+	json_decref(list);
+	assert_int_equal(mz_audit_list(st, "app1", NULL, 10, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(mz_json_int(json_array_get(list, 0), "status", 0), 201);
+	json_decref(list);
+	assert_int_equal(mz_audit_list(st, NULL, "alice", 10, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_int_equal(mz_audit_list(st, "app2", "bob", 10, &list, &err), MZ_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_int_equal(mz_json_int(json_array_get(list, 0), "status", 0), 202);
+	json_decref(list);
+}
+
 static void
 test_events_deliveries(void **state)
 {
@@ -530,6 +579,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_executions, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_queue, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_pending_outbox_kv, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_kv_list_and_audit, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_events_deliveries, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_transactions, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_nodes, open_store, close_store),
