@@ -8,7 +8,8 @@ outside the workspace fails and one inside it works; an instance runs
 it, and then really runs on the host; a bake of a path outside
 bakery.packageRoots is refused. A deploy of `["/bin/false"]` fails fast with
 the exit status, restarts with a growing delay, and leaves no instance
-folder after destroy; console logs are rotated; probes back off."""
+folder after destroy (nor after a rollback that destroys it, and nothing
+restarts afterwards); console logs are rotated; probes back off."""
 import json
 import os
 import shutil
@@ -386,6 +387,20 @@ class CrashingInstances(SandboxTestCase):
         time.sleep(3)  # no restart after the destroy
         self.assertEqual(os.listdir(self.instances_dir()), [])
         self.assertIsNone(self.group("crash"))
+
+    def test_3_rollback_destroys_a_crashing_group_and_its_restarts_end(self):
+        eid = self.deploy("rollback", ["/bin/false"], capacity=1,
+                          rollback={"onFailure": True, "destroyLatest": True})
+        e = wait_execution(self.srv, eid, timeout=60)
+        self.assertEqual(e["status"], "TERMINAL")
+        names = [s["name"] for s in e["stages"] if s["status"] == "SUCCEEDED"]
+        self.assertTrue(any(n.startswith("Destroy") for n in names), names)
+        mine = lambda: [d for d in os.listdir(self.instances_dir())
+                        if d.startswith("%s-rollback-" % APP)]
+        self.assertEqual(mine(), [])
+        time.sleep(3)  # a restart would have made its folder again
+        self.assertEqual(mine(), [])
+        self.assertIsNone(self.group("rollback"))
 
     def test_2_probes_back_off_and_logs_rotate(self):
         eid = self.deploy("sick", ["python3", "probes.py"], capacity=1, health="/health",
