@@ -31,9 +31,14 @@
 static const char *const pg_sql[Q_COUNT] = {
 	[Q_EXEC_GET_LOCKED] = "SELECT body FROM executions WHERE id = ?1 FOR UPDATE",
 	[Q_EXEC_GET_RAW_LOCKED] = "SELECT body, type FROM executions WHERE id = ?1 FOR UPDATE",
-	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts FROM queue "
+	/* Claimed and leased in one round trip; rows other transactions hold
+	 * are skipped, not waited for. */
+	[Q_QUEUE_CLAIM] = "WITH c AS (SELECT id, deliver_at AS due FROM queue "
 	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2 "
-	                  "FOR UPDATE SKIP LOCKED",
+	                  "FOR UPDATE SKIP LOCKED) "
+	                  "UPDATE queue SET attempts = queue.attempts + 1, deliver_at = ?3, "
+	                  "claimed_by = ?4 FROM c WHERE queue.id = c.id "
+	                  "RETURNING queue.id, queue.fingerprint, c.due, queue.attempts - 1, 1",
 	[Q_LOCK] = "SELECT pg_advisory_xact_lock(7274917, hashtext(?1))",
 	[Q_NOTIFY] = "SELECT pg_notify(?1, ?2)",
 };

@@ -69,20 +69,33 @@ mz_queue_reschedule(mz_store *st, const json_t *msg, int64_t deliver_at, mz_err 
 	return push(st, msg, deliver_at, true, err);
 }
 
+static int
+by_due(const void *a, const void *b)
+{
+	const mz_msg *x = a, *y = b;
+	if (x->deliver_at != y->deliver_at)
+		return x->deliver_at < y->deliver_at ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
 mz_code
 mz_queue_claim(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max, int *n,
                mz_err *err)
 {
 	mz_stmt *q = mz__stmt(st, Q_QUEUE_CLAIM, err);
 	int got = 0, rc = MZ_STEP_DONE;
+	bool leased = false;
 	mz_code code = MZ_EIO;
 	*n = 0;
 	if (!q)
 		return MZ_EIO;
 	mz__int(q, 1, now);
 	mz__int(q, 2, max);
+	mz__int(q, 3, now + lease_ms);
+	mz__text(q, 4, st->node[0] ? st->node : NULL);
 	while (got < max && (rc = mz__step(q)) == MZ_STEP_ROW) {
 		json_t *body = mz__col_json(q, 1);
+		leased = mz__col_int(q, 4) != 0;
 		if (!body)
 			continue;
 		out[got].id = mz__col_int(q, 0);
@@ -97,7 +110,7 @@ mz_queue_claim(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max
 		goto fail;
 	}
 	mz__reset(q);
-	for (int i = 0; i < got; i++) {
+	for (int i = 0; !leased && i < got; i++) {
 		q = mz__stmt(st, Q_QUEUE_LEASE, err);
 		if (!q)
 			goto fail;
@@ -107,6 +120,7 @@ mz_queue_claim(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max
 		if ((code = mz__run(q, NULL, err, "queue lease")) != MZ_OK)
 			goto fail;
 	}
+	qsort(out, (size_t)got, sizeof(*out), by_due); /* a driver's rows come in any order */
 	*n = got;
 	return MZ_OK;
 fail:

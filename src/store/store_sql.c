@@ -49,7 +49,9 @@ const char *const mz_store__sql[Q_COUNT] = {
 	                   "VALUES(?1, ?2, ?3) ON CONFLICT(fingerprint) DO UPDATE SET "
 	                   "deliver_at = excluded.deliver_at WHERE queue.attempts = 0",
 	[Q_QUEUE_MOVE] = "UPDATE queue SET deliver_at = ?2 WHERE id = ?1 AND attempts = 0",
-	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts FROM queue "
+	/* Due messages; the fifth column says whether the statement leased
+	 * them too (a driver's one-statement variant) or Q_QUEUE_LEASE must. */
+	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts, 0 FROM queue "
 	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2",
 	[Q_QUEUE_LEASE] = "UPDATE queue SET attempts = attempts + 1, deliver_at = ?2, "
 	                  "claimed_by = ?3 WHERE id = ?1",

@@ -30,7 +30,8 @@ open_store(void **state)
 	if (url && *url) {
 		/* every test starts on an empty database */
 		PGconn *c = PQconnectdb(url);
-		PGresult *r = PQexec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+		PGresult *r = PQexec(c, "SET client_min_messages = warning; "
+	                         "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
 		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		PQclear(r);
 		PQfinish(c);
