@@ -40,6 +40,7 @@ api_status_of(mz_code code)
 	case MZ_ECONFLICT: return 409;
 	case MZ_EFORBIDDEN: return 403;
 	case MZ_EBUSY: return 503;
+	case MZ_ENOSPACE: return 503;
 	default: return 500;
 	}
 }

@@ -12,9 +12,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* UP while the store can be written; DOWN with the reason (a full disk, a
+ * database locked by someone else) while it cannot, probing it at most
+ * once a second so that recovery shows without other traffic. */
 static void
 health(api_req *r)
 {
+	char why[300];
+	if (!mz_store_writable(why, sizeof(why)) &&
+	    !mz_store_probe(api_store(r), why, sizeof(why))) {
+		api_reply_json(r, 503, json_pack("{s:s, s:s, s:s, s:s}", "status", "DOWN",
+		                                 "reason", why, "error", "Service Unavailable",
+		                                 "message", why));
+		return;
+	}
 	api_reply_json(r, 200, json_pack("{s:s}", "status", "UP"));
 }
 

@@ -31,6 +31,7 @@ typedef enum mz_code {
 	MZ_ENOMEM,     /* 500 */
 	MZ_ETIMEOUT,
 	MZ_EINTERNAL,
+	MZ_ENOSPACE,   /* the disk (or database) is full: 503, try again later */
 } mz_code;
 
 /* An error record: the code plus a message a person can act on. */
@@ -55,6 +56,15 @@ void mz_log(mz_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define mz_debug(...) mz_log(MZ_LOG_DEBUG, __VA_ARGS__)
 #define mz_info(...) mz_log(MZ_LOG_INFO, __VA_ARGS__)
+/* Rate limit for a message that repeats while a condition lasts (a full
+ * disk, a locked database): one line per interval, not one per attempt.
+ * mz_log_allow returns true when the caller may log now, with *held the
+ * number of messages held back since the last one. One per thread. */
+typedef struct mz_log_limit {
+	int64_t next_ms;
+	long held;
+} mz_log_limit;
+bool mz_log_allow(mz_log_limit *l, int64_t interval_ms, long *held);
 #define mz_warn(...) mz_log(MZ_LOG_WARN, __VA_ARGS__)
 #define mz_error(...) mz_log(MZ_LOG_ERROR, __VA_ARGS__)
 

@@ -40,6 +40,7 @@ mz_code_name(mz_code code)
 	case MZ_ENOMEM: return "Internal Server Error";
 	case MZ_ETIMEOUT: return "Timeout";
 	case MZ_EINTERNAL: return "Internal Server Error";
+	case MZ_ENOSPACE: return "Service Unavailable";
 	}
 	return "Error";
 }

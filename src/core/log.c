@@ -37,3 +37,18 @@ mz_log(mz_log_level level, const char *fmt, ...)
 	fputc('\n', stderr);
 	pthread_mutex_unlock(&log_lock);
 }
+
+bool
+mz_log_allow(mz_log_limit *l, int64_t interval_ms, long *held)
+{
+	int64_t now = mz_mono_ms();
+	if (now < l->next_ms) {
+		l->held++;
+		return false;
+	}
+	if (held)
+		*held = l->held;
+	l->held = 0;
+	l->next_ms = now + interval_ms;
+	return true;
+}

@@ -142,6 +142,9 @@ worker_main(void *arg)
 	mz_engine *eng = arg;
 	mz_store *st = NULL;
 	mz_err err = {0};
+	long failures = 0;
+	int64_t backoff = 0;
+	mz_log_limit limit = {0};
 
 	if (mz_store_open(eng->db_url, &st, &err)) {
 		mz_error("engine: worker cannot open store: %s", err.msg);
@@ -156,12 +159,26 @@ worker_main(void *arg)
 		if (stop)
 			break;
 		int n = mz__batch_run(eng, st, &err);
+		if (n >= 0 && failures > 0) {
+			mz_info("engine: the store is writable again (after %ld failed attempts)",
+			        failures);
+			failures = 0;
+			backoff = 0;
+		}
 		if (n > 0)
 			continue;
 		if (n < 0) {
-			if (err.code != MZ_EBUSY)
-				mz_warn("engine: batch failed: %s", err.msg);
-			idle_until(eng, seen, mz_now_ms() + 50);
+			/* A full disk or a locked database fails every batch until
+			 * it passes: back off (50 ms doubling to 2 s) and say so
+			 * once every 30 s, not on every attempt. */
+			failures++;
+			backoff = backoff ? (backoff * 2 > 2000 ? 2000 : backoff * 2) : 50;
+			long held = 0;
+			if (mz_log_allow(&limit, 30000, &held))
+				mz_warn("engine: cannot write to the store, backing off (now %lld ms "
+				        "between attempts, at most 2 s): %s (%ld similar messages held "
+				        "back)", (long long)backoff, err.msg, held);
+			idle_until(eng, seen, mz_now_ms() + backoff);
 			continue;
 		}
 		int64_t due = INT64_MAX;

@@ -22,8 +22,38 @@
  */
 #include "engine/engine_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void
+mz__log_after_commit(mz_batch *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *line = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
+	va_end(ap);
+	if (!line)
+		return;
+	if (b->nlogs == b->caplogs) {
+		b->caplogs = b->caplogs ? b->caplogs * 2 : 8;
+		b->logs = realloc(b->logs, sizeof(char *) * (size_t)b->caplogs);
+		if (!b->logs)
+			abort();
+	}
+	b->logs[b->nlogs++] = line;
+}
+
+/* After a commit: the lines held back by mz__log_after_commit. */
+static void
+print_logs(mz_batch *b)
+{
+	for (int i = 0; i < b->nlogs; i++)
+		mz_info("%s", b->logs[i]);
+}
 
 static bool
 slice_over(const mz_batch *b)
@@ -139,6 +169,9 @@ mz__batch_release(mz_batch *b)
 		free(b->defer[i].key);
 	}
 	free(b->defer);
+	for (int i = 0; i < b->nlogs; i++)
+		free(b->logs[i]);
+	free(b->logs);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -259,16 +292,15 @@ handle_stored(mz_batch *b, mz_msg *m)
 
 /* Quarantines a message whose handler fails even when handled alone: the
  * execution is marked TERMINAL with the error instead of looping forever. */
-static void
-quarantine(mz_engine *eng, mz_store *st, mz_msg *m, const char *why)
+static bool
+quarantine(mz_engine *eng, mz_store *st, mz_msg *m, const char *why, mz_err *qerr)
 {
 	mz_err err = {0};
 	const char *exec_id = mz_json_str(m->body, "executionId");
-	char *dump = mz_json_dump(m->body);
-	mz_error("engine: handling %s failed: %s", dump, why);
-	free(dump);
-	if (mz_store_begin(st, &err))
-		return;
+	if (mz_store_begin(st, &err)) {
+		*qerr = err;
+		return false;
+	}
 	json_t *exec = NULL;
 	if (exec_id && mz_exec_get_locked(st, exec_id, &exec, &err) == MZ_OK) {
 		if (!mz_status_complete(mz__status(exec))) {
@@ -281,9 +313,15 @@ quarantine(mz_engine *eng, mz_store *st, mz_msg *m, const char *why)
 		json_decref(exec);
 	}
 	mz_queue_ack(st, m->id, &err);
-	if (mz_store_commit(st, &err))
-		mz_error("engine: cannot quarantine message: %s", err.msg);
+	if (mz_store_commit(st, &err)) {
+		*qerr = err;
+		return false;
+	}
+	char *dump = mz_json_dump(m->body);
+	mz_error("engine: handling %s failed: %s (execution made TERMINAL)", dump, why);
+	free(dump);
 	(void)eng;
+	return true;
 }
 
 int
@@ -322,6 +360,7 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 			rc = mz__notify_remote(eng, &b);
 		if (rc == MZ_OK && mz_store_commit(st, &b.err) == MZ_OK) {
 			done = b.handled;
+			print_logs(&b);
 			mz__notify(eng, &b);
 			mz__batch_keep(&b);
 			mz__run_deferred(eng, st, &b);
@@ -335,7 +374,11 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		char why[512];
 		snprintf(why, sizeof(why), "%s", b.err.msg[0] ? b.err.msg : "handler failed");
 		mz__batch_release(&b);
-		if (code == MZ_EBUSY) {
+		/* The store itself failed (locked by someone else, disk full):
+		 * the messages are fine and run again once it is writable; the
+		 * worker backs off. Quarantining them would turn a full disk
+		 * into TERMINAL executions. */
+		if (code == MZ_EBUSY || code == MZ_ENOSPACE) {
 			for (i = 0; i < n; i++)
 				mz_msg_release(&msgs[i]);
 			mz_fail(err, code, "%s", why);
@@ -343,9 +386,14 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		}
 		/* Retry the first message alone; if it still fails, quarantine it. */
 		if (n == 1 || attempt == 1) {
-			quarantine(eng, st, &msgs[0], why);
+			mz_err qerr = {0};
+			bool q = quarantine(eng, st, &msgs[0], why, &qerr);
 			for (i = 0; i < n; i++)
 				mz_msg_release(&msgs[i]);
+			if (!q) {   /* the store fails: back off, try again later */
+				*err = qerr;
+				return -1;
+			}
 			return 1;
 		}
 		for (i = 0; i < n; i++)
@@ -382,6 +430,7 @@ mz__with_batch(mz_engine *eng, mz_store *st, mz_batch_fn fn, void *arg, mz_err *
 	if (rc && err)
 		*err = b.err.code ? b.err : (mz_err){.code = rc, .msg = "operation failed"};
 	if (rc == MZ_OK) {
+		print_logs(&b);
 		mz__notify(eng, &b);
 		mz__batch_keep(&b);
 	}

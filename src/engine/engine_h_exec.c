@@ -199,7 +199,7 @@ mz__h_complete_execution(mz_batch *b, json_t *exec, const json_t *msg)
 		}
 	}
 	json_decref(tops);
-	mz_info("engine: execution %s %s", mz_json_str(exec, "id"), final);
+	mz__log_after_commit(b, "engine: execution %s %s", mz_json_str(exec, "id"), final);
 	/* A parent pipeline waiting on this child looks again right away
 	 * instead of at its next poll. */
 	const char *parent = mz_json_str(json_object_get(exec, "trigger"), "parentPipelineId");

@@ -88,8 +88,16 @@ typedef struct mz_batch {
 	int ndefer, capdefer;
 	int handled;
 	int64_t slice_end;  /* mz_mono_ms(); 0: no time slicing */
+	char **logs;        /* info lines printed only once the batch commits */
+	int nlogs, caplogs;
 	mz_err err;
 } mz_batch;
+
+/* Logs (info) once the batch's transaction commits, never if it rolls
+ * back: "execution X SUCCEEDED" must not be said when the disk was full
+ * and nothing was stored. */
+void mz__log_after_commit(mz_batch *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* ---- batch and queue (engine_batch.c) -------------------------------- */
 

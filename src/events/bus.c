@@ -5,6 +5,8 @@
 #include "events/events_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,25 @@ mz_events_submit(mz_events *ev, mz_store *st, const json_t *event, const char *e
 	if (rc == MZ_OK)
 		mz_events_wake(ev);
 	return rc;
+}
+
+/* Store failures repeat while the disk is full or the database locked: the
+ * dispatcher says so once every 30 s, not once per attempt. */
+static void __attribute__((format(printf, 2, 3)))
+store_trouble(mz_events *ev, const char *fmt, ...)
+{
+	long held = 0;
+	if (!mz_log_allow(&ev->store_log, 30000, &held))
+		return;
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (held)
+		mz_error("%s (%ld similar messages held back)", msg, held);
+	else
+		mz_error("%s", msg);
 }
 
 bool
@@ -246,7 +267,7 @@ dispatch_events(mz_events *ev, mz_store *st)
 	json_t *items = NULL;
 	mz_err err = {0};
 	if (mz_event_pending(st, EVENT_BATCH, &items, &err) != MZ_OK) {
-		mz_error("events: cannot read events: %s", err.msg);
+		store_trouble(ev, "events: cannot read events: %s", err.msg);
 		return -1;
 	}
 	int n = 0;
@@ -255,7 +276,7 @@ dispatch_events(mz_events *ev, mz_store *st)
 	json_t *item;
 	json_array_foreach(items, i, item) {
 		if (dispatch_one(ev, st, item, &launched, &err) != MZ_OK) {
-			mz_error("events: event %s not processed yet (will retry): %s",
+			store_trouble(ev, "events: event %s not processed yet (will retry): %s",
 			         mz_json_str(item, "eventId"), err.msg);
 			n = -1;
 			break;
@@ -330,7 +351,7 @@ dispatch_outbox(mz_events *ev, mz_store *st)
 	json_t *items = NULL;
 	mz_err err = {0};
 	if (mz_outbox_fetch(st, 0, OUTBOX_BATCH, &items, &err) != MZ_OK) {
-		mz_error("events: cannot read the outbox: %s", err.msg);
+		store_trouble(ev, "events: cannot read the outbox: %s", err.msg);
 		return -1;
 	}
 	int n = 0;
@@ -342,7 +363,7 @@ dispatch_outbox(mz_events *ev, mz_store *st)
 		json_int_t id = json_integer_value(json_object_get(item, "id"));
 		if (outbox_one(ev, st, id, json_object_get(item, "event"), &launched, &deliveries,
 		               &err) != MZ_OK) {
-			mz_error("events: outbox event %lld not processed yet (will retry): %s",
+			store_trouble(ev, "events: outbox event %lld not processed yet (will retry): %s",
 			         (long long)id, err.msg);
 			n = -1;
 			break;
@@ -430,7 +451,7 @@ cron_trigger(mz_events *ev, mz_store *st, const mz_cron_entry *ce, int64_t now)
 		else
 			mz_store_rollback(st);
 		if (rc) {
-			mz_warn("events: cron trigger %s of pipeline %s: %s", tkey, pid, err.msg);
+			store_trouble(ev, "events: cron trigger %s of pipeline %s: %s", tkey, pid, err.msg);
 			recorded = -1;
 		}
 	}
@@ -496,12 +517,21 @@ dispatcher_main(void *arg)
 			cron_tick(ev, st);
 		} else {
 			a = b = -1;
-			mz_error("events: cannot read the pipeline configs: %s", err.msg);
+			store_trouble(ev, "events: cannot read the pipeline configs: %s", err.msg);
 		}
 		if (a < 0 || b < 0) {
-			if (!mz__events_wait(ev, &ev->cond, &ev->kick, 1000))
+			ev->backoff_ms = ev->backoff_ms ? (ev->backoff_ms >= 2000 ? 4000
+			                                                          : ev->backoff_ms * 2)
+			                                : 250;
+			if (!mz__events_wait(ev, &ev->cond, &ev->kick, ev->backoff_ms))
 				break;
-		} else if (a == 0 && b == 0) {
+			continue;
+		}
+		if (ev->backoff_ms) {
+			mz_info("events: the store is writable again");
+			ev->backoff_ms = 0;
+		}
+		if (a == 0 && b == 0) {
 			if (!mz__events_wait(ev, &ev->cond, &ev->kick, IDLE_WAIT_MS))
 				break;
 		}

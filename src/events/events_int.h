@@ -66,6 +66,8 @@ struct mz_events {
 	bool have_dispatcher, have_notifier;
 	int64_t next_cron_check;
 	mz_trigger_index *index;    /* the dispatcher thread's */
+	mz_log_limit store_log;     /* the dispatcher's store failures */
+	int64_t backoff_ms;         /* after a store failure: 250 ms doubling to 4 s */
 };
 
 /* notify.c: turns an outbox event into deliveries (inside st's

@@ -25,6 +25,7 @@ struct mz_pollers {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping;
+	mz_log_limit store_log;  /* the poller thread's store failures */
 	pthread_t thread;
 	bool have_thread;
 };
@@ -583,12 +584,20 @@ poller_main(void *arg)
 			mz_error("pollers: cannot open the store: %s", err.msg);
 			st = NULL;
 		}
-		/* One node of a cluster polls (the lease outlives two intervals,
-		 * so a live holder keeps it and a dead one's passes on). Events
-		 * have deterministic ids: even a second poller's would be kept
-		 * once. */
-		if (st && mz_engine_lease(p->engine, st, "pollers", 2 * p->interval_ms + 5000))
+		/* While the store cannot be written (a full disk, a database
+		 * locked by someone else) no cursor could move: polling waits,
+		 * and says so once every 30 s. One node of a cluster polls (the
+		 * lease outlives two intervals, so a live holder keeps it and a
+		 * dead one's passes on). Events have deterministic ids: even a
+		 * second poller's would be kept once. */
+		char why[300];
+		long held = 0;
+		if (st && !mz_store_probe(st, why, sizeof(why))) {
+			if (mz_log_allow(&p->store_log, 30000, &held))
+				mz_warn("pollers: the store cannot be written (%s): polling paused", why);
+		} else if (st && mz_engine_lease(p->engine, st, "pollers", 2 * p->interval_ms + 5000)) {
 			poll_all(p, st);
+		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		int64_t ns = ts.tv_nsec + (p->interval_ms % 1000) * 1000000L;

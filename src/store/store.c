@@ -36,8 +36,11 @@ mz_code
 mz_store_begin(mz_store *st, mz_err *err)
 {
 	mz_code rc = st->drv->begin(st, err);
-	if (rc == MZ_OK)
+	if (rc == MZ_OK) {
 		st->tx_depth = 1;
+		st->tx_wrote = false;
+		mz__store_began();
+	}
 	return rc;
 }
 
@@ -47,6 +50,8 @@ mz_store_commit(mz_store *st, mz_err *err)
 	mz_code rc = st->drv->commit(st, err);
 	if (rc != MZ_OK)
 		st->drv->rollback(st); /* a failed commit leaves nothing half-done */
+	else
+		mz__store_committed(st->tx_wrote);
 	st->tx_depth = 0;
 	return rc;
 }
@@ -70,8 +75,11 @@ mz__run(mz_stmt *s, int64_t *changes, mz_err *err, const char *what)
 		mz__reset(s);
 		return code;
 	}
+	int64_t n = s->st->drv->changes(s);
 	if (changes)
-		*changes = s->st->drv->changes(s);
+		*changes = n;
+	if (n > 0)
+		s->st->tx_wrote = true;
 	mz__reset(s);
 	return MZ_OK;
 }

@@ -31,6 +31,20 @@ void mz_store_close(mz_store *st);
 const char *mz_store_kind(const mz_store *st);
 
 mz_code mz_store_begin(mz_store *st, mz_err *err);
+
+/*
+ * Whether writes work, process-wide: after a write failed because the disk
+ * is full (MZ_ENOSPACE) or the database is locked by someone else
+ * (MZ_EBUSY), the store is "not writable" until a commit succeeds again.
+ * Returns true when writable; otherwise false with reason ("disk full:
+ * ...", "database locked: ...") in reason[n]. /health answers from it.
+ */
+bool mz_store_writable(char *reason, size_t n);
+/* When the disk was full, tries one tiny write transaction on st (at most
+ * once a second in the process) so that recovery is seen without other
+ * traffic (a lock clears as soon as anyone begins a write); returns
+ * mz_store_writable's answer afterwards. */
+bool mz_store_probe(mz_store *st, char *reason, size_t n);
 mz_code mz_store_commit(mz_store *st, mz_err *err);
 void mz_store_rollback(mz_store *st);
 

@@ -81,6 +81,7 @@ struct mz_store {
 	const mz_sql_driver *drv;
 	int tx_depth; /* 1 while inside mz_store_begin/commit */
 	char node[64]; /* the node whose claims this connection records */
+	bool tx_wrote; /* the open transaction changed a row */
 };
 
 /* Every back-end's statement struct starts with this. */
@@ -146,6 +147,14 @@ mz__reset(mz_stmt *s)
 {
 	s->st->drv->reset(s);
 }
+
+/* store_health.c: a driver reports each failure here (a full disk or a
+ * locked database makes the store "not writable" until a commit works). */
+void mz__store_failed(mz_code code, const char *msg);
+/* A write transaction began (the database is not locked), or one that
+ * changed rows committed (the disk took it). */
+void mz__store_began(void);
+void mz__store_committed(bool wrote);
 
 static inline mz_code
 mz__fail(mz_store *st, mz_err *err, const char *what)

@@ -141,7 +141,13 @@ pg_fail(mz_store *st, mz_err *err, const char *what)
 	/* serialization failure, deadlock, lock timeout: try again */
 	bool busy = strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
 	            strcmp(state, "55P03") == 0;
-	return mz_fail(err, busy ? MZ_EBUSY : MZ_EIO, "store: %s: %s", what, s->err_msg);
+	mz_code code = busy ? MZ_EBUSY : MZ_EIO;
+	/* class 53: insufficient resources (53100 disk_full, 53200 out of memory) */
+	if (strncmp(state, "53", 2) == 0)
+		code = MZ_ENOSPACE;
+	mz_code out = mz_fail(err, code, "store: %s: %s", what, s->err_msg);
+	mz__store_failed(code, s->err_msg);
+	return out;
 }
 
 /* ?N -> $N, outside string literals. */

@@ -15,6 +15,7 @@
  */
 #include "store/store_sql.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -101,7 +102,13 @@ sq_fail(mz_store *st, mz_err *err, const char *what)
 	sq_store *s = SQ(st);
 	int rc = sqlite3_errcode(s->db);
 	mz_code code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? MZ_EBUSY : MZ_EIO;
-	return mz_fail(err, code, "store: %s: %s", what, sqlite3_errmsg(s->db));
+	/* A full disk is SQLITE_FULL, or an I/O error whose errno is ENOSPC
+	 * (a write of the WAL); both pass once space is back. */
+	if (rc == SQLITE_FULL || ((rc & 0xff) == SQLITE_IOERR && sqlite3_system_errno(s->db) == ENOSPC))
+		code = MZ_ENOSPACE;
+	mz_code out = mz_fail(err, code, "store: %s: %s", what, sqlite3_errmsg(s->db));
+	mz__store_failed(code, err ? err->msg : sqlite3_errmsg(s->db));
+	return out;
 }
 
 static mz_stmt *

@@ -3,11 +3,15 @@ server whose disk is full neither spins nor lies and finishes its work once
 space returns.
 """
 import os
+import sys
 import subprocess
+import tempfile
 import time
 import unittest
 
-from mizzen_harness import Server, binary, free_port
+from mizzen_harness import Server, binary, free_port, wait_until
+from mizzen_flow import create_app, get_execution, run_pipeline, save_pipeline, \
+    wait_execution
 
 
 class DataDirectoryLock(unittest.TestCase):
@@ -35,6 +39,137 @@ class DataDirectoryLock(unittest.TestCase):
             self.assertEqual(status, 200)
         import shutil
         shutil.rmtree(first.data_dir, ignore_errors=True)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def log_lines(srv):
+    with open(srv.log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace").splitlines()
+
+
+class DiskFull(unittest.TestCase):
+    """A 5 MB tmpfs as the data directory, filled up while an execution
+    runs: the server backs off (no spinning, a few log lines), /health says
+    why it is DOWN, nothing reads SUCCEEDED that did not happen, and once
+    space is freed the accepted execution finishes."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a 5 MB tmpfs (mount -t tmpfs)")
+        self.mnt = tempfile.mkdtemp(prefix="mizzen-full-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", self.mnt],
+                           capture_output=True)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            self.skipTest("cannot mount a tmpfs here: %s" % r.stderr.decode().strip())
+
+    def tearDown(self):
+        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+        os.rmdir(self.mnt)
+
+    def fill(self):
+        path = os.path.join(self.mnt, "filler")
+        block = b"\0" * 65536
+        with open(path, "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(block)
+            except OSError:
+                pass
+            small = b"\0" * 512
+            try:
+                while True:
+                    f.write(small)
+            except OSError:
+                pass
+        return path
+
+    def test_full_disk_backs_off_and_resumes(self):
+        data = os.path.join(self.mnt, "data")
+        with Server(data_dir=data) as srv:
+            create_app(srv, "full")
+            save_pipeline(srv, {"application": "full", "name": "slow", "stages": [
+                {"refId": "1", "type": "wait", "name": "Soak", "waitTime": 2},
+                {"refId": "2", "requisiteStageRefIds": ["1"], "type": "evaluateVariables",
+                 "name": "After", "variables": [{"key": "done", "value": "yes"}]}]})
+            exec_id = run_pipeline(srv, "full", "slow")
+            lines_fill = len(log_lines(srv))
+            filler = self.fill()
+            # Writes now fail: a trigger is refused, not accepted and lost.
+            status, body = srv.request("POST", "/pipelines/full/slow", {"type": "manual"})
+            self.assertGreaterEqual(status, 500, body)
+            self.assertIn(status, (503, 507), body)
+            self.assertIn("error", body)
+
+            lines0 = len(log_lines(srv))
+            cpu0 = cpu_seconds(srv.proc.pid)
+            time.sleep(5)  # the wait stage is due meanwhile
+            cpu = cpu_seconds(srv.proc.pid) - cpu0
+            new_lines = log_lines(srv)[lines0:]
+            self.assertLess(cpu, 0.5, "the server used %.2fs of CPU in 5s with a full disk"
+                            % cpu)
+            self.assertLess(len(new_lines), 20, "\n".join(new_lines[:40]))
+            status, health = srv.request("GET", "/health")
+            self.assertEqual(status, 503, health)
+            self.assertEqual(health["status"], "DOWN")
+            self.assertIn("disk full", health["reason"])
+            e = get_execution(srv, exec_id)
+            self.assertNotEqual(e["status"], "SUCCEEDED")
+            self.assertFalse([x for x in log_lines(srv)[lines_fill:] if "SUCCEEDED" in x],
+                             "a SUCCEEDED was logged while nothing could be stored")
+
+            os.unlink(filler)
+            wait_until(lambda: srv.request("GET", "/health")[0] == 200, timeout=20,
+                       message="/health 200 once space is back")
+            e = wait_execution(srv, exec_id, timeout=30)
+            self.assertEqual(e["status"], "SUCCEEDED", [
+                (s["name"], s["status"], s["context"].get("exception")) for s in e["stages"]])
+            self.assertEqual(e["stages"][1]["outputs"]["done"], "yes")
+            # And new work is accepted again.
+            e2 = wait_execution(srv, run_pipeline(srv, "full", "slow"), timeout=30)
+            self.assertEqual(e2["status"], "SUCCEEDED")
+
+
+class LockedDatabase(unittest.TestCase):
+    """Another process holds SQLite's write lock for longer than the busy
+    timeout (10 s): writes fail with 503, /health says the database is
+    locked, the server does not spin, and work goes on once it is free."""
+
+    def test_locked_database(self):
+        import sqlite3
+        with Server() as srv:
+            create_app(srv, "locked")
+            save_pipeline(srv, {"application": "locked", "name": "p", "stages": [
+                {"refId": "1", "type": "wait", "name": "w", "waitTime": 0}]})
+            db = sqlite3.connect(os.path.join(srv.data_dir, "mizzen.db"),
+                                 isolation_level=None, timeout=0)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cpu0 = cpu_seconds(srv.proc.pid)
+                t0 = time.monotonic()
+                status, body = srv.request("POST", "/pipelines/locked/p", {"type": "manual"},
+                                           timeout=30)
+                self.assertEqual(status, 503, body)
+                self.assertIn("locked", body["message"])
+                status, health = srv.request("GET", "/health")
+                self.assertEqual(status, 503, health)
+                self.assertIn("database locked", health["reason"])
+                elapsed = time.monotonic() - t0
+                cpu = cpu_seconds(srv.proc.pid) - cpu0
+                self.assertLess(cpu, 0.1 * elapsed + 0.3,
+                                "%.2fs of CPU in %.1fs with the database locked" % (cpu, elapsed))
+            finally:
+                db.execute("ROLLBACK")
+                db.close()
+            wait_until(lambda: srv.request("GET", "/health")[0] == 200, timeout=20,
+                       message="/health 200 once the lock is gone")
+            e = wait_execution(srv, run_pipeline(srv, "locked", "p"), timeout=30)
+            self.assertEqual(e["status"], "SUCCEEDED")
 
 
 if __name__ == "__main__":
