@@ -165,8 +165,12 @@ mz__h_complete_execution(mz_batch *b, json_t *exec, const json_t *msg)
 			                 false))
 				fail_after_branches = true;
 		}
+		/* An initial stage still NOT_STARTED has its startStage message
+		 * waiting (a batch's time slice ended before it ran): its branch
+		 * is alive unless the execution was canceled before it began. */
 		if (strcmp(st, "RUNNING") == 0 || strcmp(st, "PAUSED") == 0 ||
-		    (strcmp(st, "NOT_STARTED") == 0 && !mz__is_initial(s) && ready_to_run(exec, s)))
+		    (strcmp(st, "NOT_STARTED") == 0 && ready_to_run(exec, s) &&
+		     (!mz__is_initial(s) || !mz_json_bool(exec, "canceled", false))))
 			running = true;
 	}
 	const char *final = NULL;
