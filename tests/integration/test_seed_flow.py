@@ -83,7 +83,7 @@ class SeedFlow(unittest.TestCase):
                 "NOTIFY_URL", self.receiver.url + "/notify")
         status, body = srv.request("POST", "/pipelines", json.loads(text))
         self.assertEqual(status, 200, body)
-        wait_until(lambda: log_has(srv, ": baseline "), timeout=20,
+        wait_until(lambda: log_has(srv, ": baseline ") or log_has(srv, "first seen"), timeout=20,
                    message="the git trigger's baseline taken when the pipeline was saved")
         status, listed = srv.request("GET", "/applications/seed/pipelines")
         self.assertEqual(listed, [], "the first look at a repository starts nothing")
