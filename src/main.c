@@ -369,6 +369,15 @@ serve(int argc, char **argv)
 		free(db_url);
 		return 2;
 	}
+	/* HTTP server limits: "server": {"maxConnections", ...} */
+	mz_api_limits limits;
+	if (mz_api_limits_parse(setting(settings, "server", NULL), &limits, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: config: %s\n", err.msg);
+		json_decref(settings);
+		json_decref(accounts);
+		free(db_url);
+		return 2;
+	}
 	/* Cron triggers run in one time zone for the whole server (as Echo's
 	 * scheduler.cron.timezone); set before any thread starts. */
 	const char *tz = json_string_value(setting(setting(settings, "scheduler", "cron"),
@@ -533,7 +542,7 @@ serve(int argc, char **argv)
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
 	                      .version = MZ_VERSION, .events = events,
 	                      .settings = settings, .repos = repos, .auth = auth,
-	                      .cors_origins = cors_origins};
+	                      .cors_origins = cors_origins, .limits = limits};
 	if (mz_api_start(&acfg, &api, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;

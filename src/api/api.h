@@ -24,6 +24,16 @@ struct mz_cloud;
 
 typedef struct mz_api mz_api;
 
+/* Connection limits (config "server": {...}); 0 means the default. */
+typedef struct mz_api_limits {
+	int max_connections;      /* maxConnections: default from RLIMIT_NOFILE */
+	int max_per_address;      /* maxConnectionsPerAddress: default a quarter */
+	int header_timeout_s;     /* headerTimeoutSeconds: default 10 */
+	int body_timeout_s;       /* bodyTimeoutSeconds: default 30 */
+	size_t body_memory_bytes; /* bodyMemoryMB: default 64 MiB, at least 8 MiB */
+	size_t connection_memory; /* connectionMemoryKB: default 12 KiB, 8 KiB to 1 MiB */
+} mz_api_limits;
+
 typedef struct mz_api_config {
 	const char *host;        /* listen address, e.g. "127.0.0.1" or "::1" */
 	int port;                /* 0: any free port (see mz_api_port) */
@@ -46,7 +56,12 @@ typedef struct mz_api_config {
 	                          * webhook; NULL: none configured */
 	mz_auth *auth;           /* borrowed: users, tokens, sessions */
 	const json_t *cors_origins; /* cors.allowedOrigins (borrowed), or NULL */
+	mz_api_limits limits;    /* zeros: the defaults */
 } mz_api_config;
+
+/* The "server" object of the config file as limits; MZ_EINVAL naming the
+ * bad field. NULL: every default. */
+mz_code mz_api_limits_parse(const json_t *server, mz_api_limits *out, mz_err *err);
 
 mz_code mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err);
 /* The port actually listened on (useful with port 0). */

@@ -13,17 +13,25 @@
  * without suspending would make MHD call it again at once: a busy loop);
  * the engine's listener queues an event and resumes the connection. A
  * ticker thread resumes every subscriber every EV_KEEPALIVE_MS so that a
- * comment line goes out: that keeps proxies from timing the stream out and
- * lets MHD notice clients that went away (a write to a closed socket
- * fails: the connection ends and its subscriber with it). Stopping the daemon while a
- * connection is suspended aborts the process, so api_events_stop ends every
- * stream and resumes them all before MHD_stop_daemon.
+ * comment line goes out (proxies would time an idle stream out).
  *
- * Bounds: at most EV_MAX_SUBSCRIBERS streams (then 503); per subscriber at
- * most EV_QUEUE_MAX queued events. A newer summary of an execution that is
- * still queued replaces the queued one (only the latest state matters);
- * when the queue is full anyway it is dropped and the client is sent one
- * "resync" event, after which it re-reads the list.
+ * A client that goes away must free its slot at once, but libmicrohttpd
+ * does not look at a suspended connection's socket. So the ticker also
+ * waits in epoll for the peer-closed event (EPOLLRDHUP, one-shot) of every
+ * subscriber's socket, registered under the subscriber's id: when it
+ * fires, the stream ends and libmicrohttpd closes the connection.
+ * (A client that only shuts its sending side counts as gone too.)
+ * Stopping the daemon while a connection is suspended aborts the process,
+ * so api_events_stop ends every stream and resumes them all before
+ * MHD_stop_daemon.
+ *
+ * Bounds: no subscriber count of its own: streams are connections, held to
+ * the server's connection limits (api_limits.c). A subscriber costs a few
+ * kilobytes: its queue starts small and grows to at most EV_QUEUE_MAX
+ * events. A newer summary of an execution that is still queued replaces
+ * the queued one (only the latest state matters); when the queue is full
+ * anyway it is dropped and the client is sent one "resync" event, after
+ * which it re-reads the list.
  *
  * Locking: one process-wide mutex guards every hub and subscriber. The
  * engine's listener may run on any thread (engine workers, API threads
@@ -41,13 +49,20 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
-#define EV_MAX_SUBSCRIBERS 256
 #define EV_QUEUE_MAX 256
+#define EV_QUEUE_FIRST 4
 #define EV_KEEPALIVE_MS 15000
 #define EV_TICK_MS 5000 /* how often the ticker looks for streams due a keep-alive */
-#define EV_BLOCK 16384 /* MHD's buffer for the stream */
+/* libmicrohttpd's buffer for the stream, allocated (and zeroed) per
+ * subscriber: small, since the stream's bytes are written straight into the
+ * connection's own buffer (measured: 4096 cost 4 kB a subscriber, 256 none) */
+#define EV_BLOCK 256
+#define EV_WAKE_ID 0  /* the epoll id of the ticker's own wake-up eventfd */
 
 /* One serialised event, shared by every subscriber that queued it. */
 typedef struct ev_msg {
@@ -60,9 +75,10 @@ typedef struct ev_msg {
 typedef struct ev_sub {
 	struct api_events *hub;
 	struct MHD_Connection *conn;
+	uint64_t id;                /* its epoll registration */
 	char *app;                  /* only this application's executions; NULL: all */
-	ev_msg *q[EV_QUEUE_MAX];    /* ring */
-	int qhead, qn;
+	ev_msg **q;                 /* ring of qcap */
+	int qhead, qn, qcap;
 	ev_msg *cur;                /* being written */
 	size_t cur_off;
 	bool resync;                /* events were dropped: tell the client */
@@ -78,9 +94,11 @@ struct api_events {
 	int nsubs;
 	bool stopping;
 	uint64_t seq;               /* event ids */
+	uint64_t next_sub_id;
+	int epfd;                   /* peer-closed events of every stream, and wake */
+	int wakefd;
 	pthread_t ticker;
 	bool ticker_started;
-	pthread_cond_t tick;
 	struct api_events *next_live;
 };
 
@@ -128,6 +146,25 @@ sub_wake(ev_sub *s)
 	}
 }
 
+/* Doubles s's ring up to EV_QUEUE_MAX (caller holds ev_lock). */
+static bool
+queue_grow(ev_sub *s)
+{
+	int cap = s->qcap ? s->qcap * 2 : EV_QUEUE_FIRST;
+	if (cap > EV_QUEUE_MAX)
+		return false;
+	ev_msg **q = malloc((size_t)cap * sizeof(*q));
+	if (!q)
+		return false;
+	for (int i = 0; i < s->qn; i++)
+		q[i] = s->q[(s->qhead + i) % s->qcap];
+	free(s->q);
+	s->q = q;
+	s->qhead = 0;
+	s->qcap = cap;
+	return true;
+}
+
 /* Queues m for s (caller holds ev_lock): replaces a queued event of the
  * same execution, else appends; on overflow drops the queue for a resync. */
 static void
@@ -137,7 +174,7 @@ sub_push(ev_sub *s, ev_msg *m)
 		return; /* the client re-reads everything anyway */
 	if (m->exec_id[0]) {
 		for (int i = 0; i < s->qn; i++) {
-			int k = (s->qhead + i) % EV_QUEUE_MAX;
+			int k = (s->qhead + i) % s->qcap;
 			if (strcmp(s->q[k]->exec_id, m->exec_id) == 0) {
 				msg_unref(s->q[k]);
 				m->refs++;
@@ -146,15 +183,15 @@ sub_push(ev_sub *s, ev_msg *m)
 			}
 		}
 	}
-	if (s->qn == EV_QUEUE_MAX) {
+	if (s->qn == s->qcap && !queue_grow(s)) {
 		for (int i = 0; i < s->qn; i++)
-			msg_unref(s->q[(s->qhead + i) % EV_QUEUE_MAX]);
+			msg_unref(s->q[(s->qhead + i) % s->qcap]);
 		s->qn = 0;
 		s->resync = true;
 		return;
 	}
 	m->refs++;
-	s->q[(s->qhead + s->qn) % EV_QUEUE_MAX] = m;
+	s->q[(s->qhead + s->qn) % s->qcap] = m;
 	s->qn++;
 }
 
@@ -233,7 +270,7 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	if (!s->cur && s->qn > 0) {
 		s->cur = s->q[s->qhead];
 		s->cur_off = 0;
-		s->qhead = (s->qhead + 1) % EV_QUEUE_MAX;
+		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qn--;
 	}
 	int64_t now = mz_mono_ms();
@@ -281,11 +318,12 @@ stream_free(void *cls)
 	if (s->next)
 		s->next->prev = s->prev;
 	h->nsubs--;
-	pthread_cond_broadcast(&h->tick); /* api_events_stop may be waiting */
 	for (int i = 0; i < s->qn; i++)
-		msg_unref(s->q[(s->qhead + i) % EV_QUEUE_MAX]);
+		msg_unref(s->q[(s->qhead + i) % s->qcap]);
 	msg_unref(s->cur);
 	pthread_mutex_unlock(&ev_lock);
+	/* its epoll registration goes when libmicrohttpd closes the socket */
+	free(s->q);
 	free(s->app);
 	free(s);
 }
@@ -317,9 +355,15 @@ events(api_req *r)
 	                    hello_text ? hello_text : "{}");
 	free(hello_text);
 
+	const union MHD_ConnectionInfo *fi =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int fd = fi ? fi->connect_fd : -1;
+
 	pthread_mutex_lock(&ev_lock);
-	bool full = h->nsubs >= EV_MAX_SUBSCRIBERS, stopping = h->stopping;
-	if (!full && !stopping && m) {
+	bool stopping = h->stopping;
+	bool ok = !stopping && m && queue_grow(s);
+	if (ok) {
+		s->id = ++h->next_sub_id;
 		s->q[0] = m;
 		s->qn = 1;
 		m = NULL;
@@ -328,17 +372,18 @@ events(api_req *r)
 			h->subs->prev = s;
 		h->subs = s;
 		h->nsubs++;
+		/* tell us when the client goes (one-shot: it is gone for good) */
+		struct epoll_event ee = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.u64 = s->id};
+		if (fd >= 0 && epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ee) != 0 && errno == EEXIST)
+			epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ee); /* a second stream, kept alive */
 	}
 	pthread_mutex_unlock(&ev_lock);
-	if (full || stopping || m) {
+	if (!ok) {
 		msg_unref(m);
+		free(s->q);
 		free(s->app);
 		free(s);
-		if (full)
-			api_reply_error(r, 503, "too many live-update subscribers (at most %d); "
-			                "try again later", EV_MAX_SUBSCRIBERS);
-		else
-			api_reply_error(r, 503, "the server is stopping");
+		api_reply_error(r, 503, stopping ? "the server is stopping" : "out of memory");
 		return;
 	}
 
@@ -360,24 +405,46 @@ events(api_req *r)
 
 /* ---- lifecycle ------------------------------------------------------- */
 
+/* Ends the stream of the subscriber registered as id (caller holds
+ * ev_lock): its client went away. */
+static void
+client_gone(struct api_events *h, uint64_t id)
+{
+	for (ev_sub *s = h->subs; s; s = s->next) {
+		if (s->id == id) {
+			s->closing = true;
+			sub_wake(s);
+			return;
+		}
+	}
+}
+
 static void *
 ticker_main(void *arg)
 {
 	struct api_events *h = arg;
-	pthread_mutex_lock(&ev_lock);
-	while (!h->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += EV_TICK_MS / 1000;
-		pthread_cond_timedwait(&h->tick, &ev_lock, &ts);
-		if (h->stopping)
+	struct epoll_event evs[256];
+	int64_t next_tick = mz_mono_ms() + EV_TICK_MS;
+	for (;;) {
+		int64_t wait = next_tick - mz_mono_ms();
+		int n = epoll_wait(h->epfd, evs, 256, wait > 0 ? (int)wait : 0);
+		pthread_mutex_lock(&ev_lock);
+		if (h->stopping) {
+			pthread_mutex_unlock(&ev_lock);
 			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.u64 != EV_WAKE_ID)
+				client_gone(h, evs[i].data.u64);
 		int64_t now = mz_mono_ms();
-		for (ev_sub *s = h->subs; s; s = s->next)
-			if (now - s->last_write_ms >= EV_KEEPALIVE_MS)
-				sub_wake(s);
+		if (now >= next_tick) {
+			next_tick = now + EV_TICK_MS;
+			for (ev_sub *s = h->subs; s; s = s->next)
+				if (now - s->last_write_ms >= EV_KEEPALIVE_MS)
+					sub_wake(s);
+		}
+		pthread_mutex_unlock(&ev_lock);
 	}
-	pthread_mutex_unlock(&ev_lock);
 	return NULL;
 }
 
@@ -388,11 +455,18 @@ api_events_start(mz_api *api)
 	if (!h)
 		return; /* /events then answers 503; the rest of the API works */
 	h->api = api;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->tick, &ca);
-	pthread_condattr_destroy(&ca);
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	h->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event ee = {.events = EPOLLIN, .data.u64 = EV_WAKE_ID};
+	if (h->epfd < 0 || h->wakefd < 0 || epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->wakefd, &ee) != 0) {
+		mz_error("api: cannot set up the event stream's epoll: %s", strerror(errno));
+		if (h->epfd >= 0)
+			close(h->epfd);
+		if (h->wakefd >= 0)
+			close(h->wakefd);
+		free(h);
+		return; /* /events then answers 503; the rest of the API works */
+	}
 	if (pthread_create(&h->ticker, NULL, ticker_main, h) == 0)
 		h->ticker_started = true;
 	pthread_mutex_lock(&ev_lock);
@@ -427,7 +501,9 @@ api_events_stop(mz_api *api)
 		s->closing = true;
 		sub_wake(s);
 	}
-	pthread_cond_broadcast(&h->tick);
+	uint64_t one = 1;
+	if (write(h->wakefd, &one, sizeof(one)) < 0)
+		mz_warn("api: cannot wake the event-stream ticker: %s", strerror(errno));
 	pthread_mutex_unlock(&ev_lock);
 	if (h->ticker_started)
 		pthread_join(h->ticker, NULL);
@@ -440,7 +516,8 @@ api_events_free(mz_api *api)
 	struct api_events *h = api->events;
 	if (!h)
 		return;
-	pthread_cond_destroy(&h->tick);
+	close(h->epfd);
+	close(h->wakefd);
 	free(h);
 	api->events = NULL;
 }

@@ -20,6 +20,7 @@
 #define API_MAX_PARAMS 8
 #define API_MAX_SEGMENTS 24
 #define API_POOL_MAX 4            /* idle store connections kept: one per HTTP thread */
+#define API_MAX_CONNECTIONS_CAP 65536 /* default connection limit at most */
 
 struct mz_api {
 	struct MHD_Daemon *daemon;
@@ -42,6 +43,7 @@ struct mz_api {
 	json_t *cors_origins; /* cors.allowedOrigins: [strings] */
 
 	struct api_events *events; /* live-update subscribers (api_events.c) */
+	struct api_limits *limits; /* connection tracking, deadlines, body budget */
 };
 
 typedef struct api_req {
@@ -188,5 +190,25 @@ char *api_find_web_dir(const char *configured);
 void api_events_start(mz_api *api);
 void api_events_stop(mz_api *api);
 void api_events_free(mz_api *api);
+
+/* Connection limits (api_limits.c). resolve fills every default (and
+ * raises the soft RLIMIT_NOFILE to the hard limit); start/stop run the
+ * reaper that drops connections past their header or body deadline. */
+struct MHD_Connection;
+void api_limits_resolve(const mz_api_limits *given, mz_api_limits *out);
+mz_code api_limits_start(mz_api *api, const mz_api_limits *resolved, mz_err *err);
+void api_limits_stop(mz_api *api);
+void api_limits_free(mz_api *api);
+const mz_api_limits *api_limits_config(const mz_api *api);
+/* libmicrohttpd's connection notifications and the request's phases. */
+void api_conn_started(mz_api *api, struct MHD_Connection *conn, void **socket_context);
+void api_conn_closed(mz_api *api, void **socket_context);
+void api_conn_receiving_body(mz_api *api, struct MHD_Connection *conn);
+void api_conn_handling(mz_api *api, struct MHD_Connection *conn);
+void api_conn_request_done(mz_api *api, struct MHD_Connection *conn);
+/* Takes bytes from the budget for request bodies in flight; false when it
+ * is spent (then *in_flight says how much is taken). */
+bool api_body_reserve(mz_api *api, struct MHD_Connection *conn, size_t bytes,
+                      size_t *in_flight);
 
 #endif

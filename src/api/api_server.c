@@ -24,8 +24,12 @@
 typedef struct conn_ctx {
 	mz_buf body;
 	bool too_large;
+	bool over_budget;   /* the memory budget for bodies in flight is spent */
+	size_t reserved;    /* body bytes reserved from that budget */
 	int64_t t0;
 } conn_ctx;
+
+#define API_BODY_RESERVE_STEP ((size_t)64 << 10) /* for bodies of unknown length */
 
 static const api_route *const route_tables[] = {
 	api_misc_routes, api_app_routes, api_pipeline_routes, api_execution_routes,
@@ -534,26 +538,49 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		mz_buf_init(&ctx->body, API_BODY_MAX);
 		ctx->t0 = mz_mono_ms();
 		*con_cls = ctx;
+		/* the headers are in: the body (if any) has its own deadline */
+		api_conn_receiving_body(api, conn);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl) {
-			unsigned long long n = strtoull(cl, NULL, 10);
-			if (n > API_BODY_MAX)
-				ctx->too_large = true;
-			if (n > API_BODY_REFUSE) {
-				api_req r = {.api = api, .conn = conn, .method = method, .path = url,
-				             .file_fd = -1};
+		unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+		size_t in_flight = 0;
+		if (n > API_BODY_MAX)
+			ctx->too_large = true;
+		else if (n > 0 && !api_body_reserve(api, conn, (size_t)n, &in_flight))
+			ctx->over_budget = true;
+		else
+			ctx->reserved = (size_t)n;
+		if (n > API_BODY_REFUSE || ctx->over_budget) {
+			/* answered before the body is read: libmicrohttpd closes the
+			 * connection after the answer instead of reading it */
+			api_req r = {.api = api, .conn = conn, .method = method, .path = url,
+			             .file_fd = -1};
+			if (ctx->over_budget)
+				api_reply_error(&r, 503, "the server is receiving too many request bodies "
+				                "at once (%zu MiB in flight, server.bodyMemoryMB is %zu); "
+				                "try again shortly", in_flight >> 20,
+				                api_limits_config(api)->body_memory_bytes >> 20);
+			else
 				api_reply_error(&r, 413, "the request body (%llu bytes) is larger than the "
 				                "limit of %u bytes", n, API_BODY_MAX);
-				enum MHD_Result ret = queue(conn, &r);
-				req_release(&r);
-				return ret;
-			}
+			enum MHD_Result ret = queue(conn, &r);
+			req_release(&r);
+			return ret;
 		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!ctx->too_large &&
+		/* a body of unknown length (chunked) reserves as it grows */
+		size_t need = ctx->body.len + *upload_data_size;
+		while (!ctx->too_large && !ctx->over_budget && need > ctx->reserved) {
+			if (api_body_reserve(api, conn, API_BODY_RESERVE_STEP, NULL))
+				ctx->reserved += API_BODY_RESERVE_STEP;
+			else
+				ctx->over_budget = true;
+		}
+		if (ctx->over_budget) {
+			mz_buf_release(&ctx->body);
+		} else if (!ctx->too_large &&
 		    mz_buf_add(&ctx->body, upload_data, *upload_data_size) != MZ_OK) {
 			ctx->too_large = true;
 			mz_buf_release(&ctx->body);
@@ -563,6 +590,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return MHD_YES;
 	}
 
+	api_conn_handling(api, conn); /* no deadline while we answer */
 	api_req r = {.api = api, .conn = conn, .method = method, .path = url, .file_fd = -1};
 	r.body = ctx->body.data;
 	r.body_len = ctx->body.len;
@@ -574,6 +602,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (ctx->too_large)
 		api_reply_error(&r, 413, "the request body is larger than the limit of %u bytes",
 		                API_BODY_MAX);
+	else if (ctx->over_budget)
+		api_reply_error(&r, 503, "the server is receiving too many request bodies at once "
+		                "(server.bodyMemoryMB is %zu); try again shortly",
+		                api_limits_config(api)->body_memory_bytes >> 20);
 	else if (!split_path(&r))
 		api_reply_error(&r, 404, "no such endpoint: the path has too many segments");
 	else if (strcmp(method, "OPTIONS") == 0)
@@ -596,11 +628,22 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
 	conn_ctx *ctx = *con_cls;
+	api_conn_request_done(cls, conn);
 	if (!ctx)
 		return;
 	mz_buf_release(&ctx->body);
 	free(ctx);
 	*con_cls = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		api_conn_started(cls, conn, socket_context);
+	else
+		api_conn_closed(cls, socket_context);
 }
 
 /* ---- lifecycle ------------------------------------------------------- */
@@ -629,7 +672,7 @@ listen_socket(const char *host, int port, bool *ipv6, int *bound_port, mz_err *e
 		}
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0) {
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) {
 			*ipv6 = ai->ai_family == AF_INET6;
 			struct sockaddr_storage ss;
 			socklen_t len = sizeof(ss);
@@ -705,6 +748,13 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 	api->auth = cfg->auth;
 	api->cors_origins = json_is_array(cfg->cors_origins) ? json_deep_copy(cfg->cors_origins)
 	                                                     : json_array();
+	mz_api_limits lim;
+	api_limits_resolve(&cfg->limits, &lim);
+	if (api_limits_start(api, &lim, err) != MZ_OK) {
+		close(fd);
+		mz_api_stop(api);
+		return MZ_EIO;
+	}
 	api_events_start(api);
 
 	/* Suspend/resume: the event stream (api_events.c) parks idle
@@ -717,10 +767,15 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 		flags, 0, NULL, NULL, on_request, api,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, http_threads(),
+		/* idle timeout while a response is sent; the header and body
+		 * deadlines are api_limits.c's */
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim.connection_memory,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim.max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim.max_per_address,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
 		MHD_OPTION_END);
 	if (!api->daemon) {
 		close(fd);
@@ -728,6 +783,10 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 		return mz_fail(err, MZ_EIO, "cannot start the HTTP server on %s:%d", cfg->host,
 		               cfg->port);
 	}
+	mz_info("api: at most %d connections, %d per address; headers within %d s, bodies "
+	        "within %d s, %zu MiB of bodies in flight", lim.max_connections,
+	        lim.max_per_address, lim.header_timeout_s, lim.body_timeout_s,
+	        lim.body_memory_bytes >> 20);
 	*out = api;
 	return MZ_OK;
 }
@@ -744,9 +803,11 @@ mz_api_stop(mz_api *api)
 	if (!api)
 		return;
 	api_events_stop(api); /* no connection may stay suspended past here */
+	api_limits_stop(api);
 	if (api->daemon)
 		MHD_stop_daemon(api->daemon); /* closes the listening socket too */
 	api_events_free(api);
+	api_limits_free(api);
 	for (int i = 0; i < api->pool_n; i++)
 		mz_store_close(api->pool[i]);
 	pthread_mutex_destroy(&api->pool_lock);

@@ -7,13 +7,12 @@ than the cap fails the stage; a malformed outbound.allow stops start-up.
 """
 import json
 import os
-import subprocess
-import tempfile
 import threading
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from mizzen_harness import Server, binary, free_port
+from config_util import config_file, start_refused
+from mizzen_harness import Server
 from mizzen_flow import create_app, run_pipeline, save_pipeline, stage, wait_execution, \
     wait_until, get_execution
 
@@ -27,13 +26,6 @@ def webhook_pipeline(app, name, url, method="GET"):
 def stage_error(execution):
     s = stage(execution, "Call")
     return json.dumps(s.get("context", {}))
-
-
-def config_file(settings):
-    fd, path = tempfile.mkstemp(prefix="mizzen-outbound-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(settings, f)
-    return path
 
 
 class BigAnswer:
@@ -145,17 +137,9 @@ class OutboundPolicyTest(unittest.TestCase):
             os.unlink(cfg)
 
     def test_bad_allow_list_stops_start_up(self):
-        cfg = config_file({"outbound": {"allow": ["10.0.0.0/40"]}})
-        data = tempfile.mkdtemp(prefix="mizzen-outbound-data-")
-        try:
-            p = subprocess.run([binary(), "serve", "--listen", "127.0.0.1:%d" % free_port(),
-                                "--data", data, "--config", cfg],
-                               capture_output=True, text=True, timeout=20)
-            self.assertEqual(p.returncode, 2, p.stderr)
-            self.assertIn("outbound.allow[0]", p.stderr)
-        finally:
-            os.unlink(cfg)
-            subprocess.run(["rm", "-rf", data])
+        status, stderr = start_refused({"outbound": {"allow": ["10.0.0.0/40"]}})
+        self.assertEqual(status, 2, stderr)
+        self.assertIn("outbound.allow[0]", stderr)
 
 
 if __name__ == "__main__":
