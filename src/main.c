@@ -270,6 +270,19 @@ loopback_only(const char *host)
 	       c < 256 && d < 256;
 }
 
+/* The engine's account resolver: src/auth over the configured accounts. */
+typedef struct accounts_ctx {
+	mz_auth *auth;
+	const json_t *accounts;
+} accounts_ctx;
+
+static json_t *
+allowed_accounts(mz_store *st, const char *user, void *udata)
+{
+	accounts_ctx *c = udata;
+	return mz_auth_allowed_accounts(c->auth, st, user, c->accounts);
+}
+
 static int
 serve(int argc, char **argv)
 {
@@ -538,6 +551,10 @@ serve(int argc, char **argv)
 	if (!auth_on)
 		mz_warn("authentication is disabled (auth.enabled false): every caller on this "
 		        "machine may do anything");
+	static accounts_ctx actx;
+	actx.auth = auth;
+	actx.accounts = accounts;
+	mz_engine_set_accounts_fn(allowed_accounts, &actx);
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
 	                      .version = MZ_VERSION, .events = events,

@@ -105,6 +105,29 @@ json_media_type(const char *ct)
 	       strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+/* The user name a refused Basic header claimed (a valid name only), so
+ * the audit says who tried. */
+static void
+basic_user(const char *b64, char *out, size_t outsz)
+{
+	size_t n = 0;
+	while (*b64 == ' ')
+		b64++;
+	unsigned char *raw = mz_base64_decode(b64, &n);
+	if (!raw)
+		return;
+	char name[MZ_AUTH_NAME_MAX + 1];
+	size_t k = 0;
+	while (k < n && k < MZ_AUTH_NAME_MAX && raw[k] != ':')
+		k++;
+	memcpy(name, raw, k);
+	name[k] = '\0';
+	sodium_memzero(raw, n);
+	free(raw);
+	if (mz_auth_valid_name(name))
+		snprintf(out, outsz, "%s", name);
+}
+
 void
 api_unauthorized(api_req *r, const char *msg)
 {
@@ -143,6 +166,8 @@ api_auth_gate(api_req *r)
 	if (res != MZ_AUTH_OK) {
 		memset(&r->id, 0, sizeof(r->id));
 		snprintf(r->id.user, sizeof(r->id.user), "anonymous");
+		if (authz && strncasecmp(authz, "Basic ", 6) == 0)
+			basic_user(authz + 6, r->id.user, sizeof(r->id.user)); /* for the audit */
 		if (!public_path) {
 			api_unauthorized(r, res == MZ_AUTH_MISSING
 			                 ? "Full authentication is required to access this resource: "

@@ -77,6 +77,7 @@ typedef struct ev_sub {
 	struct MHD_Connection *conn;
 	uint64_t id;                /* its epoll registration */
 	char *app;                  /* only this application's executions; NULL: all */
+	mz_identity *who;           /* a non-admin subscriber: only what it may READ */
 	ev_msg **q;                 /* ring of qcap */
 	int qhead, qn, qcap;
 	ev_msg *cur;                /* being written */
@@ -213,16 +214,22 @@ on_execution(const json_t *execution, void *udata)
 	const char *app = mz_json_str(execution, "application");
 	const char *id = mz_json_str(execution, "id");
 	const char *type = mz_json_str(execution, "type");
-	bool wanted = false;
+	bool wanted = false, restricted = false;
 
 	/* Cheap check first: serialise only if someone listens for this app. */
 	pthread_mutex_lock(&ev_lock);
 	if (hub_is_live(h) && !h->stopping)
-		for (ev_sub *s = h->subs; s && !wanted; s = s->next)
-			wanted = !s->app || mz_streq(s->app, app);
+		for (ev_sub *s = h->subs; s; s = s->next)
+			if (!s->app || mz_streq(s->app, app)) {
+				wanted = true;
+				restricted = restricted || s->who;
+			}
 	pthread_mutex_unlock(&ev_lock);
 	if (!wanted || !id)
 		return;
+	/* Subscribers who are not admins hear only of applications they may
+	 * READ (the permissions are cached; looked up only when one listens). */
+	json_t *perms = restricted ? api_app_permissions(h->api, NULL, app) : NULL;
 
 	json_t *sum = mz_execution_summary(execution);
 	char *data = sum ? json_dumps(sum, JSON_COMPACT) : NULL;
@@ -238,7 +245,8 @@ on_execution(const json_t *execution, void *udata)
 		                    mz_streq(type, "ORCHESTRATION") ? "task" : "execution", data);
 		if (m) {
 			for (ev_sub *s = h->subs; s; s = s->next) {
-				if (s->closing || (s->app && !mz_streq(s->app, app)))
+				if (s->closing || (s->app && !mz_streq(s->app, app)) ||
+				    (s->who && !mz_auth_allows(s->who, perms, MZ_PERM_READ)))
 					continue;
 				sub_push(s, m);
 				sub_wake(s);
@@ -247,6 +255,7 @@ on_execution(const json_t *execution, void *udata)
 		}
 	}
 	pthread_mutex_unlock(&ev_lock);
+	json_decref(perms);
 	free(data);
 }
 
@@ -325,6 +334,7 @@ stream_free(void *cls)
 	/* its epoll registration goes when libmicrohttpd closes the socket */
 	free(s->q);
 	free(s->app);
+	free(s->who);
 	free(s);
 }
 
@@ -337,10 +347,21 @@ events(api_req *r)
 		api_reply_error(r, 503, "live updates are not available on this server");
 		return;
 	}
+	if (app && *app && !api_allow_app(r, app, MZ_PERM_READ))
+		return;
 	ev_sub *s = calloc(1, sizeof(*s));
 	if (!s) {
 		api_reply_error(r, 503, "out of memory");
 		return;
+	}
+	if (!r->id.admin) {
+		s->who = malloc(sizeof(*s->who));
+		if (!s->who) { /* never fall back to hearing everything */
+			free(s);
+			api_reply_error(r, 503, "out of memory");
+			return;
+		}
+		*s->who = r->id;
 	}
 	s->hub = h;
 	s->conn = r->conn;
@@ -382,6 +403,7 @@ events(api_req *r)
 		msg_unref(m);
 		free(s->q);
 		free(s->app);
+		free(s->who);
 		free(s);
 		api_reply_error(r, 503, stopping ? "the server is stopping" : "out of memory");
 		return;

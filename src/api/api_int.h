@@ -40,6 +40,9 @@ struct mz_api {
 
 	mz_events *bus;    /* the event bus (api_webhooks.c); may be NULL */
 	mz_auth *auth;     /* who is calling (api_auth.c) */
+	pthread_mutex_t perm_lock; /* api_perm.c: applications' permissions */
+	json_t *perm_cache;        /* {app lower-cased: {"p": perms, "t": ms}} */
+	mz_store *perm_store;      /* its own connection, for the event listener */
 	json_t *cors_origins; /* cors.allowedOrigins: [strings] */
 
 	struct api_events *events; /* live-update subscribers (api_events.c) */
@@ -78,6 +81,7 @@ typedef struct api_req {
 	const char *cors_origin; /* an allowed Origin: add Access-Control-* */
 	bool cors_preflight;     /* and the preflight's Allow-Methods/Headers */
 	const char *allow;       /* an Allow header */
+	char audit_app[128];     /* the application the request touched */
 	char **query_vals;       /* decoded query values to free */
 	int nquery_vals;
 } api_req;
@@ -109,6 +113,7 @@ extern const api_route api_template_routes[]; /* api_templates.c */
 extern const api_route api_node_routes[];   /* api_nodes.c */
 extern const api_route api_repo_routes[];     /* api_repos.c */
 extern const api_route api_auth_routes[];
+extern const api_route api_audit_routes[];     /* api_audit.c */
 
 /* ---- replies (api_json.c) ------------------------------------------- */
 
@@ -164,6 +169,33 @@ void api_unauthorized(api_req *r, const char *msg);
 bool api_origin_allowed(api_req *r, const char *origin);
 /* true for an admin, else replies 403. */
 bool api_require_admin(api_req *r);
+
+/* ---- permissions (api_perm.c) ------------------------------------------ */
+
+/* An application's "permissions" (new reference; NULL: none, or no such
+ * application), cached for 2 s. st NULL: the cache's own connection. */
+json_t *api_app_permissions(mz_api *api, mz_store *st, const char *app);
+/* Whether the caller may; no reply. */
+bool api_may(api_req *r, const char *app, mz_perm p);
+bool api_may_account(api_req *r, const char *account, mz_perm p);
+/* Whether the caller may; else a 403 reply. */
+bool api_allow_app(api_req *r, const char *app, mz_perm p);
+bool api_allow_account(api_req *r, const char *account, mz_perm p);
+/* The route's own rule (see api_perm.c); replies 403 when refused. */
+bool api_route_allowed(api_req *r, const api_route *rt);
+/* Leaves out of a JSON list reply what the caller may not READ. */
+void api_filter_reply(api_req *r, const api_route *rt);
+/* A pipeline's triggers' runAsUser: only that user or an admin may save
+ * it, and it must hold EXECUTE on the application; else replies. */
+bool api_check_run_as(api_req *r, const json_t *cfg);
+/* A trigger's secret is write-only: "********" or none keeps the stored
+ * one (existing: the stored config, or NULL). */
+void api_keep_trigger_secrets(json_t *cfg, const json_t *existing);
+/* Records the request in the audit trail when it changed state or was
+ * refused with 401/403 (api_audit.c). */
+void api_audit(api_req *r);
+/* Replaces every trigger "secret" in a JSON reply with "********". */
+void api_mask_reply(api_req *r);
 
 /* ---- shared by the route files -------------------------------------- */
 

@@ -36,7 +36,7 @@ static const api_route *const route_tables[] = {
 	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes,
 	api_artifact_routes, api_image_routes, api_deck_routes, api_strategy_routes,
 	api_search_routes, api_project_routes, api_template_routes, api_node_routes,
-	api_repo_routes, api_auth_routes, NULL,
+	api_repo_routes, api_auth_routes, api_audit_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */
@@ -421,7 +421,10 @@ dispatch(api_req *r)
 	}
 	if (best) {
 		match(r, best->pattern);
+		if (!api_route_allowed(r, best))
+			return;
 		best->fn(r);
+		api_filter_reply(r, best);
 		return;
 	}
 	mz_buf_init(&allow, 256);
@@ -614,6 +617,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		dispatch(&r);
 	if (!r.replied)
 		api_reply_error(&r, 500, "internal error: the handler gave no answer");
+	api_mask_reply(&r);
+	api_audit(&r);
 	store_release(api, r.st);
 	r.st = NULL;
 	mz_debug("api: %s %s -> %d (%lld ms)", method, url, r.status,
@@ -746,6 +751,8 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 	api->version = mz_strdup(cfg->version ? cfg->version : "unknown");
 	api->web_dir = api_find_web_dir(cfg->web_dir);
 	api->auth = cfg->auth;
+	pthread_mutex_init(&api->perm_lock, NULL);
+	api->perm_cache = json_object();
 	api->cors_origins = json_is_array(cfg->cors_origins) ? json_deep_copy(cfg->cors_origins)
 	                                                     : json_array();
 	mz_api_limits lim;
@@ -814,6 +821,9 @@ mz_api_stop(mz_api *api)
 	json_decref(api->accounts);
 	json_decref(api->settings);
 	json_decref(api->cors_origins);
+	json_decref(api->perm_cache);
+	mz_store_close(api->perm_store);
+	pthread_mutex_destroy(&api->perm_lock);
 	free(api->db_url);
 	free(api->version);
 	free(api->web_dir);

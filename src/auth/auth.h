@@ -85,6 +85,25 @@ mz_auth_result mz_auth_check_session(mz_auth *a, mz_store *st, const char *sid,
 mz_code mz_auth_identity_of(mz_auth *a, mz_store *st, const char *user, mz_identity *id,
                             mz_err *err);
 
+/* ---- permissions (Fiat) ------------------------------------------------ */
+
+typedef enum mz_perm { MZ_PERM_READ = 0, MZ_PERM_WRITE, MZ_PERM_EXECUTE } mz_perm;
+
+/* "READ", "WRITE", "EXECUTE". */
+const char *mz_perm_name(mz_perm p);
+/* Whether id may do p on an application or account whose "permissions"
+ * object is permissions (borrowed; NULL or {}: open to every signed-in
+ * user). Admins may do anything; EXECUTE falls back to READ's roles when
+ * none are listed; WRITE and EXECUTE roles may also READ. */
+bool mz_auth_allows(const mz_identity *id, const json_t *permissions, mz_perm p);
+/* Whether permissions lists any role at all. */
+bool mz_auth_restricted(const json_t *permissions);
+/* The names of the accounts (a list of {name, permissions}) user may
+ * WRITE: an unknown user only those without permissions; every account
+ * when authentication is off. A new array. */
+json_t *mz_auth_allowed_accounts(mz_auth *a, mz_store *st, const char *user,
+                                 const json_t *accounts);
+
 /* ---- sessions ---------------------------------------------------------- */
 
 /* Verifies username/password and opens a session: *sid (malloc'd) is the

@@ -80,6 +80,7 @@ extern const mz_cli_cmd mz_cli_execution_cmds[];
 extern const mz_cli_cmd mz_cli_server_group_cmds[];
 extern const mz_cli_cmd mz_cli_user_cmds[];
 extern const mz_cli_cmd mz_cli_token_cmds[];
+extern const mz_cli_cmd mz_cli_audit_cmds[];
 
 /* Prints "usage: mizzen GROUP CMD SYNOPSIS" for the command being run on
  * stderr, a reason above it if given, and returns MZ_CLI_USAGE. */

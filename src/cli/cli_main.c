@@ -32,6 +32,8 @@ static const mz_cli_group groups[] = {
 	 "add, list and delete users and their roles (admins)", mz_cli_user_cmds},
 	{"token", {"tokens", NULL, NULL},
 	 "create, list and delete your API tokens", mz_cli_token_cmds},
+	{"audit", {NULL, NULL, NULL},
+	 "list the audit trail (who changed what, refusals)", mz_cli_audit_cmds},
 	{NULL, {NULL}, NULL, NULL},
 };
 

@@ -1,6 +1,6 @@
 /* cli_user.c - `mizzen user add|list|delete` (admins: users and their
- * roles) and `mizzen token create|list|delete` (your own API tokens),
- * over /auth/users and /auth/tokens. */
+ * roles), `mizzen token create|list|delete` (your own API tokens) and
+ * `mizzen audit list`, over /auth/users, /auth/tokens and /audit. */
 #include "cli/cli_int.h"
 
 #include <stdio.h>
@@ -169,5 +169,31 @@ const mz_cli_cmd mz_cli_token_cmds[] = {
 	 token_create},
 	{"list", "ls", "", "List your tokens (names and last use)", no_opts, 0, token_list},
 	{"delete", "rm", "NAME", "Delete one of your tokens", name_opts, 1, token_delete},
+	{NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+/* ---- audit ------------------------------------------------------------- */
+
+static int
+audit_list(mz_cli *c, mz_cli_args *a)
+{
+	const char *app = mz_cli_opt(a, "application");
+	const char *user = mz_cli_opt(a, "user-name");
+	const char *limit = mz_cli_opt(a, "limit");
+	return mz_cli_get_print(c, mz_cli_path(c, "/audit?application=%s&user=%s&limit=%s",
+	                                       app ? app : "", user ? user : "",
+	                                       limit ? limit : "100"));
+}
+
+static const mz_cli_optdef audit_opts[] = {
+	{"application", 'a', MZ_OPT_VALUE, "only this application's entries"},
+	{"user-name", 0, MZ_OPT_VALUE, "only this user's entries"},
+	{"limit", 'l', MZ_OPT_VALUE, "at most this many (default 100, newest first)"},
+	{NULL, 0, 0, NULL},
+};
+
+const mz_cli_cmd mz_cli_audit_cmds[] = {
+	{"list", "ls", "[-a APP] [--user-name U] [--limit N]",
+	 "List the audit trail, newest first", audit_opts, 0, audit_list},
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

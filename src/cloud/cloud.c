@@ -23,6 +23,7 @@ mz_cloud_start(const mz_cloud_config *cfg, mz_cloud **out, mz_err *err)
 		free(c);
 		return rc;
 	}
+	c->accounts = json_is_array(cfg->accounts) ? json_deep_copy(cfg->accounts) : json_array();
 	mz__cloud = c;
 	*out = c;
 	return MZ_OK;
@@ -36,6 +37,7 @@ mz_cloud_stop(mz_cloud *cloud)
 	mz_local_stop(cloud->local);
 	if (mz__cloud == cloud)
 		mz__cloud = NULL;
+	json_decref(cloud->accounts);
 	free(cloud);
 }
 

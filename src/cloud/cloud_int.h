@@ -18,6 +18,7 @@
 
 struct mz_cloud {
 	mz_local *local;
+	json_t *accounts; /* the configured accounts (with their "permissions") */
 };
 
 /* The one cloud of the process: task functions are static definitions

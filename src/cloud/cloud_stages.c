@@ -67,12 +67,40 @@ first_name(const json_t *dsg, const char *region)
 	return json_string_value(json_array_get(l, 0));
 }
 
+/* An account whose config has "permissions" takes only executions whose
+ * authentication.allowedAccounts (the accounts their user may WRITE,
+ * resolved when they were stored: the trigger's runAsUser, the last saver
+ * of the pipeline, or the user who started it) names it. False after
+ * setting the result TERMINAL. */
+static bool
+account_allowed(mz_task_ctx *c, mz_task_result *r, const char *account)
+{
+	size_t i;
+	json_t *a;
+	const json_t *perms = NULL;
+	json_array_foreach(mz__cloud->accounts, i, a) {
+		if (mz_streq(mz_json_str(a, "name"), account))
+			perms = json_object_get(a, "permissions");
+	}
+	if (!json_is_object(perms) || json_object_size(perms) == 0)
+		return true;
+	const json_t *auth = json_object_get(c->execution, "authentication");
+	json_array_foreach(json_object_get(auth, "allowedAccounts"), i, a) {
+		if (mz_streq(json_string_value(a), account))
+			return true;
+	}
+	mz_task_result_set(r, "TERMINAL", "Access denied to account %s for user %s - required "
+	                   "authorization: WRITE", account,
+	                   mz_json_str(auth, "user") ? mz_json_str(auth, "user") : "anonymous");
+	return false;
+}
+
 /* Orca fails a stage whose account or region does not exist (Clouddriver
  * answers it with an error): a lookup there would find an empty cluster
  * and the stage would "succeed" having done nothing. False after setting
  * the result TERMINAL with the reason. */
 static bool
-location_ok(mz_task_result *r, const char *account, const char *region)
+location_ok(mz_task_ctx *c, mz_task_result *r, const char *account, const char *region)
 {
 	mz_err err = {0};
 	if (!mz__cloud) {
@@ -83,7 +111,7 @@ location_ok(mz_task_result *r, const char *account, const char *region)
 		mz_task_result_set(r, "TERMINAL", "%s", err.msg);
 		return false;
 	}
-	return true;
+	return account_allowed(c, r, account);
 }
 
 static void
@@ -99,7 +127,7 @@ static void
 determine_source_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = mz__cloud_ctx(c);
-	if (!location_ok(r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
+	if (!location_ok(c, r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
 		return;
 	r->status = "SUCCEEDED";
 	if (mz_json_str(json_object_get(ctx, "source"), "serverGroupName") ||
@@ -279,7 +307,7 @@ determine_target_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *hold = NULL;
 	char msg[512];
 	const char *region = mz__cloud_region(ctx);
-	if (!location_ok(r, mz__cloud_account(ctx), region))
+	if (!location_ok(c, r, mz__cloud_account(ctx), region))
 		return;
 	if (!name) {
 		const char *target = mz_json_str(ctx, "target");
@@ -441,7 +469,7 @@ validate_rollback_task(mz_task_ctx *c, mz_task_result *r)
 		                   "provider (use EXPLICIT)", type);
 		return;
 	}
-	if (!location_ok(r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
+	if (!location_ok(c, r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
 		return;
 	const char *names[2] = {mz_json_str(rc, "rollbackServerGroupName"),
 	                        mz_json_str(rc, "restoreServerGroupName")};
@@ -479,7 +507,7 @@ cluster_task(mz_task_ctx *c, mz_task_result *r, enum cluster_op kind)
 		free(cluster);
 		return;
 	}
-	if (!location_ok(r, acct, region)) {
+	if (!location_ok(c, r, acct, region)) {
 		free(cluster);
 		return;
 	}
@@ -600,7 +628,7 @@ find_image_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *rv;
 	json_array_foreach(regions, i, rv) {
 		const char *region = json_string_value(rv);
-		if (!location_ok(r, acct, region))
+		if (!location_ok(c, r, acct, region))
 			break;
 		json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
 		json_t *cands = json_array();

@@ -125,6 +125,15 @@ typedef struct mz_stage_def {
  * happen before mz_engine_start(). */
 void mz_engine_register_task(const mz_task_def *def);
 void mz_engine_register_stage(const mz_stage_def *def);
+
+/* Who may deploy where (src/auth, set by main.c): the accounts `user` may
+ * WRITE, as a new JSON array of names, stored in every new execution's
+ * authentication.allowedAccounts (Orca's field) when it is stored. The
+ * cloud stages refuse an account that has permissions and is not listed,
+ * so an automated trigger acting as a user deploys only where that user
+ * may. No resolver (or a NULL answer): the list stays empty. */
+typedef json_t *(*mz_accounts_fn)(mz_store *st, const char *user, void *udata);
+void mz_engine_set_accounts_fn(mz_accounts_fn fn, void *udata);
 const mz_stage_def *mz_engine_stage_def(const char *type);
 /* The registered stage definitions, in registration order (for GET
  * /stageTypes: the UI offers only the types this server can run). */

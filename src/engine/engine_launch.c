@@ -434,10 +434,27 @@ mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
  * text stored for it, so the worker that starts it does not parse it
  * again (if the caller rolls back, the cache finds no such text and the
  * entry is dropped). */
+static mz_accounts_fn accounts_fn;
+static void *accounts_udata;
+
+void
+mz_engine_set_accounts_fn(mz_accounts_fn fn, void *udata)
+{
+	accounts_fn = fn;
+	accounts_udata = udata;
+}
+
 static mz_code
 store_and_start(mz_engine *eng, mz_store *st, json_t *exec, char out_id[27], mz_err *err)
 {
 	size_t len;
+	json_t *auth = json_object_get(exec, "authentication");
+	json_t *accounts = accounts_fn && json_is_object(auth)
+	                   ? accounts_fn(st, mz_json_str(auth, "user"), accounts_udata) : NULL;
+	if (json_is_array(accounts))
+		json_object_set_new(auth, "allowedAccounts", accounts);
+	else
+		json_decref(accounts);
 	char *text = mz_json_dump_len(exec, &len);
 	mz_code rc = mz_exec_put_text(st, exec, text, err);
 	if (rc == MZ_OK) {

@@ -443,8 +443,12 @@ build_trigger(const json_t *pipeline, const json_t *t, size_t index, const json_
 	const char *ttype = mz_json_str(t, "type");
 	json_object_del(out, "secret"); /* never copied into an execution */
 	set_str(out, "eventId", mz_json_str(event, "eventId"));
+	/* An automated trigger acts as its runAsUser, else as the user who last
+	 * saved the pipeline: the execution's permissions (the accounts its
+	 * cloud stages may use) are that user's. */
 	const char *run_as = mz_json_str(t, "runAsUser");
-	set_str(out, "user", !str_empty(run_as) ? run_as : "[anonymous]");
+	const char *saver = mz_json_str(pipeline, "lastModifiedBy");
+	set_str(out, "user", !str_empty(run_as) ? run_as : !str_empty(saver) ? saver : "[anonymous]");
 	json_t *params = json_is_object(json_object_get(t, "parameters")) ?
 	                 json_deep_copy(json_object_get(t, "parameters")) : json_object();
 	json_t *artifacts = event_artifacts(event);
@@ -481,7 +485,7 @@ build_trigger(const json_t *pipeline, const json_t *t, size_t index, const json_
 		set_str(out, "parentStatus", mz_json_str(c, "status"));
 		set_str(out, "parentExecutionId", mz_json_str(c, "executionId"));
 		json_object_set_new(out, "isPipeline", json_true());
-		if (str_empty(run_as)) {
+		if (str_empty(run_as) && str_empty(saver)) {
 			const char *pu = mz_json_str(json_object_get(parent, "authentication"), "user");
 			if (pu)
 				set_str(out, "user", pu);

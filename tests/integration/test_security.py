@@ -16,7 +16,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mizzen_harness import (Server, ServerTestCase, authorization, binary,  # noqa: E402
-                            free_port, http)
+                            free_port, http, wait_until)
 from mizzen_flow import create_app, save_pipeline  # noqa: E402
 
 
@@ -215,6 +215,35 @@ class Authentication(ServerTestCase):
         _, execs = self.server.request("GET", "/applications/%s/pipelines" % app)
         self.assertEqual(len(execs), 1, execs)
 
+    def test_trigger_secret_is_write_only(self):
+        import hashlib
+        import hmac
+        app = unique("sig")
+        create_app(self.server, app)
+        trig = {"type": "git", "source": "github", "project": "acme", "slug": app,
+                "branch": "main", "secret": "s3cr3t-hmac-key", "enabled": True}
+        cfg = save_pipeline(self.server, {"application": app, "name": "p", "triggers": [trig],
+                                          "stages": [{"refId": "1", "type": "wait",
+                                                      "name": "w", "waitTime": 0}]})
+        self.assertEqual(cfg["triggers"][0]["secret"], "********")
+        for path in ["/applications/%s/pipelineConfigs" % app, "/pipelineConfigs",
+                     "/pipelineConfigs/%s/history" % cfg["id"]]:
+            _, body = self.server.request("GET", path)
+            self.assertNotIn("s3cr3t-hmac-key", json.dumps(body), path)
+        # saved back as shown: the stored secret stays
+        status, _ = self.server.request("POST", "/pipelines", cfg)
+        self.assertEqual(status, 200)
+        body = json.dumps({"ref": "refs/heads/main", "after": "abc123",
+                           "repository": {"name": app, "owner": {"name": "acme"}}}).encode()
+
+        def push(key):
+            sig = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+            return http("POST", self.server.url + "/webhooks/git/github", body, auth=None,
+                        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": sig,
+                                 "Content-Type": "application/json"})[0]
+        self.assertEqual(push(b"********"), 401)   # the mask is not the secret
+        self.assertLess(push(b"s3cr3t-hmac-key"), 300)
+
     def test_cors_preflight(self):
         # the default allows no origin
         status, body, hdrs = http("OPTIONS", self.server.url + "/pipelines", auth=None, headers={
@@ -232,6 +261,211 @@ class Authentication(ServerTestCase):
                              ("GET", "/pipelineConfigs")]:
             status, body, _ = http(method, self.server.url + path, headers=basic, auth=None)
             self.assertEqual(status, 200, (path, body))
+
+
+def create_app_with(server, name, permissions):
+    status, body = server.request("POST", "/tasks", {
+        "application": name, "description": "Create Application: " + name,
+        "job": [{"type": "createApplication", "application": {
+            "name": name, "email": "team@example.com", "permissions": permissions}}]})
+    assert status == 200, (status, body)
+    tid = body["ref"].split("/")[-1]
+    wait_until(lambda: server.request("GET", "/tasks/" + tid)[1].get("status") == "SUCCEEDED",
+               message="createApplication " + name)
+
+
+class Permissions(unittest.TestCase):
+    """An application open to dev for READ only, one that grants dev
+    nothing, an ops user who may do everything on the first; an account
+    only ops may WRITE."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cfg = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump({"providers": {"local": {"accounts": [
+            {"name": "local", "regions": ["local"]},
+            {"name": "prod", "regions": ["local"],
+             "permissions": {"READ": ["dev", "ops"], "WRITE": ["ops"]}}]}}}, cls.cfg)
+        cls.cfg.close()
+        cls.server = Server(extra_args=["--config", cls.cfg.name]).start()
+        srv = cls.server
+        cls.shared, cls.hidden, cls.open_app = unique("shared"), unique("hidden"), unique("open")
+        create_app_with(srv, cls.shared, {"READ": ["dev"], "EXECUTE": ["ops"], "WRITE": ["ops"]})
+        create_app_with(srv, cls.hidden, {"READ": ["ops"], "WRITE": ["ops"]})
+        create_app(srv, cls.open_app)
+        for app in (cls.shared, cls.hidden):
+            save_pipeline(srv, {"application": app, "name": "p", "stages": [
+                {"refId": "1", "type": "manualJudgment", "name": "Approve"}]})
+        cls.dev = ("dev-" + cls.shared, srv.add_user("dev-" + cls.shared, ["dev"]))
+        cls.ops = ("ops-" + cls.shared, srv.add_user("ops-" + cls.shared, ["ops"]))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+        os.unlink(cls.cfg.name)
+
+    def req(self, who, method, path, body=None):
+        return self.server.request(method, path, body, auth=who)
+
+    def running_judgment(self, app):
+        status, body = self.server.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        self.assertEqual(status, 202, body)
+        eid = body["ref"].split("/")[-1]
+
+        def stage():
+            _, e = self.server.request("GET", "/pipelines/" + eid)
+            st = [s for s in e["stages"] if s["type"] == "manualJudgment"]
+            return st[0]["id"] if st and st[0]["status"] == "RUNNING" else None
+        return eid, wait_until(stage, message="the judgment to run")
+
+    def test_dev_reads_but_may_not_act(self):
+        dev, app = self.dev, self.shared
+        status, body = self.req(dev, "GET", "/applications/" + app)
+        self.assertEqual(status, 200, body)
+        status, _ = self.req(dev, "GET", "/applications/%s/pipelineConfigs" % app)
+        self.assertEqual(status, 200)
+        eid, sid = self.running_judgment(app)
+        status, _ = self.req(dev, "GET", "/pipelines/" + eid)
+        self.assertEqual(status, 200)
+        refused = [
+            ("POST", "/pipelines/%s/p" % app, {"type": "manual"}),                 # trigger
+            ("PATCH", "/pipelines/%s/stages/%s" % (eid, sid), {"judgmentStatus": "continue"}),
+            ("PUT", "/pipelines/%s/cancel" % eid, None),
+            ("POST", "/pipelines", {"application": app, "name": "q", "stages": []}),  # save
+            ("DELETE", "/pipelines/%s/p" % app, None),
+            ("POST", "/applications/%s/tasks" % app, {"application": app, "job": [   # cloud op
+                {"type": "destroyServerGroup", "credentials": "local", "region": "local",
+                 "serverGroupName": app + "-v000"}]}),
+        ]
+        for method, path, body in refused:
+            status, reply = self.req(dev, method, path, body)
+            self.assertEqual(status, 403, (method, path, reply))
+            self.assertEqual(reply["status"], 403)
+        # nothing happened: still one execution, the judgment still waits
+        _, e = self.server.request("GET", "/pipelines/" + eid)
+        self.assertEqual(e["status"], "RUNNING")
+        _, execs = self.server.request("GET", "/applications/%s/pipelines" % app)
+        self.assertEqual(len(execs), 1)
+        self.server.request("PUT", "/pipelines/%s/cancel" % eid)
+
+    def test_ops_may(self):
+        ops, app = self.ops, self.shared
+        eid, sid = self.running_judgment(app)
+        status, body = self.req(ops, "PATCH", "/pipelines/%s/stages/%s" % (eid, sid),
+                                {"judgmentStatus": "continue"})
+        self.assertEqual(status, 200, body)
+        status, body = self.req(ops, "POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        self.assertEqual(status, 202, body)
+        self.req(ops, "PUT", "/pipelines/%s/cancel" % body["ref"].split("/")[-1])
+        status, body = self.req(ops, "POST", "/pipelines", {"application": app, "name": "byops",
+                                                            "stages": []})
+        self.assertEqual(status, 200, body)
+        status, body = self.req(ops, "POST", "/applications/%s/tasks" % app, {
+            "application": app, "description": "resize", "job": [
+                {"type": "resizeServerGroup", "credentials": "local", "region": "local",
+                 "serverGroupName": app + "-v000", "capacity": {"min": 1, "max": 1,
+                                                               "desired": 1}}]})
+        self.assertEqual(status, 200, body)
+
+    def test_dev_does_not_see_what_grants_it_nothing(self):
+        dev, hidden = self.dev, self.hidden
+        status, _ = self.req(dev, "GET", "/applications/" + hidden)
+        self.assertEqual(status, 403)
+        _, apps = self.req(dev, "GET", "/applications")
+        names = [a["name"] for a in apps]
+        self.assertIn(self.shared, names)
+        self.assertIn(self.open_app, names)
+        self.assertNotIn(hidden, names)
+        _, configs = self.req(dev, "GET", "/pipelineConfigs")
+        self.assertNotIn(hidden, {c["application"] for c in configs})
+        self.assertIn(self.shared, {c["application"] for c in configs})
+        eid, _ = self.running_judgment(hidden)
+        status, _ = self.req(dev, "GET", "/pipelines/" + eid)
+        self.assertEqual(status, 403)
+        _, listed = self.req(dev, "GET", "/executions?executionIds=" + eid)
+        self.assertEqual(listed, [])
+        status, _ = self.req(dev, "GET", "/events?application=" + hidden)
+        self.assertEqual(status, 403)
+        self.server.request("PUT", "/pipelines/%s/cancel" % eid)
+
+    def test_event_stream_leaves_out_what_dev_may_not_read(self):
+        stream = self.server.stream("/events", auth=self.dev)
+        try:
+            seen = []
+
+            def read_until(pred):
+                while True:
+                    line = stream.readline().decode()
+                    if line.startswith("data:"):
+                        seen.append(json.loads(line[5:]))
+                        if pred(seen[-1]):
+                            return
+            h, _ = self.running_judgment(self.hidden)
+            s, _ = self.running_judgment(self.shared)
+            read_until(lambda ev: ev.get("id") == s)
+            self.assertNotIn(self.hidden, {ev.get("application") for ev in seen})
+            for eid in (h, s):
+                self.server.request("PUT", "/pipelines/%s/cancel" % eid)
+        finally:
+            stream.close()
+
+    def test_accounts_and_automated_triggers(self):
+        dev, app = self.dev, self.open_app
+        # dev may not operate on account prod, even on an open application
+        status, body = self.req(dev, "POST", "/applications/%s/tasks" % app, {
+            "application": app, "job": [{"type": "destroyServerGroup", "credentials": "prod",
+                                         "region": "local", "serverGroupName": app + "-v000"}]})
+        self.assertEqual(status, 403, body)
+        # runAsUser: only that user or an admin may save it
+        src = unique("hook")
+        cfg = {"application": app, "name": "auto", "stages": [
+            {"refId": "1", "type": "disableServerGroup", "name": "Disable",
+             "credentials": "prod", "region": "local", "serverGroupName": app + "-v000"}],
+            "triggers": [{"type": "webhook", "source": src, "enabled": True,
+                          "runAsUser": self.ops[0]}]}
+        status, body = self.req(dev, "POST", "/pipelines", cfg)
+        self.assertEqual(status, 403, body)
+        self.assertIn("runAsUser", body["message"])
+        # without runAsUser the trigger acts as its last saver, dev: the
+        # cloud stage is refused on prod when it runs
+        del cfg["triggers"][0]["runAsUser"]
+        status, body = self.req(dev, "POST", "/pipelines", cfg)
+        self.assertEqual(status, 200, body)
+        status, _ = self.server.request("POST", "/webhooks/webhook/" + src, {"x": 1}, auth=None)
+        self.assertLess(status, 300)
+
+        def ended():
+            _, execs = self.server.request("GET", "/applications/%s/pipelines" % app)
+            done = [e for e in execs if e["status"] not in ("RUNNING", "NOT_STARTED")]
+            return done[0] if done else None
+        e = wait_until(ended, timeout=20, message="the triggered execution")
+        self.assertEqual(e["status"], "TERMINAL")
+        self.assertEqual(e["trigger"]["user"], dev[0])
+        _, full = self.server.request("GET", "/pipelines/" + e["id"])
+        self.assertIn("Access denied to account prod", json.dumps(full))
+
+    def test_audit_lists_refusals_and_changes(self):
+        dev, app = self.dev, self.shared
+        self.req(dev, "POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        self.req(self.ops, "POST", "/pipelines", {"application": app, "name": "audited",
+                                                   "stages": []})
+        self.server.request("GET", "/applications", auth=None)
+        _, entries = self.server.request("GET", "/audit?application=%s&limit=50" % app)
+        got = {(e["user"], e["method"], e["status"]) for e in entries}
+        self.assertIn((dev[0], "POST", 403), got)
+        self.assertIn((self.ops[0], "POST", 200), got)
+        for e in entries:
+            for key in ("time", "user", "address", "method", "path", "application", "status"):
+                self.assertIn(key, e)
+        self.assertEqual(entries, sorted(entries, key=lambda e: -e["time"]))
+        _, anon = self.server.request("GET", "/audit?user=anonymous&limit=20")
+        self.assertIn(401, {e["status"] for e in anon})
+        # dev sees only the entries of applications it may READ
+        _, mine = self.req(dev, "GET", "/audit?limit=200")
+        self.assertTrue(mine)
+        self.assertTrue(all(e.get("application") in (self.shared, self.open_app) for e in mine))
+        status, _ = self.req(dev, "GET", "/audit?application=" + self.hidden)
+        self.assertEqual(status, 403)
 
 
 class CorsAllowed(unittest.TestCase):
@@ -355,6 +589,13 @@ class Cli(ServerTestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         res = self.cli("--user", name, "--password", added["password"], "application", "list")
         self.assertEqual(res.returncode, 1)
+        # the audit trail, from the CLI: the user's deletion and the refusal
+        res = self.cli("--token", self.server.token, "audit", "list", "--limit", "20")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        entries = json.loads(res.stdout)
+        self.assertIn(("DELETE", "/auth/users/" + name, 204),
+                      {(e["method"], e["path"], e["status"]) for e in entries})
+        self.assertIn((name, 401), {(e["user"], e["status"]) for e in entries})
 
 
 if __name__ == "__main__":
