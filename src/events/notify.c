@@ -11,7 +11,9 @@
  * caps and outbound policy (no metadata address, not this server) apply to
  * every address a pipeline names. A failure is
  * logged and retried after retry_base_ms, doubled each time, until
- * max_attempts; then the delivery is dropped with an error in the log. A
+ * max_attempts; then the delivery is dropped with an error in the log (at
+ * once when retrying cannot help: a malformed address or one the outbound
+ * policy refuses). A
  * crash between sending and deleting sends that one again (at least once). */
 #include "events/events_int.h"
 #include "httpc/httpc.h"
@@ -290,10 +292,12 @@ mz__notifier_main(void *arg)
 				        mz_json_str(json_object_get(dl, "event"), "type"),
 				        mz_json_str(dl, "address"));
 				mz_delivery_delete(st, id, &err);
-			} else if (attempts >= ev->max_attempts) {
-				mz_error("events: %s notification to %s failed %d times; giving up: %s",
+			} else if (attempts >= ev->max_attempts || serr.code == MZ_EINVAL) {
+				/* MZ_EINVAL (a bad address, the outbound policy, no SMTP
+				 * server) would fail the same way again: not retried */
+				mz_error("events: %s notification to %s failed %d time%s; giving up: %s",
 				         mz_json_str(dl, "type"), mz_json_str(dl, "address"), attempts,
-				         serr.msg);
+				         attempts == 1 ? "" : "s", serr.msg);
 				mz_delivery_delete(st, id, &err);
 			} else {
 				int64_t delay = ev->retry_base_ms << (attempts - 1 < 16 ? attempts - 1 : 16);

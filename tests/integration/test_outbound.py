@@ -100,6 +100,19 @@ class OutboundPolicyTest(unittest.TestCase):
             self.assertIn("refused by the outbound policy", text)
             self.assertIn("own listen address", text)
 
+    def test_notification_to_metadata_address_refused_once(self):
+        save_pipeline(self.server, {
+            "application": "outbound", "name": "notify",
+            "notifications": [{"type": "webhook", "when": ["pipeline.complete"],
+                               "address": "http://169.254.169.254/latest/meta-data/"}],
+            "stages": [{"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0}]})
+        exec_id = run_pipeline(self.server, "outbound", "notify")
+        e = wait_execution(self.server, exec_id)
+        self.assertEqual(e["status"], "SUCCEEDED", e)  # a notification never fails a pipeline
+        wait_until(lambda: "failed 1 time; giving up: refused by the outbound policy"
+                   in self.server.log_tail(), timeout=15,
+                   message="the refused notification in the server log")
+
     def test_response_size_cap(self):
         with BigAnswer(3 << 20) as big:
             e = self.run_webhook(self.server, "big", big.url)
