@@ -71,3 +71,44 @@ test('a failed create shows the task error', async () => {
   await page.waitForFunction(() => location.hash.includes('/billing/') || !document.querySelector('.create-app .error').hidden);
   assert.deepEqual(b.errors, []);
 });
+
+test('creating an application that exists is refused; its owner stays', async () => {
+  const { page } = b;
+  await page.goto('about:blank');
+  await page.goto(`${srv.url}/ui/#/applications`);
+  await page.getByRole('button', { name: 'Create Application' }).click();
+  await page.getByLabel('Name').fill('billing');
+  await page.getByLabel('Owner email').fill('intruder@example.com');
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.getByText('An application named billing already exists').waitFor();
+  await screenshot(page, 'applications-duplicate');
+  assert.equal((await srv.call('GET', '/applications/billing')).body.attributes.email, 'billing@example.com');
+});
+
+test('an unknown application says so instead of looking empty', async () => {
+  const { page } = b;
+  await page.goto(`${srv.url}/ui/#/applications/nosuchapp/executions`);
+  await page.getByRole('heading', { name: 'There is no application named nosuchapp.' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Create Pipeline' }).count(), 0);
+  assert.equal(await page.getByRole('link', { name: 'Clusters', exact: true }).isVisible(), false);
+  await screenshot(page, 'application-unknown');
+});
+
+test('a page opened while the server was away recovers when it is back', async () => {
+  const { page } = b;
+  await page.goto(`${srv.url}/ui/#/applications`);
+  await page.getByRole('link', { name: 'billing' }).waitFor();
+  // The server goes away; the user opens an application meanwhile.
+  const p = srv.proc;
+  srv.proc = null;
+  p.kill('SIGTERM');
+  await srv.exited;
+  await page.evaluate(() => { window.__same = true; location.hash = '#/applications/billing/executions'; });
+  await page.getByText(/Cannot load the pipelines of billing/).waitFor({ timeout: 20000 });
+  await srv.spawn();
+  await srv.savePipeline({ application: 'billing', name: 'invoice', stages: [{ refId: '1', type: 'wait', waitTime: 0 }] });
+  // No reload: the view and the event stream come back by themselves.
+  await page.locator('section.group', { has: page.getByRole('heading', { name: 'invoice', exact: true }) }).waitFor({ timeout: 30000 });
+  await page.locator('#live', { hasText: 'live' }).waitFor({ timeout: 30000 });
+  assert.equal(await page.evaluate(() => window.__same), true);
+});

@@ -11,6 +11,7 @@
 import { html, render, $ } from './dom.js';
 import { duration } from './format.js';
 import { Live } from './live.js';
+import { get, enc as encode } from './api.js';
 import { prefetch } from './views/executionsData.js';
 import { hasGuard, mayLeave } from './nav.js';
 
@@ -62,6 +63,7 @@ async function route() {
   if (!TABS.some((t) => t[0] === tab)) { location.replace(`#/applications/${encodeURIComponent(app)}/executions`); return; }
   const rest = seg.slice(3);
   const sh = openShell(app, tab);
+  if (sh.missing) return;
   const editing = tab === 'executions' && rest[0] === 'configure';
   if (tab === 'executions' && !editing && !(current && current.key === `${app}/executions`)) prefetch(app);
   const loader = editing ? editorView : TABS.find((t) => t[0] === tab)[2];
@@ -113,14 +115,35 @@ function openShell(app, tab) {
       </header>
       <div class="app-content"></div>`);
     main.replaceChildren(el);
-    shell = { app, el, live: new Live(app) };
+    shell = { app, el, live: new Live(app), missing: false };
     document.title = `${app} · mizzen`;
+    checkApp(shell);
   }
   for (const t of shell.el.querySelectorAll('.tabs a')) {
     if (t.dataset.tab === tab) t.setAttribute('aria-current', 'page');
     else t.removeAttribute('aria-current');
   }
   return shell;
+}
+
+// A mistyped application address must not look like an empty application
+// one could save pipelines into: say so instead of showing its tabs.
+async function checkApp(sh) {
+  let status = 200;
+  for (;;) {
+    try { await get(`/applications/${encode(sh.app)}`); status = 200; } catch (e) { status = e.status; }
+    if (status !== 0 && status < 500) break;
+    await new Promise((r) => setTimeout(r, 3000)); // the server is away: ask again
+    if (shell !== sh) return;
+  }
+  if (shell !== sh || (status !== 404 && status !== 403)) return;
+  unmountCurrent();
+  sh.missing = true;
+  $('.tabs', sh.el).hidden = true;
+  render($('.app-content', sh.el), html`<div class="view"><div class="empty-state" role="alert">
+    <h2>${status === 404 ? `There is no application named ${sh.app}.` : `You may not see the application ${sh.app}.`}</h2>
+    <p>${status === 404 ? 'Check the address, or create it.' : 'Ask an administrator for READ access.'}</p>
+    <p><a class="btn btn-primary" href="#/applications">All applications</a></p></div></div>`);
 }
 
 function closeShell() {

@@ -49,12 +49,15 @@ export function mount(el, ctx) {
       <thead><tr><th scope="col">Name</th><th scope="col">Owner</th><th scope="col">Description</th><th scope="col">Created</th><th scope="col">Updated</th></tr></thead>
       <tbody>${rowsHTML()}</tbody></table></div>`);
 
+  let retry = 0;
   const load = async () => {
+    clearTimeout(retry);
     try {
       apps = (await get('/applications')) || [];
       apps.sort((a, b) => a.name.localeCompare(b.name));
     } catch (e) {
       toast(`Applications: ${e.message}`, 'error');
+      if (e.status === 0 || e.status >= 500) retry = setTimeout(load, 3000); // the server is away: try again
     }
     const focused = document.activeElement && document.activeElement.dataset && document.activeElement.dataset.act === 'search';
     draw();
@@ -77,6 +80,14 @@ export function mount(el, ctx) {
     btn.disabled = true;
     btn.textContent = 'Creating…';
     const showError = (m) => { const p = $('.error', form); p.hidden = false; p.textContent = m; btn.disabled = false; btn.textContent = 'Create'; };
+    // Creating is not updating: an existing application (its owner, its
+    // permissions) is never overwritten from this form.
+    try {
+      await get(`/applications/${enc(name)}`);
+      return showError(`An application named ${name} already exists. Open it from the list, or choose another name.`);
+    } catch (err) {
+      if (err.status !== 404) return showError(err.message);
+    }
     try {
       const task = await runTask({
         application: name, description: `Create Application: ${name}`,
@@ -94,5 +105,5 @@ export function mount(el, ctx) {
 
   render(el, html`<p class="loading">Loading applications…</p>`);
   load();
-  return { update() { load(); } };
+  return { update() { load(); }, unmount() { clearTimeout(retry); } };
 }

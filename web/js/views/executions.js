@@ -519,7 +519,7 @@ export function mount(el, ctx) {
 
   const unsubscribe = ctx.live ? ctx.live.subscribe((type, data) => {
     if (type === 'execution') onSummary(data);
-    else if (type === 'resync') reload();
+    else if (type === 'resync') { if (s.loaded) reload(); else { clearTimeout(retry); first(); } }
   }) : () => {};
 
   // After the first paint: executions of deleted pipelines, older than
@@ -553,8 +553,10 @@ export function mount(el, ctx) {
     }
   }
 
-  render(el, html`<p class="loading">Loading pipelines…</p>`);
-  load().then(() => {
+  // The first load retries by itself until the server answers (a tab
+  // left open across a restart, or opened while the server was starting).
+  let retry = 0;
+  const first = () => load().then(() => {
     renderAll();
     performance.mark('mz:executions-rendered');
     // Two frames later the browser has painted the list: what the bench
@@ -566,11 +568,14 @@ export function mount(el, ctx) {
     applyRoute(ctx);
     loadOrphans();
   }).catch((err) => {
-    render(el, html`<p class="error" role="alert">Cannot load the pipelines of ${app}: ${err.message}</p>`);
+    render(el, html`<p class="error" role="alert">Cannot load the pipelines of ${app}: ${err.message}. Trying again…</p>`);
+    retry = setTimeout(first, 3000);
   });
+  render(el, html`<p class="loading">Loading pipelines…</p>`);
+  first();
 
   return {
     update(c) { if (s.loaded) applyRoute(c); else ctx = c; },
-    unmount() { unsubscribe(); clearTimeout(logTimer); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
+    unmount() { unsubscribe(); clearTimeout(logTimer); clearTimeout(retry); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
   };
 }
