@@ -26,6 +26,7 @@ const TABS = [
 ];
 const editorView = () => import('./views/pipelineEditor.js');
 const appsView = () => import('./views/applications.js');
+const globalViews = () => import('./views/global.js');
 
 let current = null;   // {key, view, el}
 let shell = null;     // {app, el, live}
@@ -53,6 +54,14 @@ async function route() {
   const my = ++seq;
   if (!location.hash || location.hash === '#' || location.hash === '#/') { location.replace('#/applications'); return; }
   const { seg, query } = parse();
+  markNav(seg[0]);
+  if (seg[0] === 'projects' || seg[0] === 'search') {
+    closeShell();
+    const main = document.getElementById('main');
+    if (seg[0] === 'search') return show('search', main, () => globalViews().then((m) => ({ mount: m.mountSearch })), { query });
+    if (seg[1]) return show(`project/${seg[1]}`, main, () => globalViews().then((m) => ({ mount: m.mountProject })), { name: seg[1], query });
+    return show('projects', main, () => globalViews().then((m) => ({ mount: m.mountProjects })), { query });
+  }
   if (seg[0] !== 'applications') { location.replace('#/applications'); return; }
   const app = seg[1];
   if (!app) {
@@ -146,6 +155,12 @@ async function checkApp(sh) {
     <p><a class="btn btn-primary" href="#/applications">All applications</a></p></div></div>`);
 }
 
+function markNav(section) {
+  for (const a of document.querySelectorAll('.topbar nav a')) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+}
+
 function closeShell() {
   if (!shell) return;
   shell.live.close();
@@ -163,4 +178,5 @@ setInterval(() => {
 }, 1000);
 
 window.addEventListener('hashchange', route);
+import('./shortcuts.js').then((m) => m.install());
 route();
