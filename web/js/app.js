@@ -14,6 +14,7 @@ import { Live } from './live.js';
 import { get, enc as encode } from './api.js';
 import { prefetch } from './views/executionsData.js';
 import { hasGuard, mayLeave } from './nav.js';
+import { whoami, applyPermissions, installHeader } from './user.js';
 
 const TABS = [
   ['executions', 'Pipelines', () => import('./views/executions.js')],
@@ -23,6 +24,7 @@ const TABS = [
   ['properties', 'Properties', () => import('./views/properties.js')],
   ['tasks', 'Tasks', () => import('./views/tasks.js')],
   ['config', 'Config', () => import('./views/config.js')],
+  ['audit', 'Audit', () => import('./views/audit.js')],
 ];
 const editorView = () => import('./views/pipelineEditor.js');
 const appsView = () => import('./views/applications.js');
@@ -55,6 +57,10 @@ async function route() {
   if (!location.hash || location.hash === '#' || location.hash === '#/') { location.replace('#/applications'); return; }
   const { seg, query } = parse();
   markNav(seg[0]);
+  if (seg[0] === 'admin') {
+    closeShell();
+    return show('admin', document.getElementById('main'), () => import('./views/admin.js'), { query });
+  }
   if (seg[0] === 'projects' || seg[0] === 'search') {
     closeShell();
     const main = document.getElementById('main');
@@ -113,7 +119,7 @@ function openShell(app, tab) {
     unmountCurrent();
     closeShell();
     const el = document.createElement('div');
-    el.className = 'app-shell';
+    el.className = 'app-shell perms-pending';
     const a = encodeURIComponent(app);
     render(el, html`
       <header class="app-header">
@@ -138,14 +144,20 @@ function openShell(app, tab) {
 // A mistyped application address must not look like an empty application
 // one could save pipelines into: say so instead of showing its tabs.
 async function checkApp(sh) {
-  let status = 200;
+  let status = 200, attrs = null;
   for (;;) {
-    try { await get(`/applications/${encode(sh.app)}`); status = 200; } catch (e) { status = e.status; }
+    try { attrs = ((await get(`/applications/${encode(sh.app)}`)) || {}).attributes || {}; status = 200; } catch (e) { status = e.status; }
     if (status !== 0 && status < 500) break;
     await new Promise((r) => setTimeout(r, 3000)); // the server is away: ask again
     if (shell !== sh) return;
   }
-  if (shell !== sh || (status !== 404 && status !== 403)) return;
+  if (shell !== sh) return;
+  if (status !== 404 && status !== 403) {
+    // Buttons for what the user may not do stay hidden.
+    const user = await whoami();
+    if (shell === sh) applyPermissions(sh.el, user, attrs);
+    return;
+  }
   unmountCurrent();
   sh.missing = true;
   $('.tabs', sh.el).hidden = true;
@@ -179,4 +191,5 @@ setInterval(() => {
 
 window.addEventListener('hashchange', route);
 import('./shortcuts.js').then((m) => m.install());
+installHeader();
 route();

@@ -86,7 +86,7 @@ export function mount(el, ctx) {
         <div><dt>Health</dt><dd>${counts(sg)}</dd></div>
       </dl>
       ${instanceSquares(sg.instances, () => html`data-sg="${k}"`)}
-      <details class="sg-menu"><summary class="btn btn-sm">Server Group Actions</summary>
+      <details class="sg-menu" data-need="WRITE"><summary class="btn btn-sm">Server Group Actions</summary>
         <div class="menu">
           <button type="button" class="btn btn-sm" data-act="resize" data-sg="${k}">Resize</button>
           ${sg.isDisabled ? html`<button type="button" class="btn btn-sm" data-act="enable" data-sg="${k}">Enable</button>`

@@ -24,7 +24,7 @@ export function mount(el, ctx) {
           <div class="field"><label for="cfg-desc">Description</label><textarea id="cfg-desc" name="description" rows="3">${attrs.description || ''}</textarea></div>
           <div class="field"><label for="cfg-cp">Cloud providers</label><input id="cfg-cp" name="cloudProviders" value="${attrs.cloudProviders || ''}"></div>
           <p class="error" role="alert" hidden></p>
-          <div class="btn-row"><button type="submit" class="btn btn-primary">Save changes</button></div>
+          <div class="btn-row" data-need="WRITE"><button type="submit" class="btn btn-primary">Save changes</button></div>
         </form>
         <section class="panel" aria-label="Record">
           <h3>Record</h3>

@@ -92,7 +92,7 @@ function taskRows(exec, stage) {
 function judgmentForm(exec, stage) {
   const c = stage.context || {};
   const inputs = (c.judgmentInputs || []).map((i) => (i && typeof i === 'object' ? i.value : i)).filter((v) => v != null && v !== '');
-  return html`<form class="judgment" data-act="judge-form" data-id="${exec.id}" data-stage="${stage.id}">
+  return html`<form class="judgment" data-need="EXECUTE" data-act="judge-form" data-id="${exec.id}" data-stage="${stage.id}">
     <h4>Manual judgment</h4>
     ${c.instructions ? html`<p class="instructions">${c.instructions}</p>` : ''}
     ${inputs.length ? html`<label>Judgment input
@@ -132,8 +132,8 @@ export function detailsHTML(exec, stageId, tab, base, canRerun = true) {
     ${stagePaneHTML(exec, stage)}
     ${stage.type === 'manualJudgment' && stage.status === 'RUNNING' ? judgmentForm(exec, stage) : ''}
     <div class="btn-row">
-      ${stage.type === 'wait' && stage.status === 'RUNNING' ? html`<button type="button" class="btn btn-sm" data-act="skip-wait" data-id="${exec.id}" data-stage="${stage.id}">Skip remaining wait</button>` : ''}
-      ${canRestart ? html`<button type="button" class="btn btn-sm" data-act="restart" data-id="${exec.id}" data-stage="${stage.id}">Restart stage</button>` : ''}
+      ${stage.type === 'wait' && stage.status === 'RUNNING' ? html`<button type="button" data-need="EXECUTE" class="btn btn-sm" data-act="skip-wait" data-id="${exec.id}" data-stage="${stage.id}">Skip remaining wait</button>` : ''}
+      ${canRestart ? html`<button type="button" data-need="EXECUTE" class="btn btn-sm" data-act="restart" data-id="${exec.id}" data-stage="${stage.id}">Restart stage</button>` : ''}
     </div>
     <div class="subtabs" role="tablist">
       ${[['tasks', 'Tasks'], ['context', 'Context'], ['outputs', 'Outputs']].map(([id, label]) =>

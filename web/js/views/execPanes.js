@@ -74,7 +74,7 @@ export function runSummaryHTML(exec, canRerun) {
     ${arts.length ? html`<details class="artifacts" open><summary>Artifacts (${arts.length})</summary>
       <table class="artifacts-table"><thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">How</th><th scope="col">Reference</th></tr></thead>
       <tbody>${arts.map(([a, how]) => artifactRow(a, how))}</tbody></table></details>` : ''}
-    <div class="btn-row">${canRerun ? html`<button type="button" class="btn btn-sm" data-act="rerun" data-id="${exec.id}">Re-run</button>` : html`<span class="muted">The pipeline was deleted: no re-run.</span>`}</div>
+    <div class="btn-row">${canRerun ? html`<button type="button" data-need="EXECUTE" class="btn btn-sm" data-act="rerun" data-id="${exec.id}">Re-run</button>` : html`<span class="muted">The pipeline was deleted: no re-run.</span>`}</div>
   </section>`;
 }
 

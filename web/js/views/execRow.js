@@ -74,10 +74,10 @@ export function rowHTML(exec, base, open = null, selectedStage = null) {
   <div class="exec-status"><span class="badge ${statusClass(exec.status)}">${statusLabel(exec.status)}</span>${durationCell(exec)}</div>
   <div class="exec-bar" aria-label="Stages of this execution">${stages.map((s) => marker(exec, s, base, stages.length, isOpen ? selectedStage : null))}</div>
   <div class="exec-actions">
-    ${judgment ? html`<a class="btn btn-warn btn-sm" href="${base}/details/${exec.id}?stage=${judgment.id}">Judgment</a>` : ''}
-    ${exec.status === 'RUNNING' ? html`<button type="button" class="btn btn-sm" data-act="pause" data-id="${exec.id}">Pause</button>` : ''}
-    ${exec.status === 'PAUSED' ? html`<button type="button" class="btn btn-sm" data-act="resume" data-id="${exec.id}">Resume</button>` : ''}
-    ${active ? html`<button type="button" class="btn btn-sm btn-danger" data-act="cancel" data-id="${exec.id}">Cancel</button>` : ''}
+    ${judgment ? html`<a data-need="EXECUTE" class="btn btn-warn btn-sm" href="${base}/details/${exec.id}?stage=${judgment.id}">Judgment</a>` : ''}
+    ${exec.status === 'RUNNING' ? html`<button type="button" data-need="EXECUTE" class="btn btn-sm" data-act="pause" data-id="${exec.id}">Pause</button>` : ''}
+    ${exec.status === 'PAUSED' ? html`<button type="button" data-need="EXECUTE" class="btn btn-sm" data-act="resume" data-id="${exec.id}">Resume</button>` : ''}
+    ${active ? html`<button type="button" data-need="EXECUTE" class="btn btn-sm btn-danger" data-act="cancel" data-id="${exec.id}">Cancel</button>` : ''}
     <a class="btn btn-sm btn-link" href="${isOpen ? base : `${base}/details/${exec.id}`}" aria-expanded="${String(isOpen)}">${isOpen ? 'Hide details' : 'Details'}</a>
   </div>
 </li>`;

@@ -140,7 +140,7 @@ export function mount(el, ctx) {
         ${cfg && (cfg.triggers || []).length ? html`<span class="muted">${cfg.triggers.length} trigger${cfg.triggers.length > 1 ? 's' : ''}</span>` : ''}
         <span class="spacer"></span>
         ${cfg ? html`<a class="btn btn-sm btn-link" href="${base}/configure/${enc(cfg.id)}">Configure</a>
-          <button type="button" class="btn btn-sm btn-primary" data-act="start" data-group="${g.key}">Start Manual Execution</button>` : html`<span class="muted">(pipeline deleted)</span>`}
+          <button type="button" class="btn btn-sm btn-primary" data-act="start" data-group="${g.key}" data-need="EXECUTE">Start Manual Execution</button>` : html`<span class="muted">(pipeline deleted)</span>`}
       </header>
       ${collapsed ? '' : g.ids.length ? html`<ol class="exec-list">${rows}</ol>` : html`<p class="muted empty">No executions yet.</p>`}
       ${g.more && !collapsed ? html`<button type="button" class="btn btn-sm more" data-act="more" data-group="${g.key}">Show ${PAGE} more</button>` : ''}
@@ -178,8 +178,8 @@ export function mount(el, ctx) {
         <label class="search"><span class="sr-only">Filter executions</span>
           <input type="search" placeholder="Filter: pipeline, execution id, parameter, user" value="${s.filter}" data-act="filter" autocomplete="off"></label>
         <span class="spacer"></span>
-        <a class="btn" href="${base}/configure/new">Create Pipeline</a>
-        ${s.configs.length ? html`<button type="button" class="btn btn-primary" data-act="start-any">Start Manual Execution</button>` : ''}
+        <a class="btn" href="${base}/configure/new" data-need="WRITE">Create Pipeline</a>
+        ${s.configs.length ? html`<button type="button" class="btn btn-primary" data-act="start-any" data-need="EXECUTE">Start Manual Execution</button>` : ''}
       </div>
       ${filtersHTML()}
       <div class="pinned-host">${pinnedHTML()}</div>

@@ -244,8 +244,8 @@ export function mount(el, ctx) {
       <span class="dirty-state muted" aria-live="polite"></span><span class="spacer"></span>
       ${cfg.id ? html`<button type="button" class="btn" data-act="history" aria-expanded="${String(showHistory)}">Revision history</button>` : ''}
       <a class="btn" href="${base}">Back to pipelines</a>
-      ${cfg.id && !locked() ? html`<button type="button" class="btn btn-danger" data-act="delete">Delete</button>` : ''}
-      <button type="button" class="btn btn-primary" data-act="save" ${locked() ? 'disabled' : ''}>Save</button></div>`;
+      ${cfg.id && !locked() ? html`<button type="button" class="btn btn-danger" data-act="delete" data-need="WRITE">Delete</button>` : ''}
+      <button type="button" class="btn btn-primary" data-act="save" data-need="WRITE" ${locked() ? 'disabled' : ''}>Save</button></div>`;
   }
 
   function lockedHTML() {
