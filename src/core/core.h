@@ -52,6 +52,13 @@ const char *mz_code_name(mz_code code);
 typedef enum { MZ_LOG_DEBUG, MZ_LOG_INFO, MZ_LOG_WARN, MZ_LOG_ERROR } mz_log_level;
 
 void mz_log_set_level(mz_log_level level);
+/* text with credentials masked: a URL's user:password@ becomes
+ * user:****@, "Bearer <token>" becomes "Bearer ****", a Slack webhook's
+ * path becomes ****. Every log line goes through it. A new string. */
+char *mz_mask_credentials(const char *text);
+/* A URL whose path is a credential (a Slack-compatible webhook), for a
+ * message: the scheme and host, then "/" and four stars. */
+void mz_mask_url_path(const char *url, char *out, size_t outsz);
 void mz_log(mz_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define mz_debug(...) mz_log(MZ_LOG_DEBUG, __VA_ARGS__)

@@ -287,22 +287,28 @@ mz__notifier_main(void *arg)
 			int attempts = (int)mz_json_int(item, "attempts", 0) + 1;
 			const json_t *dl = json_object_get(item, "delivery");
 			mz_err serr = {0};
+			/* a Slack webhook's URL is its credential: logged without its path */
+			char where[300];
+			if (mz_streq(mz_json_str(dl, "type"), "slack"))
+				mz_mask_url_path(mz_json_str(dl, "address"), where, sizeof(where));
+			else
+				snprintf(where, sizeof(where), "%s", mz_json_str(dl, "address") ?
+				         mz_json_str(dl, "address") : "(none)");
 			if (send_one(ev, dl, &serr) == MZ_OK) {
 				mz_info("events: %s notification (%s) sent to %s", mz_json_str(dl, "type"),
-				        mz_json_str(json_object_get(dl, "event"), "type"),
-				        mz_json_str(dl, "address"));
+				        mz_json_str(json_object_get(dl, "event"), "type"), where);
 				mz_delivery_delete(st, id, &err);
 			} else if (attempts >= ev->max_attempts || serr.code == MZ_EINVAL) {
 				/* MZ_EINVAL (a bad address, the outbound policy, no SMTP
 				 * server) would fail the same way again: not retried */
 				mz_error("events: %s notification to %s failed %d time%s; giving up: %s",
-				         mz_json_str(dl, "type"), mz_json_str(dl, "address"), attempts,
+				         mz_json_str(dl, "type"), where, attempts,
 				         attempts == 1 ? "" : "s", serr.msg);
 				mz_delivery_delete(st, id, &err);
 			} else {
 				int64_t delay = ev->retry_base_ms << (attempts - 1 < 16 ? attempts - 1 : 16);
 				mz_warn("events: %s notification to %s failed (attempt %d of %d, retry in "
-				        "%lld ms): %s", mz_json_str(dl, "type"), mz_json_str(dl, "address"),
+				        "%lld ms): %s", mz_json_str(dl, "type"), where,
 				        attempts, ev->max_attempts, (long long)delay, serr.msg);
 				mz_delivery_retry(st, id, mz_now_ms() + delay, serr.msg, &err);
 			}

@@ -524,6 +524,36 @@ class AuthDisabled(unittest.TestCase):
                                                          "initial-admin-password")))
 
 
+class NoCredentialsInTheLog(unittest.TestCase):
+    def test_smtp_password_and_slack_url_are_masked(self):
+        dead = free_port()
+        f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump({"notifications": {"smtp": {
+            "url": "smtp://mailer:hunter2-smtp@127.0.0.1:%d" % dead,
+            "from": "mizzen@example.com"}}}, f)
+        f.close()
+        self.addCleanup(os.unlink, f.name)
+        with Server(extra_args=["--config", f.name]) as srv:
+            app = unique("note")
+            create_app(srv, app)
+            slack = "http://127.0.0.1:%d/services/T0/B0/SLACKSECRET" % dead
+            save_pipeline(srv, {"application": app, "name": "p", "notifications": [
+                {"type": "email", "address": "ops@example.com", "when": ["pipeline.complete"]},
+                {"type": "slack", "address": slack, "when": ["pipeline.complete"]}],
+                "stages": [{"refId": "1", "type": "wait", "name": "w", "waitTime": 0}]})
+            srv.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+
+            def logged():
+                with open(srv.log_path, "rb") as fh:
+                    text = fh.read().decode("utf-8", "replace")
+                return text if ("slack notification to" in text and
+                                "email notification to" in text) else None
+            text = wait_until(logged, timeout=30, message="the failed deliveries in the log")
+            self.assertNotIn("hunter2-smtp", text)
+            self.assertNotIn("SLACKSECRET", text)
+            self.assertIn("127.0.0.1:%d/****" % dead, text)
+
+
 class FirstAdmin(unittest.TestCase):
     def test_password_file_and_message(self):
         with Server() as srv:

@@ -221,6 +221,35 @@ test_names(void **state)
 	assert_false(mz_auth_valid_name(longname));
 }
 
+/* core's credential masking, which every log line goes through */
+static void
+test_masking(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"smtp://mailer:hunter2@mail.example.com:25 refused",
+		 "smtp://mailer:****@mail.example.com:25 refused"},
+		{"cloning https://x-token@github.com/acme/shop.git",
+		 "cloning https://****@github.com/acme/shop.git"},
+		{"GET http://example.com/a?b=user:pw@c", "GET http://example.com/a?b=user:pw@c"},
+		{"Authorization: Bearer mzt_abc.DEF-123 sent", "Authorization: Bearer **** sent"},
+		{"POST https://hooks.slack.com/services/T00/B00/XyZ failed",
+		 "POST https://hooks.slack.com/services/**** failed"},
+		{"nothing secret here", "nothing secret here"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = mz_mask_credentials(cases[i].in);
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
+	char out[128];
+	mz_mask_url_path("http://127.0.0.1:9/services/T0/B0/SECRET", out, sizeof(out));
+	assert_string_equal(out, "http://127.0.0.1:9/****");
+	mz_mask_url_path("https://u:p@hooks.example.com", out, sizeof(out));
+	assert_string_equal(out, "https://u:****@hooks.example.com");
+}
+
 static void
 test_disabled_is_open(void **state)
 {
@@ -244,6 +273,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tokens_and_sessions, setup, teardown),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_disabled_is_open),
+		cmocka_unit_test(test_masking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
