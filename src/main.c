@@ -283,6 +283,13 @@ allowed_accounts(mz_store *st, const char *user, void *udata)
 	return mz_auth_allowed_accounts(c->auth, st, user, c->accounts);
 }
 
+/* The engine's secret resolver: src/auth's /secrets. */
+static char *
+resolve_secrets(const char *text, mz_err *err, void *udata)
+{
+	return mz_auth_secrets_resolve(udata, text, err);
+}
+
 static int
 serve(int argc, char **argv)
 {
@@ -555,6 +562,7 @@ serve(int argc, char **argv)
 	actx.auth = auth;
 	actx.accounts = accounts;
 	mz_engine_set_accounts_fn(allowed_accounts, &actx);
+	mz_engine_set_secret_fn(resolve_secrets, auth);
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
 	                      .version = MZ_VERSION, .events = events,

@@ -547,7 +547,53 @@ token_delete(api_req *r)
 	reply_code(r, rc, &err, 204, NULL);
 }
 
+/* ---- /secrets (admins) -------------------------------------------------- */
+
+static void
+secrets_list(api_req *r)
+{
+	mz_store *st;
+	json_t *out = NULL;
+	mz_err err = {0};
+	if (!api_require_admin(r) || !(st = api_store(r)))
+		return;
+	mz_code rc = mz_auth_secret_list(r->api->auth, st, &out, &err);
+	reply_code(r, rc, &err, 200, out);
+}
+
+static void
+secret_put(api_req *r)
+{
+	if (!api_require_admin(r))
+		return;
+	json_t *body = api_body_object(r, false, "{\"value\"}");
+	mz_store *st;
+	if (!body || !(st = api_store(r))) {
+		json_decref(body);
+		return;
+	}
+	mz_err err = {0};
+	mz_code rc = mz_auth_secret_put(r->api->auth, st, r->param[0], mz_json_str(body, "value"),
+	                                &err);
+	json_decref(body);
+	reply_code(r, rc, &err, 200, rc == MZ_OK ? json_pack("{s:s}", "name", r->param[0]) : NULL);
+}
+
+static void
+secret_delete(api_req *r)
+{
+	mz_store *st;
+	mz_err err = {0};
+	if (!api_require_admin(r) || !(st = api_store(r)))
+		return;
+	mz_code rc = mz_auth_secret_delete(r->api->auth, st, r->param[0], &err);
+	reply_code(r, rc, &err, 204, NULL);
+}
+
 const api_route api_auth_routes[] = {
+	{"GET", "/secrets", secrets_list},
+	{"PUT", "/secrets/{name}", secret_put},
+	{"DELETE", "/secrets/{name}", secret_delete},
 	{"POST", "/auth/login", login},
 	{"POST", "/auth/logout", logout},
 	{"GET", "/auth/user", auth_user},

@@ -183,8 +183,17 @@ mz_auth_start(const mz_auth_config *cfg, mz_auth **out, mz_err *err)
 	a->data_dir = mz_strdup(cfg->data_dir ? cfg->data_dir : ".");
 	randombytes_buf(a->cache_secret, sizeof(a->cache_secret));
 	pthread_mutex_init(&a->lock, NULL);
-	if (a->enabled && cfg->db_url) {
+	if (cfg->db_url && !a->db_url)
 		a->db_url = mz_strdup(cfg->db_url);
+	mz_code src = mz__auth_secrets_start(a, err);
+	if (src != MZ_OK) {
+		free(a->db_url);
+		free(a->data_dir);
+		pthread_mutex_destroy(&a->lock);
+		free(a);
+		return src;
+	}
+	if (a->enabled && cfg->db_url) {
 		if (pthread_create(&a->boot, NULL, bootstrap_thread, a) != 0) {
 			mz_auth_stop(a);
 			return mz_fail(err, MZ_EINTERNAL, "auth: cannot start a thread");
@@ -202,6 +211,7 @@ mz_auth_stop(mz_auth *a)
 		return;
 	if (a->boot_started)
 		pthread_join(a->boot, NULL);
+	mz__auth_secrets_stop(a);
 	free(a->db_url);
 	pthread_mutex_destroy(&a->lock);
 	sodium_memzero(a->cache, sizeof(a->cache));

@@ -138,4 +138,16 @@ mz_code mz_auth_token_list(mz_auth *a, mz_store *st, const char *user, json_t **
 mz_code mz_auth_token_delete(mz_auth *a, mz_store *st, const char *user, const char *name,
                              mz_err *err);
 
+/* ---- secrets (/secrets; values encrypted at rest with secretbox) -------- */
+
+mz_code mz_auth_secret_put(mz_auth *a, mz_store *st, const char *name, const char *value,
+                           mz_err *err);
+/* [{"name", "updatedAt"}]: never values. */
+mz_code mz_auth_secret_list(mz_auth *a, mz_store *st, json_t **out, mz_err *err);
+mz_code mz_auth_secret_delete(mz_auth *a, mz_store *st, const char *name, mz_err *err);
+/* text with each ${#secret('name')} replaced by its value (malloc'd; wipe
+ * and free it after use), or NULL with err when a secret is missing. For
+ * effects only, at the moment they act. Thread-safe. */
+char *mz_auth_secrets_resolve(mz_auth *a, const char *text, mz_err *err);
+
 #endif

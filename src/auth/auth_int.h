@@ -42,6 +42,10 @@ struct mz_auth {
 	char *data_dir;
 	char *db_url;
 	pthread_t boot;          /* creates the first admin (auth.c) */
+	unsigned char secret_key[crypto_secretbox_KEYBYTES]; /* auth_secret.c */
+	bool has_secret_key;
+	pthread_mutex_t secret_lock;
+	mz_store *secret_st;     /* resolving runs where no store is at hand */
 	bool boot_started;
 	unsigned char cache_secret[crypto_generichash_KEYBYTES];
 	pthread_mutex_t lock;
@@ -62,6 +66,11 @@ void mz__auth_cache_put(mz_auth *a, const unsigned char key[32], const mz_identi
 void mz__auth_cache_drop(mz_auth *a, const unsigned char key[32]);
 /* Drops every entry of user (NULL: every entry). */
 void mz__auth_cache_drop_user(mz_auth *a, const char *user);
+
+/* ---- auth_secret.c ----------------------------------------------------- */
+
+mz_code mz__auth_secrets_start(mz_auth *a, mz_err *err);
+void mz__auth_secrets_stop(mz_auth *a);
 
 /* ---- auth_users.c ------------------------------------------------------ */
 

@@ -134,6 +134,14 @@ void mz_engine_register_stage(const mz_stage_def *def);
  * may. No resolver (or a NULL answer): the list stays empty. */
 typedef json_t *(*mz_accounts_fn)(mz_store *st, const char *user, void *udata);
 void mz_engine_set_accounts_fn(mz_accounts_fn fn, void *udata);
+
+/* Secrets (src/auth's /secrets, set by main.c): text with every
+ * ${#secret('name')} replaced by the secret's value, or NULL (err set)
+ * when one is missing. Only an effect calls it, just before it acts, and
+ * never stores or logs the result. Without a resolver: a copy of text. */
+typedef char *(*mz_secret_fn)(const char *text, mz_err *err, void *udata);
+void mz_engine_set_secret_fn(mz_secret_fn fn, void *udata);
+char *mz_engine_resolve_secrets(const char *text, mz_err *err);
 const mz_stage_def *mz_engine_stage_def(const char *type);
 /* The registered stage definitions, in registration order (for GET
  * /stageTypes: the UI offers only the types this server can run). */

@@ -434,6 +434,26 @@ mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
  * text stored for it, so the worker that starts it does not parse it
  * again (if the caller rolls back, the cache finds no such text and the
  * entry is dropped). */
+static mz_secret_fn secret_fn;
+static void *secret_udata;
+
+void
+mz_engine_set_secret_fn(mz_secret_fn fn, void *udata)
+{
+	secret_fn = fn;
+	secret_udata = udata;
+}
+
+char *
+mz_engine_resolve_secrets(const char *text, mz_err *err)
+{
+	if (!text)
+		return NULL;
+	if (!secret_fn || !strstr(text, "${#secret("))
+		return mz_strdup(text);
+	return secret_fn(text, err, secret_udata);
+}
+
 static mz_accounts_fn accounts_fn;
 static void *accounts_udata;
 

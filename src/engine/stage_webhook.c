@@ -102,17 +102,42 @@ headers_release(wh_headers *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/* Clears a resolved string before it is freed (it may hold a secret). */
+static void
+sodium_wipe(char *s)
+{
+	volatile char *p = s;
+	while (*p)
+		*p++ = 0;
+}
+
 /* Performs one request; the outcome is in rs (release it afterwards). */
 static void
 wh_perform(const char *method, const char *url, const char *body, const wh_headers *hdrs,
            const char *idempotency_key, mz_httpc_resp *rs)
 {
+	/* ${#secret('name')} references become values here and nowhere else:
+	 * the context, the execution and the log keep the reference. */
+	mz_err serr = {0};
+	char *rurl = mz_engine_resolve_secrets(url, &serr);
+	char *rbody = body ? mz_engine_resolve_secrets(body, &serr) : NULL;
+	char **rh = calloc(hdrs->n + 1, sizeof(char *));
+	bool ok = rurl && (!body || rbody) && rh;
+	for (size_t i = 0; ok && i < hdrs->n; i++)
+		ok = (rh[i] = mz_engine_resolve_secrets(hdrs->v[i], &serr)) != NULL;
+	if (!ok) {
+		memset(rs, 0, sizeof(*rs));
+		mz_buf_init(&rs->body, 1);
+		rs->fail = MZ_HTTPC_BAD_REQUEST;
+		snprintf(rs->error, sizeof(rs->error), "%.390s", serr.msg[0] ? serr.msg : "out of memory");
+		goto out;
+	}
 	mz_httpc_req rq = {
 		.method = method,
-		.url = url,
-		.headers = (const char *const *)hdrs->v,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
+		.url = rurl,
+		.headers = (const char *const *)rh,
+		.body = rbody,
+		.body_len = rbody ? strlen(rbody) : 0,
 		.idempotency_key = idempotency_key,
 		.timeout_ms = WH_TOTAL_TIMEOUT_MS,
 		.connect_timeout_ms = WH_CONNECT_TIMEOUT_MS,
@@ -127,6 +152,19 @@ wh_perform(const char *method, const char *url, const char *body, const wh_heade
 		mz_debug("webhook: %s %s -> %ld", method, url, rs->status);
 	else
 		mz_debug("webhook: %s %s failed: %s", method, url, rs->error);
+out:
+	for (size_t i = 0; rh && i < hdrs->n; i++) {
+		if (rh[i])
+			sodium_wipe(rh[i]);
+		free(rh[i]);
+	}
+	free(rh);
+	if (rurl)
+		sodium_wipe(rurl);
+	if (rbody)
+		sodium_wipe(rbody);
+	free(rurl);
+	free(rbody);
 }
 
 /* Whether a request that never got an HTTP answer may simply be tried

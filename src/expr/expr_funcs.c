@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static const json_t *
@@ -244,6 +245,24 @@ f_base64(mz_ev *ev, const char *fn, json_t *const *a, int n)
 	return res;
 }
 
+/* #secret('name') never yields the secret: it evaluates to itself, so a
+ * stage context (stored, returned, sent in events) only ever holds the
+ * reference. The effect that needs the value (a webhook's URL, headers and
+ * body) replaces the reference at the last moment (mz_engine_resolve_secrets). */
+static json_t *
+f_secret(mz_ev *ev, const char *fn, json_t *const *a, int n)
+{
+	const char *name = n == 1 ? json_string_value(a[0]) : NULL;
+	size_t len = name ? strlen(name) : 0;
+	if (!name || len == 0 || len > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	                                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                                  "0123456789._@+-") != len)
+		return mz_x_fail(ev, "#secret takes one secret name (letters, digits, ._@+-)");
+	char ref[96];
+	snprintf(ref, sizeof(ref), "${#secret('%s')}", name);
+	return mz_x_strn(ev, ref, strlen(ref));
+}
+
 static const struct helper {
 	const char *name;
 	json_t *(*fn)(mz_ev *ev, const char *fn, json_t *const *a, int n);
@@ -262,6 +281,7 @@ static const struct helper {
 	{"alphanumerical", f_alnum},
 	{"toBase64", f_base64},
 	{"fromBase64", f_base64},
+	{"secret", f_secret},
 };
 
 json_t *

@@ -524,6 +524,82 @@ class AuthDisabled(unittest.TestCase):
                                                          "initial-admin-password")))
 
 
+class Secrets(ServerTestCase):
+    def test_secret_reaches_the_webhook_only(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        got = []
+
+        class Receiver(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                got.append((self.path, dict(self.headers), body.decode()))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.addCleanup(httpd.shutdown)
+        value = "TOPSECRET-" + uuid.uuid4().hex
+        srv = self.server
+        user = unique("u")
+        pw = srv.add_user(user, ["dev"])
+        status, _ = srv.request("PUT", "/secrets/apikey", {"value": value}, auth=(user, pw))
+        self.assertEqual(status, 403)
+        status, body = srv.request("PUT", "/secrets/apikey", {"value": value})
+        self.assertEqual(status, 200, body)
+        _, listed = srv.request("GET", "/secrets")
+        self.assertEqual([x["name"] for x in listed], ["apikey"])
+        self.assertNotIn(value, json.dumps(listed))
+        with open(os.path.join(srv.data_dir, "mizzen.db"), "rb") as f:
+            self.assertNotIn(value.encode(), f.read())   # encrypted at rest
+        self.assertEqual(os.stat(os.path.join(srv.data_dir, "secret.key")).st_mode & 0o777,
+                         0o600)
+        app = unique("sec")
+        create_app(srv, app)
+        ref = "${#secret('apikey')}"
+        save_pipeline(srv, {"application": app, "name": "p", "stages": [{
+            "refId": "1", "type": "webhook", "name": "call", "method": "POST",
+            "url": "http://127.0.0.1:%d/hook?k=%s" % (httpd.server_address[1], ref),
+            "customHeaders": {"X-Api-Key": ref}, "payload": {"token": ref}}]})
+        status, body = srv.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        eid = body["ref"].split("/")[-1]
+
+        def done():
+            _, e = srv.request("GET", "/pipelines/" + eid)
+            return e if e["status"] not in ("RUNNING", "NOT_STARTED") else None
+        e = wait_until(done, timeout=30, message="the webhook execution")
+        self.assertEqual(e["status"], "SUCCEEDED", json.dumps(e)[:2000])
+        self.assertEqual(len(got), 1)
+        path, headers, body = got[0]
+        self.assertEqual(path, "/hook?k=" + value)
+        self.assertEqual(headers.get("X-Api-Key"), value)
+        self.assertEqual(json.loads(body), {"token": value})
+        # in no execution, list, task or log line
+        self.assertNotIn(value, json.dumps(e))
+        _, execs = srv.request("GET", "/applications/%s/pipelines" % app)
+        self.assertNotIn(value, json.dumps(execs))
+        with open(srv.log_path, "rb") as f:
+            self.assertNotIn(value, f.read().decode("utf-8", "replace"))
+        # a missing secret fails the stage, naming it, and calls nothing
+        save_pipeline(srv, {"application": app, "name": "q", "stages": [{
+            "refId": "1", "type": "webhook", "name": "call", "method": "POST",
+            "url": "http://127.0.0.1:%d/x?k=${#secret('nosuch')}" % httpd.server_address[1]}]})
+        _, body = srv.request("POST", "/pipelines/%s/q" % app, {"type": "manual"})
+        eid = body["ref"].split("/")[-1]
+        e = wait_until(done, timeout=30, message="the failing execution")
+        self.assertEqual(e["status"], "TERMINAL")
+        self.assertIn("nosuch", json.dumps(e))
+        self.assertEqual(len(got), 1)
+        status, _ = srv.request("DELETE", "/secrets/apikey")
+        self.assertEqual(status, 204)
+
+
 class NoCredentialsInTheLog(unittest.TestCase):
     def test_smtp_password_and_slack_url_are_masked(self):
         dead = free_port()

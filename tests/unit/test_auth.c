@@ -254,7 +254,9 @@ static void
 test_disabled_is_open(void **state)
 {
 	mz_auth *a = NULL;
-	mz_auth_config cfg = {.enabled = false};
+	char dir[] = "/tmp/mz-auth-off-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	mz_auth_config cfg = {.enabled = false, .data_dir = dir};
 	mz_err err = {0};
 	mz_identity id;
 	assert_int_equal(mz_auth_start(&cfg, &a, &err), MZ_OK);
@@ -262,6 +264,9 @@ test_disabled_is_open(void **state)
 	assert_true(id.admin);
 	assert_int_equal(id.via, MZ_VIA_OPEN);
 	mz_auth_stop(a);
+	char *cmd = mz_asprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
 }
 
 int

@@ -1,0 +1,217 @@
+/* auth_secret.c - the /secrets store: values encrypted at rest with
+ * libsodium's secretbox (XSalsa20-Poly1305) under a key kept outside the
+ * database (DATA/secret.key, mode 0600, or $MIZZEN_SECRET_KEY_FILE), in
+ * kv as secret/<name> = {"name", "nonce", "box", "updatedAt"}; and the
+ * replacement of ${#secret('name')} references by values, which only an
+ * effect asks for, at the moment it acts. */
+#include "auth/auth_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET_PREFIX "secret/"
+
+/* Loads the key, or makes one (random, 0600) the first time. */
+static mz_code
+load_key(mz_auth *a, mz_err *err)
+{
+	const char *env = getenv("MIZZEN_SECRET_KEY_FILE");
+	char *path = env && *env ? mz_strdup(env) : mz_asprintf("%s/secret.key", a->data_dir);
+	mz_code rc = MZ_OK;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char k[crypto_secretbox_KEYBYTES];
+		randombytes_buf(k, sizeof(k));
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 || write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) || fsync(fd) != 0)
+			rc = mz_fail(err, MZ_EIO, "cannot write the secrets key %s: %s", path,
+			             strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		sodium_memzero(k, sizeof(k));
+		fd = rc == MZ_OK ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	}
+	if (rc == MZ_OK) {
+		if (fd < 0 || read(fd, a->secret_key, sizeof(a->secret_key)) !=
+		              (ssize_t)sizeof(a->secret_key))
+			rc = mz_fail(err, MZ_EIO, "cannot read the secrets key %s (%zu bytes expected)",
+			             path, sizeof(a->secret_key));
+		else
+			a->has_secret_key = true;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+mz_code
+mz__auth_secrets_start(mz_auth *a, mz_err *err)
+{
+	pthread_mutex_init(&a->secret_lock, NULL);
+	return load_key(a, err);
+}
+
+void
+mz__auth_secrets_stop(mz_auth *a)
+{
+	mz_store_close(a->secret_st);
+	sodium_memzero(a->secret_key, sizeof(a->secret_key));
+	pthread_mutex_destroy(&a->secret_lock);
+}
+
+mz_code
+mz_auth_secret_put(mz_auth *a, mz_store *st, const char *name, const char *value, mz_err *err)
+{
+	if (!mz_auth_valid_name(name))
+		return mz_fail(err, MZ_EINVAL, "a secret's name is 1 to %d letters, digits or ._@+-",
+		               MZ_AUTH_NAME_MAX);
+	if (!value || strlen(value) > 65536)
+		return mz_fail(err, MZ_EINVAL, "give the secret as {\"value\": \"...\"} (at most 64 KiB)");
+	if (!a->has_secret_key)
+		return mz_fail(err, MZ_EINTERNAL, "no secrets key is loaded");
+	size_t n = strlen(value);
+	unsigned char nonce[crypto_secretbox_NONCEBYTES];
+	unsigned char *box = malloc(n + crypto_secretbox_MACBYTES);
+	if (!box)
+		return mz_fail(err, MZ_ENOMEM, "out of memory");
+	randombytes_buf(nonce, sizeof(nonce));
+	crypto_secretbox_easy(box, (const unsigned char *)value, n, nonce, a->secret_key);
+	char *nb = mz_base64_encode(nonce, sizeof(nonce));
+	char *bb = mz_base64_encode(box, n + crypto_secretbox_MACBYTES);
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:I}", "name", name, "nonce", nb, "box", bb,
+	                        "updatedAt", (json_int_t)mz_now_ms());
+	char key[sizeof(SECRET_PREFIX) + MZ_AUTH_NAME_MAX];
+	snprintf(key, sizeof(key), SECRET_PREFIX "%s", name);
+	mz_code rc = mz__auth_kv_put_json(st, key, rec, err);
+	json_decref(rec);
+	free(nb);
+	free(bb);
+	free(box);
+	return rc;
+}
+
+mz_code
+mz_auth_secret_list(mz_auth *a, mz_store *st, json_t **out, mz_err *err)
+{
+	json_t *recs = NULL;
+	mz_code rc = mz__auth_records(st, SECRET_PREFIX, &recs, err);
+	if (rc != MZ_OK)
+		return rc;
+	json_t *list = json_array();
+	const char *k;
+	json_t *r;
+	json_object_foreach(recs, k, r) {
+		json_array_append_new(list, json_pack("{s:s, s:I}", "name", mz_json_str(r, "name"),
+		                                      "updatedAt",
+		                                      (json_int_t)mz_json_int(r, "updatedAt", 0)));
+	}
+	json_decref(recs);
+	*out = list;
+	return MZ_OK;
+}
+
+mz_code
+mz_auth_secret_delete(mz_auth *a, mz_store *st, const char *name, mz_err *err)
+{
+	char key[sizeof(SECRET_PREFIX) + MZ_AUTH_NAME_MAX];
+	json_t *rec = NULL;
+	if (!mz_auth_valid_name(name))
+		return mz_fail(err, MZ_ENOTFOUND, "Secret not found (name: %s)", name);
+	snprintf(key, sizeof(key), SECRET_PREFIX "%s", name);
+	mz_code rc = mz__auth_kv_json(st, key, &rec, err);
+	json_decref(rec);
+	if (rc == MZ_ENOTFOUND)
+		return mz_fail(err, MZ_ENOTFOUND, "Secret not found (name: %s)", name);
+	return rc == MZ_OK ? mz_kv_delete(st, key, err) : rc;
+}
+
+/* The decrypted value (malloc'd), or NULL with err. */
+static char *
+secret_value(mz_auth *a, mz_store *st, const char *name, mz_err *err)
+{
+	char key[sizeof(SECRET_PREFIX) + MZ_AUTH_NAME_MAX];
+	json_t *rec = NULL;
+	snprintf(key, sizeof(key), SECRET_PREFIX "%s", name);
+	if (!mz_auth_valid_name(name) || mz__auth_kv_json(st, key, &rec, err) != MZ_OK) {
+		mz_fail(err, MZ_ENOTFOUND, "secret '%s' does not exist (PUT /secrets/%s)", name, name);
+		return NULL;
+	}
+	size_t nn = 0, bn = 0;
+	unsigned char *nonce = mz_base64_decode(mz_json_str(rec, "nonce") ?
+	                                        mz_json_str(rec, "nonce") : "", &nn);
+	unsigned char *box = mz_base64_decode(mz_json_str(rec, "box") ?
+	                                      mz_json_str(rec, "box") : "", &bn);
+	json_decref(rec);
+	char *out = NULL;
+	if (nonce && box && nn == crypto_secretbox_NONCEBYTES && bn >= crypto_secretbox_MACBYTES) {
+		out = malloc(bn - crypto_secretbox_MACBYTES + 1);
+		if (out && crypto_secretbox_open_easy((unsigned char *)out, box, bn, nonce,
+		                                      a->secret_key) == 0) {
+			out[bn - crypto_secretbox_MACBYTES] = '\0';
+		} else {
+			free(out);
+			out = NULL;
+		}
+	}
+	if (!out)
+		mz_fail(err, MZ_EIO, "secret '%s' cannot be decrypted with this server's key "
+		        "(another node's DATA/secret.key? share one with $MIZZEN_SECRET_KEY_FILE)",
+		        name);
+	free(nonce);
+	free(box);
+	return out;
+}
+
+char *
+mz_auth_secrets_resolve(mz_auth *a, const char *text, mz_err *err)
+{
+	mz_buf b;
+	mz_buf_init(&b, 0);
+	const char *p = text;
+	bool ok = true;
+	pthread_mutex_lock(&a->secret_lock);
+	if (!a->secret_st && mz_store_open(a->db_url, &a->secret_st, err) != MZ_OK) {
+		a->secret_st = NULL;
+		ok = false;
+	}
+	while (ok && *p) {
+		const char *s = strstr(p, "${#secret(");
+		if (!s) {
+			mz_buf_adds(&b, p);
+			break;
+		}
+		mz_buf_add(&b, p, (size_t)(s - p));
+		const char *q = s + 10;
+		char quote = *q;
+		const char *end = (quote == '\'' || quote == '"') ? strchr(q + 1, quote) : NULL;
+		if (!end || strncmp(end + 1, ")}", 2) != 0 || end - q - 1 > MZ_AUTH_NAME_MAX) {
+			mz_buf_add(&b, s, 10); /* not a reference: kept as written */
+			p = s + 10;
+			continue;
+		}
+		char name[MZ_AUTH_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%.*s", (int)(end - q - 1), q + 1);
+		char *v = secret_value(a, a->secret_st, name, err);
+		if (!v) {
+			ok = false;
+			break;
+		}
+		mz_buf_adds(&b, v);
+		sodium_memzero(v, strlen(v));
+		free(v);
+		p = end + 3;
+	}
+	pthread_mutex_unlock(&a->secret_lock);
+	if (!ok) {
+		sodium_memzero(b.data, b.len);
+		mz_buf_release(&b);
+		return NULL;
+	}
+	return mz_buf_detach(&b, NULL);
+}
