@@ -507,6 +507,8 @@ serve(int argc, char **argv)
 	}
 	mz_cloud_register_stages(cloud);
 	mz_cloud_register_jobs(cloud, o.data);
+	mz_cloud_register_preconfigured_jobs(
+		json_object_get(setting(settings, "job", "preconfigured"), "local"));
 	mz_bakery_config bcfg = {.data_dir = o.data, .cloud = cloud,
 	                         .package_roots = setting(settings, "bakery", "packageRoots")};
 	if (mz_bakery_start(&bcfg, &bakery, &err) != MZ_OK) {

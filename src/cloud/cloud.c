@@ -47,6 +47,7 @@ mz_cloud_register_stages(mz_cloud *cloud)
 	(void)cloud;
 	mz__cloud_register_stages();
 	mz__cloud_register_preconditions();
+	mz__cloud_register_lb_stages();
 }
 
 /* ---- credentials -------------------------------------------------------- */

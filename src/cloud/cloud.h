@@ -40,6 +40,9 @@ void mz_cloud_register_jobs(mz_cloud *cloud, const char *data_dir);
  * unknown; *job (may be NULL) receives {jobId, pid, startTime, workspace,
  * jobState: Running|Succeeded|Failed|Unknown, exitCode?}. */
 char *mz_cloud_job_log(const char *job_id, size_t max, json_t **job);
+/* Registers each runJob template of job.preconfigured.local as a stage
+ * type of its own (cloud_preconfigured.c); before mz_engine_start. */
+void mz_cloud_register_preconfigured_jobs(const json_t *jobs);
 /* The local provider of the cloud (the bakery imports images into it). */
 struct mz_local *mz_cloud_local(mz_cloud *cloud);
 

@@ -46,5 +46,6 @@ json_t *mz__cloud_cluster_groups(const char *account, const char *region,
 
 void mz__cloud_register_stages(void);
 void mz__cloud_register_preconditions(void); /* cloud_preconditions.c */
+void mz__cloud_register_lb_stages(void);      /* cloud_lbs.c */
 
 #endif

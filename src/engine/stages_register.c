@@ -11,5 +11,6 @@ mz_engine_register_builtin(void)
 	mz__register_pipeline_stage();
 	mz__register_admin_stages();
 	mz__register_project_stages();
+	mz__register_artifact_stages();
 	mz__register_webhook_stage();
 }
