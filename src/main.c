@@ -417,6 +417,15 @@ serve(int argc, char **argv)
 		return 2;
 	}
 	mz_expr_set_limits(&xlim);
+	/* What is kept ("retention": {"executionsPerPipeline", ...}). */
+	mz_retention retention;
+	if (!mz_retention_from_json(setting(settings, "retention", NULL), &retention, &err)) {
+		fprintf(stderr, "mizzen serve: config file %s: %s\n", o.config, err.msg);
+		json_decref(settings);
+		json_decref(accounts);
+		free(db_url);
+		return 2;
+	}
 	/* The sandbox of every user-supplied command hides the data directory;
 	 * `"sandbox": false` on a stage only where the config allows it. */
 	{
@@ -521,7 +530,8 @@ serve(int argc, char **argv)
 	address = mz_asprintf(v6 ? "[%s]:%d" : "%s:%d", o.host, o.port);
 	hosted = host_regions(o.host_regions, local_accounts);
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base,
-	                         .node_id = self, .address = address, .host_regions = hosted};
+	                         .node_id = self, .address = address, .host_regions = hosted,
+	                         .retention = &retention};
 	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the engine: %s\n", err.msg);
 		goto out;

@@ -244,6 +244,11 @@ mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err)
 	eng->threads = calloc((size_t)eng->nthreads, sizeof(pthread_t));
 	for (int i = 0; i < eng->nthreads; i++)
 		pthread_create(&eng->threads[i], NULL, worker_main, eng);
+	if (cfg->retention)
+		eng->retention = *cfg->retention;
+	else
+		mz_retention_from_json(NULL, &eng->retention, NULL);
+	mz__retention_start(eng);
 	*out = eng;
 	return MZ_OK;
 }
@@ -259,6 +264,7 @@ mz_engine_stop(mz_engine *eng)
 	pthread_mutex_unlock(&eng->mu);
 	for (int i = 0; i < eng->nthreads; i++)
 		pthread_join(eng->threads[i], NULL);
+	mz__retention_stop(eng);
 	mz__node_stop(eng);
 	free(eng->threads);
 	free(eng->address);

@@ -151,6 +151,19 @@ const mz_task_def *mz_engine_task_def(const char *name);
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/* What is kept (engine_retention.c; the config's "retention" object). */
+typedef struct mz_retention {
+	int executions_per_pipeline;    /* finished executions per pipeline: 200 */
+	double max_age_days;            /* finished executions, processed events: 90 */
+	int config_history;             /* versions per pipeline config: 50 */
+	int64_t interval_ms;            /* between passes ("intervalSeconds"): 600 s */
+} mz_retention;
+
+/* Reads {"executionsPerPipeline", "maxAgeDays", "configHistory",
+ * "intervalSeconds"} (each optional) over the defaults; cfg may be NULL.
+ * False with err naming the bad setting. */
+bool mz_retention_from_json(const json_t *cfg, mz_retention *out, mz_err *err);
+
 typedef struct mz_engine_config {
 	const char *db_url;   /* store URL: each worker opens its own connection */
 	int workers;          /* default 2 */
@@ -161,6 +174,8 @@ typedef struct mz_engine_config {
 	const char *node_id;
 	const char *address;
 	const json_t *host_regions;
+	/* What to keep; NULL: the defaults. */
+	const mz_retention *retention;
 } mz_engine_config;
 
 mz_code mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err);

@@ -38,6 +38,9 @@ struct mz_engine {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stopping;
+	mz_retention retention;
+	pthread_t retention_thread;
+	bool have_retention_thread;
 	uint64_t wake_seq;
 	mz_exec_listener listener;
 	void *listener_data;
@@ -98,6 +101,10 @@ typedef struct mz_batch {
  * and nothing was stored. */
 void mz__log_after_commit(mz_batch *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* engine_retention.c: the pruning thread. */
+void mz__retention_start(mz_engine *eng);
+void mz__retention_stop(mz_engine *eng);
 
 /* ---- batch and queue (engine_batch.c) -------------------------------- */
 

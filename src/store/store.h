@@ -71,6 +71,24 @@ mz_code mz_pipeline_find_name_ci(mz_store *st, const char *app, const char *name
  * history unless the body equals the newest version. */
 mz_code mz_pipeline_put(mz_store *st, const json_t *cfg, mz_err *err);
 mz_code mz_pipeline_delete(mz_store *st, const char *id, mz_err *err);
+/* ---- retention (store_retention.c) ------------------------------------
+ * Each call deletes at most batch rows (run each in its own small
+ * transaction) and sets *n to how many; only finished executions and
+ * processed events are ever candidates. */
+mz_code mz_retention_executions_beyond(mz_store *st, const char *config_id, int keep, int batch,
+                                       int *n, mz_err *err);
+mz_code mz_retention_executions_before(mz_store *st, int64_t before_ms, int batch, int *n,
+                                       mz_err *err);
+mz_code mz_retention_events_before(mz_store *st, int64_t before_ms, int batch, int *n,
+                                   mz_err *err);
+mz_code mz_retention_history_beyond(mz_store *st, const char *pipeline_id, int keep, int batch,
+                                    int *n, mz_err *err);
+/* History rows of pipelines that no longer exist. */
+mz_code mz_retention_deleted_history(mz_store *st, int batch, int *n, mz_err *err);
+/* Config ids with more than keep finished executions / history versions. */
+mz_code mz_retention_crowded_configs(mz_store *st, int keep, json_t **ids, mz_err *err);
+mz_code mz_retention_crowded_histories(mz_store *st, int keep, json_t **ids, mz_err *err);
+
 /* A token that changes (in the same transaction) whenever any pipeline
  * config is saved or deleted: compare it to know whether configs changed
  * without reading them. *gen is malloc'd. */
