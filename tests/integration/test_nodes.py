@@ -37,8 +37,11 @@ class ThreeNodes(unittest.TestCase):
         cls.config_dir = tempfile.mkdtemp(prefix="mizzen-nodes-cfg-")
         config = os.path.join(cls.config_dir, "config.json")
         with open(config, "w") as f:
+            # 300 executions of one pipeline are counted below: more than
+            # retention keeps by default (200 per pipeline).
             json.dump({"providers": {"local": {"accounts": [
-                {"name": "local", "regions": ["east", "west"]}]}}}, f)
+                {"name": "local", "regions": ["east", "west"]}]}},
+                "retention": {"executionsPerPipeline": 1000}}, f)
         env = {"MZ_POLL_INTERVAL_MS": "300"}
         cls.nodes = []
         try:
