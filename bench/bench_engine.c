@@ -194,7 +194,10 @@ engine_run(const char *shape, const char *sync, int npipes)
 	if (mz_pipeline_put(st, cfg, &err))
 		die("pipeline put", err.msg);
 
-	mz_engine_config ecfg = {.db_url = path, .workers = 2};
+	/* Keep every execution: retention must not prune during the run. */
+	mz_retention keep = {.executions_per_pipeline = 100000000, .max_age_days = 36500,
+	                     .config_history = 100000000, .interval_ms = 3600000};
+	mz_engine_config ecfg = {.db_url = path, .workers = 2, .retention = &keep};
 	if (mz_engine_start(&ecfg, &eng, &err))
 		die("engine start", err.msg);
 
