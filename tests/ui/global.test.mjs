@@ -119,6 +119,9 @@ test('every view at 1440 and 390 px, light and dark', async () => {
     ['projects', '/projects', 'a[href="#/projects/storefront"]'],
     ['project', '/projects/storefront', '.project-pipelines li.exec'],
     ['search', '/search?q=shop', '.search-group'],
+    ['audit', `/applications/${APP}/audit`, '.audit-table, .empty-state, [role="alert"]'],
+    ['admin', '/admin', 'tr[data-user="admin"]'],
+    ['sign-in', '!login.html', '#login'],
   ];
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });
@@ -126,7 +129,7 @@ test('every view at 1440 and 390 px, light and dark', async () => {
       await page.setViewportSize({ width: w, height: h });
       for (const [name, hash, ready] of views) {
         await page.goto('about:blank');
-        await page.goto(u + hash);
+        await page.goto(hash.startsWith('!') ? `${srv.url}/ui/${hash.slice(1)}` : u + hash);
         await page.locator(ready).first().waitFor({ timeout: 30000 });
         await page.waitForTimeout(150);
         // Nothing wider than the screen (the page never scrolls sideways).

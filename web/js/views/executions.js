@@ -93,26 +93,35 @@ export function mount(el, ctx) {
   // Hides rows and groups that do not match; updates each group's count.
   function applyFilter(only = null) {
     const on = filtering();
+    let total = 0;
     for (const g of only ? [only] : s.groups.values()) {
       const sec = document.getElementById(`g-${g.key}`);
       if (!sec) continue;
       const nameMatches = !!s.filter && g.name.toLowerCase().includes(s.filter);
-      let n = 0;
-      for (const id of g.ids) {
-        const e = s.execs.get(id);
-        const ok = !on || shown(e, nameMatches) || !!(s.open && s.open.id === id);
-        if (ok) n++;
-        const row = document.getElementById(`x-${id}`);
-        if (row && row.hidden === ok) row.hidden = !ok;
-        const d = row && row.nextElementSibling;
-        if (d && d.classList.contains('details-row')) d.hidden = !ok;
+      // Decide first, touch the page after: the rows of a group that ends
+      // up hidden are left as they are (a hidden section costs no layout;
+      // they are set again when it shows).
+      const oks = g.ids.map((id) => !on || shown(s.execs.get(id), nameMatches) || !!(s.open && s.open.id === id));
+      const n = oks.reduce((a, ok) => a + (ok ? 1 : 0), 0);
+      total += n;
+      const hide = on && !n && !nameMatches && !(s.open && g.ids.includes(s.open.id));
+      if (sec.hidden !== hide) sec.hidden = hide;
+      if (!hide) {
+        g.ids.forEach((id, i) => {
+          const ok = oks[i];
+          const row = document.getElementById(`x-${id}`);
+          if (!row) return;
+          if (row.hidden === ok) row.hidden = !ok;
+          const d = row.nextElementSibling;
+          if (d && d.classList.contains('details-row') && d.hidden === ok) d.hidden = !ok;
+        });
       }
-      sec.hidden = on && !n && !nameMatches && !(s.open && g.ids.includes(s.open.id));
       const c = sec.querySelector('.count');
-      if (c) c.textContent = on ? `${n} of ${g.ids.length}${g.more ? '+' : ''}` : `${g.ids.length}${g.more ? '+' : ''}`;
+      const text = on ? `${n} of ${g.ids.length}${g.more ? '+' : ''}` : `${g.ids.length}${g.more ? '+' : ''}`;
+      if (c && c.textContent !== text) c.textContent = text;
     }
-    const total = $('.filter-count', el);
-    if (total) total.textContent = on ? `${[...s.groups.values()].reduce((a, g) => a + g.ids.filter((id) => !document.getElementById(`x-${id}`)?.hidden).length, 0)} shown` : '';
+    const box = $('.filter-count', el);
+    if (box && !only) box.textContent = on ? `${total} shown` : '';
   }
 
   // ---- rendering --------------------------------------------------------
