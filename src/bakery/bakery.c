@@ -134,7 +134,7 @@ key_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
 	(void)f;
 	const char *rel = p + g_prefix;
-	if (flag == FTW_F) {
+	if (flag == FTW_F && S_ISREG(sb->st_mode)) { /* never open a FIFO or a device */
 		char hex[65] = "";
 		mz_sha256_file(p, hex, NULL, NULL);
 		fprintf(g_keyf, "%s %o %s\n", rel, (unsigned)sb->st_mode, hex);
@@ -249,22 +249,28 @@ do_bake(const char *bake_id)
 	}
 	mz_mkdirs(pkgdir, 0755);
 	{
+		/* the package is untrusted (a build's output): it is unpacked in
+		 * the sandbox, seeing only itself and the directory it fills */
+		const char *const ro[] = {src_path, NULL};
+		const char *const rw[] = {pkgdir, NULL};
+		mz_sandbox box = {.readonly = ro, .writable = rw, .die_with_parent = true};
 		int rc;
 		if (S_ISDIR(pst.st_mode)) {
 			char *from = mz_asprintf("%s/.", src_path);
-			const char *const argv[] = {"cp", "-a", from, pkgdir, NULL};
-			rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
+			const char *const argv[] = {"cp", "-a", "--no-preserve=ownership", from, pkgdir,
+			                            NULL};
+			rc = run_cmd(argv, NULL, pkgdir, &box, log, 600, bake_id);
 			free(from);
 		} else if (is_gzip(src_path)) {
 			const char *const argv[] = {"tar", "-xzf", src_path, "-C", pkgdir,
 			                            "--no-same-owner", NULL};
-			rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
+			rc = run_cmd(argv, NULL, pkgdir, &box, log, 600, bake_id);
 		} else {
 			const char *nm = mz_json_str(req, "packageFileName");
 			const char *slash = strrchr(src_path, '/');
 			char *to = mz_asprintf("%s/%s", pkgdir, nm ? nm : slash ? slash + 1 : src_path);
-			const char *const argv[] = {"cp", src_path, to, NULL};
-			rc = run_cmd(argv, NULL, NULL, NULL, log, 600, bake_id);
+			const char *const argv[] = {"cp", "--", src_path, to, NULL};
+			rc = run_cmd(argv, NULL, pkgdir, &box, log, 600, bake_id);
 			free(to);
 		}
 		if (rc != 0) {
