@@ -340,7 +340,9 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 			return -1;
 		b.slice_end = mz_mono_ms() + MZ_BATCH_SLICE_MS;
 		mz_expr_limits xl = mz_expr_get_limits();
-		int64_t prev_deadline = mz_expr_thread_deadline(b.slice_end + xl.max_ms);
+		/* the slice and the budget, both as CPU time of this thread */
+		int64_t prev_deadline = mz_expr_thread_deadline(
+			mz_expr_clock_ms() + MZ_BATCH_SLICE_MS + xl.max_ms);
 		if (mz_queue_claim(st, b.now, MZ_LEASE_MS, msgs, max, &n, err)) {
 			mz_store_rollback(st);
 			return -1;

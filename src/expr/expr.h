@@ -66,13 +66,16 @@ mz_expr_limits mz_expr_get_limits(void);
 bool mz_expr_limits_from_json(const json_t *cfg, mz_expr_limits *out,
                               mz_err *err);
 
+/* The clock of the time budget: the calling thread's CPU time in ms (time
+ * spent descheduled on a loaded machine does not count). */
+int64_t mz_expr_clock_ms(void);
 /*
- * A deadline (mz_mono_ms) for every evaluation on the calling thread, on
- * top of max_ms per evaluation; 0 clears it. The engine sets one around
- * each transaction so that all the expressions it evaluates share one
- * bound, however many fields and stages there are. Returns the previous.
+ * A deadline (on mz_expr_clock_ms) for every evaluation on the calling
+ * thread, on top of max_ms per evaluation; 0 clears it. The engine sets one
+ * around each transaction so that all the expressions it evaluates share
+ * one bound, however many fields and stages there are. Returns the previous.
  */
-int64_t mz_expr_thread_deadline(int64_t mono_ms);
+int64_t mz_expr_thread_deadline(int64_t clock_ms);
 
 typedef struct mz_expr_env {
 	/* The execution JSON (Spinnaker's shape, with "stages"); borrowed, may

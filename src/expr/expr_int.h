@@ -121,7 +121,7 @@ typedef struct mz_ev {
 	bool at_root;           /* self is the root: lookup() applies */
 	long steps;
 	mz_expr_limits lim;     /* the budget (expr.h), defaults filled in */
-	int64_t deadline;       /* mz_mono_ms() past which evaluation stops */
+	int64_t deadline;       /* mz_expr_clock_ms() past which evaluation stops */
 } mz_ev;
 
 /* The budget (expr_budget.c). mz_x_limits resolves env's limits against

@@ -14,7 +14,7 @@ mz_expr_has(const char *s)
 	return s && strstr(s, "${") != NULL;
 }
 
-/* Evaluates one expression; deadline (mz_mono_ms) is shared by all the
+/* Evaluates one expression; deadline (mz_expr_clock_ms) is shared by all the
  * expressions of one template walk. */
 static json_t *
 eval_n(const char *expr, size_t len, const json_t *root,
