@@ -47,6 +47,7 @@ struct mz_api {
 
 	struct api_events *events; /* live-update subscribers (api_events.c) */
 	struct api_limits *limits; /* connection tracking, deadlines, body budget */
+	struct api_launcher *launcher; /* group commit of triggers (api_launch.c) */
 };
 
 typedef struct api_req {
@@ -82,6 +83,9 @@ typedef struct api_req {
 	bool cors_preflight;     /* and the preflight's Allow-Methods/Headers */
 	const char *allow;       /* an Allow header */
 	char audit_app[128];     /* the application the request touched */
+	bool deferred;           /* the connection is suspended; the answer comes
+	                          * later (api_launch_defer) */
+	void *conn_ctx;          /* the server's per-connection state */
 	char **query_vals;       /* decoded query values to free */
 	int nquery_vals;
 } api_req;
@@ -217,6 +221,18 @@ bool api_is_strategy(const json_t *cfg);
 /* Static UI files (api_misc.c). */
 void api_serve_ui(api_req *r);
 char *api_find_web_dir(const char *configured);
+/* Triggers committed in groups (api_launch.c). defer hands a prepared
+ * launch to the committer and suspends the request's connection (false:
+ * the committer is stopping; nothing was taken, reply yourself); the
+ * committer answers 202 once the execution is durable. stop commits what
+ * is queued, then ends the committer: call it before MHD_stop_daemon. */
+void api_launcher_start(mz_api *api);
+void api_launcher_stop(mz_api *api);
+bool api_launch_defer(api_req *r, mz_launch *launch, bool v2, const char *event_id);
+/* Answers a suspended connection (body stolen) and resumes it
+ * (api_server.c); any thread. */
+void api_resume_with(struct MHD_Connection *conn, void *conn_ctx, int status, json_t *body);
+
 /* Live updates (api_events.c): start registers the engine listener; stop
  * ends every event stream (before MHD_stop_daemon); free after it. */
 void api_events_start(mz_api *api);

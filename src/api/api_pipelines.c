@@ -544,13 +544,18 @@ trigger_common(api_req *r, bool v2)
 			json_object_set_new(trigger, "eventId", json_string(event_id));
 		}
 	}
-	char id[27] = "";
-	if (launch(r, cfg, trigger, id)) {
-		char *ref = mz_asprintf("/pipelines/%s", id);
-		json_t *out = v2 ? json_pack("{s:s, s:s}", "eventId", event_id, "ref", ref)
-		                 : json_pack("{s:s}", "ref", ref);
-		free(ref);
-		api_reply_json(r, 202, out);
+	/* Built here, with no lock held; written by the committer with the
+	 * triggers that arrive meanwhile, in one transaction (api_launch.c),
+	 * and answered 202 once durable. */
+	mz_launch *l = NULL;
+	mz_err err = {0};
+	mz_store *st = api_store(r);
+	if (st && mz_engine_prepare_pipeline(r->api->engine, st, cfg, trigger, r->user,
+	                                     r->origin, &l, &err) != MZ_OK) {
+		api_reply_mzerr(r, &err);
+	} else if (st && !api_launch_defer(r, l, v2, event_id)) {
+		mz_engine_launch_done(r->api->engine, l, false);
+		api_reply_error(r, 503, "the server is stopping");
 	}
 	json_decref(cfg);
 	json_decref(trigger);

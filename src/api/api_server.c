@@ -27,6 +27,11 @@ typedef struct conn_ctx {
 	bool over_budget;   /* the memory budget for bodies in flight is spent */
 	size_t reserved;    /* body bytes reserved from that budget */
 	int64_t t0;
+	/* the answer to a suspended request (api_resume_with), sent when MHD
+	 * calls on_request again after the resume */
+	bool resumed;
+	struct MHD_Response *ready;
+	unsigned ready_status;
 } conn_ctx;
 
 #define API_BODY_RESERVE_STEP ((size_t)64 << 10) /* for bodies of unknown length */
@@ -285,6 +290,8 @@ api_store(api_req *r)
 		api_reply_mzerr(r, &err);
 		return NULL;
 	}
+	/* A client waits on every API write: the engine lets it in first. */
+	mz_store_set_urgent(r->st, true);
 	return r->st;
 }
 
@@ -594,7 +601,21 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 
 	api_conn_handling(api, conn); /* no deadline while we answer */
-	api_req r = {.api = api, .conn = conn, .method = method, .path = url, .file_fd = -1};
+	if (ctx->resumed) { /* the answer is made (NULL: out of memory, close) */
+		struct MHD_Response *resp = ctx->ready;
+		ctx->ready = NULL;
+		ctx->resumed = false;
+		if (!resp)
+			return MHD_NO;
+		mz_debug("api: %s %s -> %u (%lld ms)", method, url, ctx->ready_status,
+		         (long long)(mz_mono_ms() - ctx->t0));
+		enum MHD_Result ret = MHD_queue_response(conn, ctx->ready_status, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+
+	api_req r = {.api = api, .conn = conn, .method = method, .path = url, .file_fd = -1,
+	             .conn_ctx = ctx};
 	r.body = ctx->body.data;
 	r.body_len = ctx->body.len;
 	snprintf(r.id.user, sizeof(r.id.user), "anonymous");
@@ -621,11 +642,35 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	api_audit(&r);
 	store_release(api, r.st);
 	r.st = NULL;
+	if (r.deferred) { /* suspended: api_resume_with answers */
+		req_release(&r);
+		return MHD_YES;
+	}
 	mz_debug("api: %s %s -> %d (%lld ms)", method, url, r.status,
 	         (long long)(mz_mono_ms() - ctx->t0));
 	enum MHD_Result ret = queue(conn, &r);
 	req_release(&r);
 	return ret;
+}
+
+void
+api_resume_with(struct MHD_Connection *conn, void *cctx, int status, json_t *body)
+{
+	conn_ctx *ctx = cctx;
+	size_t len = 0;
+	char *text = body ? mz_json_dump_len(body, &len) : NULL;
+	json_decref(body);
+	struct MHD_Response *resp =
+		text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)
+		     : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (resp)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	else
+		free(text);
+	ctx->ready = resp; /* NULL: MHD closes the connection */
+	ctx->ready_status = (unsigned)status;
+	ctx->resumed = true;
+	MHD_resume_connection(conn);
 }
 
 static void
@@ -636,6 +681,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	api_conn_request_done(cls, conn);
 	if (!ctx)
 		return;
+	if (ctx->ready)
+		MHD_destroy_response(ctx->ready);
 	mz_buf_release(&ctx->body);
 	free(ctx);
 	*con_cls = NULL;
@@ -763,6 +810,7 @@ mz_api_start(const mz_api_config *cfg, mz_api **out, mz_err *err)
 		return MZ_EIO;
 	}
 	api_events_start(api);
+	api_launcher_start(api);
 
 	/* Suspend/resume: the event stream (api_events.c) parks idle
 	 * subscribers instead of polling them. */
@@ -810,6 +858,7 @@ mz_api_stop(mz_api *api)
 	if (!api)
 		return;
 	api_events_stop(api); /* no connection may stay suspended past here */
+	api_launcher_stop(api); /* answers every trigger it holds */
 	api_limits_stop(api);
 	if (api->daemon)
 		MHD_stop_daemon(api->daemon); /* closes the listening socket too */

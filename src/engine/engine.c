@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_DEFS 256
 
@@ -158,6 +159,11 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&eng->mu);
 		if (stop)
 			break;
+		/* An urgent writer (an API request) waiting for the write lock goes
+		 * first: a worker that just committed would otherwise take the lock
+		 * straight back. Bounded, so the engine cannot be starved. */
+		for (int i = 0; i < 40 && mz_store_urgent_waiting() > 0; i++)
+			usleep(100);
 		int n = mz__batch_run(eng, st, &err);
 		if (n >= 0 && failures > 0) {
 			mz_info("engine: the store is writable again (after %ld failed attempts)",

@@ -176,6 +176,10 @@ typedef struct mz_engine_config {
 	const json_t *host_regions;
 	/* What to keep; NULL: the defaults. */
 	const mz_retention *retention;
+	/* A batch's time slice in ms; 0: the default (engine_int.h), -1: none,
+	 * batches bounded by message counts only (bench/stage-cost profiles
+	 * under valgrind, where a wall-clock slice would measure valgrind). */
+	int slice_ms;
 } mz_engine_config;
 
 mz_code mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err);
@@ -233,6 +237,25 @@ mz_code mz_template_render(mz_store *st, const json_t *cfg, json_t **out, mz_err
 mz_code mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
                                   const json_t *trigger, const char *user,
                                   const char *origin, char out_id[27], mz_err *err);
+
+/* The same in two steps, so that the work that costs CPU (validating the
+ * config, building and serialising the execution) happens outside the
+ * write transaction and several launches can share one commit (the API's
+ * group commit of triggers):
+ *   prepare: builds the execution (st is only read, for the prior
+ *            execution of artifact resolution; no transaction needed);
+ *   store:   writes it and its StartExecution message in st's transaction
+ *            (any number of launches per transaction);
+ *   done:    after the commit (committed=true) or a rollback; frees l.
+ * A trigger from an event whose artifacts do not resolve is prepared as an
+ * execution that failed at startup (stored, not started), as Orca does. */
+typedef struct mz_launch mz_launch;
+mz_code mz_engine_prepare_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
+                                   const json_t *trigger, const char *user,
+                                   const char *origin, mz_launch **out, mz_err *err);
+const char *mz_launch_id(const mz_launch *l);
+mz_code mz_engine_launch_store(mz_store *st, const mz_launch *l, mz_err *err);
+void mz_engine_launch_done(mz_engine *eng, mz_launch *l, bool committed);
 
 /* Starts an orchestration ("task"): req is Gate's POST /tasks body
  * {application, description, job: [...], trigger?}. Same transaction rule. */

@@ -1,7 +1,7 @@
 /*
  * engine_batch.c - one store transaction's worth of message handling.
  *
- * A batch claims up to MZ_MAX_BATCH due messages, handles each, and also
+ * A batch reads due messages as it goes (up to MZ_MAX_BATCH), handles each, and also
  * handles in the same transaction the zero-delay messages those handlers
  * push (a pipeline of instant stages runs to completion without a round
  * trip through the queue table). Executions touched are loaded once and
@@ -55,10 +55,18 @@ print_logs(mz_batch *b)
 		mz_info("%s", b->logs[i]);
 }
 
+/* A batch ends when its time slice is spent, and also as soon as an urgent
+ * writer (an API request: a trigger, an operator action) waits for the
+ * write lock: the work left is committed as due now, the request gets the
+ * lock next, and the engine carries on after it. */
 static bool
 slice_over(const mz_batch *b)
 {
-	return b->slice_end && mz_mono_ms() >= b->slice_end;
+	if (!b->slice_end)
+		return false;
+	int64_t now = mz_mono_ms();
+	return now >= b->slice_end ||
+	       (now >= b->slice_start + MZ_BATCH_MIN_MS && mz_store_urgent_waiting() > 0);
 }
 
 json_t *
@@ -324,6 +332,37 @@ quarantine(mz_engine *eng, mz_store *st, mz_msg *m, const char *why, mz_err *qer
 	return true;
 }
 
+/* Handles stored messages in chunks (MZ_CLAIM_CHUNK due messages claimed
+ * at a time, up to MZ_MAX_BATCH): as many as the slice has time for, so a
+ * batch is sized to the work waiting, and only the tail of the last chunk
+ * can be claimed without being reached (it is given back: due now, the
+ * attempt not counted). */
+static mz_code
+handle_due(mz_batch *b, mz_msg *msgs, int max, int *n)
+{
+	mz_code rc = MZ_OK;
+	*n = 0;
+	while (rc == MZ_OK && *n < max && b->handled < MZ_MAX_LOCAL) {
+		if (*n > 0 && slice_over(b))
+			break;
+		int want = max - *n < MZ_CLAIM_CHUNK ? max - *n : MZ_CLAIM_CHUNK, got = 0;
+		rc = mz_queue_claim(b->st, b->now, MZ_LEASE_MS, msgs + *n, want, &got, &b->err);
+		if (rc || got == 0)
+			break;
+		int first = *n;
+		*n += got;
+		for (int i = first; i < *n && rc == MZ_OK; i++) {
+			if (i > 0 && slice_over(b))
+				rc = mz_queue_set_delivery(b->st, msgs[i].id, b->now, &b->err);
+			else
+				rc = handle_stored(b, &msgs[i]);
+		}
+		if (got < want)
+			break; /* nothing else is due */
+	}
+	return rc;
+}
+
 int
 mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 {
@@ -338,23 +377,15 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		b.now = mz_now_ms();
 		if (mz_store_begin(st, err))
 			return -1;
-		b.slice_end = mz_mono_ms() + MZ_BATCH_SLICE_MS;
+		int slice = eng->cfg.slice_ms ? eng->cfg.slice_ms : MZ_BATCH_SLICE_MS;
+		b.slice_start = mz_mono_ms();
+		b.slice_end = slice > 0 ? b.slice_start + slice : 0;
 		mz_expr_limits xl = mz_expr_get_limits();
 		/* the slice and the budget, both as CPU time of this thread */
 		int64_t prev_deadline = mz_expr_thread_deadline(
-			mz_expr_clock_ms() + MZ_BATCH_SLICE_MS + xl.max_ms);
-		if (mz_queue_claim(st, b.now, MZ_LEASE_MS, msgs, max, &n, err)) {
-			mz_store_rollback(st);
-			return -1;
-		}
-		mz_code rc = MZ_OK;
+			b.slice_end ? mz_expr_clock_ms() + slice + xl.max_ms : 0);
+		mz_code rc = handle_due(&b, msgs, max, &n);
 		int i;
-		for (i = 0; i < n && rc == MZ_OK; i++) {
-			if (i > 0 && slice_over(&b))    /* unclaim: due now, attempt not counted */
-				rc = mz_queue_set_delivery(st, msgs[i].id, b.now, &b.err);
-			else
-				rc = handle_stored(&b, &msgs[i]);
-		}
 		mz_expr_thread_deadline(prev_deadline);
 		if (rc == MZ_OK)
 			rc = mz__batch_flush(&b);
@@ -372,7 +403,7 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 			return done;
 		}
 		mz_store_rollback(st);
-		mz_code code = b.err.code;
+		mz_code code = b.err.code ? b.err.code : rc;
 		char why[512];
 		snprintf(why, sizeof(why), "%s", b.err.msg[0] ? b.err.msg : "handler failed");
 		mz__batch_release(&b);
@@ -380,10 +411,10 @@ mz__batch_run(mz_engine *eng, mz_store *st, mz_err *err)
 		 * the messages are fine and run again once it is writable; the
 		 * worker backs off. Quarantining them would turn a full disk
 		 * into TERMINAL executions. */
-		if (code == MZ_EBUSY || code == MZ_ENOSPACE) {
+		if (code == MZ_EBUSY || code == MZ_ENOSPACE || n == 0) {
 			for (i = 0; i < n; i++)
 				mz_msg_release(&msgs[i]);
-			mz_fail(err, code, "%s", why);
+			mz_fail(err, code ? code : MZ_EIO, "%s", why);
 			return -1;
 		}
 		/* Retry the first message alone; if it still fails, quarantine it. */

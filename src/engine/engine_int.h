@@ -14,7 +14,8 @@
 
 #include <pthread.h>
 
-#define MZ_MAX_BATCH 64        /* stored messages claimed per transaction */
+#define MZ_MAX_BATCH 512       /* stored messages handled per transaction */
+#define MZ_CLAIM_CHUNK 16      /* due messages read at a time */
 #define MZ_MAX_LOCAL 2048      /* messages handled in one transaction */
 #define MZ_LEASE_MS 60000      /* redelivery delay of an unacknowledged message */
 #define MZ_MAX_ATTEMPTS 5      /* deliveries before a message is dead */
@@ -24,6 +25,10 @@
  * that a running expression never holds one back more than 100 ms. What
  * is left is committed as due now and runs in the next batch. */
 #define MZ_BATCH_SLICE_MS 20
+/* ...and ends after this long when an urgent writer (an API request)
+ * waits for the write lock: long enough to get work done, short enough
+ * that a trigger never waits behind a whole slice. */
+#define MZ_BATCH_MIN_MS 1
 
 /* Parsed executions kept between transactions (engine_cache.c). */
 typedef struct mz_exec_cache mz_exec_cache;
@@ -90,6 +95,7 @@ typedef struct mz_batch {
 	mz_deferred *defer;
 	int ndefer, capdefer;
 	int handled;
+	int64_t slice_start; /* mz_mono_ms() */
 	int64_t slice_end;  /* mz_mono_ms(); 0: no time slicing */
 	char **logs;        /* info lines printed only once the batch commits */
 	int nlogs, caplogs;

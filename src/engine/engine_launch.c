@@ -429,11 +429,6 @@ mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
 	return exec;
 }
 
-/* Stores a new execution (stolen) and its startExecution message in the
- * caller's transaction. The document goes to the engine's cache with the
- * text stored for it, so the worker that starts it does not parse it
- * again (if the caller rolls back, the cache finds no such text and the
- * entry is dropped). */
 static mz_secret_fn secret_fn;
 static void *secret_udata;
 
@@ -464,10 +459,21 @@ mz_engine_set_accounts_fn(mz_accounts_fn fn, void *udata)
 	accounts_udata = udata;
 }
 
-static mz_code
-store_and_start(mz_engine *eng, mz_store *st, json_t *exec, char out_id[27], mz_err *err)
-{
+/* A launch made in two steps (engine.h): everything that costs CPU, built
+ * outside any transaction, then the two rows written inside one. */
+struct mz_launch {
+	json_t *exec;
+	char *text;       /* its stored text */
 	size_t len;
+	bool start;       /* enqueue startExecution (false: failed at startup) */
+	char id[27];
+};
+
+/* The accounts the launching user may use (auth's), recorded before the
+ * document is serialised; st is only read. */
+static mz_launch *
+launch_new(mz_store *st, json_t *exec, bool start)
+{
 	json_t *auth = json_object_get(exec, "authentication");
 	json_t *accounts = accounts_fn && json_is_object(auth)
 	                   ? accounts_fn(st, mz_json_str(auth, "user"), accounts_udata) : NULL;
@@ -475,43 +481,60 @@ store_and_start(mz_engine *eng, mz_store *st, json_t *exec, char out_id[27], mz_
 		json_object_set_new(auth, "allowedAccounts", accounts);
 	else
 		json_decref(accounts);
-	char *text = mz_json_dump_len(exec, &len);
-	mz_code rc = mz_exec_put_text(st, exec, text, err);
-	if (rc == MZ_OK) {
-		json_t *m = mz__msg_exec("startExecution", exec);
+	mz_launch *l = calloc(1, sizeof(*l));
+	if (!l)
+		abort();
+	l->exec = exec;
+	l->start = start;
+	l->text = mz_json_dump_len(exec, &l->len);
+	snprintf(l->id, sizeof(l->id), "%s", mz_json_str(exec, "id"));
+	return l;
+}
+
+const char *
+mz_launch_id(const mz_launch *l)
+{
+	return l->id;
+}
+
+mz_code
+mz_engine_launch_store(mz_store *st, const mz_launch *l, mz_err *err)
+{
+	mz_code rc = mz_exec_put_text(st, l->exec, l->text, err);
+	if (rc == MZ_OK && l->start) {
+		json_t *m = mz__msg_exec("startExecution", l->exec);
 		rc = mz_queue_push(st, m, mz_now_ms(), err);
 		json_decref(m);
-	}
-	if (rc == MZ_OK && out_id)
-		snprintf(out_id, 27, "%s", mz_json_str(exec, "id"));
-	if (rc == MZ_OK && eng) {
-		mz__cache_put(eng->cache, exec, text, len);
-	} else {
-		json_decref(exec);
-		free(text);
 	}
 	return rc;
 }
 
-static mz_code launch_rendered(mz_engine *eng, mz_store *st, const json_t *cfg,
-                               const json_t *trigger, const char *user, const char *origin,
-                               char out_id[27], mz_err *err);
-
-mz_code
-mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
-                          const json_t *trigger, const char *user, const char *origin,
-                          char out_id[27], mz_err *err)
+/* A committed launch's document goes to the engine's cache with the text
+ * stored for it, so the worker that starts it does not parse it again
+ * (had the caller rolled back, the cache would find no such text and drop
+ * the entry). */
+void
+mz_engine_launch_done(mz_engine *eng, mz_launch *l, bool committed)
 {
-	if (!mz_template_is_v2_config(cfg))
-		return launch_rendered(eng, st, cfg, trigger, user, origin, out_id, err);
-	/* templated: rendered with the template as it is now, at every start
-	 * (Orca renders at start too, so a template change reaches every
-	 * pipeline made from it) */
-	json_t *rendered = NULL;
-	mz_code rc = mz_template_render(st, cfg, &rendered, err);
-	if (rc == MZ_OK)
-		rc = launch_rendered(eng, st, rendered, trigger, user, origin, out_id, err);
-	json_decref(rendered);
+	if (!l)
+		return;
+	if (committed && eng) {
+		mz__cache_put(eng->cache, l->exec, l->text, l->len);
+	} else {
+		json_decref(l->exec);
+		free(l->text);
+	}
+	free(l);
+}
+
+/* Stores a prepared launch in the caller's transaction and hands it on. */
+static mz_code
+store_and_start(mz_engine *eng, mz_store *st, mz_launch *l, char out_id[27], mz_err *err)
+{
+	mz_code rc = mz_engine_launch_store(st, l, err);
+	if (rc == MZ_OK && out_id)
+		snprintf(out_id, 27, "%s", l->id);
+	mz_engine_launch_done(eng, l, rc == MZ_OK);
 	return rc;
 }
 
@@ -544,10 +567,12 @@ add_app_notifications(mz_store *st, json_t *exec, mz_err *err)
 	return MZ_OK;
 }
 
+/* Prepares a pipeline whose config is already rendered (not a template). */
 static mz_code
-launch_rendered(mz_engine *eng, mz_store *st, const json_t *cfg, const json_t *trigger,
-                const char *user, const char *origin, char out_id[27], mz_err *err)
+prepare_rendered(mz_engine *eng, mz_store *st, const json_t *cfg, const json_t *trigger,
+                 const char *user, const char *origin, mz_launch **out, mz_err *err)
 {
+	*out = NULL;
 	json_t *exec = mz__build_pipeline(cfg, trigger, user, origin, err);
 	if (!exec)
 		return err ? err->code : MZ_EINVAL;
@@ -584,14 +609,42 @@ launch_rendered(mz_engine *eng, mz_store *st, const json_t *cfg, const json_t *t
 			json_object_set_new(exec, "exception",
 			                    json_pack("{s:{s:s, s:[s]}}", "details", "error", aerr.msg,
 			                              "errors", aerr.msg));
-			rc = mz_exec_put(st, exec, err);
-			if (rc == MZ_OK && out_id)
-				snprintf(out_id, 27, "%s", mz_json_str(exec, "id"));
-			json_decref(exec);
-			return rc;
+			*out = launch_new(st, exec, false);
+			return MZ_OK;
 		}
 	}
-	return store_and_start(eng, st, exec, out_id, err);
+	(void)eng;
+	*out = launch_new(st, exec, true);
+	return MZ_OK;
+}
+
+mz_code
+mz_engine_prepare_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
+                           const json_t *trigger, const char *user, const char *origin,
+                           mz_launch **out, mz_err *err)
+{
+	*out = NULL;
+	if (!mz_template_is_v2_config(cfg))
+		return prepare_rendered(eng, st, cfg, trigger, user, origin, out, err);
+	/* templated: rendered with the template as it is now, at every start
+	 * (Orca renders at start too, so a template change reaches every
+	 * pipeline made from it) */
+	json_t *rendered = NULL;
+	mz_code rc = mz_template_render(st, cfg, &rendered, err);
+	if (rc == MZ_OK)
+		rc = prepare_rendered(eng, st, rendered, trigger, user, origin, out, err);
+	json_decref(rendered);
+	return rc;
+}
+
+mz_code
+mz_engine_launch_pipeline(mz_engine *eng, mz_store *st, const json_t *cfg,
+                          const json_t *trigger, const char *user, const char *origin,
+                          char out_id[27], mz_err *err)
+{
+	mz_launch *l;
+	mz_code rc = mz_engine_prepare_pipeline(eng, st, cfg, trigger, user, origin, &l, err);
+	return rc ? rc : store_and_start(eng, st, l, out_id, err);
 }
 
 mz_code
@@ -628,5 +681,5 @@ mz_engine_launch_orchestration(mz_engine *eng, mz_store *st, const json_t *req,
 	json_object_set_new(exec, "description",
 	                    json_string(mz_json_str(req, "description") ?
 	                                mz_json_str(req, "description") : "orchestration"));
-	return store_and_start(eng, st, exec, out_id, err);
+	return store_and_start(eng, st, launch_new(st, exec, true), out_id, err);
 }

@@ -4,8 +4,12 @@
  * once over the driver; store_sqlite.c and store_pg.c are the drivers. */
 #include "store/store_int.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Urgent writers of this process waiting for (or holding) the write lock. */
+static atomic_int urgent_writers;
 
 mz_code
 mz_store_open(const char *url, mz_store **out, mz_err *err)
@@ -32,10 +36,26 @@ mz_store_kind(const mz_store *st)
 	return st->drv->kind;
 }
 
+void
+mz_store_set_urgent(mz_store *st, bool urgent)
+{
+	st->urgent = urgent;
+}
+
+int
+mz_store_urgent_waiting(void)
+{
+	return atomic_load_explicit(&urgent_writers, memory_order_relaxed);
+}
+
 mz_code
 mz_store_begin(mz_store *st, mz_err *err)
 {
+	if (st->urgent)
+		atomic_fetch_add(&urgent_writers, 1);
 	mz_code rc = st->drv->begin(st, err);
+	if (st->urgent)
+		atomic_fetch_sub(&urgent_writers, 1);
 	if (rc == MZ_OK) {
 		st->tx_depth = 1;
 		st->tx_wrote = false;

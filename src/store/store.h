@@ -45,6 +45,12 @@ bool mz_store_writable(char *reason, size_t n);
  * traffic (a lock clears as soon as anyone begins a write); returns
  * mz_store_writable's answer afterwards. */
 bool mz_store_probe(mz_store *st, char *reason, size_t n);
+/* Marks st's write transactions as urgent (someone waits for their
+ * commit: an API request). While an urgent writer of this process waits
+ * for the write lock, mz_store_urgent_waiting() is non-zero, and the
+ * engine ends its batch early and lets it in first. */
+void mz_store_set_urgent(mz_store *st, bool urgent);
+int mz_store_urgent_waiting(void);
 mz_code mz_store_commit(mz_store *st, mz_err *err);
 void mz_store_rollback(mz_store *st);
 

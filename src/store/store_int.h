@@ -82,6 +82,7 @@ struct mz_store {
 	int tx_depth; /* 1 while inside mz_store_begin/commit */
 	char node[64]; /* the node whose claims this connection records */
 	bool tx_wrote; /* the open transaction changed a row */
+	bool urgent;  /* mz_store_set_urgent */
 };
 
 /* Every back-end's statement struct starts with this. */
