@@ -2,6 +2,7 @@
 manual judgments, webhooks), restart it on the same data, and check that
 every execution finishes with the right status, none is lost, and no
 webhook attempt takes effect twice."""
+import threading
 import time
 import unittest
 
@@ -96,6 +97,79 @@ class KillNine(unittest.TestCase):
                 self.assertIsNotNone(next(iter(keys)), "calls carry an Idempotency-Key")
             replays = sum(rec.raw_count(i) - 1 for i in hooked)
             print("webhook create calls replayed after a crash (same key): %d" % replays)
+
+
+class TriggerBurst(unittest.TestCase):
+    """kill -9 during a burst of 1,000 concurrent triggers (issue 12):
+    accepted triggers are committed in groups and answered 202 only once
+    durable, so every trigger that got a 202 has exactly one execution after
+    the restart, and one that got no answer has at most one. Each trigger
+    carries a unique parameter to count its executions by."""
+
+    TRIGGERS = 1000
+    CLIENTS = 50
+
+    def test_sigkill_during_a_burst_of_triggers(self):
+        with Server(keep_data=False) as srv:
+            create_app(srv, APP)
+            save_pipeline(srv, {"application": APP, "name": "burst", "stages": [
+                {"refId": "1", "type": "wait", "name": "one", "waitTime": 0},
+                {"refId": "2", "requisiteStageRefIds": ["1"], "type": "wait", "name": "two",
+                 "waitTime": 0},
+                {"refId": "3", "requisiteStageRefIds": ["2"], "type": "wait", "name": "three",
+                 "waitTime": 0}]})
+            answers = {}  # n -> status (202, ...), or None: no answer
+            lock = threading.Lock()
+            next_n = iter(range(self.TRIGGERS))
+
+            def client():
+                while True:
+                    with lock:
+                        n = next(next_n, None)
+                    if n is None:
+                        return
+                    try:
+                        status, _ = srv.request("POST", "/pipelines/%s/burst" % APP, {
+                            "type": "manual", "parameters": {"n": str(n)}}, timeout=30)
+                    except OSError:
+                        status = None
+                    with lock:
+                        answers[n] = status
+
+            clients = [threading.Thread(target=client) for _ in range(self.CLIENTS)]
+            for c in clients:
+                c.start()
+            # Kill once a good part of the burst was accepted, mid-stream.
+            wait_until(lambda: sum(1 for s in list(answers.values()) if s == 202) >= 300,
+                       timeout=60, interval=0.005, message="300 triggers accepted")
+            srv.kill9()
+            for c in clients:
+                c.join(timeout=60)
+            accepted = {n for n, s in answers.items() if s == 202}
+            unanswered = {n for n in range(self.TRIGGERS) if answers.get(n) is None}
+            refused = {n: s for n, s in answers.items() if s not in (None, 202)}
+            self.assertEqual(refused, {}, "only 202s or no answer before the kill")
+            self.assertGreater(len(unanswered), 0, "the kill interrupted the burst")
+
+            srv.start()
+            status, listed = srv.request("GET", "/applications/%s/pipelines?limit=5000" % APP,
+                                         timeout=60)
+            self.assertEqual(status, 200, listed)
+            per_n = {}
+            for e in listed:
+                n = int(e["trigger"]["parameters"]["n"])
+                per_n[n] = per_n.get(n, 0) + 1
+            for n in accepted:
+                self.assertEqual(per_n.get(n), 1, "trigger %d got a 202" % n)
+            for n in unanswered:
+                self.assertLessEqual(per_n.get(n, 0), 1, "trigger %d got no answer" % n)
+            self.assertEqual(set(per_n) - accepted - unanswered, set())
+            # And every stored execution runs to its end after the restart.
+            for e in listed:
+                wait_execution(srv, e["id"], timeout=60)
+            print("burst: %d accepted, %d unanswered (%d of them stored) at the kill"
+                  % (len(accepted), len(unanswered),
+                     sum(1 for n in unanswered if n in per_n)))
 
 
 if __name__ == "__main__":
