@@ -72,14 +72,29 @@ mz__stages(const json_t *exec)
 	return s;
 }
 
+/* Consecutive messages mostly name the same stage (startStage, startTask,
+ * runTask, completeTask, completeStage): the position of the last stage
+ * found is tried first. Only a position is remembered, and the stage
+ * there is checked by its id, so a stale hint costs one lookup, never a
+ * wrong answer. */
+static __thread const json_t *hint_stages;
+static __thread size_t hint_index;
+
 json_t *
 mz__stage_by_id(const json_t *exec, const char *id)
 {
+	json_t *stages = mz__stages(exec);
 	size_t i;
 	json_t *s;
-	json_array_foreach(mz__stages(exec), i, s) {
-		if (mz_streq(mz_json_str(s, "id"), id))
+	if (stages == hint_stages && (s = json_array_get(stages, hint_index)) &&
+	    mz_streq(mz_json_str(s, "id"), id))
+		return s;
+	json_array_foreach(stages, i, s) {
+		if (mz_streq(mz_json_str(s, "id"), id)) {
+			hint_stages = stages;
+			hint_index = i;
 			return s;
+		}
 	}
 	return NULL;
 }
