@@ -55,9 +55,14 @@ class Server:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = open(os.path.join(self.dir, "server.log"), "w")
+        # thousands of executions of one pipeline: keep them all (the
+        # default retention would prune them while they are counted)
+        cfg = os.path.join(self.dir, "config.json")
+        with open(cfg, "w") as f:
+            json.dump({"retention": {"executionsPerPipeline": 100000000}}, f)
         self.proc = subprocess.Popen(
             [binary, "serve", "--listen", "127.0.0.1:%d" % self.port, "--data",
-             os.path.join(self.dir, "data")],
+             os.path.join(self.dir, "data"), "--config", cfg],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.auth = ""
         for _ in range(500):

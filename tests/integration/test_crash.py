@@ -2,6 +2,9 @@
 manual judgments, webhooks), restart it on the same data, and check that
 every execution finishes with the right status, none is lost, and no
 webhook attempt takes effect twice."""
+import json
+import os
+import tempfile
 import threading
 import time
 import unittest
@@ -110,7 +113,13 @@ class TriggerBurst(unittest.TestCase):
     CLIENTS = 50
 
     def test_sigkill_during_a_burst_of_triggers(self):
-        with Server(keep_data=False) as srv:
+        # Every execution kept: the default retention (200 per pipeline)
+        # would prune finished ones while they are being counted.
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump({"retention": {"executionsPerPipeline": 100000}}, cfg)
+        cfg.close()
+        self.addCleanup(os.unlink, cfg.name)
+        with Server(extra_args=("--config", cfg.name), keep_data=False) as srv:
             create_app(srv, APP)
             save_pipeline(srv, {"application": APP, "name": "burst", "stages": [
                 {"refId": "1", "type": "wait", "name": "one", "waitTime": 0},
