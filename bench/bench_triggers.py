@@ -74,8 +74,14 @@ class Server:
                 time.sleep(0.02)
         else:
             raise SystemExit("bench_triggers: %s never became healthy" % label)
-        # Authentication on by default: sign in as the first admin.
+        # Authentication on by default: sign in as the first admin (the
+        # password file may be written just after /health answers; an
+        # older server without authentication writes none).
         pw = os.path.join(self.dir, "data", "initial-admin-password")
+        for _ in range(100):
+            if os.path.exists(pw) and os.path.getsize(pw) > 0:
+                break
+            time.sleep(0.02)
         if os.path.exists(pw):
             cred = "admin:" + open(pw).read().strip()
             self.auth = "Basic " + base64.b64encode(cred.encode()).decode()
