@@ -218,6 +218,8 @@ bool api_validate_config(api_req *r, const json_t *cfg);
 void api_plan_config(api_req *r, const json_t *cfg);
 /* Strategies share the pipeline table, marked "strategy": true. */
 bool api_is_strategy(const json_t *cfg);
+/* GET .../{id}/history of a pipeline or strategy config (api_pipelines.c). */
+void api_config_history(api_req *r);
 /* Static UI files (api_misc.c). */
 void api_serve_ui(api_req *r);
 char *api_find_web_dir(const char *configured);

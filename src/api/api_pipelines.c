@@ -332,8 +332,9 @@ get_config_by_name(api_req *r)
 	api_reply_json(r, 200, cfg);
 }
 
-static void
-config_history(api_req *r)
+/* A config's saved versions, newest first (pipelines and strategies). */
+void
+api_config_history(api_req *r)
 {
 	long limit;
 	if (!api_query_int(r, "limit", 20, 1, 1000, &limit))
@@ -624,6 +625,6 @@ const api_route api_pipeline_routes[] = {
 	{"GET", "/applications/{app}/pipelineConfigs", list_app_configs},
 	{"GET", "/applications/{app}/pipelineConfigs/{name}", get_config_by_name},
 	{"GET", "/pipelineConfigs", list_all_configs},
-	{"GET", "/pipelineConfigs/{id}/history", config_history},
+	{"GET", "/pipelineConfigs/{id}/history", api_config_history},
 	{NULL, NULL, NULL},
 };

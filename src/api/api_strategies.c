@@ -78,29 +78,6 @@ put_strategy(api_req *r)
 	json_decref(cfg);
 }
 
-static void
-strategy_history(api_req *r)
-{
-	long limit;
-	if (!api_query_int(r, "limit", 20, 1, 1000, &limit))
-		return;
-	mz_store *st = api_store(r);
-	if (!st)
-		return;
-	json_t *versions = NULL;
-	mz_err err = {0};
-	mz_code rc = mz_pipeline_history(st, r->param[0], (int)limit, &versions, &err);
-	if (rc == MZ_ENOTFOUND) {
-		versions = json_array();
-		rc = MZ_OK;
-	}
-	if (rc != MZ_OK) {
-		api_reply_mzerr(r, &err);
-		return;
-	}
-	api_reply_json(r, 200, versions);
-}
-
 /* Front50's reorder: each id in idsToIndices gets that index; configs of
  * another application or of the other kind are refused, unknown ids too,
  * and nothing is changed unless every id is good. */
@@ -172,7 +149,7 @@ const api_route api_strategy_routes[] = {
 	{"GET", "/applications/{app}/strategyConfigs", list_strategies},
 	{"POST", "/strategies", post_strategy},
 	{"PUT", "/strategies/{id}", put_strategy},
-	{"GET", "/strategyConfigs/{id}/history", strategy_history},
+	{"GET", "/strategyConfigs/{id}/history", api_config_history},
 	{"POST", "/actions/{type}/reorder", reorder},
 	{NULL, NULL, NULL},
 };
