@@ -65,7 +65,7 @@ test('a deployed server group\'s instances go green in CLUSTERS', async () => {
   await screenshot(page, 'clusters');
   // The deploy stage finished too.
   await page.getByRole('link', { name: 'Pipelines', exact: true }).click();
-  await grp.locator('li.exec .badge', { hasText: 'SUCCEEDED' }).first().waitFor({ timeout: 60000 });
+  await srv.expect(grp.locator('li.exec .badge', { hasText: 'SUCCEEDED' }).first().waitFor({ timeout: 60000 }), APP, b);
 });
 
 test('an instance\'s details and log', async () => {

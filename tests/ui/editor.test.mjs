@@ -71,7 +71,7 @@ test('a deploy stage edited only through its form saves and runs', async () => {
   const grp = page.locator('section.group', { has: page.getByRole('heading', { name: 'deployer', exact: true }) });
   await grp.getByRole('button', { name: 'Start Manual Execution' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Run' }).click();
-  await grp.locator('li.exec .badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 120000 });
+  await srv.expect(grp.locator('li.exec .badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 120000 }), APP, b);
   const sgs = (await srv.call('GET', `/applications/${APP}/serverGroups`)).body;
   assert.deepEqual(sgs.map((s) => s.name), ['forms-web-v000']);
   // The deploy stage's details name the server group it made, linked.

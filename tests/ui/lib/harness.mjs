@@ -157,6 +157,27 @@ export class Server {
     return (await this.call('GET', `/pipelines/${id}`)).body;
   }
 
+  // Awaits what a page should come to show (a locator's waitFor); when it
+  // does not, the error also says what the server holds: the application's
+  // latest executions (status, and each stage's status and error), the end
+  // of the server's log and, given the browser b, the page's journal of
+  // errors and refused requests, so a failure far away can be read.
+  async expect(waiting, app, b = null) {
+    try {
+      return await waiting;
+    } catch (e) {
+      let execs = '';
+      try {
+        const list = (await this.call('GET', `/applications/${app}/pipelines?limit=3`)).body || [];
+        execs = JSON.stringify(list.map((x) => ({ id: x.id, name: x.name, status: x.status,
+          stages: (x.stages || []).map((st) => [st.name, st.status, (st.context || {}).exception || null]) })), null, 1);
+      } catch (why) { execs = `(cannot read: ${why.message})`; }
+      e.message += `\nexecutions of ${app}: ${execs}\nserver log (end):\n${this.log().slice(-4000)}`;
+      if (b) e.message += `\nthe page's journal:\n${b.journal.join('\n')}`;
+      throw e;
+    }
+  }
+
   // Stops the server (SIGTERM), waits for it, kills what its local cloud
   // still runs (instances outlive the server by design; HAProxy too), and
   // fails if it did not exit cleanly or a sanitizer reported an error.
@@ -219,8 +240,16 @@ export async function browser({ width = 1440, height = 900, server = lastServer,
   page.on('dialog', (d) => d.accept());
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // What went wrong on the page's side, for a failing test's message
+  // (Server.expect): script errors, console errors, refused requests.
+  const journal = [];
+  const note = (line) => { journal.push(`${new Date().toISOString().slice(11, 23)} ${line}`); if (journal.length > 40) journal.shift(); };
+  page.on('pageerror', (e) => note(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') note(`console ${m.type()}: ${m.text()}`); });
+  page.on('response', (r) => { if (r.status() >= 400) note(`${r.request().method()} ${r.url()} -> ${r.status()}`); });
+  page.on('requestfailed', (r) => note(`${r.method()} ${r.url()} failed: ${(r.failure() || {}).errorText}`));
   return {
-    context, page, errors,
+    context, page, errors, journal,
     async close() {
       await context.close();
       fs.rmSync(profile, { recursive: true, force: true });

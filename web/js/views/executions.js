@@ -34,6 +34,7 @@ export function mount(el, ctx) {
     collapsed: new Set(JSON.parse(localStorage.getItem(`mz:collapsed:${app}`) || '[]')),
     hay: new Map(),          // id -> lower-case text the filter searches
     pending: new Map(),      // summaries waiting for the next frame
+    during: null,            // ids of summaries received while the list is read
     frame: 0,
     loaded: false,
   };
@@ -51,8 +52,21 @@ export function mount(el, ctx) {
     return g;
   }
 
+  // A summary that arrives while the list is being read may be newer or
+  // older than what the read returns, and the read replaces it: so the
+  // executions it named are fetched once more after the read (a fetch made
+  // after the event was received is at least as new as the event), or a
+  // pipeline that finished during a resync would show RUNNING for good.
   async function load() {
-    const [configs, execs] = await take(app);
+    const during = new Set();
+    s.during = during;
+    let configs, execs;
+    try {
+      [configs, execs] = await take(app);
+    } finally {
+      if (s.during === during) s.during = null;
+    }
+    if (during.size) setTimeout(() => catchUp(during), 0);
     s.configs = configs || [];
     s.groups.clear();
     s.execs.clear();
@@ -296,8 +310,15 @@ export function mount(el, ctx) {
 
   function onSummary(e) {
     if (e.application !== app) return;
+    if (s.during) s.during.add(e.id);
     s.pending.set(e.id, e);
     if (!s.frame) s.frame = requestAnimationFrame(flush);
+  }
+
+  async function catchUp(ids) {
+    for (const id of ids) {
+      try { onSummary(await get(`/pipelines/${enc(id)}`)); } catch { /* the next event or resync brings it */ }
+    }
   }
 
   // An execution of a pipeline saved since the list was read: read the
