@@ -1,7 +1,8 @@
 // live.js - one server-sent-event stream per open application
 // (GET /events?application=APP). The server pushes execution summaries
 // ("execution"), orchestration summaries ("task") and "resync" when it had
-// to drop events; views subscribe to what they show. After a broken
+// to drop events; views subscribe to what they show, and hear "hello" when
+// the stream is first confirmed. After a broken
 // connection the browser reconnects by itself; views are then told to
 // resync, since events may have been missed meanwhile.
 
@@ -13,6 +14,8 @@ export class Live {
     this.subs = new Set();
     this.down = false;
     this.closed = false;
+    this.hellos = 0;      // streams the server has confirmed (its "hello")
+    this.waiters = [];
     this.connect();
   }
 
@@ -28,9 +31,14 @@ export class Live {
       });
     }
     es.addEventListener('resync', () => emit('resync'));
+    // From the "hello" on, the server sends every change: a view that read
+    // its list before that may have missed some ("hello"), and after a
+    // broken connection every view has ("resync").
     es.addEventListener('hello', () => {
       indicator(true);
-      if (this.down) emit('resync');
+      this.hellos++;
+      for (const w of this.waiters.splice(0)) w();
+      emit(this.down ? 'resync' : 'hello');
       this.down = false;
     });
     es.onerror = () => {
@@ -42,6 +50,13 @@ export class Live {
         setTimeout(() => { if (!this.closed) this.connect(); }, 5000);
       }
     };
+  }
+
+  // Resolves once the stream is confirmed, or after ms anyway: a view that
+  // reads its list after this misses no change.
+  ready(ms) {
+    if (this.hellos) return Promise.resolve();
+    return new Promise((resolve) => { this.waiters.push(resolve); setTimeout(resolve, ms); });
   }
 
   // fn(type, data); returns the unsubscribe function.

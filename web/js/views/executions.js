@@ -35,6 +35,9 @@ export function mount(el, ctx) {
     hay: new Map(),          // id -> lower-case text the filter searches
     pending: new Map(),      // summaries waiting for the next frame
     during: null,            // ids of summaries received while the list is read
+    readStarted: false,      // the list has been asked for
+    helloAtLoad: 0,          // the stream's hellos when the list was last read
+    reloadAfterFirst: false, // the stream was confirmed while the first read ran
     frame: 0,
     loaded: false,
   };
@@ -58,6 +61,8 @@ export function mount(el, ctx) {
   // after the event was received is at least as new as the event), or a
   // pipeline that finished during a resync would show RUNNING for good.
   async function load() {
+    s.readStarted = true;
+    s.helloAtLoad = ctx.live ? ctx.live.hellos : 1;
     const during = new Set();
     s.during = during;
     let configs, execs;
@@ -276,6 +281,7 @@ export function mount(el, ctx) {
     s.collapsed.delete(g.key);
     for (let i = 0; i < 40 && g.more && !s.execs.has(o.id) && s.open === o; i++) {
       const page = await readPage(app, g.key, g.ids.length);
+      if (s.groups.get(g.key) !== g) return; // the list was read again meanwhile
       for (const x of page) if (!s.execs.has(x.id)) { s.execs.set(x.id, x); g.ids.push(x.id); }
       g.more = page.length >= PAGE;
     }
@@ -441,6 +447,7 @@ export function mount(el, ctx) {
   async function more(g) {
     await act('Show more', async () => {
       const page = await readPage(app, g.key, g.ids.length);
+      if (s.groups.get(g.key) !== g) return; // the list was read again meanwhile
       for (const e of page) {
         if (!s.execs.has(e.id)) { s.execs.set(e.id, e); g.ids.push(e.id); }
       }
@@ -550,6 +557,8 @@ export function mount(el, ctx) {
   const unsubscribe = ctx.live ? ctx.live.subscribe((type, data) => {
     if (type === 'execution') onSummary(data);
     else if (type === 'resync') { if (s.loaded) reload(); else { clearTimeout(retry); first(); } }
+    // the list was read before the stream was confirmed: read it again
+    else if (type === 'hello' && s.readStarted && !s.helloAtLoad) { if (s.loaded) reload(); else s.reloadAfterFirst = true; }
   }) : () => {};
 
   // After the first paint: executions of deleted pipelines, older than
@@ -586,8 +595,9 @@ export function mount(el, ctx) {
   // The first load retries by itself until the server answers (a tab
   // left open across a restart, or opened while the server was starting).
   let retry = 0;
-  const first = () => load().then(() => {
+  const first = () => (ctx.live ? ctx.live.ready(500) : Promise.resolve()).then(load).then(() => {
     renderAll();
+    if (s.reloadAfterFirst) { s.reloadAfterFirst = false; reload(); }
     performance.mark('mz:executions-rendered');
     // Two frames later the browser has painted the list: what the bench
     // and the tests wait for.
