@@ -26,6 +26,7 @@
 #include "engine/engine_int.h"
 #include "proc/proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -971,10 +972,114 @@ mz_bakery_start(const mz_bakery_config *cfg, mz_bakery **out, mz_err *err)
 	return MZ_OK;
 }
 
+/* ---- retention ---------------------------------------------------------------------------- */
+
+/* The names of the *.json files of <root>/<sub>, without ".json". */
+static json_t *
+json_files(const char *sub)
+{
+	json_t *out = json_array();
+	char *dir = mz_asprintf("%s/%s", g_bk->root, sub);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] != '.' && len > 5 && strcmp(e->d_name + len - 5, ".json") == 0)
+			json_array_append_new(out, json_stringn(e->d_name, len - 5));
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return out;
+}
+
+/* Bakes and images (Rosco's and Clouddriver's halves of an image's life):
+ * a bake record goes once its execution is gone; the images a running
+ * execution baked (or bakes on) are protected, as are those a server group
+ * uses; of the others each package keeps its newest
+ * retention.imagesPerPackage; a bake-cache entry whose image is gone goes
+ * too (a later identical bake makes the image again). */
+static void
+prune_bakes(const mz_prune_ctx *pc, void *udata)
+{
+	mz_bakery *b = udata;
+	json_t *ids = json_files("bakes"), *recs = json_array(), *execs = json_array();
+	json_t *protect = json_object(), *present = NULL;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v) {
+		char *p = bake_path(json_string_value(v));
+		json_t *rec = mz_json_read_file(p);
+		free(p);
+		if (!rec)
+			continue;
+		json_object_set(rec, "_file", v);
+		if (mz_json_str(rec, "executionId"))
+			json_array_append_new(execs, json_string(mz_json_str(rec, "executionId")));
+		json_array_append_new(recs, rec);
+	}
+	mz_err err = {0};
+	if (json_array_size(execs) &&
+	    mz_retention_exec_statuses(pc->st, execs, &present, &err) != MZ_OK) {
+		mz_warn("retention: bakes: %s", err.msg);
+		goto out;
+	}
+	int bakes = 0;
+	json_t *rec;
+	json_array_foreach(recs, i, rec) {
+		const char *exec = mz_json_str(rec, "executionId");
+		const char *status = exec ? mz_json_str(present, exec) : NULL;
+		bool running = mz_streq(mz_json_str(rec, "status"), "RUNNING");
+		if (running || (status && !mz_status_complete(status))) {
+			const char *img = mz_json_str(rec, "imageId");
+			const char *base = mz_json_str(json_object_get(rec, "request"), "baseImage");
+			if (img)
+				json_object_set_new(protect, img, json_true());
+			if (base)
+				json_object_set_new(protect, base, json_true());
+			continue;
+		}
+		bool gone = exec ? !status
+		                 : mz_json_int(rec, "bakeEndTime", mz_json_int(rec, "startTime", 0)) <
+		                           pc->before_ms;
+		if (gone) {
+			char *p = bake_path(mz_json_str(rec, "_file"));
+			if (unlink(p) == 0)
+				bakes++;
+			free(p);
+		}
+	}
+	int images = mz_local_images_prune(b->lp, pc->retention->images_per_package, protect,
+	                                   pc->before_ms);
+	/* cache entries whose image is gone */
+	int cached = 0;
+	json_t *keys = json_files("cache");
+	json_array_foreach(keys, i, v) {
+		char *p = mz_asprintf("%s/cache/%s.json", g_bk->root, json_string_value(v));
+		json_t *hit = mz_json_read_file(p);
+		json_t *img = hit ? mz_local_image(b->lp, mz_json_str(hit, "imageId")) : NULL;
+		if (hit && !img && unlink(p) == 0)
+			cached++;
+		json_decref(img);
+		json_decref(hit);
+		free(p);
+	}
+	json_decref(keys);
+	if (bakes || images || cached)
+		mz_info("retention: removed %d bake records, %d images, %d bake-cache entries",
+		        bakes, images, cached);
+out:
+	json_decref(ids);
+	json_decref(recs);
+	json_decref(execs);
+	json_decref(protect);
+	json_decref(present);
+}
+
 void
 mz_bakery_register_stages(mz_bakery *b)
 {
-	(void)b;
+	mz_engine_register_pruner("bakes and images", prune_bakes, b);
 	for (size_t i = 0; i < sizeof(bake_tasks) / sizeof(bake_tasks[0]); i++)
 		mz_engine_register_task(&bake_tasks[i]);
 	for (size_t i = 0; i < sizeof(bake_stages) / sizeof(bake_stages[0]); i++)

@@ -41,13 +41,60 @@ mz_cloud_stop(mz_cloud *cloud)
 	free(cloud);
 }
 
+/* Retention of the local provider's operation tasks: a completed task is
+ * of no use once the execution that submitted it is gone (its client
+ * request id is the engine's idempotency key, "<executionId>-<stage>-...",
+ * and only a live execution can replay it). A task submitted without one
+ * goes at maxAgeDays. */
+static void
+prune_tasks(const mz_prune_ctx *pc, void *udata)
+{
+	mz_cloud *cloud = udata;
+	json_t *done = mz_local_finished_tasks(cloud->local);
+	json_t *execs = json_array(), *drop = json_array(), *present = NULL;
+	size_t i;
+	json_t *t;
+	json_array_foreach(done, i, t) {
+		const char *req = mz_json_str(t, "requestId"), *dash = req ? strchr(req, '-') : NULL;
+		if (dash)
+			json_array_append_new(execs, json_stringn(req, (size_t)(dash - req)));
+	}
+	mz_err err = {0};
+	if (json_array_size(execs) &&
+	    mz_retention_exec_statuses(pc->st, execs, &present, &err) != MZ_OK) {
+		mz_warn("retention: cloud tasks: %s", err.msg);
+		goto out;
+	}
+	json_array_foreach(done, i, t) {
+		const char *req = mz_json_str(t, "requestId"), *dash = req ? strchr(req, '-') : NULL;
+		bool gone;
+		if (dash) {
+			char *exec = strndup(req, (size_t)(dash - req));
+			gone = !json_object_get(present, exec);
+			free(exec);
+		} else {
+			gone = mz_json_int(t, "endTimeMs", 0) < pc->before_ms;
+		}
+		if (gone)
+			json_array_append_new(drop, json_string(mz_json_str(t, "id")));
+	}
+	int n = json_array_size(drop) ? mz_local_forget_tasks(cloud->local, drop) : 0;
+	if (n)
+		mz_info("retention: removed %d finished cloud tasks", n);
+out:
+	json_decref(done);
+	json_decref(execs);
+	json_decref(drop);
+	json_decref(present);
+}
+
 void
 mz_cloud_register_stages(mz_cloud *cloud)
 {
-	(void)cloud;
 	mz__cloud_register_stages();
 	mz__cloud_register_preconditions();
 	mz__cloud_register_lb_stages();
+	mz_engine_register_pruner("cloud tasks", prune_tasks, cloud);
 }
 
 /* ---- credentials -------------------------------------------------------- */

@@ -619,6 +619,68 @@ mz_cloud_job_log(const char *job_id, size_t max, json_t **job_out)
 	return out;
 }
 
+/* ---- retention ---------------------------------------------------------------------- */
+
+/* A job's directory (its workspace, log and outputs' sources) is of no use
+ * once its execution is gone from the store (retention pruned it, or it
+ * was deleted): the published artifacts live in the artifact store. A job
+ * whose processes still run is never touched; a directory without job.json
+ * (a start that died before recording it) goes once older than maxAgeDays. */
+static void
+prune_jobs(const mz_prune_ctx *pc, void *udata)
+{
+	(void)udata;
+	DIR *d = g_jobs ? opendir(g_jobs) : NULL;
+	if (!d)
+		return;
+	json_t *jobs = json_object(); /* job id -> execution id */
+	json_t *execs = json_array();
+	struct dirent *e;
+	int removed = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || !mz_id_valid(e->d_name))
+			continue;
+		char *dir = job_dir(e->d_name);
+		char *jpath = mz_asprintf("%s/job.json", dir);
+		json_t *job = mz_json_read_file(jpath);
+		struct stat sb;
+		if (!job) {
+			if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+			    (int64_t)sb.st_mtime * 1000 < pc->before_ms && mz_proc_rm_rf(dir) == 0)
+				removed++;
+		} else if (!job_alive(job) && mz_json_str(job, "executionId")) {
+			json_object_set_new(jobs, e->d_name, json_string(mz_json_str(job, "executionId")));
+			json_array_append_new(execs, json_string(mz_json_str(job, "executionId")));
+		}
+		json_decref(job);
+		free(dir);
+		free(jpath);
+	}
+	closedir(d);
+	mz_err err = {0};
+	json_t *present = NULL;
+	if (json_array_size(execs) &&
+	    mz_retention_exec_statuses(pc->st, execs, &present, &err) != MZ_OK)
+		mz_warn("retention: runJob workspaces: %s", err.msg);
+	const char *job_id;
+	json_t *exec_id;
+	json_object_foreach(present ? jobs : NULL, job_id, exec_id) {
+		if (json_object_get(present, json_string_value(exec_id)))
+			continue;
+		char *dir = job_dir(job_id);
+		if (mz_proc_rm_rf(dir) == 0)
+			removed++;
+		else
+			mz_warn("retention: cannot remove %s", dir);
+		free(dir);
+	}
+	if (removed)
+		mz_info("retention: removed %d runJob workspaces", removed);
+	json_decref(present);
+	json_decref(jobs);
+	json_decref(execs);
+}
+
 /* ---- registration ------------------------------------------------------------------- */
 
 static mz_code
@@ -662,6 +724,7 @@ mz_cloud_register_jobs(mz_cloud *cloud, const char *data_dir)
 	for (size_t i = 0; i < sizeof(job_tasks) / sizeof(job_tasks[0]); i++)
 		mz_engine_register_task(&job_tasks[i]);
 	mz_engine_register_stage(&job_stage);
+	mz_engine_register_pruner("runJob workspaces", prune_jobs, NULL);
 }
 
 mz_local *

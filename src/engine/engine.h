@@ -156,13 +156,31 @@ typedef struct mz_retention {
 	int executions_per_pipeline;    /* finished executions per pipeline: 200 */
 	double max_age_days;            /* finished executions, processed events: 90 */
 	int config_history;             /* versions per pipeline config: 50 */
+	int images_per_package;         /* unused images kept per package/name: 5 */
 	int64_t interval_ms;            /* between passes ("intervalSeconds"): 600 s */
 } mz_retention;
 
 /* Reads {"executionsPerPipeline", "maxAgeDays", "configHistory",
- * "intervalSeconds"} (each optional) over the defaults; cfg may be NULL.
- * False with err naming the bad setting. */
+ * "imagesPerPackage", "intervalSeconds"} (each optional) over the
+ * defaults; cfg may be NULL. False with err naming the bad setting. */
 bool mz_retention_from_json(const json_t *cfg, mz_retention *out, mz_err *err);
+
+/* What retention prunes outside the store: files under the data directory
+ * that outlive their executions (job workspaces, the local cloud's
+ * operation tasks, bakes and images). A component registers a pruner
+ * before mz_engine_start; every node calls each one after every retention
+ * pass (each node has its own data directory, so unlike the store's
+ * pruning this is not under the cluster's lease), on the retention thread,
+ * with a store connection of its own for looking executions up
+ * (mz_retention_exec_statuses) and the settings. A pruner deletes what
+ * belongs to executions that are gone, never to running ones. */
+typedef struct mz_prune_ctx {
+	mz_store *st;
+	const mz_retention *retention;
+	int64_t before_ms;   /* now - maxAgeDays: older finished things go */
+} mz_prune_ctx;
+typedef void (*mz_pruner_fn)(const mz_prune_ctx *pc, void *udata);
+void mz_engine_register_pruner(const char *name, mz_pruner_fn fn, void *udata);
 
 typedef struct mz_engine_config {
 	const char *db_url;   /* store URL: each worker opens its own connection */

@@ -5,7 +5,9 @@
  * (default 600) and a few seconds after start: finished executions beyond
  * the newest executionsPerPipeline of each pipeline, finished executions
  * and processed events older than maxAgeDays, config history beyond
- * configHistory versions, and the history of deleted pipelines. Every step
+ * configHistory versions, and the history of deleted pipelines; then, on
+ * every node, the pruners other components registered for their files
+ * (job workspaces, cloud tasks, bakes, unused images). Every store step
  * is its own transaction of at most RETENTION_BATCH rows, so the engine's
  * batches and the API's writes slip in between; running executions are
  * never touched (the store matches finished statuses only). One node of a
@@ -38,7 +40,8 @@ bool
 mz_retention_from_json(const json_t *cfg, mz_retention *out, mz_err *err)
 {
 	*out = (mz_retention){.executions_per_pipeline = 200, .max_age_days = 90,
-	                      .config_history = 50, .interval_ms = 600000};
+	                      .config_history = 50, .images_per_package = 5,
+	                      .interval_ms = 600000};
 	if (!cfg || json_is_null(cfg))
 		return true;
 	if (!json_is_object(cfg)) {
@@ -48,6 +51,7 @@ mz_retention_from_json(const json_t *cfg, mz_retention *out, mz_err *err)
 	int interval = 600;
 	if (!read_int(cfg, "executionsPerPipeline", &out->executions_per_pipeline, err) ||
 	    !read_int(cfg, "configHistory", &out->config_history, err) ||
+	    !read_int(cfg, "imagesPerPackage", &out->images_per_package, err) ||
 	    !read_int(cfg, "intervalSeconds", &interval, err))
 		return false;
 	out->interval_ms = (int64_t)interval * 1000;
@@ -60,6 +64,32 @@ mz_retention_from_json(const json_t *cfg, mz_retention *out, mz_err *err)
 		out->max_age_days = json_number_value(age);
 	}
 	return true;
+}
+
+/* The pruners of files (mz_engine_register_pruner), registered before the
+ * engine starts and read only by the retention thread afterwards. */
+#define MAX_PRUNERS 8
+static struct {
+	const char *name;
+	mz_pruner_fn fn;
+	void *udata;
+} g_pruners[MAX_PRUNERS];
+static int g_npruners;
+
+void
+mz_engine_register_pruner(const char *name, mz_pruner_fn fn, void *udata)
+{
+	for (int i = 0; i < g_npruners; i++) {
+		if (strcmp(g_pruners[i].name, name) == 0) { /* registered again: replace */
+			g_pruners[i].fn = fn;
+			g_pruners[i].udata = udata;
+			return;
+		}
+	}
+	if (g_npruners < MAX_PRUNERS)
+		g_pruners[g_npruners++] = (typeof(g_pruners[0])){name, fn, udata};
+	else
+		mz_warn("retention: too many pruners; %s ignored", name);
 }
 
 static bool
@@ -119,15 +149,21 @@ prune(mz_engine *eng, mz_store *st, enum prune_kind kind, const char *id, int64_
 	}
 }
 
+/* The files of every node: each node prunes its own data directory. */
 static void
-pass(mz_engine *eng, mz_store *st)
+prune_files(mz_engine *eng, mz_store *st)
+{
+	mz_prune_ctx pc = {.st = st, .retention = &eng->retention,
+	                   .before_ms = mz_now_ms() -
+	                                (int64_t)(eng->retention.max_age_days * DAY_MS)};
+	for (int i = 0; i < g_npruners && !stopping(eng); i++)
+		g_pruners[i].fn(&pc, g_pruners[i].udata);
+}
+
+static void
+prune_store(mz_engine *eng, mz_store *st)
 {
 	const mz_retention *r = &eng->retention;
-	if (!mz_engine_lease(eng, st, "retention", 2 * r->interval_ms + 5000))
-		return;
-	char why[300];
-	if (!mz_store_writable(why, sizeof(why)))
-		return;     /* a full disk or a locked database: not now */
 	long execs = 0, events = 0, history = 0, n;
 	mz_err err = {0};
 	json_t *list = NULL;
@@ -159,6 +195,20 @@ pass(mz_engine *eng, mz_store *st)
 	if (execs || events || history)
 		mz_info("retention: pruned %ld executions, %ld events, %ld config versions", execs,
 		        events, history);
+}
+
+static void
+pass(mz_engine *eng, mz_store *st)
+{
+	const mz_retention *r = &eng->retention;
+	char why[300];
+	if (!mz_store_writable(why, sizeof(why)))
+		return;     /* a full disk or a locked database: not now */
+	/* The store's rows first (so that what belonged to the executions
+	 * pruned now goes in the same pass), under the cluster's lease. */
+	if (mz_engine_lease(eng, st, "retention", 2 * r->interval_ms + 5000))
+		prune_store(eng, st);
+	prune_files(eng, st);
 }
 
 static void *

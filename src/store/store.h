@@ -91,6 +91,12 @@ mz_code mz_retention_history_beyond(mz_store *st, const char *pipeline_id, int k
                                     int *n, mz_err *err);
 /* History rows of pipelines that no longer exist. */
 mz_code mz_retention_deleted_history(mz_store *st, int batch, int *n, mz_err *err);
+/* The status of each execution of exec_ids (a JSON array of ids) that is
+ * still stored, as {id: status}; ids not in it are gone. For pruning what
+ * outlives an execution outside the store (job workspaces, cloud tasks,
+ * bakes). A read: no transaction needed. */
+mz_code mz_retention_exec_statuses(mz_store *st, const json_t *exec_ids, json_t **statuses,
+                                   mz_err *err);
 /* Config ids with more than keep finished executions / history versions. */
 mz_code mz_retention_crowded_configs(mz_store *st, int keep, json_t **ids, mz_err *err);
 mz_code mz_retention_crowded_histories(mz_store *st, int keep, json_t **ids, mz_err *err);

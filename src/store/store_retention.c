@@ -125,3 +125,37 @@ mz_retention_crowded_histories(mz_store *st, int keep, json_t **out, mz_err *err
 	           "HAVING COUNT(*) > ?1",
 	           keep, out, err, "configs with long histories");
 }
+
+mz_code
+mz_retention_exec_statuses(mz_store *st, const json_t *exec_ids, json_t **out, mz_err *err)
+{
+	*out = NULL;
+	mz_stmt *q = st->drv->prepare_once(st, "SELECT status FROM executions WHERE id = ?1", err);
+	if (!q)
+		return MZ_EIO;
+	json_t *found = json_object();
+	size_t i;
+	json_t *v;
+	mz_code code = MZ_OK;
+	json_array_foreach(exec_ids, i, v) {
+		const char *id = json_string_value(v);
+		if (!id || json_object_get(found, id))
+			continue;
+		mz__text(q, 1, id);
+		int rc = mz__step(q);
+		if (rc == MZ_STEP_ROW) {
+			const char *s = mz__col_text(q, 0);
+			json_object_set_new(found, id, json_string(s ? s : ""));
+		} else if (rc < 0) {
+			code = mz__fail(st, err, "look up executions");
+			break;
+		}
+		mz__reset(q);
+	}
+	st->drv->finalize(q);
+	if (code != MZ_OK)
+		json_decref(found);
+	else
+		*out = found;
+	return code;
+}

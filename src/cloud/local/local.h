@@ -114,6 +114,11 @@ mz_code mz_local_submit(mz_local *lp, const char *op, const json_t *description,
  * NULL when unknown.
  */
 json_t *mz_local_task(mz_local *lp, const char *task_id);
+/* Retention: the completed tasks as [{id, requestId, endTimeMs}], and
+ * forgetting some of them (memory, the request-id index and the file; a
+ * task not completed is kept). Returns how many were forgotten. */
+json_t *mz_local_finished_tasks(mz_local *lp);
+int mz_local_forget_tasks(mz_local *lp, const json_t *ids);
 
 /* ---- reads (live) ----------------------------------------------------- */
 
@@ -167,5 +172,12 @@ json_t *mz_local_images(mz_local *lp);
 mz_code mz_local_image_tag(mz_local *lp, const char *image_id, const json_t *tags, mz_err *err);
 /* Deletes an image; MZ_ECONFLICT while a server group uses it. */
 mz_code mz_local_image_delete(mz_local *lp, const char *image_id, mz_err *err);
+/* Retention: removes the images that no server group uses, that are not
+ * keys of protect (a JSON object, may be NULL) and that are not among the
+ * newest keep of their family (the image's name: a bake's package name, an
+ * imported directory's manifest name; else the path it was imported from).
+ * Waits (removes nothing) while a deploy is in flight. Also clears imports
+ * that a crash interrupted before before_ms. Returns how many were removed. */
+int mz_local_images_prune(mz_local *lp, int keep, const json_t *protect, int64_t before_ms);
 
 #endif

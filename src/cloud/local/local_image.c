@@ -346,3 +346,132 @@ out:
 	json_decref(rec);
 	return rc;
 }
+
+/* ---- retention ----------------------------------------------------------- */
+
+/* The family an image belongs to, for "the newest N": its name (a bake's
+ * package name, the manifest's name of an imported directory), else, for
+ * an image imported from a path without a name, that path. */
+static const char *
+image_family(const json_t *rec, const char *image_id)
+{
+	const char *name = mz_json_str(rec, "name");
+	if (name && *name && !mz_streq(name, image_id))
+		return name;
+	const char *src = mz_json_str(rec, "source");
+	return src && *src ? src : image_id;
+}
+
+static int
+cmp_newest(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "createdTime"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "createdTime"));
+	if (x != y)
+		return x > y ? -1 : 1;
+	return strcmp(mz_json_str(*(json_t *const *)a, "imageId"),
+	              mz_json_str(*(json_t *const *)b, "imageId"));
+}
+
+/* True while a deploy is queued or running: it may be about to use an
+ * image (a path it imports gets its id only then), so pruning waits. */
+static bool
+deploy_in_flight(mz_local *lp)
+{
+	const char *id;
+	json_t *t;
+	json_object_foreach(lp->tasks, id, t) {
+		const char *op = mz_json_str(t, "_op");
+		if ((mz_streq(op, "createServerGroup") || mz_streq(op, "cloneServerGroup")) &&
+		    !json_is_true(json_object_get(json_object_get(t, "status"), "completed")))
+			return true;
+	}
+	return false;
+}
+
+int
+mz_local_images_prune(mz_local *lp, int keep, const json_t *protect, int64_t before_ms)
+{
+	char *dir = mz_asprintf("%s/images", lp->root);
+	json_t *families = json_object(); /* family -> [records] */
+	json_t *trash = json_array();     /* directories to remove, outside the lock */
+	DIR *d;
+	struct dirent *e;
+	pthread_mutex_lock(&lp->mu);
+	if (deploy_in_flight(lp) || !(d = opendir(dir))) {
+		pthread_mutex_unlock(&lp->mu);
+		json_decref(families);
+		json_decref(trash);
+		free(dir);
+		return 0;
+	}
+	json_t *in_use = json_object();
+	const char *key;
+	json_t *sg;
+	json_object_foreach(lp->sgs, key, sg) {
+		const char *img = mz_json_str(json_object_get(sg, "image"), "imageId");
+		if (img)
+			json_object_set_new(in_use, img, json_true());
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (lp_image_id_like(e->d_name)) {
+			json_t *rec = lp_image_load(lp, e->d_name);
+			if (!rec)
+				continue;
+			json_object_set_new(rec, "imageId", json_string(e->d_name));
+			const char *fam = image_family(rec, e->d_name);
+			json_t *list = json_object_get(families, fam);
+			if (!list) {
+				list = json_array();
+				json_object_set_new(families, fam, list);
+			}
+			json_array_append_new(list, rec);
+		} else if (strncmp(e->d_name, ".trash-", 7) == 0) {
+			json_array_append_new(trash, json_sprintf("%s/%s", dir, e->d_name));
+		} else if (strncmp(e->d_name, ".import-", 8) == 0) {
+			/* an import that a crash interrupted */
+			char *p = mz_asprintf("%s/%s", dir, e->d_name);
+			struct stat sb;
+			if (stat(p, &sb) == 0 && (int64_t)sb.st_mtime * 1000 < before_ms)
+				json_array_append_new(trash, json_string(p));
+			free(p);
+		}
+	}
+	closedir(d);
+	int removed = 0;
+	json_t *list;
+	json_object_foreach(families, key, list) {
+		size_t n = json_array_size(list);
+		json_t **v = calloc(n ? n : 1, sizeof(*v));
+		for (size_t i = 0; i < n; i++)
+			v[i] = json_array_get(list, i);
+		qsort(v, n, sizeof(*v), cmp_newest);
+		for (size_t i = (size_t)keep; i < n; i++) {
+			const char *id = mz_json_str(v[i], "imageId");
+			if (json_object_get(in_use, id) || json_object_get(protect, id))
+				continue;
+			/* out of sight at once (a rename), removed after the lock */
+			char *from = mz_asprintf("%s/%s", dir, id);
+			char *to = mz_asprintf("%s/.trash-%s", dir, id);
+			if (rename(from, to) == 0) {
+				json_array_append_new(trash, json_string(to));
+				removed++;
+				mz_info("retention: removed image %s (%s), unused and not among the newest "
+				        "%d", id, key, keep);
+			}
+			free(from);
+			free(to);
+		}
+		free(v);
+	}
+	pthread_mutex_unlock(&lp->mu);
+	size_t i;
+	json_t *p;
+	json_array_foreach(trash, i, p)
+		mz_proc_rm_rf(json_string_value(p));
+	json_decref(in_use);
+	json_decref(families);
+	json_decref(trash);
+	free(dir);
+	return removed;
+}

@@ -120,6 +120,49 @@ lp_tasks_load(mz_local *lp)
 }
 
 json_t *
+mz_local_finished_tasks(mz_local *lp)
+{
+	json_t *out = json_array();
+	const char *id;
+	json_t *t;
+	pthread_mutex_lock(&lp->mu);
+	json_object_foreach(lp->tasks, id, t) {
+		if (!json_is_true(json_object_get(json_object_get(t, "status"), "completed")))
+			continue;
+		json_array_append_new(out, json_pack("{s:s, s:s?, s:I}", "id", id, "requestId",
+		                                     mz_json_str(t, "requestId"), "endTimeMs",
+		                                     (json_int_t)mz_json_int(t, "endTimeMs", 0)));
+	}
+	pthread_mutex_unlock(&lp->mu);
+	return out;
+}
+
+int
+mz_local_forget_tasks(mz_local *lp, const json_t *ids)
+{
+	int n = 0;
+	size_t i;
+	json_t *v;
+	pthread_mutex_lock(&lp->mu);
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		json_t *t = id ? json_object_get(lp->tasks, id) : NULL;
+		if (!t || !json_is_true(json_object_get(json_object_get(t, "status"), "completed")))
+			continue;
+		const char *req = mz_json_str(t, "requestId");
+		if (req && mz_streq(mz_json_str(lp->requests, req), id))
+			json_object_del(lp->requests, req);
+		char *path = mz_asprintf("%s/tasks/%s.json", lp->root, id);
+		if (unlink(path) == 0 || errno == ENOENT)
+			n++;
+		free(path);
+		json_object_del(lp->tasks, id);
+	}
+	pthread_mutex_unlock(&lp->mu);
+	return n;
+}
+
+json_t *
 mz_local_task(mz_local *lp, const char *task_id)
 {
 	json_t *t, *v = NULL;
