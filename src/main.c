@@ -283,11 +283,18 @@ allowed_accounts(mz_store *st, const char *user, void *udata)
 	return mz_auth_allowed_accounts(c->auth, st, user, c->accounts);
 }
 
-/* The engine's secret resolver: src/auth's /secrets. */
-static char *
-resolve_secrets(const char *text, mz_err *err, void *udata)
+/* The engine's secret resolver: src/auth's /secrets; the values used are
+ * noted so the effect can scrub them from what it gets back. */
+static void
+note_secret(const char *value, void *arg)
 {
-	return mz_auth_secrets_resolve(udata, text, err);
+	mz_secret_use_add(arg, value);
+}
+
+static char *
+resolve_secrets(const char *text, mz_secret_use *use, mz_err *err, void *udata)
+{
+	return mz_auth_secrets_resolve(udata, text, use ? note_secret : NULL, use, err);
 }
 
 static int

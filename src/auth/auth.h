@@ -146,8 +146,12 @@ mz_code mz_auth_secret_put(mz_auth *a, mz_store *st, const char *name, const cha
 mz_code mz_auth_secret_list(mz_auth *a, mz_store *st, json_t **out, mz_err *err);
 mz_code mz_auth_secret_delete(mz_auth *a, mz_store *st, const char *name, mz_err *err);
 /* text with each ${#secret('name')} replaced by its value (malloc'd; wipe
- * and free it after use), or NULL with err when a secret is missing. For
- * effects only, at the moment they act. Thread-safe. */
-char *mz_auth_secrets_resolve(mz_auth *a, const char *text, mz_err *err);
+ * and free it after use), or NULL with err when a secret is missing. Each
+ * value used is also passed to seen (which may be NULL), so the caller
+ * can scrub it from what the effect returns. For effects only, at the
+ * moment they act. Thread-safe. */
+char *mz_auth_secrets_resolve(mz_auth *a, const char *text,
+                              void (*seen)(const char *value, void *arg), void *arg,
+                              mz_err *err);
 
 #endif

@@ -169,7 +169,8 @@ secret_value(mz_auth *a, mz_store *st, const char *name, mz_err *err)
 }
 
 char *
-mz_auth_secrets_resolve(mz_auth *a, const char *text, mz_err *err)
+mz_auth_secrets_resolve(mz_auth *a, const char *text,
+                        void (*seen)(const char *value, void *arg), void *arg, mz_err *err)
 {
 	mz_buf b;
 	mz_buf_init(&b, 0);
@@ -203,6 +204,8 @@ mz_auth_secrets_resolve(mz_auth *a, const char *text, mz_err *err)
 			break;
 		}
 		mz_buf_adds(&b, v);
+		if (seen)
+			seen(v, arg);
 		sodium_memzero(v, strlen(v));
 		free(v);
 		p = end + 3;

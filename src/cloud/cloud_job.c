@@ -230,7 +230,19 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	mz_strv_add(&env_cmd, mz_asprintf("WORKSPACE=%s", ws));
 	mz_strv_add(&env_cmd, mz_asprintf("MIZZEN_JOB_ID=%s", job_id));
 	mz_strv_add(&env_cmd, mz_asprintf("MIZZEN_EXECUTION_ID=%s", mz_json_str(c->execution, "id")));
-	mz_strv_add_env(&env_cmd, json_object_get(ctx, "env"));
+	{
+		/* ${#secret('name')} in an env value becomes the value here, in
+		 * the job's environment only: the context keeps the reference,
+		 * and job.json and the log never see the environment */
+		mz_err serr = {0};
+		json_t *env = mz_engine_resolve_secrets_json(json_object_get(ctx, "env"), NULL, &serr);
+		if (!env && serr.code) {
+			mz_task_result_set(r, "TERMINAL", "runJob: env: %s", serr.msg);
+			goto out;
+		}
+		mz_strv_add_env(&env_cmd, env);
+		mz_secret_json_free(env);
+	}
 	/* the chain: [git clone, [git checkout,]] the command */
 	bool sandbox = !json_is_false(json_object_get(ctx, "sandbox"));
 	if (!sandbox && !mz_proc_unsandboxed_allowed()) {
@@ -327,6 +339,8 @@ done: {
 out:
 	json_decref(job);
 	mz_strv_free(&cmd);
+	for (size_t k = 0; k < env_cmd.n; k++)
+		mz_secret_wipe(env_cmd.v[k]); /* it may hold secrets */
 	mz_strv_free(&env_cmd);
 	mz_strv_free(&env_git);
 	mz_strv_free(&clone);

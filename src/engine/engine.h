@@ -135,13 +135,42 @@ void mz_engine_register_stage(const mz_stage_def *def);
 typedef json_t *(*mz_accounts_fn)(mz_store *st, const char *user, void *udata);
 void mz_engine_set_accounts_fn(mz_accounts_fn fn, void *udata);
 
-/* Secrets (src/auth's /secrets, set by main.c): text with every
- * ${#secret('name')} replaced by the secret's value, or NULL (err set)
- * when one is missing. Only an effect calls it, just before it acts, and
- * never stores or logs the result. Without a resolver: a copy of text. */
-typedef char *(*mz_secret_fn)(const char *text, mz_err *err, void *udata);
+/* Secrets (src/auth's /secrets, set by main.c). A stage context holds
+ * ${#secret('name')} references, never values (#secret evaluates to
+ * itself); an effect replaces them just before it acts and never stores
+ * or logs the result. The values one effect resolved are collected in an
+ * mz_secret_use, so that what comes back from the effect (an error
+ * message, a response it records) can be scrubbed of them before it is
+ * stored or logged. */
+typedef struct mz_secret_use {
+	char **v; /* the values resolved, each malloc'd */
+	size_t n, cap;
+} mz_secret_use;
+/* text with every reference replaced by its secret's value (malloc'd), or
+ * NULL (err set) when one is missing; each value used is added to use
+ * (which may be NULL). */
+typedef char *(*mz_secret_fn)(const char *text, mz_secret_use *use, mz_err *err, void *udata);
 void mz_engine_set_secret_fn(mz_secret_fn fn, void *udata);
-char *mz_engine_resolve_secrets(const char *text, mz_err *err);
+/* Without a resolver (or a reference): a copy of text. */
+char *mz_engine_resolve_secrets(const char *text, mz_secret_use *use, mz_err *err);
+/* A deep copy of v with the references in every string (not in keys)
+ * resolved, or NULL (err set). Free it with mz_secret_json_free. */
+json_t *mz_engine_resolve_secrets_json(const json_t *v, mz_secret_use *use, mz_err *err);
+/* Zeroes every string of v, then releases it. */
+void mz_secret_json_free(json_t *v);
+/* Zeroes a C string (a resolved value) before it is freed. */
+void mz_secret_wipe(char *s);
+void mz_secret_use_add(mz_secret_use *use, const char *value);
+/* Replaces, in place, every occurrence of a used value (of 4 characters
+ * or more: shorter ones would match everywhere) by "****". */
+void mz_secret_use_scrub(const mz_secret_use *use, char *text);
+/* The same over len bytes (NULs allowed); returns the new length. */
+size_t mz_secret_use_scrub_mem(const mz_secret_use *use, char *data, size_t len);
+/* The same over every string of v (keys included), in place. */
+void mz_secret_use_scrub_json(const mz_secret_use *use, json_t *v);
+/* Zeroes and frees the values. */
+void mz_secret_use_release(mz_secret_use *use);
+
 const mz_stage_def *mz_engine_stage_def(const char *type);
 /* The registered stage definitions, in registration order (for GET
  * /stageTypes: the UI offers only the types this server can run). */

@@ -429,26 +429,6 @@ mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
 	return exec;
 }
 
-static mz_secret_fn secret_fn;
-static void *secret_udata;
-
-void
-mz_engine_set_secret_fn(mz_secret_fn fn, void *udata)
-{
-	secret_fn = fn;
-	secret_udata = udata;
-}
-
-char *
-mz_engine_resolve_secrets(const char *text, mz_err *err)
-{
-	if (!text)
-		return NULL;
-	if (!secret_fn || !strstr(text, "${#secret("))
-		return mz_strdup(text);
-	return secret_fn(text, err, secret_udata);
-}
-
 static mz_accounts_fn accounts_fn;
 static void *accounts_udata;
 

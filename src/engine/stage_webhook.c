@@ -102,29 +102,25 @@ headers_release(wh_headers *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* Clears a resolved string before it is freed (it may hold a secret). */
+/* Performs one request; the outcome is in rs (release it afterwards).
+ * payload (may be NULL) is sent as JSON. */
 static void
-sodium_wipe(char *s)
-{
-	volatile char *p = s;
-	while (*p)
-		*p++ = 0;
-}
-
-/* Performs one request; the outcome is in rs (release it afterwards). */
-static void
-wh_perform(const char *method, const char *url, const char *body, const wh_headers *hdrs,
+wh_perform(const char *method, const char *url, const json_t *payload, const wh_headers *hdrs,
            const char *idempotency_key, mz_httpc_resp *rs)
 {
 	/* ${#secret('name')} references become values here and nowhere else:
-	 * the context, the execution and the log keep the reference. */
+	 * the context, the execution and the log keep the reference. The
+	 * payload is resolved string by string before it is serialised, so a
+	 * value with quotes stays inside its JSON string. */
+	mz_secret_use use = {0};
 	mz_err serr = {0};
-	char *rurl = mz_engine_resolve_secrets(url, &serr);
-	char *rbody = body ? mz_engine_resolve_secrets(body, &serr) : NULL;
+	char *rurl = mz_engine_resolve_secrets(url, &use, &serr);
+	json_t *rpay = rurl && payload ? mz_engine_resolve_secrets_json(payload, &use, &serr) : NULL;
+	char *rbody = rpay ? mz_json_dump(rpay) : NULL;
 	char **rh = calloc(hdrs->n + 1, sizeof(char *));
-	bool ok = rurl && (!body || rbody) && rh;
+	bool ok = rurl && (!payload || rbody) && rh;
 	for (size_t i = 0; ok && i < hdrs->n; i++)
-		ok = (rh[i] = mz_engine_resolve_secrets(hdrs->v[i], &serr)) != NULL;
+		ok = (rh[i] = mz_engine_resolve_secrets(hdrs->v[i], &use, &serr)) != NULL;
 	if (!ok) {
 		memset(rs, 0, sizeof(*rs));
 		mz_buf_init(&rs->body, 1);
@@ -148,23 +144,28 @@ wh_perform(const char *method, const char *url, const char *body, const wh_heade
 		.user_agent = "mizzen-webhook",
 	};
 	mz_httpc_do(&rq, rs, NULL);
+	/* what comes back is recorded in the context: a response that echoes
+	 * a header, or an error that quotes the URL, loses the values */
+	mz_secret_use_scrub(&use, rs->error);
+	rs->body.len = mz_secret_use_scrub_mem(&use, rs->body.data, rs->body.len);
+	rs->body.data[rs->body.len] = '\0';
+	mz_secret_use_scrub_json(&use, rs->headers);
 	if (rs->fail == MZ_HTTPC_OK)
 		mz_debug("webhook: %s %s -> %ld", method, url, rs->status);
 	else
 		mz_debug("webhook: %s %s failed: %s", method, url, rs->error);
 out:
 	for (size_t i = 0; rh && i < hdrs->n; i++) {
-		if (rh[i])
-			sodium_wipe(rh[i]);
+		mz_secret_wipe(rh[i]);
 		free(rh[i]);
 	}
 	free(rh);
-	if (rurl)
-		sodium_wipe(rurl);
-	if (rbody)
-		sodium_wipe(rbody);
+	mz_secret_wipe(rurl);
+	mz_secret_wipe(rbody);
 	free(rurl);
 	free(rbody);
+	mz_secret_json_free(rpay);
+	mz_secret_use_release(&use);
 }
 
 /* Whether a request that never got an HTTP answer may simply be tried
@@ -506,7 +507,7 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	bool wait = mz_json_bool(sc, "waitForCompletion", false);
 	wh_headers headers;
 	char method[8], why[768], text[WH_EXCERPT + 8];
-	char *payload = NULL;
+	const json_t *payload = NULL;
 	mz_httpc_resp rs;
 
 	if (!exec_id)
@@ -530,7 +531,7 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	}
 	json_t *pv = json_object_get(sc, "payload");
 	if (pv && !json_is_null(pv) && strcmp(method, "GET") && strcmp(method, "HEAD"))
-		payload = mz_json_dump(pv);
+		payload = pv;
 
 	/*
 	 * The engine hands every attempt of an EXTERNAL task a key that stays
@@ -542,7 +543,6 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	 */
 	wh_perform(method, url, payload, &headers, ctx->idempotency_key, &rs);
 	headers_release(&headers);
-	free(payload);
 
 	json_t *webhook;
 	if (rs.fail != MZ_HTTPC_OK) {

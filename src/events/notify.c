@@ -167,8 +167,10 @@ mz__notify_plan(mz_events *ev, mz_store *st, const json_t *event, const json_t *
 
 /* ---- sending --------------------------------------------------------------- */
 
+/* url is what is called; shown (the address as written, with its
+ * ${#secret()} references) is what messages name. */
 static mz_code
-post_json(const char *url, const json_t *body, mz_err *err)
+post_json(const char *url, const char *shown, const json_t *body, mz_err *err)
 {
 	char *text = mz_json_dump(body);
 	const char *headers[] = {"Content-Type: application/json", NULL};
@@ -178,18 +180,17 @@ post_json(const char *url, const json_t *body, mz_err *err)
 	mz_code rc = mz_httpc_do(&rq, &res, err);
 	free(text);
 	if (rc == MZ_OK && (res.status < 200 || res.status > 299))
-		rc = mz_fail(err, MZ_EIO, "POST %s answered %ld", url, res.status);
+		rc = mz_fail(err, MZ_EIO, "POST %s answered %ld", shown, res.status);
 	mz_httpc_resp_release(&res);
 	return rc;
 }
 
 static mz_code
-send_email(mz_events *ev, const json_t *dl, mz_err *err)
+send_email(mz_events *ev, const json_t *dl, const char *address, mz_err *err)
 {
 	if (!ev->smtp_url)
 		return mz_fail(err, MZ_EINVAL, "email notifications need an SMTP server: set "
 		               "notifications.smtp.url in the config or MZ_SMTP_URL");
-	const char *address = mz_json_str(dl, "address");
 	const char *rcpt[64];
 	size_t nrcpt = 0;
 	char *to = mz_strdup(address ? address : "");
@@ -228,33 +229,58 @@ send_email(mz_events *ev, const json_t *dl, mz_err *err)
 	                      .data = body.data, .len = body.len, .timeout_ms = NOTIFY_TIMEOUT_MS};
 	mz_code rc = mz_httpc_send_mail(&mail, err);
 	mz_buf_release(&body);
+	mz_secret_wipe(to);
 	free(to);
 	return rc;
 }
 
 static mz_code
-send_one(mz_events *ev, const json_t *dl, mz_err *err)
+send_to(mz_events *ev, const json_t *dl, const char *address, mz_err *err)
 {
 	const char *type = mz_json_str(dl, "type");
-	const char *address = mz_json_str(dl, "address");
+	const char *shown = mz_json_str(dl, "address");
 	if (mz_streq(type, "webhook")) {
+		/* the body names the address as written (references, not values) */
 		json_t *body = json_pack("{s:s, s:s?, s:s?, s:s?, s:O?}", "text",
 		                         mz_json_str(dl, "text"), "subject", mz_json_str(dl, "subject"),
-		                         "link", mz_json_str(dl, "link"), "address", address, "event",
+		                         "link", mz_json_str(dl, "link"), "address", shown, "event",
 		                         json_object_get(dl, "event"));
-		mz_code rc = post_json(address, body, err);
+		mz_code rc = post_json(address, shown, body, err);
 		json_decref(body);
 		return rc;
 	}
 	if (mz_streq(type, "slack")) {
 		json_t *body = json_pack("{s:s}", "text", mz_json_str(dl, "text"));
-		mz_code rc = post_json(address, body, err);
+		mz_code rc = post_json(address, shown, body, err);
 		json_decref(body);
 		return rc;
 	}
 	if (mz_streq(type, "email"))
-		return send_email(ev, dl, err);
+		return send_email(ev, dl, address, err);
 	return mz_fail(err, MZ_EINVAL, "unknown notification type '%s'", type ? type : "");
+}
+
+/* A delivery's address may hold ${#secret('name')} references (a Slack
+ * webhook URL is a credential): they are resolved here, as it is sent,
+ * and the error that may come back is scrubbed of the values before it is
+ * logged or stored with the delivery's retry. */
+static mz_code
+send_one(mz_events *ev, const json_t *dl, mz_err *err)
+{
+	const char *written = mz_json_str(dl, "address");
+	mz_secret_use use = {0};
+	char *address = mz_engine_resolve_secrets(written ? written : "", &use, err);
+	if (!address) {
+		mz_secret_use_release(&use);
+		return err ? err->code : MZ_EINVAL;
+	}
+	mz_code rc = send_to(ev, dl, address, err);
+	if (rc != MZ_OK && err)
+		mz_secret_use_scrub(&use, err->msg);
+	mz_secret_wipe(address);
+	free(address);
+	mz_secret_use_release(&use);
+	return rc;
 }
 
 void *

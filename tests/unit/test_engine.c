@@ -511,6 +511,83 @@ test_validation(void **state)
 	json_decref(ok);
 }
 
+/* A resolver standing in for src/auth: ${#secret('q')} is a value with
+ * quotes, ${#secret('k')} a plain one, anything else is missing. */
+static char *
+fake_resolver(const char *text, mz_secret_use *use, mz_err *err, void *udata)
+{
+	(void)udata;
+	mz_buf b;
+	mz_buf_init(&b, 0);
+	for (const char *p = text; *p;) {
+		if (strncmp(p, "${#secret('q')}", 15) == 0) {
+			mz_buf_adds(&b, "a\"b\\c-QUOTED");
+			mz_secret_use_add(use, "a\"b\\c-QUOTED");
+			p += 15;
+		} else if (strncmp(p, "${#secret('k')}", 15) == 0) {
+			mz_buf_adds(&b, "KEY123");
+			mz_secret_use_add(use, "KEY123");
+			p += 15;
+		} else if (strncmp(p, "${#secret(", 10) == 0) {
+			mz_buf_release(&b);
+			mz_fail(err, MZ_ENOTFOUND, "secret missing");
+			return NULL;
+		} else {
+			mz_buf_add(&b, p++, 1);
+		}
+	}
+	return mz_buf_detach(&b, NULL);
+}
+
+static void
+test_secrets_resolve_and_scrub(void **state)
+{
+	mz_engine_set_secret_fn(fake_resolver, NULL);
+	mz_secret_use use = {0};
+	mz_err err = {0};
+	json_t *in = parse("{\"a\": \"x ${#secret('q')} y\", \"n\": [1, \"${#secret('k')}\"],"
+	                   " \"${#secret('k')}\": \"keys stay\"}");
+	json_t *out = mz_engine_resolve_secrets_json(in, &use, &err);
+	assert_non_null(out);
+	assert_string_equal(json_string_value(json_object_get(out, "a")), "x a\"b\\c-QUOTED y");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "n"), 1)),
+	                    "KEY123");
+	assert_non_null(json_object_get(out, "${#secret('k')}"));
+	/* serialised after resolving: the quote is escaped inside its string */
+	char *text = mz_json_dump(out);
+	json_t *back = json_loads(text, 0, NULL);
+	assert_true(json_equal(back, out));
+	json_decref(back);
+	free(text);
+	mz_secret_json_free(out);
+	assert_int_equal((int)use.n, 2);
+
+	char msg[] = "GET http://h/KEY123?x=KEY123KEY123 answered a\"b\\c-QUOTED!";
+	mz_secret_use_scrub(&use, msg);
+	assert_string_equal(msg, "GET http://h/****?x=******** answered ****!");
+	char mem[] = {'K', 'E', 'Y', '1', '2', '3', 0, 'K', 'E', 'Y', '1', '2', '3', 'z'};
+	size_t n = mz_secret_use_scrub_mem(&use, mem, sizeof(mem));
+	assert_int_equal((int)n, 10);
+	assert_memory_equal(mem, "****\0****z", 10);
+	json_t *echo = parse("{\"KEY123\": [\"Bearer KEY123\"], \"ok\": \"fine\"}");
+	mz_secret_use_scrub_json(&use, echo);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(echo, "****"), 0)),
+	                    "Bearer ****");
+	assert_null(json_object_get(echo, "KEY123"));
+	json_decref(echo);
+
+	/* a missing secret: NULL and the error, nothing half resolved */
+	json_t *bad = parse("[\"${#secret('k')}\", \"${#secret('gone')}\"]");
+	memset(&err, 0, sizeof(err));
+	assert_null(mz_engine_resolve_secrets_json(bad, &use, &err));
+	assert_int_equal(err.code, MZ_ENOTFOUND);
+	json_decref(bad);
+	json_decref(in);
+	mz_secret_use_release(&use);
+	assert_int_equal((int)use.n, 0);
+	mz_engine_set_secret_fn(NULL, NULL);
+}
+
 int
 main(void)
 {
@@ -528,6 +605,7 @@ main(void)
 		cmocka_unit_test(test_pause_resume),
 		cmocka_unit_test(test_restart_stage),
 		cmocka_unit_test(test_manual_skip_and_stage_timeout),
+		cmocka_unit_test(test_secrets_resolve_and_scrub),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,6 +5,7 @@
  * local_haproxy.c, processes in local_proc.c, images in local_image.c.
  */
 #include "cloud/local/local_int.h"
+#include "engine/engine.h" /* secrets in env, resolved at the spawn */
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -218,7 +219,19 @@ instance_spawn(mz_local *lp, json_t *sg, json_t *inst, mz_err *err)
 	mz_strv_add(&envp, mz_asprintf("PATH=%s", BASE_PATH));
 	mz_strv_add(&envp, mz_asprintf("HOME=%s", home));
 	mz_strv_add(&envp, mz_strdup("LANG=C.UTF-8"));
-	mz_strv_add_env(&envp, json_object_get(sg, "env"));
+	{
+		/* ${#secret('name')} in an env value becomes the value here, in
+		 * the process's environment only: the server group record (and
+		 * the cloud API, the execution) keep the reference */
+		mz_err serr = {0};
+		json_t *env = mz_engine_resolve_secrets_json(json_object_get(sg, "env"), NULL, &serr);
+		if (!env && serr.code) {
+			rc = mz_fail(err, serr.code, "cannot start %s: env: %s", id, serr.msg);
+			goto out;
+		}
+		mz_strv_add_env(&envp, env);
+		mz_secret_json_free(env);
+	}
 	mz_strv_add(&envp, mz_asprintf("PORT=%d", port));
 	mz_strv_add(&envp, mz_asprintf("IMAGE_DIR=%s", image));
 	mz_strv_add(&envp, mz_asprintf("MIZZEN_INSTANCE_ID=%s", id));
@@ -264,6 +277,8 @@ instance_spawn(mz_local *lp, json_t *sg, json_t *inst, mz_err *err)
 	mz_info("local: started %s (pid %d, port %d)", id, (int)mz_json_int(inst, "pid", 0), port);
 out:
 	mz_strv_free(&argv);
+	for (size_t k = 0; k < envp.n; k++)
+		mz_secret_wipe(envp.v[k]); /* it may hold secrets */
 	mz_strv_free(&envp);
 	free(home);
 	return rc;

@@ -1,0 +1,153 @@
+"""Secrets where a user puts them, against the real server: a
+${#secret('name')} reference reaches a runJob's environment, a deployed
+instance's environment and a notification's address as its value, while
+the execution JSON, the cloud API, the audit log and the server log hold
+the reference only. A receiver on loopback and the deployed instance
+itself show the value arrived.
+"""
+import hashlib
+import json
+import os
+import sys
+import threading
+import unittest
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mizzen_harness import ServerTestCase, wait_until  # noqa: E402
+from mizzen_flow import create_app, save_pipeline  # noqa: E402
+from cloud_util import cluster_spec, get, kill_cloud  # noqa: E402
+
+
+def unique(prefix):
+    return "%s%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+class Receiver:
+    """An HTTP listener on loopback recording every request it gets."""
+
+    def __init__(self):
+        got = self.got = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _record(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode("utf-8", "replace")
+                got.append((self.command, self.path, dict(self.headers), body))
+                data = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_GET = _record
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SecretsAtEveryEffect(ServerTestCase):
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            kill_cloud(cls.server.data_dir)
+        super().tearDownClass()
+
+    def put_secret(self, name, value):
+        status, body = self.server.request("PUT", "/secrets/" + name, {"value": value})
+        self.assertEqual(status, 200, body)
+
+    def finished(self, eid, timeout=90):
+        def done():
+            _, e = self.server.request("GET", "/pipelines/" + eid)
+            return e if e.get("status") not in ("RUNNING", "NOT_STARTED") else None
+        return wait_until(done, timeout=timeout, interval=0.2, message="execution " + eid)
+
+    def assert_nowhere(self, values, *docs):
+        """None of values in any of docs (JSON values) nor in the server log."""
+        with open(self.server.log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        for v in values:
+            for d in docs:
+                self.assertNotIn(v, json.dumps(d))
+            self.assertNotIn(v, log)
+
+    def test_runjob_env_deploy_env_and_notification_address(self):
+        srv = self.server
+        recv = Receiver()
+        self.addCleanup(recv.close)
+        token = "JOBSECRET-" + uuid.uuid4().hex
+        version = "DEPLOYSECRET-" + uuid.uuid4().hex
+        hookkey = "HOOKSECRET" + uuid.uuid4().hex
+        self.put_secret("job-token", token)
+        self.put_secret("app-version", version)
+        self.put_secret("notify-url", "http://127.0.0.1:%d/notify/%s" % (recv.port, hookkey))
+        app = unique("secfx")
+        create_app(srv, app)
+        spec = cluster_spec(app, "${#secret('app-version')}", "highlander", capacity=1)
+        save_pipeline(srv, {
+            "application": app, "name": "p",
+            "notifications": [{"type": "webhook", "address": "${#secret('notify-url')}",
+                               "when": ["pipeline.complete"]}],
+            "stages": [
+                {"refId": "1", "type": "runJob", "name": "job", "cloudProvider": "local",
+                 "command": ["sh", "-c", 'echo "HASH=$(printf %s "$TOKEN" | sha256sum | '
+                             'cut -c1-64)" > out.properties'],
+                 "env": {"TOKEN": "${#secret('job-token')}"},
+                 "propertyFile": "out.properties", "timeoutSeconds": 60},
+                {"refId": "2", "requisiteStageRefIds": ["1"], "type": "deploy",
+                 "name": "deploy", "clusters": [spec]}]})
+        status, body = srv.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        self.assertEqual(status, 202, body)
+        e = self.finished(body["ref"].split("/")[-1])
+        self.assertEqual(e["status"], "SUCCEEDED", json.dumps(e)[:3000])
+
+        # the job saw the value: it published its digest
+        job = [s for s in e["stages"] if s["name"] == "job"][0]
+        self.assertEqual(job["outputs"].get("HASH"), hashlib.sha256(token.encode()).hexdigest())
+        self.assertEqual(job["context"]["env"]["TOKEN"], "${#secret('job-token')}")
+
+        # the instance saw the value: the example app answers its VERSION
+        _, groups = srv.request("GET", "/applications/%s/serverGroups" % app)
+        self.assertEqual(len(groups), 1, groups)
+        _, group = srv.request("GET", "/serverGroups/local/local/" + groups[0]["name"])
+        port = group["instances"][0]["port"]
+        status, text = get("http://127.0.0.1:%d/" % port, timeout=10)
+        self.assertEqual((status, text.split()[0]), (200, version))
+
+        # the notification went to the secret address, naming only the reference
+        def notified():
+            return [g for g in recv.got if g[1] == "/notify/" + hookkey] or None
+        hit = wait_until(notified, timeout=30, message="the pipeline.complete notification")[0]
+        self.assertEqual(json.loads(hit[3])["address"], "${#secret('notify-url')}")
+
+        _, execs = srv.request("GET", "/applications/%s/pipelines?expand=true" % app)
+        _, audit = srv.request("GET", "/audit?limit=1000")
+        self.assert_nowhere([token, version, hookkey], e, execs, groups, group, audit)
+
+    def test_a_missing_secret_fails_the_job_and_starts_nothing(self):
+        srv = self.server
+        app = unique("secmiss")
+        create_app(srv, app)
+        save_pipeline(srv, {"application": app, "name": "p", "stages": [
+            {"refId": "1", "type": "runJob", "name": "job", "cloudProvider": "local",
+             "command": ["true"], "env": {"TOKEN": "${#secret('no-such-secret')}"}}]})
+        _, body = srv.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        e = self.finished(body["ref"].split("/")[-1])
+        self.assertEqual(e["status"], "TERMINAL")
+        self.assertIn("no-such-secret", json.dumps(e))
+        self.assertNotIn("jobId", json.dumps(e))
+
+
+if __name__ == "__main__":
+    unittest.main()
