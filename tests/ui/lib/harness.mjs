@@ -57,13 +57,15 @@ let lastServer = null;
 const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ThreadSanitizer/;
 
 export class Server {
-  static async start({ env = {} } = {}) {
+  // args: more arguments of `mizzen serve` (a --config FILE, say).
+  static async start({ env = {}, args = [] } = {}) {
     const s = new Server();
     s.port = await freePort();
     s.url = `http://127.0.0.1:${s.port}`;
     s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mizzen-ui-'));
     s.logFile = path.join(s.dir, 'server.log');
     s.env = env;
+    s.args = args;
     await s.spawn();
     lastServer = s;
     return s;
@@ -82,7 +84,7 @@ export class Server {
   async spawn() {
     const s = this, env = this.env;
     const log = fs.openSync(s.logFile, 'a');
-    s.proc = spawn(BIN, ["serve", ...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(" ") : []), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
+    s.proc = spawn(BIN, ["serve", ...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(" ") : []), ...(s.args || []), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
       env: { ...process.env, MIZZEN_WEB_DIR: path.join(REPO, 'web'), ...env },
       stdio: ['ignore', log, log],
     });

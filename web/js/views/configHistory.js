@@ -2,13 +2,14 @@
 // (GET /pipelineConfigs/{id}/history, newest first): each revision with
 // its time and author; choosing one shows a line diff of its JSON against
 // the editor's current version, and Restore loads it into the editor
-// (saving it makes it current again).
+// (saving it makes it current again). A config managed in git names the
+// commit of each revision; it has no Restore (onRestore null: read-only).
 
 import { html, render, on, $ } from '../dom.js';
 import { get, enc } from '../api.js';
 import { time, ago, utc, timeHTML } from '../format.js';
 
-const STRIP = new Set(['updateTs', 'lastModifiedBy', 'createTs']);
+const STRIP = new Set(['updateTs', 'lastModifiedBy', 'createTs', 'managedBy']);
 const norm = (c) => JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => !STRIP.has(k)).sort(([a], [b]) => a.localeCompare(b))), null, 2).split('\n');
 
 // Line diff (longest common subsequence): [[' '|'-'|'+', line]].
@@ -54,12 +55,13 @@ export function historyPanel(parent, current, onRestore) {
       <div class="history-grid">
         <ol class="revisions">${revs.map((r, i) => html`<li><button type="button" class="rev${i === chosen ? ' chosen' : ''}" data-rev="${i}" aria-pressed="${String(i === chosen)}">
           <span>${i === 0 ? 'Current (saved)' : `Revision ${revs.length - i}`}</span>
-          <span class="muted" title="${time(Number(r.updateTs))} · ${utc(Number(r.updateTs))}">${r.updateTs ? ago(Number(r.updateTs)) : ''}${r.lastModifiedBy ? ` · ${r.lastModifiedBy}` : ''}</span></button></li>`)}</ol>
+          <span class="muted" title="${time(Number(r.updateTs))} · ${utc(Number(r.updateTs))}">${r.updateTs ? ago(Number(r.updateTs)) : ''}${r.lastModifiedBy ? ` · ${r.lastModifiedBy}` : ''}</span>
+          ${r.managedBy && r.managedBy.commit ? html`<span class="muted mono" title="${r.managedBy.commit}">commit ${String(r.managedBy.commit).slice(0, 12)}</span>` : ''}</button></li>`)}</ol>
         <div class="diff-wrap">
           <p class="hint">Lines <span class="del">removed</span> and <span class="add">added</span> going from this revision to the editor's version.</p>
           ${changed ? html`<pre class="diff" aria-label="Differences">${d.map(([k, l]) => html`<span class="${k === '-' ? 'del' : k === '+' ? 'add' : k === '…' ? 'gap' : ''}">${k === '…' ? '⋯' : `${k} ${l}`}\n</span>`)}</pre>`
             : html`<p class="muted">No difference from the editor's version.</p>`}
-          ${rev && chosen > 0 ? html`<div class="btn-row"><button type="button" class="btn" data-restore="${chosen}">Restore this revision</button></div>` : ''}
+          ${rev && chosen > 0 && onRestore ? html`<div class="btn-row"><button type="button" class="btn" data-restore="${chosen}">Restore this revision</button></div>` : ''}
         </div></div></section>`);
   };
   on(host, 'click', '[data-rev]', (e, t) => { chosen = Number(t.dataset.rev); draw(); const b = $(`[data-rev="${chosen}"]`, host); if (b) b.focus(); });

@@ -2,10 +2,15 @@
 // pipeline (when started from the page header), fill its parameters
 // (parameterConfig: text, a select when it has options, required marked,
 // defaults filled), then POST /pipelines/{app}/{name} with a manual
-// trigger. A native <dialog>: focus stays inside, Esc closes it.
+// trigger. A native <dialog>: focus stays inside, Esc closes it. A
+// pipeline made from a v2 template takes the parameters of the pipeline
+// the template renders (POST /v2/pipelineTemplates/plan), as Deck does.
 
 import { html, render } from '../dom.js';
 import { api, enc } from '../api.js';
+
+// (templateForm.js's test, not imported: this module loads with PIPELINES.)
+const isTemplated = (cfg) => !!(cfg && cfg.schema === 'v2' && cfg.template && typeof cfg.template === 'object');
 
 export function hasParameters(cfg) {
   return Array.isArray(cfg.parameterConfig) && cfg.parameterConfig.length > 0;
@@ -32,15 +37,34 @@ function paramField(p, given) {
     ${input}${p.description ? html`<p class="hint">${p.description}</p>` : ''}</div>`;
 }
 
-function formHTML(configs, chosen, opts) {
-  const cfg = configs.find((c) => c.id === chosen) || configs[0];
+// The config as it runs: a templated one rendered by the server (its
+// parameters come from the template); null while that is asked.
+const rendered = new Map(); // config id -> {cfg} or {error}
+function effective(cfg, redraw) {
+  if (!isTemplated(cfg)) return { cfg };
+  const got = rendered.get(cfg.id);
+  if (got && got.of === cfg) return got;
+  rendered.set(cfg.id, { of: cfg, cfg: null });
+  api('POST', '/v2/pipelineTemplates/plan', cfg)
+    .then((plan) => rendered.set(cfg.id, { of: cfg, cfg: { ...cfg, parameterConfig: (plan && plan.parameterConfig) || [] } }))
+    .catch((e) => rendered.set(cfg.id, { of: cfg, cfg: null, error: e.message }))
+    .then(redraw);
+  return rendered.get(cfg.id);
+}
+
+function formHTML(configs, chosen, opts, redraw) {
+  const picked = configs.find((c) => c.id === chosen) || configs[0];
+  const eff = effective(picked, redraw);
+  const cfg = eff.cfg || picked;
   return html`<form method="dialog" class="dialog-form">
     <h2>${configs.length > 1 ? 'Select Pipeline' : opts.title || `Start Manual Execution: ${cfg.name}`}</h2>
     ${opts.rerunOf ? html`<p class="muted">With the parameters of execution <span class="mono">${opts.rerunOf}</span>.</p>` : ''}
     ${configs.length > 1 ? html`<div class="field"><label for="me-pipeline">Pipeline</label>
       <select id="me-pipeline" name="__pipeline">${configs.map((c) =>
         html`<option value="${c.id}" ${c.id === cfg.id ? 'selected' : ''}>${c.name}</option>`)}</select></div>` : ''}
-    ${hasParameters(cfg) ? html`<fieldset><legend>Parameters</legend>${cfg.parameterConfig.map((p) => paramField(p, opts.parameters))}</fieldset>`
+    ${eff.error ? html`<p class="error" role="alert">Its template does not render: ${eff.error}</p>`
+      : !eff.cfg ? html`<p class="muted">Reading the parameters of its template…</p>`
+      : hasParameters(cfg) ? html`<fieldset><legend>Parameters</legend>${cfg.parameterConfig.map((p) => paramField(p, opts.parameters))}</fieldset>`
       : html`<p class="muted">This pipeline has no parameters.</p>`}
     <p class="dialog-error error" role="alert" hidden></p>
     <div class="btn-row">
@@ -57,10 +81,15 @@ export function open(app, configs, chosenId, opts = {}) {
     dlg.className = 'dialog';
     dlg.setAttribute('aria-label', 'Start Manual Execution');
     let chosen = chosenId || (configs[0] && configs[0].id);
-    const draw = () => render(dlg, formHTML(configs, chosen, opts));
+    let done = false;
+    const draw = () => {
+      if (done) return;
+      render(dlg, formHTML(configs, chosen, opts, draw));
+      const first = dlg.querySelector('input, select, button[type=submit]');
+      if (first && dlg.open) first.focus();
+    };
     draw();
     document.body.append(dlg);
-    let done = false;
     const finish = (v) => { if (!done) { done = true; dlg.close(); dlg.remove(); resolve(v); } };
     dlg.addEventListener('close', () => finish(null));
     dlg.addEventListener('click', (e) => { if (e.target.closest('[data-close]')) finish(null); });
@@ -70,7 +99,8 @@ export function open(app, configs, chosenId, opts = {}) {
     dlg.addEventListener('submit', async (e) => {
       e.preventDefault();
       const form = e.target;
-      const cfg = configs.find((c) => c.id === chosen) || configs[0];
+      const picked = configs.find((c) => c.id === chosen) || configs[0];
+      const cfg = effective(picked, draw).cfg || picked;
       const params = {};
       for (const p of cfg.parameterConfig || []) {
         const el = form.elements.namedItem(p.name);

@@ -9,15 +9,21 @@
 // unsaved edits asks first; revision history (GET /pipelineConfigs/{id}/
 // history) shows a diff and restores. Save posts the JSON text as it
 // stands (POST /pipelines) so the server's own messages show.
+// A new pipeline is created from a blank form or from a v2 pipeline
+// template (templateForm.js: the template, its variables, the rendered
+// pipeline). A pipeline managed in git (pipelineRepos: "locked" and
+// "managedBy") is shown read-only, with its repository, file and commit.
 
 import { html, render, on, toast, $, $$ } from '../dom.js';
 import { api, get, enc } from '../api.js';
 import { confirmDialog } from '../dialogs.js';
 import { setLeaveGuard, clearLeaveGuard } from '../nav.js';
 import { graphSVG } from './graph.js';
+import { commitUrl } from './execPanes.js';
 import * as cat from './stageCatalog.js';
 import { fieldsHTML, readControl, check } from './formFields.js';
 import { historyPanel } from './configHistory.js';
+import * as tf from './templateForm.js';
 
 const CORE = new Set(['refId', 'name', 'type', 'requisiteStageRefIds']);
 const FAILURE = [
@@ -53,18 +59,22 @@ export function findCycle(stages) {
 export function mount(el, ctx) {
   const app = ctx.app;
   const base = `#/applications/${enc(app)}/executions`;
-  const env = { app, accounts: [], pipelines: [], types: [] };
+  const env = { app, accounts: [], pipelines: [], types: [], templates: null };
   let cfg = null;
   let saved = '';        // the JSON of the last loaded or saved version
   let jsonError = null;  // the JSON text does not parse
   let sel = 0;           // the selected stage
   let reg = new Map();   // path -> field spec, rebuilt with each form
   let showHistory = false;
+  let blank = null;      // a new pipeline's blank form, kept while a template is tried
+  let previewTimer = 0, previewSeq = 0;
   const badControls = new Map(); // path -> message of a control that could not be read
 
   const textarea = () => $('#pipeline-json', el);
   const dirty = () => !!cfg && (jsonError != null || JSON.stringify(cfg) !== saved);
   const locked = () => !!(cfg && cfg.locked && cfg.locked.ui);
+  const templated = () => tf.isTemplated(cfg);
+  const chosenTemplate = () => (env.templates || []).find((t) => t.id === tf.referenceOf(cfg).id) || null;
 
   const guard = async () => !dirty() || confirmDialog({ title: 'Discard unsaved changes?',
     message: `The pipeline ${cfg.name || '(new)'} has changes that are not saved.`, confirmLabel: 'Discard changes', danger: true });
@@ -97,6 +107,7 @@ export function mount(el, ctx) {
     (cfg.parameterConfig || []).forEach((p, i) => check(cat.PARAMETER, p, `parameterConfig.${i}`, env, out));
     (cfg.notifications || []).forEach((n, i) => check(cat.NOTIFICATION, n, `notifications.${i}`, env, out));
     (cfg.expectedArtifacts || []).forEach((a, i) => check(cat.ARTIFACT, a, `expectedArtifacts.${i}`, env, out));
+    if (templated()) out.push(...tf.templateProblems(cfg, chosenTemplate()));
     for (const [path, msg] of badControls) out.push({ path, msg });
     return out;
   }
@@ -117,6 +128,9 @@ export function mount(el, ctx) {
       render(box, list.length ? html`<strong>${list.length} problem${list.length > 1 ? 's' : ''} to fix before saving:</strong>
         <ul>${list.slice(0, 8).map((p) => html`<li>${p.msg}</li>`)}${list.length > 8 ? html`<li>…</li>` : ''}</ul>` : '');
     }
+    // A refusal for problems goes once they are fixed.
+    const refused = $('.save-error', el);
+    if (refused && !list.length && refused.dataset.kind === 'problems') refused.hidden = true;
     const st = $('.dirty-state', el);
     if (st) st.textContent = dirty() ? 'Unsaved changes' : 'Saved';
     return list;
@@ -215,10 +229,31 @@ export function mount(el, ctx) {
       ${fieldsHTML([...(cat.TRIGGERS[t.type] || []), ...cat.TRIGGER_COMMON], t, `triggers.${i}`, env, reg)}`;
   }
 
+  // A new pipeline starts blank or from a template (Deck's "Create from").
+  function createFromHTML() {
+    if (cfg.id) return '';
+    const none = env.templates && !env.templates.length;
+    return html`<fieldset class="create-from"><legend>Create from</legend>
+      <label class="check"><input type="radio" name="create-from" value="blank" data-create-from ${templated() ? '' : 'checked'}> Blank pipeline</label>
+      <label class="check"><input type="radio" name="create-from" value="template" data-create-from ${templated() ? 'checked' : ''} ${none ? 'disabled' : ''}> Template</label>
+      ${none ? html`<p class="hint">No pipeline templates on this server yet (POST /v2/pipelineTemplates/create, or <span class="mono">spin pipeline-template save</span>).</p>` : ''}
+    </fieldset>`;
+  }
+
+  function stagesSectionHTML() {
+    const s = cfg.stages;
+    if (templated()) return tf.templateSectionHTML(cfg, env.templates, chosenTemplate());
+    return html`<fieldset class="section stages-section"><legend>Stages</legend>
+        <div class="graph-host">${graphHTML()}</div>
+        <div class="stage-chips" role="tablist" aria-label="Stages">${s.map((x, i) => html`<button type="button" role="tab" class="chip" aria-selected="${String(i === sel)}" data-act="select-stage" data-index="${i}">${x.name || x.type || 'stage'} <span class="muted">${x.refId}</span></button>`)}
+          <button type="button" class="btn btn-sm" data-act="add-stage">Add stage</button></div>
+        ${stageForm()}
+      </fieldset>`;
+  }
+
   function formHTML() {
     reg = new Map();
-    const s = cfg.stages;
-    return html`
+    return html`${createFromHTML()}
       <div class="field"><label for="f-name">Pipeline name <span class="req" aria-hidden="true">*</span></label><input id="f-name" data-path="name" value="${cfg.name || ''}" required>
         <p class="field-error" id="f-name-err" data-err="name" hidden></p></div>
       <fieldset><legend>Execution options</legend>
@@ -226,12 +261,7 @@ export function mount(el, ctx) {
         <label class="check"><input type="checkbox" data-path="keepWaitingPipelines" data-kind="bool" ${cfg.keepWaitingPipelines ? 'checked' : ''}> Do not automatically cancel pipelines waiting in queue</label>
         <label class="check"><input type="checkbox" data-path="disabled" data-kind="bool" ${cfg.disabled ? 'checked' : ''}> Disabled (triggers do not start it)</label>
       </fieldset>
-      <fieldset class="section stages-section"><legend>Stages</legend>
-        <div class="graph-host">${graphHTML()}</div>
-        <div class="stage-chips" role="tablist" aria-label="Stages">${s.map((x, i) => html`<button type="button" role="tab" class="chip" aria-selected="${String(i === sel)}" data-act="select-stage" data-index="${i}">${x.name || x.type || 'stage'} <span class="muted">${x.refId}</span></button>`)}
-          <button type="button" class="btn btn-sm" data-act="add-stage">Add stage</button></div>
-        ${stageForm()}
-      </fieldset>
+      ${stagesSectionHTML()}
       ${listSection('Automated triggers', 'triggers', triggerFields, html`<button type="button" class="btn btn-sm" data-act="add-trigger">Add Trigger</button>`, (t) => `${t.type} trigger`)}
       ${listSection('Parameters', 'parameterConfig', cat.PARAMETER, html`<button type="button" class="btn btn-sm" data-act="add" data-list="parameterConfig">Add Parameter</button>`, (p) => p.name || 'New parameter')}
       ${listSection('Notifications', 'notifications', cat.NOTIFICATION, html`<button type="button" class="btn btn-sm" data-act="add" data-list="notifications">Add Notification</button>`, (n) => `${n.type || 'email'}: ${n.address || '…'}`)}
@@ -248,14 +278,59 @@ export function mount(el, ctx) {
       <button type="button" class="btn btn-primary" data-act="save" data-need="WRITE" ${locked() ? 'disabled' : ''}>Save</button></div>`;
   }
 
+  // Spinnaker's "locked" says the UI may not change it; mizzen's
+  // pipelineRepos add "managedBy" {type: "git", url, branch, file, commit}:
+  // where to change it instead.
   function lockedHTML() {
     if (!locked()) return '';
-    const g = cfg.source || cfg.gitSource || {};
-    return html`<div class="locked-banner" role="note"><strong>🔒 Managed in git: read-only here.</strong>
-      ${cfg.locked.description ? html`<span>${cfg.locked.description}</span>` : ''}
-      ${g.url || g.repository ? html`<dl class="facts"><div><dt>Repository</dt><dd class="mono">${g.url || g.repository}</dd></div>
-        ${g.path ? html`<div><dt>Path</dt><dd class="mono">${g.path}</dd></div>` : ''}
-        ${g.commit || g.sha ? html`<div><dt>Commit</dt><dd class="mono">${String(g.commit || g.sha).slice(0, 12)}</dd></div>` : ''}</dl>` : ''}</div>`;
+    const g = cfg.managedBy || {};
+    const url = g.commit ? commitUrl({ hash: g.commit, url: g.url }) : null;
+    const short = g.commit ? String(g.commit).slice(0, 12) : '';
+    return html`<div class="locked-banner" role="note" aria-label="Locked pipeline">
+      <strong>🔒 ${g.type === 'git' ? 'Managed in git: read-only here.' : 'Locked: read-only here.'}</strong>
+      ${g.url ? html`<dl class="facts">
+        <div><dt>Repository</dt><dd class="mono">${g.url}</dd></div>
+        ${g.branch ? html`<div><dt>Branch</dt><dd class="mono">${g.branch}</dd></div>` : ''}
+        ${g.file ? html`<div><dt>Path</dt><dd class="mono">${g.file}</dd></div>` : ''}
+        ${g.commit ? html`<div><dt>Commit</dt><dd class="mono" title="${g.commit}">${url ? html`<a href="${url}" target="_blank" rel="noopener">${short}</a>` : short}</dd></div>` : ''}
+      </dl>
+      <span class="hint">Change it with a commit to ${g.file || 'its file'} on ${g.branch || 'its branch'}: mizzen applies each new commit.</span>`
+      : cfg.locked.description ? html`<span>${cfg.locked.description}</span>` : ''}</div>`;
+  }
+
+  // Read-only: every control of the form refuses edits; choosing a stage
+  // to look at it (chips, graph nodes) and the history still work.
+  function lockForm() {
+    if (!locked()) return;
+    const f = $('.editor-form', el);
+    if (!f) return;
+    for (const c of f.querySelectorAll('input, textarea, select')) {
+      if (c.tagName === 'SELECT' || c.type === 'checkbox' || c.type === 'radio') c.disabled = true;
+      else c.readOnly = true;
+    }
+    for (const b of f.querySelectorAll('[data-act="add-stage"], [data-act="add-trigger"], [data-act="add"], [data-act="remove"], [data-act="obj-add"], [data-act="obj-remove"]')) b.hidden = true;
+  }
+
+  // The template's rendered pipeline, a moment after the last change.
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    if (!templated() || !tf.referenceOf(cfg).id) {
+      const host = $('.template-preview', el);
+      if (host) render(host, '');
+      return;
+    }
+    const my = ++previewSeq;
+    previewTimer = setTimeout(async () => {
+      const markup = await tf.previewHTML(cfg);
+      const host = $('.template-preview', el);
+      if (my === previewSeq && host) render(host, markup);
+    }, 250);
+  }
+
+  // After the form is drawn anew.
+  function formDrawn() {
+    lockForm();
+    schedulePreview();
   }
 
   function draw() {
@@ -271,8 +346,9 @@ export function mount(el, ctx) {
           <p class="hint json-state"></p>
         </section>
       </div>`);
-    if (showHistory) historyPanel($('.history-host', el), cfg, restore);
+    if (showHistory) historyPanel($('.history-host', el), cfg, locked() ? null : restore);
     writeJSON();
+    formDrawn();
   }
 
   function redrawForm(focusId) {
@@ -280,6 +356,7 @@ export function mount(el, ctx) {
     if (!f) return;
     const active = focusId || (document.activeElement && f.contains(document.activeElement) ? document.activeElement.id : null);
     render(f, formHTML());
+    formDrawn();
     if (active) { const a = document.getElementById(active); if (a) a.focus(); }
     showProblems();
   }
@@ -316,6 +393,49 @@ export function mount(el, ctx) {
     // A choice that shows or hides other fields redraws the form.
     if (spec && (spec.t === 'select' || spec.t === 'bool')) redrawForm(t.id);
   });
+
+  // Blank or from a template: the name (and triggers, parameters,
+  // notifications) carry over; the blank form comes back as it was left.
+  on(el, 'change', '[data-create-from]', (e, t) => {
+    if (locked() || cfg.id) return;
+    if (t.value === 'template' && !templated()) {
+      blank = cfg;
+      cfg = normalise(tf.templatedConfig(cfg, env.templates && env.templates.length === 1 ? env.templates[0] : null));
+    } else if (t.value === 'blank' && templated()) {
+      const keep = { name: cfg.name, triggers: cfg.triggers, parameterConfig: cfg.parameterConfig, notifications: cfg.notifications };
+      cfg = normalise({ ...(blank || { application: app, limitConcurrent: true, keepWaitingPipelines: false, stages: [] }), ...keep });
+      sel = 0;
+    }
+    for (const k of [...badControls.keys()]) if (k.startsWith('variables.')) badControls.delete(k);
+    redrawForm(t.value === 'template' ? 'tmpl-select' : null);
+    writeJSON();
+  });
+
+  on(el, 'change', '[data-template-select]', (e, t) => {
+    const tmpl = (env.templates || []).find((x) => x.id === t.value);
+    if (!tmpl || locked()) return;
+    tf.switchTemplate(cfg, tmpl);
+    for (const k of [...badControls.keys()]) if (k.startsWith('variables.')) badControls.delete(k);
+    redrawForm(t.id);
+    writeJSON();
+  });
+
+  const onVariable = (e, t) => {
+    if (locked()) return;
+    const name = t.dataset.tvar;
+    const r = tf.readVariable(t);
+    const path = `variables.${name}`;
+    if (r.error) badControls.set(path, `Template variable ${name}: ${r.error}`);
+    else {
+      badControls.delete(path);
+      cfg.variables = { ...(cfg.variables || {}) };
+      if (r.value === undefined) delete cfg.variables[name]; else cfg.variables[name] = r.value;
+    }
+    writeJSON();
+    schedulePreview();
+  };
+  on(el, 'input', '[data-tvar]', onVariable);
+  on(el, 'change', '[data-tvar][type="checkbox"]', onVariable);
 
   on(el, 'change', '[data-stage-type]', async (e, t) => {
     const i = Number(t.dataset.stageType);
@@ -448,7 +568,7 @@ export function mount(el, ctx) {
       showHistory = !showHistory;
       t.setAttribute('aria-expanded', String(showHistory));
       const host = $('.history-host', el);
-      if (showHistory) historyPanel(host, cfg, restore); else render(host, '');
+      if (showHistory) historyPanel(host, cfg, locked() ? null : restore); else render(host, '');
       return;
     } else if (a === 'delete') {
       if (!await confirmDialog({ title: `Delete ${cfg.name}?`, message: 'The pipeline and its history go; its executions stay visible.', confirmLabel: 'Delete pipeline', danger: true })) return;
@@ -482,6 +602,7 @@ export function mount(el, ctx) {
     if (list.length) {
       box.hidden = false;
       box.textContent = `Not saved: ${list.length} problem${list.length > 1 ? 's' : ''} to fix first (listed below).`;
+      box.dataset.kind = 'problems';
       return;
     }
     btn.disabled = true;
@@ -501,6 +622,7 @@ export function mount(el, ctx) {
     } catch (err) {
       box.hidden = false;
       box.textContent = `The server rejected the pipeline: ${err.message}`;
+      box.dataset.kind = 'server';
       box.setAttribute('tabindex', '-1');
       box.focus();
     } finally {
@@ -515,11 +637,13 @@ export function mount(el, ctx) {
   }
 
   async function loadEnv() {
-    const [types, creds, pipes] = await Promise.all([
+    const [types, creds, pipes, templates] = await Promise.all([
       typesCache || get('/stageTypes').then((t) => (typesCache = t)).catch(() => null),
       get('/credentials').catch(() => []),
       get(`/applications/${enc(app)}/pipelineConfigs`).catch(() => []),
+      tf.listTemplates().catch(() => []),
     ]);
+    env.templates = templates;
     env.types = cat.offered((types || []).map((t) => t.type));
     env.accounts = (creds || []).map((c) => ({ name: c.name, regions: c.regions || [] }));
     env.pipelines = pipes || [];
@@ -538,7 +662,7 @@ export function mount(el, ctx) {
         cfg = normalise(found);
       }
       saved = JSON.stringify(cfg);
-      jsonError = null; sel = 0; badControls.clear();
+      jsonError = null; sel = 0; badControls.clear(); blank = null;
       draw();
       const n = $('#f-name', el);
       if (n && !cfg.name) n.focus();
@@ -551,6 +675,6 @@ export function mount(el, ctx) {
   load(ctx);
   return {
     update(c) { if ((c.rest || [])[1] !== (cfg && cfg.id)) load(c); },
-    unmount() { clearLeaveGuard(guard); window.removeEventListener('beforeunload', beforeUnload); },
+    unmount() { clearLeaveGuard(guard); clearTimeout(previewTimer); window.removeEventListener('beforeunload', beforeUnload); },
   };
 }
