@@ -8,7 +8,7 @@
 
 import { html, pretty } from '../dom.js';
 import { enc } from '../api.js';
-import { timeHTML } from '../format.js';
+import { timeHTML, duration, statusClass, statusLabel, isActive } from '../format.js';
 
 const execLink = (app, id) => `#/applications/${enc(app)}/executions/details/${enc(id)}`;
 
@@ -109,15 +109,63 @@ function deployPane(exec, stage) {
     html`<li><span class="badge ${verb === 'created' ? 'st-succeeded' : 'st-canceled'}">${verb}</span> <a href="${link}">${n}</a> <span class="muted">${region}</span></li>`)}</ul></div>`;
 }
 
+// One row per region: the image the bake made (or reused), from the
+// parent's deploymentDetails once it is done, and from each "Bake in
+// <region>" step while it runs (its status, then its image and timing).
 function bakePane(exec, stage) {
-  const all = family(exec, stage);
-  const rows = [];
-  for (const s of all) for (const d of ((s.outputs || {}).deploymentDetails || (s.context || {}).deploymentDetails || [])) {
-    if (!rows.some((r) => r.region === d.region && (r.imageId || r.ami) === (d.imageId || d.ami))) rows.push(d);
+  const kids = family(exec, stage).filter((k) => k !== stage && (k.context || {}).region);
+  const details = (stage.outputs || {}).deploymentDetails || (stage.context || {}).deploymentDetails || [];
+  const regions = [...new Set([...details.map((d) => d.region), ...kids.map((k) => k.context.region),
+    ...((stage.context || {}).regions || [])])].filter(Boolean);
+  if (!regions.length) return '';
+  const rows = regions.map((region) => {
+    const d = details.find((x) => x.region === region) || {};
+    const k = kids.find((x) => x.context.region === region);
+    const kc = (k && k.context) || {};
+    const took = kc.bakeStartTime && kc.bakeEndTime ? duration(kc.bakeEndTime - kc.bakeStartTime) : '';
+    return { region, image: d.imageId || d.ami || kc.imageId || kc.ami, name: d.imageName || kc.imageName,
+      reused: d.previouslyBaked ?? kc.previouslyBaked, status: k ? k.status : stage.status, took };
+  });
+  return html`<div class="stage-pane"><h4>Images</h4><table class="bake-table" aria-label="Baked images">
+    <thead><tr><th scope="col">Region</th><th scope="col">Image</th><th scope="col">Name</th><th scope="col">Reused</th><th scope="col">Bake time</th></tr></thead>
+    <tbody>${rows.map((r) => html`<tr><td>${r.region}</td>
+      <td class="mono">${r.image || html`<span class="badge ${statusClass(r.status)}">${isActive(r.status) ? 'baking' : statusLabel(r.status)}</span>`}</td>
+      <td class="mono">${r.name || '-'}</td><td>${r.reused == null ? '-' : r.reused ? 'yes (same package and recipe)' : 'no'}</td><td>${r.took || '-'}</td></tr>`)}</tbody></table></div>`;
+}
+
+// "201 Created" from Spring's name (CREATED) and the number.
+function httpStatus(w) {
+  const name = w.statusCode != null && typeof w.statusCode === 'string'
+    ? w.statusCode.toLowerCase().replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()) : '';
+  const num = w.statusCodeValue ?? (typeof w.statusCode === 'number' ? w.statusCode : null);
+  return [num, name].filter((x) => x != null && x !== '').join(' ');
+}
+
+const bodyText = (b) => (typeof b === 'string' ? b : pretty(b));
+
+// The call the stage made and what came back; with a status URL, what
+// the last poll of it said. Values are the stage's context as recorded:
+// a ${#secret(...)} in the URL stays unresolved there.
+function webhookPane(stage) {
+  const c = stage.context || {};
+  const w = c.webhook;
+  const sent = html`<div><dt>Request</dt><dd class="mono">${(c.method || 'POST').toUpperCase()} ${c.url || ''}</dd></div>`;
+  if (!w) {
+    return html`<div class="stage-pane webhook-pane"><h4>Webhook</h4><dl class="facts">${sent}
+      <div><dt>Response</dt><dd class="muted">${isActive(stage.status) ? 'waiting for the call' : 'none recorded'}</dd></div></dl></div>`;
   }
-  if (!rows.length) return '';
-  return html`<div class="stage-pane"><h4>Images</h4><table><thead><tr><th scope="col">Region</th><th scope="col">Image</th><th scope="col">Reused</th></tr></thead>
-    <tbody>${rows.map((d) => html`<tr><td>${d.region}</td><td class="mono">${d.imageId || d.ami || d.imageName}</td><td>${d.previouslyBaked || (stage.context || {}).previouslyBaked ? 'yes' : 'no'}</td></tr>`)}</tbody></table></div>`;
+  const m = w.monitor;
+  const status = httpStatus(w);
+  return html`<div class="stage-pane webhook-pane"><h4>Webhook</h4><dl class="facts">${sent}
+      <div><dt>Response status</dt><dd>${status ? html`<span class="badge ${Number(w.statusCodeValue) < 400 ? 'st-succeeded' : 'st-terminal'}">${status}</span>` : html`<span class="muted">no response</span>`}</dd></div>
+      ${w.statusEndpoint ? html`<div><dt>Status URL</dt><dd class="mono">${w.statusEndpoint}</dd></div>` : ''}
+      ${m && httpStatus(m) ? html`<div><dt>Last status poll</dt><dd>${httpStatus(m)}</dd></div>` : ''}
+      ${m && m.progressMessage ? html`<div><dt>Progress</dt><dd>${m.progressMessage}</dd></div>` : ''}</dl>
+    ${w.error ? html`<p class="error" role="alert">${w.error}</p>` : ''}
+    ${w.body != null ? html`<h5>Response body</h5><pre class="json" aria-label="Response body">${bodyText(w.body)}</pre>` : ''}
+    ${m && m.error ? html`<p class="error">${m.error}</p>` : ''}
+    ${m && m.body != null ? html`<h5>Status response body</h5><pre class="json" aria-label="Status response body">${bodyText(m.body)}</pre>` : ''}
+  </div>`;
 }
 
 export function stagePaneHTML(exec, stage) {
@@ -132,15 +180,7 @@ export function stagePaneHTML(exec, stage) {
     case 'pipeline':
       return c.executionId ? html`<div class="stage-pane"><h4>Child execution</h4>
         <a href="${execLink(c.application || exec.application, c.executionId)}">${c.executionName || c.pipelineName || 'the child pipeline'} <span class="mono">${c.executionId}</span></a></div>` : '';
-    case 'webhook': {
-      const w = c.webhook;
-      if (!w) return '';
-      return html`<div class="stage-pane"><h4>Response</h4><dl class="facts">
-        ${w.statusCode != null ? html`<div><dt>Status</dt><dd>${w.statusCode}${w.statusCodeValue ? ` (${w.statusCodeValue})` : ''}</dd></div>` : ''}
-        ${w.monitor ? html`<div><dt>Status URL</dt><dd>${w.monitor.url || ''}</dd></div>` : ''}</dl>
-        ${w.body != null ? html`<pre class="json">${typeof w.body === 'string' ? w.body : pretty(w.body)}</pre>` : ''}
-        ${w.error ? html`<p class="error">${w.error}</p>` : ''}</div>`;
-    }
+    case 'webhook': return webhookPane(stage);
     default: return '';
   }
 }
