@@ -18,6 +18,7 @@
  * that directory writable, and import it into the image store.
  */
 #include "bakery/bakery.h"
+#include "bakery/bakery_int.h"
 
 #include "cloud/cloud.h"
 #include "cloud/local/local.h"
@@ -770,78 +771,6 @@ complete_parallel_task(mz_task_ctx *c, mz_task_result *r)
 	mz_task_result_set(r, "SUCCEEDED", NULL);
 }
 
-/* ---- findImageFromTags ----------------------------------------------------------------- */
-
-static bool
-tags_match(const json_t *want, const json_t *have)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)want, k, v) {
-		json_t *h = json_object_get(have, k);
-		if (!h || !json_equal(h, v))
-			return false;
-	}
-	return true;
-}
-
-static void
-find_from_tags_task(mz_task_ctx *c, mz_task_result *r)
-{
-	json_t *ctx = json_object_get(c->stage, "context");
-	const char *pkg = mz_json_str(ctx, "packageName");
-	json_t *want = json_object_get(ctx, "tags");
-	if (!g_bk || !pkg) {
-		mz_task_result_set(r, "TERMINAL", "findImageFromTags needs a packageName");
-		return;
-	}
-	json_t *imgs = mz_local_images(g_bk->lp);
-	json_t *best = NULL;
-	size_t i;
-	json_t *im;
-	json_array_foreach(imgs, i, im) {
-		json_t *man = json_object_get(im, "manifest");
-		const char *name = mz_json_str(man, "name") ? mz_json_str(man, "name")
-		                                            : mz_json_str(im, "name");
-		if (!mz_streq(name, pkg) || !tags_match(want, json_object_get(im, "tags")))
-			continue;
-		if (!best || mz_json_int(im, "createdTime", 0) > mz_json_int(best, "createdTime", 0))
-			best = im;
-	}
-	if (!best) {
-		char *t = want ? mz_json_dump(want) : mz_strdup("{}");
-		mz_task_result_set(r, "TERMINAL", "Could not find an image of package %s with tags %s",
-		                   pkg, t);
-		free(t);
-		json_decref(imgs);
-		return;
-	}
-	json_t *regions = json_object_get(ctx, "regions");
-	json_t *details = json_array();
-	const char *id = mz_json_str(best, "imageId");
-	const char *iname = mz_json_str(json_object_get(best, "manifest"), "imageName");
-	if (!json_array_size(regions)) {
-		json_array_append_new(details, json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s}", "region",
-		                                         mz_json_str(ctx, "region") ?
-		                                         mz_json_str(ctx, "region") : "local",
-		                                         "imageId", id, "ami", id, "imageName", iname,
-		                                         "cloudProvider", "local", "cloudProviderType",
-		                                         "local"));
-	}
-	json_t *reg;
-	json_array_foreach(regions, i, reg) {
-		json_array_append_new(details, json_pack("{s:s?, s:s, s:s, s:s?, s:s, s:s}", "region",
-		                                         json_string_value(reg), "imageId", id, "ami",
-		                                         id, "imageName", iname, "cloudProvider",
-		                                         "local", "cloudProviderType", "local"));
-	}
-	json_object_set_new(mz_task_result_outputs(r), "deploymentDetails", details);
-	json_object_set_new(mz_task_result_context(r), "amiDetails", json_deep_copy(details));
-	json_object_set_new(mz_task_result_context(r), "imageId", json_string(id));
-	json_decref(imgs);
-	mz_task_result_set(r, "SUCCEEDED", NULL);
-}
-
 /* ---- stages ---------------------------------------------------------------------------- */
 
 static mz_code
@@ -883,14 +812,6 @@ bake_plan(mz_plan *p, mz_err *err)
 	return MZ_OK;
 }
 
-static mz_code
-find_tags_plan(mz_plan *p, mz_err *err)
-{
-	(void)err;
-	mz_plan_task(p, "findImageFromTags");
-	return MZ_OK;
-}
-
 static const mz_task_def bake_tasks[] = {
 	{.name = "createBake", .impl_class = ORCA_BAKE "CreateBakeTask", .execute = create_bake_task,
 	 .flags = MZ_TASK_EXTERNAL},
@@ -901,9 +822,6 @@ static const mz_task_def bake_tasks[] = {
 	{.name = "completeParallel",
 	 .impl_class = "com.netflix.spinnaker.orca.bakery.pipeline.BakeStage$CompleteParallelBakeTask",
 	 .execute = complete_parallel_task},
-	{.name = "findImageFromTags",
-	 .impl_class = "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask",
-	 .execute = find_from_tags_task, .flags = MZ_TASK_EXTERNAL},
 };
 
 /* At save and at run: the sandbox policy and packageRoots. A package that
@@ -922,7 +840,6 @@ bake_validate(const json_t *stage, mz_err *err)
 
 static const mz_stage_def bake_stages[] = {
 	{.type = "bake", .plan = bake_plan, .validate = bake_validate},
-	{.type = "findImageFromTags", .plan = find_tags_plan},
 };
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
@@ -1084,6 +1001,7 @@ mz_bakery_register_stages(mz_bakery *b)
 		mz_engine_register_task(&bake_tasks[i]);
 	for (size_t i = 0; i < sizeof(bake_stages) / sizeof(bake_stages[0]); i++)
 		mz_engine_register_stage(&bake_stages[i]);
+	mz__bakery_register_image_stages();
 }
 
 void
@@ -1120,134 +1038,10 @@ mz_bakery_stop(mz_bakery *b)
 	free(b);
 }
 
-/* ---- images for the API ---------------------------------------------------------------- */
-
-static json_t *
-image_view(const json_t *im, const json_t *regions)
+/* The local provider the bakery imports into (bakery_images.c); NULL before
+ * start. */
+mz_local *
+mz__bakery_local(void)
 {
-	json_t *man = json_object_get(im, "manifest");
-	const char *id = mz_json_str(im, "imageId");
-	const char *iname = mz_json_str(man, "imageName") ? mz_json_str(man, "imageName")
-	                                                  : mz_json_str(im, "name");
-	json_t *amis = json_object();
-	size_t i;
-	json_t *r;
-	json_array_foreach(regions, i, r) {
-		json_object_set_new(amis, json_string_value(r), json_pack("[s]", id));
-	}
-	char date[64];
-	time_t t = (time_t)(mz_json_int(im, "createdTime", 0) / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-	json_t *v = json_pack("{s:s?, s:s?, s:{s:s}, s:o, s:s, s:s, s:O?, s:O?, s:O?, s:I}",
-	                      "imageName", iname ? iname : id, "imageId", id, "attributes",
-	                      "creationDate", date, "amis", amis, "account", "local",
-	                      "cloudProvider", "local", "tags", json_object_get(im, "tags"),
-	                      "package", json_object_get(man, "name"), "version",
-	                      json_object_get(man, "version"), "createdTime",
-	                      (json_int_t)mz_json_int(im, "createdTime", 0));
-	return v;
-}
-
-static json_t *
-all_regions(void)
-{
-	json_t *accts = mz_local_accounts(g_bk->lp);
-	json_t *out = json_array();
-	size_t i, j;
-	json_t *a, *r;
-	json_array_foreach(accts, i, a) {
-		json_array_foreach(json_object_get(a, "regions"), j, r) {
-			const char *n = json_is_string(r) ? json_string_value(r) : mz_json_str(r, "name");
-			bool dup = false;
-			size_t k;
-			json_t *x;
-			json_array_foreach(out, k, x) {
-				if (mz_streq(json_string_value(x), n))
-					dup = true;
-			}
-			if (n && !dup)
-				json_array_append_new(out, json_string(n));
-		}
-	}
-	json_decref(accts);
-	return out;
-}
-
-static bool
-contains_ci(const char *hay, const char *needle)
-{
-	return hay && strcasestr(hay, needle) != NULL;
-}
-
-json_t *
-mz_bakery_images_find(const char *q)
-{
-	if (!g_bk)
-		return NULL;
-	bool all = !q || !*q || strcmp(q, "*") == 0;
-	char *needle = mz_strdup(q ? q : "");
-	size_t nl = strlen(needle);
-	while (nl > 0 && needle[nl - 1] == '*')
-		needle[--nl] = '\0';
-	char *start = needle;
-	while (*start == '*')
-		start++;
-	json_t *imgs = mz_local_images(g_bk->lp);
-	json_t *regions = all_regions();
-	json_t *out = json_array();
-	size_t i;
-	json_t *im;
-	json_array_foreach(imgs, i, im) {
-		json_t *man = json_object_get(im, "manifest");
-		bool hit = all || !*start || contains_ci(mz_json_str(im, "imageId"), start) ||
-		           contains_ci(mz_json_str(im, "name"), start) ||
-		           contains_ci(mz_json_str(man, "imageName"), start) ||
-		           contains_ci(mz_json_str(man, "name"), start);
-		const char *k;
-		json_t *v;
-		json_object_foreach(json_object_get(im, "tags"), k, v) {
-			if (contains_ci(json_string_value(v), start))
-				hit = true;
-		}
-		if (hit)
-			json_array_append_new(out, image_view(im, regions));
-	}
-	free(needle);
-	json_decref(imgs);
-	json_decref(regions);
-	return out;
-}
-
-json_t *
-mz_bakery_image(const char *image_id)
-{
-	if (!g_bk)
-		return NULL;
-	json_t *im = mz_local_image(g_bk->lp, image_id);
-	if (!im)
-		return NULL;
-	json_t *regions = all_regions();
-	json_t *v = image_view(im, regions);
-	json_object_set(v, "manifest", json_object_get(im, "manifest"));
-	json_decref(regions);
-	json_decref(im);
-	return v;
-}
-
-mz_code
-mz_bakery_image_tag(const char *image_id, const json_t *tags, mz_err *err)
-{
-	if (!g_bk)
-		return mz_fail(err, MZ_EBUSY, "the bakery is not running");
-	return mz_local_image_tag(g_bk->lp, image_id, tags, err);
-}
-
-mz_code
-mz_bakery_image_delete(const char *image_id, mz_err *err)
-{
-	if (!g_bk)
-		return mz_fail(err, MZ_EBUSY, "the bakery is not running");
-	return mz_local_image_delete(g_bk->lp, image_id, err);
+	return g_bk ? g_bk->lp : NULL;
 }

@@ -23,7 +23,10 @@
  * poll them. A bake in flight during a restart is started again.
  *
  * Stage `findImageFromTags`: `packageName`, `tags` ({name: value}),
- * `regions`: the newest image of that package with those tags.
+ * `regions`: the newest image of that package with those tags. Stage
+ * `upsertImageTags`: `tags`, `imageNames` (else the images of upstream
+ * bake or find stages, limited to `consideredStages`): sets the tags.
+ * Both, and the image routes below, are in bakery_images.c.
  *
  * Everything lives under <data>/bakery (bakes/, cache/, work/).
  */
@@ -46,7 +49,8 @@ typedef struct mz_bakery_config {
 
 /* One bakery per process (its tasks reach it through a process-wide pointer). */
 mz_code mz_bakery_start(const mz_bakery_config *cfg, mz_bakery **out, mz_err *err);
-/* Registers the bake and findImageFromTags stages (before mz_engine_start). */
+/* Registers the bake, findImageFromTags and upsertImageTags stages (before
+ * mz_engine_start). */
 void mz_bakery_register_stages(mz_bakery *b);
 /* Stops: kills running bake commands and waits for the bake threads. */
 void mz_bakery_stop(mz_bakery *b);

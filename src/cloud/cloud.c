@@ -95,6 +95,7 @@ mz_cloud_register_stages(mz_cloud *cloud)
 	mz__cloud_register_preconditions();
 	mz__cloud_register_lb_stages();
 	mz_engine_register_pruner("cloud tasks", prune_tasks, cloud);
+	mz__cloud_register_rollback_stages();
 }
 
 /* ---- credentials -------------------------------------------------------- */

@@ -44,8 +44,24 @@ char *mz__cloud_app_of(const char *name);
 json_t *mz__cloud_cluster_groups(const char *account, const char *region,
                                  const char *cluster);
 
+/* ---- shared by the stage files (cloud_stages.c) ------------------------- */
+
+/* The context of the stage being planned, created empty if missing
+ * (borrowed). */
+json_t *mz__cloud_plan_ctx(mz_plan *p);
+/* A new context for a stage a strategy or rollback adds: ctx's account
+ * (as credentials), cloudProvider local, cluster, region and regions, and
+ * interestingHealthProviderNames. */
+json_t *mz__cloud_base_ctx(const json_t *ctx, const char *cluster, const char *region);
+/* False, with the result set TERMINAL and the reason, when the account or
+ * region is not configured or the execution's user may not WRITE to the
+ * account. */
+bool mz__cloud_location_ok(mz_task_ctx *c, mz_task_result *r, const char *account,
+                           const char *region);
+
 void mz__cloud_register_stages(void);
 void mz__cloud_register_preconditions(void); /* cloud_preconditions.c */
 void mz__cloud_register_lb_stages(void);      /* cloud_lbs.c */
+void mz__cloud_register_rollback_stages(void); /* cloud_rollback.c */
 
 #endif

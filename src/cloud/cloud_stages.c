@@ -24,8 +24,8 @@
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static json_t *
-stage_ctx(mz_plan *p)
+json_t *
+mz__cloud_plan_ctx(mz_plan *p)
 {
 	json_t *st = mz_plan_stage(p);
 	json_t *ctx = json_object_get(st, "context");
@@ -38,8 +38,8 @@ stage_ctx(mz_plan *p)
 
 /* The context every cluster/server-group stage the strategies add starts
  * from: where the cluster lives. */
-static json_t *
-base_ctx(const json_t *ctx, const char *cluster, const char *region)
+json_t *
+mz__cloud_base_ctx(const json_t *ctx, const char *cluster, const char *region)
 {
 	json_t *b = json_object();
 	const char *acct = mz__cloud_account(ctx);
@@ -99,8 +99,8 @@ account_allowed(mz_task_ctx *c, mz_task_result *r, const char *account)
  * answers it with an error): a lookup there would find an empty cluster
  * and the stage would "succeed" having done nothing. False after setting
  * the result TERMINAL with the reason. */
-static bool
-location_ok(mz_task_ctx *c, mz_task_result *r, const char *account, const char *region)
+bool
+mz__cloud_location_ok(mz_task_ctx *c, mz_task_result *r, const char *account, const char *region)
 {
 	mz_err err = {0};
 	if (!mz__cloud) {
@@ -127,7 +127,7 @@ static void
 determine_source_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = mz__cloud_ctx(c);
-	if (!location_ok(c, r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
+	if (!mz__cloud_location_ok(c, r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
 		return;
 	r->status = "SUCCEEDED";
 	if (mz_json_str(json_object_get(ctx, "source"), "serverGroupName") ||
@@ -307,7 +307,7 @@ determine_target_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *hold = NULL;
 	char msg[512];
 	const char *region = mz__cloud_region(ctx);
-	if (!location_ok(c, r, mz__cloud_account(ctx), region))
+	if (!mz__cloud_location_ok(c, r, mz__cloud_account(ctx), region))
 		return;
 	if (!name) {
 		const char *target = mz_json_str(ctx, "target");
@@ -458,38 +458,6 @@ terminate_task(mz_task_ctx *c, mz_task_result *r)
 	sg_op(c, r, "terminateInstances", desc);
 }
 
-static void
-validate_rollback_task(mz_task_ctx *c, mz_task_result *r)
-{
-	json_t *ctx = mz__cloud_ctx(c);
-	const char *type = mz_json_str(ctx, "rollbackType");
-	json_t *rc = json_object_get(ctx, "rollbackContext");
-	if (type && !mz_strcaseeq(type, "EXPLICIT")) {
-		mz_task_result_set(r, "TERMINAL", "rollbackType %s is not supported by the local "
-		                   "provider (use EXPLICIT)", type);
-		return;
-	}
-	if (!location_ok(c, r, mz__cloud_account(ctx), mz__cloud_region(ctx)))
-		return;
-	const char *names[2] = {mz_json_str(rc, "rollbackServerGroupName"),
-	                        mz_json_str(rc, "restoreServerGroupName")};
-	for (int i = 0; i < 2; i++) {
-		if (i == 1 && mz_json_bool(rc, "disableOnly", false))
-			continue;
-		json_t *sg = names[i] && mz__cloud
-		             ? mz_local_server_group(mz__cloud->local, mz__cloud_account(ctx),
-		                                     mz__cloud_region(ctx), names[i]) : NULL;
-		if (!sg) {
-			mz_task_result_set(r, "TERMINAL", "rollbackContext.%s: server group %s not found",
-			                   i ? "restoreServerGroupName" : "rollbackServerGroupName",
-			                   names[i] ? names[i] : "(none)");
-			return;
-		}
-		json_decref(sg);
-	}
-	r->status = "SUCCEEDED";
-}
-
 /* ---- cluster operations ------------------------------------------------------- */
 
 enum cluster_op { C_DISABLE, C_SCALEDOWN, C_SHRINK };
@@ -507,7 +475,7 @@ cluster_task(mz_task_ctx *c, mz_task_result *r, enum cluster_op kind)
 		free(cluster);
 		return;
 	}
-	if (!location_ok(c, r, acct, region)) {
+	if (!mz__cloud_location_ok(c, r, acct, region)) {
 		free(cluster);
 		return;
 	}
@@ -628,7 +596,7 @@ find_image_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *rv;
 	json_array_foreach(regions, i, rv) {
 		const char *region = json_string_value(rv);
-		if (!location_ok(c, r, acct, region))
+		if (!mz__cloud_location_ok(c, r, acct, region))
 			break;
 		json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
 		json_t *cands = json_array();
@@ -753,8 +721,6 @@ static const mz_task_def task_defs[] = {
 	      ok_task),
 	T_INT("determineTargetServerGroup", "servergroup.support.DetermineTargetServerGroupTask",
 	      determine_target_task),
-	T_INT("validateRollbackTargets", "servergroup.RollbackServerGroupTask",
-	      validate_rollback_task),
 	T_INT("findImage", "cluster.FindImageFromClusterTask", find_image_task),
 	T_EXT("createServerGroup", "servergroup.CreateServerGroupTask", create_sg_task),
 	T_EXT("enableServerGroup", "servergroup.EnableServerGroupTask", enable_task),
@@ -786,7 +752,7 @@ flatten_cluster(json_t *ctx)
 static mz_code
 create_plan(mz_plan *p, mz_err *err)
 {
-	json_t *ctx = stage_ctx(p);
+	json_t *ctx = mz__cloud_plan_ctx(p);
 	flatten_cluster(ctx);
 	const char *strategy = mz_json_str(ctx, "strategy");
 	if (mz_strcaseeq(strategy, "rollingredblack") && !json_object_get(ctx, "savedCapacity")) {
@@ -816,7 +782,7 @@ ceil_pct(int64_t v, double pct)
 static mz_code
 create_after(mz_plan *p, mz_err *err)
 {
-	json_t *ctx = stage_ctx(p);
+	json_t *ctx = mz__cloud_plan_ctx(p);
 	const char *strategy = mz_json_str(ctx, "strategy");
 	const char *region = mz__cloud_region(ctx);
 	char *cluster = mz__cloud_cluster_name(ctx);
@@ -831,7 +797,7 @@ create_after(mz_plan *p, mz_err *err)
 		return MZ_OK;
 	}
 	if (mz_strcaseeq(strategy, "highlander")) {
-		json_t *b = base_ctx(ctx, cluster, region);
+		json_t *b = mz__cloud_base_ctx(ctx, cluster, region);
 		json_object_set_new(b, "shrinkToSize", json_integer(1));
 		json_object_set_new(b, "allowDeleteActive", json_true());
 		json_object_set_new(b, "retainLargerOverNewer", json_false());
@@ -839,7 +805,7 @@ create_after(mz_plan *p, mz_err *err)
 	} else if (mz_strcaseeq(strategy, "redblack") && source) {
 		int64_t max = mz_json_int(ctx, "maxRemainingAsgs", 0);
 		if (max > 0) {
-			json_t *b = base_ctx(ctx, cluster, region);
+			json_t *b = mz__cloud_base_ctx(ctx, cluster, region);
 			json_object_set_new(b, "shrinkToSize", json_integer(max));
 			json_object_set_new(b, "allowDeleteActive",
 			                    json_boolean(mz_json_bool(ctx, "allowDeleteActive", false)));
@@ -852,7 +818,7 @@ create_after(mz_plan *p, mz_err *err)
 		if (delay > 0)
 			mz_plan_after(p, "wait", "Wait Before Disable",
 			              json_pack("{s:I}", "waitTime", (json_int_t)delay), true);
-		json_t *b = base_ctx(ctx, cluster, region);
+		json_t *b = mz__cloud_base_ctx(ctx, cluster, region);
 		json_object_set_new(b, "remainingEnabledServerGroups", json_integer(1));
 		json_object_set_new(b, "preferLargerOverNewer", json_false());
 		mz_plan_after(p, "disableCluster", "disableCluster", b, true);
@@ -861,7 +827,7 @@ create_after(mz_plan *p, mz_err *err)
 			if (sd > 0)
 				mz_plan_after(p, "wait", "Wait Before Scale Down",
 				              json_pack("{s:I}", "waitTime", (json_int_t)sd), true);
-			b = base_ctx(ctx, cluster, region);
+			b = mz__cloud_base_ctx(ctx, cluster, region);
 			json_object_set_new(b, "allowScaleDownActive",
 			                    json_boolean(mz_json_bool(ctx, "allowScaleDownActive", false)));
 			json_object_set_new(b, "remainingFullSizeServerGroups", json_integer(1));
@@ -883,7 +849,7 @@ create_after(mz_plan *p, mz_err *err)
 			double pct = json_number_value(pv);
 			if (pct <= 0 || pct > 100)
 				continue;
-			json_t *b = base_ctx(ctx, NULL, region);
+			json_t *b = mz__cloud_base_ctx(ctx, NULL, region);
 			json_object_set_new(b, "serverGroupName", json_string(created));
 			json_object_set_new(b, "scalePct", json_real(pct));
 			json_object_set_new(b, "action", json_string("scale_exact"));
@@ -899,7 +865,7 @@ create_after(mz_plan *p, mz_err *err)
 				mz_plan_after(p, "wait", "wait",
 				              json_pack("{s:I}", "waitTime", (json_int_t)delay), true);
 			if (source) {
-				b = base_ctx(ctx, NULL, region);
+				b = mz__cloud_base_ctx(ctx, NULL, region);
 				json_object_set_new(b, "serverGroupName", json_string(source));
 				json_object_set_new(b, "desiredPercentage", json_real(pct));
 				name = mz_asprintf("Disable %g%% of Traffic on %s", pct, source);
@@ -909,7 +875,7 @@ create_after(mz_plan *p, mz_err *err)
 		}
 		json_decref(list);
 		if (source && mz_json_bool(ctx, "scaleDown", false)) {
-			json_t *b = base_ctx(ctx, cluster, region);
+			json_t *b = mz__cloud_base_ctx(ctx, cluster, region);
 			json_object_set_new(b, "allowScaleDownActive", json_false());
 			json_object_set_new(b, "remainingFullSizeServerGroups", json_integer(1));
 			json_object_set_new(b, "preferLargerOverNewer", json_false());
@@ -920,36 +886,60 @@ create_after(mz_plan *p, mz_err *err)
 	return MZ_OK;
 }
 
-/* rollback.onFailure: re-enable the source and disable (or destroy) the
- * server group this deploy created. */
+/* True when one of the stage's tasks ended TERMINAL (the deploy itself
+ * failed, rather than the clean-up of the old server groups after it). */
+static bool
+a_task_terminal(const json_t *stage)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(stage, "tasks"), i, t) {
+		if (mz_streq(mz_json_str(t, "status"), "TERMINAL"))
+			return true;
+	}
+	return false;
+}
+
+/* rollback.onFailure, as Orca's CreateServerGroupStage: a rollbackCluster
+ * stage "Rollback <cluster>" over the server group this deploy created
+ * (rolling red/black: always, re-enabling the previous group and
+ * disabling the new one; red/black: only if the deploy itself failed,
+ * disabling the new group, as the old one was never disabled), then with
+ * destroyLatest a destroyServerGroup of the new group. Other strategies
+ * only destroy. */
 static mz_code
 create_on_failure(mz_plan *p, mz_err *err)
 {
-	json_t *ctx = stage_ctx(p);
+	json_t *ctx = mz__cloud_plan_ctx(p);
 	json_t *rb = json_object_get(ctx, "rollback");
 	(void)err;
 	if (!mz_json_bool(rb, "onFailure", false))
 		return MZ_OK;
 	const char *region = mz__cloud_region(ctx);
 	const char *created = first_name(json_object_get(ctx, "deploy.server.groups"), region);
-	const char *source = mz_json_str(json_object_get(ctx, "source"), "serverGroupName");
 	if (!created)
 		return MZ_OK;
+	const char *strategy = mz_json_str(ctx, "strategy");
+	const char *only = NULL;
+	if (mz_strcaseeq(strategy, "rollingredblack"))
+		only = "enableAndDisableOnly";
+	else if (mz_strcaseeq(strategy, "redblack") && a_task_terminal(mz_plan_stage(p)))
+		only = "disableOnly";
 	char *cluster = mz__cloud_cluster_name(ctx);
-	if (source) {
-		json_t *b = base_ctx(ctx, cluster, region);
-		json_object_set_new(b, "rollbackType", json_string("EXPLICIT"));
-		json_object_set_new(b, "rollbackContext",
-		                    json_pack("{s:s, s:s, s:b}", "rollbackServerGroupName", created,
-		                              "restoreServerGroupName", source,
-		                              "enableAndDisableOnly", 1));
+	if (only) {
+		json_t *b = mz__cloud_base_ctx(ctx, NULL, region);
+		json_object_del(b, "region");
+		json_object_set_new(b, "serverGroup", json_string(created));
+		json_object_set_new(b, "stageTimeoutMs", json_integer(30 * 60 * 1000));
+		json_object_set_new(b, "additionalRollbackContext", json_pack("{s:b}", only, 1));
 		char *name = mz_asprintf("Rollback %s", cluster ? cluster : created);
-		mz_plan_after(p, "rollbackServerGroup", name, b, true);
+		mz_plan_after(p, "rollbackCluster", name, b, true);
 		free(name);
 	}
 	if (mz_json_bool(rb, "destroyLatest", false)) {
-		json_t *b = base_ctx(ctx, cluster, region);
+		json_t *b = mz__cloud_base_ctx(ctx, cluster, region);
 		json_object_set_new(b, "serverGroupName", json_string(created));
+		json_object_set_new(b, "stageTimeoutMs", json_integer(5 * 60 * 1000));
 		char *name = mz_asprintf("Destroy %s", created);
 		mz_plan_after(p, "destroyServerGroup", name, b, true);
 		free(name);
@@ -977,7 +967,7 @@ static const mz_stage_def clone_stage = {
 static mz_code
 deploy_plan(mz_plan *p, mz_err *err)
 {
-	json_t *ctx = stage_ctx(p);
+	json_t *ctx = mz__cloud_plan_ctx(p);
 	json_t *clusters = json_object_get(ctx, "clusters");
 	json_t *single = json_object_get(ctx, "cluster");
 	json_t *list = json_array();
@@ -1063,7 +1053,7 @@ resize_plan(mz_plan *p, mz_err *err)
 static mz_code
 destroy_plan(mz_plan *p, mz_err *err)
 {
-	json_t *ctx = stage_ctx(p);
+	json_t *ctx = mz__cloud_plan_ctx(p);
 	(void)err;
 	if (!mz_json_bool(ctx, "skipDisableBeforeDestroy", false)) {
 		json_t *c = json_deep_copy(ctx);
@@ -1083,43 +1073,6 @@ terminate_plan(mz_plan *p, mz_err *err)
 	(void)err;
 	mz_plan_task(p, "terminateInstances");
 	mz_plan_task(p, "monitorTerminateInstances");
-	return MZ_OK;
-}
-
-static mz_code
-rollback_plan(mz_plan *p, mz_err *err)
-{
-	(void)err;
-	mz_plan_task(p, "validateRollbackTargets");
-	return MZ_OK;
-}
-
-static mz_code
-rollback_after(mz_plan *p, mz_err *err)
-{
-	json_t *ctx = stage_ctx(p);
-	json_t *rc = json_object_get(ctx, "rollbackContext");
-	const char *region = mz__cloud_region(ctx);
-	const char *rollback = mz_json_str(rc, "rollbackServerGroupName");
-	const char *restore = mz_json_str(rc, "restoreServerGroupName");
-	(void)err;
-	if (!mz_json_bool(rc, "disableOnly", false) && restore) {
-		json_t *b = base_ctx(ctx, NULL, region);
-		json_object_set_new(b, "serverGroupName", json_string(restore));
-		json_t *pct = json_object_get(rc, "targetHealthyRollbackPercentage");
-		if (pct)
-			json_object_set(b, "targetHealthyDeployPercentage", pct);
-		mz_plan_after(p, "enableServerGroup", "enableServerGroup", b, true);
-	}
-	int64_t delay = mz_json_int(rc, "delayBeforeDisableSeconds", 0);
-	if (delay > 0)
-		mz_plan_after(p, "wait", "waitBeforeDisable",
-		              json_pack("{s:I}", "waitTime", (json_int_t)delay), true);
-	if (rollback) {
-		json_t *b = base_ctx(ctx, NULL, region);
-		json_object_set_new(b, "serverGroupName", json_string(rollback));
-		mz_plan_after(p, "disableServerGroup", "disableServerGroup", b, true);
-	}
 	return MZ_OK;
 }
 
@@ -1150,11 +1103,11 @@ scale_down_cluster_plan(mz_plan *p, mz_err *err)
 static mz_code
 shrink_cluster_plan(mz_plan *p, mz_err *err)
 {
-	json_t *ctx = stage_ctx(p);
+	json_t *ctx = mz__cloud_plan_ctx(p);
 	(void)err;
 	if (mz_json_bool(ctx, "allowDeleteActive", false) &&
 	    mz_json_bool(ctx, "runDisableClusterStep", true)) {
-		json_t *b = base_ctx(ctx, NULL, mz__cloud_region(ctx));
+		json_t *b = mz__cloud_base_ctx(ctx, NULL, mz__cloud_region(ctx));
 		char *cluster = mz__cloud_cluster_name(ctx);
 		if (cluster)
 			json_object_set_new(b, "cluster", json_string(cluster));
@@ -1204,7 +1157,6 @@ static const mz_stage_def stage_defs[] = {
 	{.type = "resizeServerGroup", .plan = resize_plan},
 	{.type = "destroyServerGroup", .plan = destroy_plan},
 	{.type = "terminateInstances", .plan = terminate_plan},
-	{.type = "rollbackServerGroup", .plan = rollback_plan, .after = rollback_after},
 	{.type = "disableCluster", .plan = disable_cluster_plan},
 	{.type = "scaleDownCluster", .plan = scale_down_cluster_plan},
 	{.type = "shrinkCluster", .plan = shrink_cluster_plan},

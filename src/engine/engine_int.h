@@ -191,6 +191,9 @@ void mz__set_exception(json_t *stage, const char *type, const char *message);
 /* The value of key in the stage context, else in the outputs of its
  * ancestors (Orca's StageContext lookup); borrowed. */
 json_t *mz__ancestor_lookup(const json_t *exec, const json_t *stage, const char *key);
+/* The stage and its ancestors in that order (Orca's stage.ancestors()): a
+ * new array of borrowed stages. */
+json_t *mz__ancestors(const json_t *exec, const json_t *stage);
 /* Merged outputs of every stage in order (the execution "context"). */
 json_t *mz__exec_outputs(const json_t *exec);
 /* Evaluates ${...} in the stage context (all of it, or only strings that

@@ -298,16 +298,45 @@ mz__set_exception(json_t *stage, const char *type, const char *message)
  * synthetic stage without requisites looks at its before-stage siblings
  * (after-stages only) and then its parent. Breadth-first with a visited
  * set, so diamonds and long chains stay linear. */
-json_t *
-mz__ancestor_lookup(const json_t *exec, const json_t *stage, const char *key)
+
+/* Appends to queue the stages that come right after s in that order. */
+static void
+queue_next_ancestors(const json_t *exec, const json_t *s, json_t *queue)
 {
-	json_t *v = json_object_get(json_object_get(stage, "context"), key);
-	json_t *queue, *seen;
+	if (!mz__is_initial(s)) {
+		json_t *ups = mz__upstream(exec, s);
+		size_t i;
+		json_t *u;
+		json_array_foreach(ups, i, u) {
+			json_array_append(queue, u);
+		}
+		json_array_foreach(ups, i, u) {
+			json_t *kids = mz__children(exec, u, NULL);
+			json_array_extend(queue, kids);
+			json_decref(kids);
+		}
+		json_decref(ups);
+	} else if (mz__is_synthetic(s)) {
+		json_t *parent = mz__parent(exec, s);
+		if (mz_streq(mz_json_str(s, "syntheticStageOwner"), "STAGE_AFTER") && parent) {
+			json_t *before = mz__children(exec, parent, "STAGE_BEFORE");
+			json_array_extend(queue, before);
+			json_decref(before);
+		}
+		if (parent)
+			json_array_append(queue, parent);
+	}
+}
+
+/* Calls visit on the stage and each ancestor in that order until it
+ * returns true. */
+static void
+walk_ancestors(const json_t *exec, const json_t *stage,
+               bool (*visit)(json_t *s, void *udata), void *udata)
+{
+	json_t *queue = json_array();
+	json_t *seen = json_object();
 	size_t head = 0;
-	if (v)
-		return v;
-	queue = json_array();
-	seen = json_object();
 	json_array_append(queue, (json_t *)stage);
 	while (head < json_array_size(queue) && head < 4096) {
 		json_t *s = json_array_get(queue, head++);
@@ -315,36 +344,49 @@ mz__ancestor_lookup(const json_t *exec, const json_t *stage, const char *key)
 		if (!id || json_object_get(seen, id))
 			continue;
 		json_object_set_new(seen, id, json_true());
-		v = json_object_get(json_object_get(s, "outputs"), key);
-		if (v)
+		if (visit(s, udata))
 			break;
-		if (!mz__is_initial(s)) {
-			json_t *ups = mz__upstream(exec, s);
-			size_t i;
-			json_t *u;
-			json_array_foreach(ups, i, u) {
-				json_array_append(queue, u);
-			}
-			json_array_foreach(ups, i, u) {
-				json_t *kids = mz__children(exec, u, NULL);
-				json_array_extend(queue, kids);
-				json_decref(kids);
-			}
-			json_decref(ups);
-		} else if (mz__is_synthetic(s)) {
-			json_t *parent = mz__parent(exec, s);
-			if (mz_streq(mz_json_str(s, "syntheticStageOwner"), "STAGE_AFTER") && parent) {
-				json_t *before = mz__children(exec, parent, "STAGE_BEFORE");
-				json_array_extend(queue, before);
-				json_decref(before);
-			}
-			if (parent)
-				json_array_append(queue, parent);
-		}
+		queue_next_ancestors(exec, s, queue);
 	}
 	json_decref(queue);
 	json_decref(seen);
-	return v;
+}
+
+struct lookup {
+	const char *key;
+	json_t *found;
+};
+
+static bool
+lookup_visit(json_t *s, void *udata)
+{
+	struct lookup *l = udata;
+	l->found = json_object_get(json_object_get(s, "outputs"), l->key);
+	return l->found != NULL;
+}
+
+json_t *
+mz__ancestor_lookup(const json_t *exec, const json_t *stage, const char *key)
+{
+	struct lookup l = {key, json_object_get(json_object_get(stage, "context"), key)};
+	if (!l.found)
+		walk_ancestors(exec, stage, lookup_visit, &l);
+	return l.found;
+}
+
+static bool
+collect_visit(json_t *s, void *udata)
+{
+	json_array_append(udata, s);
+	return false;
+}
+
+json_t *
+mz__ancestors(const json_t *exec, const json_t *stage)
+{
+	json_t *out = json_array();
+	walk_ancestors(exec, stage, collect_visit, out);
+	return out;
 }
 
 json_t *

@@ -144,3 +144,19 @@ def kill_cloud(data_dir):
                 except (OSError, ProcessLookupError):
                     pass
         time.sleep(0.2)
+
+
+def close_cloud_server(server, *dirs):
+    """Stops a server started with keep_data=True, kills its cloud's
+    processes, then removes its data directory and dirs (a test's config
+    or repositories)."""
+    import shutil
+    server.stop()
+    kill_cloud(server.data_dir)
+    server.keep_data = False
+    try:
+        server.close()
+    finally:
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)

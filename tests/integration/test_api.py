@@ -362,9 +362,10 @@ class SpinContractTest(ApiTestCase):
         self.assertEqual(status, 200)
         types = {t["type"]: t for t in body}
         for t in ("wait", "manualJudgment", "deploy", "bake", "runJob", "jenkins", "webhook",
-                  "pipeline", "disableCluster", "findImageFromTags"):
+                  "pipeline", "disableCluster", "findImageFromTags", "rollbackCluster",
+                  "upsertImageTags"):
             self.assertIn(t, types)
-        self.assertNotIn("rollbackCluster", types)
+        self.assertNotIn("canaryAnalysis", types)
         self.assertTrue(types["wait"]["canManuallySkip"])
         self.assertEqual(len(types), len(body))
 

@@ -372,6 +372,52 @@ class BuildBake(unittest.TestCase):
         self.assertEqual(x["status"], "TERMINAL")
         self.assertIn("Unmatched expected artifact app-tarball", json.dumps(x))
 
+    def test_8_upsert_image_tags(self):
+        srv = self.srv
+        # after a bake: the images it made (both regions) are tagged
+        tag = {"refId": "tag", "type": "upsertImageTags", "name": "Tag",
+               "requisiteStageRefIds": ["bake"], "cloudProvider": "local",
+               "tags": {"stage": "prod", "owner": "team-a"}}
+        e = self.run_p("tag", [build_stage(self.repo.path, self.commit1), bake_stage(), tag])
+        self.assertSucceeded(e)
+        baked = {d["imageId"] for d in stage_named(e, "Bake")["outputs"]["deploymentDetails"]}
+        t = stage_named(e, "Tag")
+        self.assertEqual({x["imageId"] for x in t["context"]["targets"]}, baked)
+        self.assertEqual([k["name"] for k in t["tasks"]], ["upsertImageTags",
+                                                           "waitForTaggedImage"])
+        for image in baked:
+            s, one = srv.request("GET", "/images/local/east/%s?single=true" % image)
+            self.assertEqual(s, 200, one)
+            self.assertEqual(one["tags"].get("stage"), "prod", one)
+            self.assertEqual(one["tags"].get("owner"), "team-a", one)
+            self.assertIn(image, t["context"]["originalTags"][one["imageName"]])
+        # findImageFromTags finds it by the new tag; an explicit name retags
+        # (a null value removes a tag)
+        image = sorted(baked)[0]
+        s, one = srv.request("GET", "/images/local/east/%s?single=true" % image)
+        e = self.run_p("retag", [
+            {"refId": "1", "type": "upsertImageTags", "name": "Retag", "cloudProvider": "local",
+             "imageNames": [one["imageName"]], "tags": {"stage": "retired", "owner": None}},
+            {"refId": "2", "requisiteStageRefIds": ["1"], "type": "findImageFromTags",
+             "name": "Find", "packageName": "app-package", "tags": {"stage": "retired"},
+             "regions": ["east"], "cloudProvider": "local"}], timeout=30)
+        self.assertSucceeded(e)
+        retagged = stage_named(e, "Find")["outputs"]["deploymentDetails"][0]["imageId"]
+        s, one = srv.request("GET", "/images/local/east/%s?single=true" % retagged)
+        self.assertEqual(one["tags"].get("stage"), "retired")
+        self.assertNotIn("owner", one["tags"])
+        # nothing to tag: named image missing, or no image upstream
+        e = self.run_p("tag-missing", [{"refId": "1", "type": "upsertImageTags", "name": "Tag",
+                                        "cloudProvider": "local", "imageNames": ["nope-1.0"],
+                                        "tags": {"a": "b"}}], timeout=30)
+        self.assertEqual(e["status"], "TERMINAL")
+        self.assertIn("No image found (imageName: nope-1.0)", json.dumps(e))
+        e = self.run_p("tag-nothing", [{"refId": "1", "type": "upsertImageTags", "name": "Tag",
+                                        "cloudProvider": "local", "tags": {"a": "b"}}],
+                       timeout=30)
+        self.assertEqual(e["status"], "TERMINAL")
+        self.assertIn("Unable to determine source image(s)", json.dumps(e))
+
 
 if __name__ == "__main__":
     unittest.main()
