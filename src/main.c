@@ -533,6 +533,8 @@ serve(int argc, char **argv)
 	}
 	mz_bakery_register_stages(bakery);
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
+	/* last: a preconfigured webhook may not take a built-in stage's type */
+	mz_engine_register_preconfigured_webhooks(setting(settings, "webhook", "preconfigured"));
 	self = node_id(o.data);
 	address = mz_asprintf(v6 ? "[%s]:%d" : "%s:%d", o.host, o.port);
 	hosted = host_regions(o.host_regions, local_accounts);

@@ -66,12 +66,7 @@ empty_object(api_req *r)
 static void
 webhooks_preconfigured(api_req *r)
 {
-	static const char *const fixed[] = {
-		"url", "customHeaders", "method", "payload", "failFastStatusCodes",
-		"waitForCompletion", "statusUrlResolution", "statusUrlJsonPath", "statusJsonPath",
-		"progressJsonPath", "successStatuses", "canceledStatuses", "terminalStatuses",
-		"signalCancellation", "cancelEndpoint", "cancelMethod", "cancelPayload",
-		"waitBeforeMonitor", "retryStatusCodes", NULL};
+	const char *const *fixed = mz_webhook_preconfigured_fields;
 	json_t *out = json_array();
 	size_t i;
 	json_t *w;

@@ -126,6 +126,18 @@ typedef struct mz_stage_def {
 void mz_engine_register_task(const mz_task_def *def);
 void mz_engine_register_stage(const mz_stage_def *def);
 
+/* Preconfigured webhooks (the config's webhook.preconfigured, Orca's
+ * PreconfiguredWebhookStage): each enabled entry with a "type" not taken
+ * by another stage becomes a stage type that runs the webhook stage with
+ * the entry's fields (those of mz_webhook_preconfigured_fields) over the
+ * stage's, and the entry's parameters' defaultValue for the
+ * parameterValues the stage leaves out. Before mz_engine_start(); the
+ * entries are kept (hooks is borrowed). */
+void mz_engine_register_preconfigured_webhooks(const json_t *hooks);
+/* The webhook fields a preconfigured webhook fixes when its entry sets
+ * them (NULL-terminated): Deck hides them from the stage editor. */
+extern const char *const mz_webhook_preconfigured_fields[];
+
 /* Who may deploy where (src/auth, set by main.c): the accounts `user` may
  * WRITE, as a new JSON array of names, stored in every new execution's
  * authentication.allowedAccounts (Orca's field) when it is stored. The

@@ -826,8 +826,8 @@ monitor_webhook(mz_task_ctx *ctx, mz_task_result *r)
 
 /* ---- the stage --------------------------------------------------------- */
 
-static mz_code
-webhook_plan(mz_plan *p, mz_err *err)
+mz_code
+mz__webhook_plan(mz_plan *p, mz_err *err)
 {
 	const json_t *sc = json_object_get(mz_plan_stage(p), "context");
 	bool monitor_only = mz_json_bool(sc, "monitorOnly", false);
@@ -849,8 +849,8 @@ webhook_plan(mz_plan *p, mz_err *err)
 
 /* A restart calls the webhook again: forget the previous response (and
  * with it the monitor's count of past status codes). */
-static void
-webhook_prepare_restart(json_t *stage)
+void
+mz__webhook_prepare_restart(json_t *stage)
 {
 	json_object_del(json_object_get(stage, "context"), "webhook");
 }
@@ -883,8 +883,8 @@ static const mz_task_def monitor_task = {
 
 static const mz_stage_def webhook_stage = {
 	.type = "webhook",
-	.plan = webhook_plan,
-	.prepare_restart = webhook_prepare_restart,
+	.plan = mz__webhook_plan,
+	.prepare_restart = mz__webhook_prepare_restart,
 };
 
 void

@@ -94,6 +94,7 @@ class Recorder:
     def __init__(self, polls_before_success=2):
         self.lock = threading.Lock()
         self.posts = []          # (key, payload)
+        self.requests = []       # (method, path, headers, payload), every call
         self.polls = {}          # key -> count
         self.polls_before_success = polls_before_success
         rec = self
@@ -120,12 +121,14 @@ class Recorder:
                 key = self.headers.get("Idempotency-Key")
                 with rec.lock:
                     rec.posts.append((key, payload))
+                    rec.requests.append(("POST", self.path, dict(self.headers), payload))
                     idx = len(rec.posts)
                 self._reply(200, {"id": idx, "status": "ACCEPTED"})
 
             def do_GET(self):
                 key = self.path.rsplit("/", 1)[-1]
                 with rec.lock:
+                    rec.requests.append(("GET", self.path, dict(self.headers), None))
                     rec.polls[key] = rec.polls.get(key, 0) + 1
                     n = rec.polls[key]
                 done = n > rec.polls_before_success

@@ -11,7 +11,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mizzen_harness import Server, free_port, http  # noqa: E402
-from mizzen_flow import create_app, run_pipeline, save_pipeline, wait_execution  # noqa: E402
+from mizzen_flow import (Recorder, create_app, run_pipeline, save_pipeline,  # noqa: E402
+                         wait_execution)
 from cloud_util import run_task, cluster_spec, kill_cloud  # noqa: E402
 
 APP = "sizeapp"
@@ -164,6 +165,87 @@ class CloudStages(unittest.TestCase):
         self.assertEqual(e["status"], "SUCCEEDED", e)
         e = self.check("any", expected=1)
         self.assertEqual(e["status"], "SUCCEEDED", e)
+
+
+class PreconfiguredWebhooks(unittest.TestCase):
+    """A webhook.preconfigured entry of the config is a stage type that
+    runs: its URL, headers, payload and polling, with the stage's
+    parameterValues (or the defaults), against a local listener."""
+
+    def test_preconfigured_webhook_runs_with_its_parameters(self):
+        with Recorder(polls_before_success=2) as rec:
+            conf_dir = tempfile.mkdtemp(prefix="mizzen-hooks-")
+            self.addCleanup(shutil.rmtree, conf_dir, True)
+            conf = os.path.join(conf_dir, "config.json")
+            with open(conf, "w") as f:
+                json.dump({"webhook": {"preconfigured": [{
+                    "type": "notifyBoard", "label": "Notify the board", "enabled": True,
+                    "description": "Tells the deploy board", "method": "POST",
+                    "url": rec.url + "/deploys/${parameterValues.env}",
+                    "customHeaders": {"X-Board-Token": ["${#secret('board')}"]},
+                    "payload": {"tag": "board", "app": "${execution.application}",
+                                "env": "${parameterValues.env}",
+                                "version": "${parameterValues.version}"},
+                    "waitForCompletion": True, "statusUrlResolution": "getMethod",
+                    "statusJsonPath": "$.status", "successStatuses": "SUCCESS",
+                    "parameters": [{"name": "env", "label": "Environment",
+                                    "defaultValue": "test"},
+                                   {"name": "version", "label": "Version"}]}, {
+                    "type": "wait", "label": "takes a built-in type", "url": rec.url}]}}, f)
+            with Server(extra_args=["--config", conf]) as srv:
+                create_app(srv, "hookapp")
+                s, body = srv.request("PUT", "/secrets/board", {"value": "s3cret-token"})
+                self.assertIn(s, (200, 201, 204), body)
+                s, types = srv.request("GET", "/stageTypes")
+                self.assertIn("notifyBoard", [t["type"] for t in types])
+                s, hooks = srv.request("GET", "/webhooks/preconfigured")
+                board = [h for h in hooks if h["type"] == "notifyBoard"][0]
+                self.assertIn("url", board["preconfiguredProperties"])
+
+                # the stage's url loses to the configured one; its parameters win
+                save_pipeline(srv, {"application": "hookapp", "name": "board",
+                                    "parameterConfig": [{"name": "v", "default": "0.1"}],
+                                    "stages": [{"refId": "1", "type": "notifyBoard",
+                                                "name": "Board", "url": "http://example.invalid/",
+                                                "parameterValues": {
+                                                    "env": "prod",
+                                                    "version": "${trigger.parameters.v}"}}]})
+                e = wait_execution(srv, run_pipeline(srv, "hookapp", "board", {
+                    "type": "manual", "parameters": {"v": "1.2"}}), timeout=30)
+                self.assertEqual(e["status"], "SUCCEEDED", e)
+                posts = [r for r in rec.requests if r[0] == "POST"]
+                self.assertEqual(len(posts), 1, rec.requests)
+                method, path, headers, payload = posts[0]
+                self.assertEqual(path, "/deploys/prod")
+                self.assertEqual(headers.get("X-Board-Token"), "s3cret-token")
+                self.assertEqual(payload, {"tag": "board", "app": "hookapp", "env": "prod",
+                                           "version": "1.2"})
+                polls = [r for r in rec.requests if r[0] == "GET"]
+                self.assertEqual([r[1] for r in polls], ["/deploys/prod"] * 3)
+                st = e["stages"][0]
+                self.assertEqual([t["name"] for t in st["tasks"]],
+                                 ["createWebhook", "monitorWebhook"])
+                self.assertEqual(st["context"]["webhook"]["statusCode"], "OK")
+                self.assertNotIn("s3cret-token", json.dumps(e))
+
+                # without parameterValues: the defaults
+                save_pipeline(srv, {"application": "hookapp", "name": "board-default",
+                                    "stages": [{"refId": "1", "type": "notifyBoard",
+                                                "name": "Board"}]})
+                e = wait_execution(srv, run_pipeline(srv, "hookapp", "board-default"),
+                                   timeout=30)
+                self.assertEqual(e["status"], "SUCCEEDED", e)
+                posts = [r for r in rec.requests if r[0] == "POST"]
+                self.assertEqual(posts[-1][1], "/deploys/test")
+                self.assertEqual(posts[-1][3]["env"], "test")
+
+                # the entry that takes a built-in type does not replace it
+                save_pipeline(srv, {"application": "hookapp", "name": "plain-wait",
+                                    "stages": [{"refId": "1", "type": "wait", "name": "w",
+                                                "waitTime": 0}]})
+                e = wait_execution(srv, run_pipeline(srv, "hookapp", "plain-wait"), timeout=30)
+                self.assertEqual(e["status"], "SUCCEEDED", e)
+                self.assertEqual([t["name"] for t in e["stages"][0]["tasks"]], ["wait"])
 
 
 if __name__ == "__main__":

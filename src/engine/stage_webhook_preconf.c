@@ -1,0 +1,95 @@
+/* stage_webhook_preconf.c - preconfigured webhooks (Orca's
+ * PreconfiguredWebhookStage): each enabled entry of the config's
+ * webhook.preconfigured list is a stage type of its own,
+ *
+ *   {"type": "notifyDeploy", "label": "Notify deploy", "enabled": true,
+ *    "url": "https://board.example.com/deploys/${parameterValues.env}",
+ *    "method": "POST", "customHeaders": {"Authorization": ["${#secret('board')}"]},
+ *    "payload": {"app": "${execution.application}"},
+ *    "parameters": [{"name": "env", "label": "Environment", "defaultValue": "test"}]}
+ *
+ * and a stage {"type": "notifyDeploy", "parameterValues": {"env": "prod"}}
+ * runs the webhook stage with the entry's fields over the stage's: what
+ * the operator configured (URL, headers, payload, status polling) wins,
+ * what it left out the stage may set, as in Orca. A parameter the stage
+ * does not give takes its defaultValue; expressions in the configured
+ * fields (${parameterValues.env}) are evaluated before each task runs, and
+ * ${#secret(...)} only inside the call, as for any webhook stage. GET
+ * /webhooks/preconfigured lists the entries for Deck. */
+#include "engine/stage_webhook.h"
+
+#include "engine/engine.h"
+
+#define MAX_PRECONFIGURED 64
+
+const char *const mz_webhook_preconfigured_fields[] = {
+	"url", "customHeaders", "method", "payload", "failFastStatusCodes",
+	"waitForCompletion", "statusUrlResolution", "statusUrlJsonPath", "statusJsonPath",
+	"progressJsonPath", "successStatuses", "canceledStatuses", "terminalStatuses",
+	"signalCancellation", "cancelEndpoint", "cancelMethod", "cancelPayload",
+	"waitBeforeMonitor", "retryStatusCodes", NULL};
+
+static json_t *g_hooks; /* type -> entry; never freed while the engine may plan */
+static mz_stage_def g_defs[MAX_PRECONFIGURED];
+static int g_ndefs;
+
+static mz_code
+preconfigured_plan(mz_plan *p, mz_err *err)
+{
+	json_t *stage = mz_plan_stage(p);
+	const char *type = mz_json_str(stage, "type");
+	json_t *def = json_object_get(g_hooks, type ? type : "");
+	if (!def)
+		return mz_fail(err, MZ_EINVAL, "preconfigured webhook '%s' is not configured", type);
+	json_t *ctx = json_object_get(stage, "context");
+	if (!ctx) {
+		ctx = json_object();
+		json_object_set_new(stage, "context", ctx);
+	}
+	for (int i = 0; mz_webhook_preconfigured_fields[i]; i++) {
+		json_t *v = json_object_get(def, mz_webhook_preconfigured_fields[i]);
+		if (v)
+			json_object_set_new(ctx, mz_webhook_preconfigured_fields[i], json_deep_copy(v));
+	}
+	json_t *values = json_object_get(ctx, "parameterValues");
+	if (!json_is_object(values)) {
+		values = json_object();
+		json_object_set_new(ctx, "parameterValues", values);
+	}
+	size_t i;
+	json_t *param;
+	json_array_foreach(json_object_get(def, "parameters"), i, param) {
+		const char *name = mz_json_str(param, "name");
+		json_t *dflt = json_object_get(param, "defaultValue");
+		if (name && dflt && !json_object_get(values, name))
+			json_object_set(values, name, dflt);
+	}
+	if (!mz_json_str(ctx, "url"))
+		return mz_fail(err, MZ_EINVAL, "preconfigured webhook '%s' has no url", type);
+	return mz__webhook_plan(p, err);
+}
+
+void
+mz_engine_register_preconfigured_webhooks(const json_t *hooks)
+{
+	if (!g_hooks)
+		g_hooks = json_object();
+	size_t i;
+	json_t *h;
+	json_array_foreach(hooks, i, h) {
+		const char *type = mz_json_str(h, "type");
+		if (!type || !mz_json_bool(h, "enabled", true))
+			continue;
+		if (mz_engine_stage_def(type) || g_ndefs == MAX_PRECONFIGURED) {
+			mz_warn("webhook.preconfigured: '%s' is taken by another stage type (or there are "
+			        "more than %d); skipped", type, MAX_PRECONFIGURED);
+			continue;
+		}
+		json_object_set(g_hooks, type, h);
+		g_defs[g_ndefs] = (mz_stage_def){
+			.type = mz_json_str(json_object_get(g_hooks, type), "type"),
+			.plan = preconfigured_plan,
+			.prepare_restart = mz__webhook_prepare_restart};
+		mz_engine_register_stage(&g_defs[g_ndefs++]);
+	}
+}
