@@ -515,8 +515,12 @@ serve(int argc, char **argv)
 				json_array_append(local_accounts, acct);
 		}
 	}
+	self = node_id(o.data);
+	address = mz_asprintf(v6 ? "[%s]:%d" : "%s:%d", o.host, o.port);
+	hosted = host_regions(o.host_regions, local_accounts);
 	mz_cloud_config ccfg = {.data_dir = o.data,
-	                        .accounts = json_array_size(local_accounts) ? local_accounts : NULL};
+	                        .accounts = json_array_size(local_accounts) ? local_accounts : NULL,
+	                        .node_id = self, .host_regions = hosted, .db_url = db_url};
 	if (mz_cloud_start(&ccfg, &cloud, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the cloud: %s\n", err.msg);
 		goto out;
@@ -535,9 +539,6 @@ serve(int argc, char **argv)
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
 	/* last: a preconfigured webhook may not take a built-in stage's type */
 	mz_engine_register_preconfigured_webhooks(setting(settings, "webhook", "preconfigured"));
-	self = node_id(o.data);
-	address = mz_asprintf(v6 ? "[%s]:%d" : "%s:%d", o.host, o.port);
-	hosted = host_regions(o.host_regions, local_accounts);
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base,
 	                         .node_id = self, .address = address, .host_regions = hosted,
 	                         .retention = &retention};

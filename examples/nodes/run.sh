@@ -7,8 +7,8 @@
 # shows it dead within the lease, and it comes back.
 #   examples/nodes/run.sh        (needs build/mizzen and Debian's postgresql)
 # KEEP=1 leaves PostgreSQL and the nodes running (and prints where).
-# (The build, bake and deploy steps of the seed flow are not part of it:
-# cloud operations are not yet routed to the node hosting their region.)
+# (The build and bake steps of the seed flow are not part of it: builds and
+# bakes are not shared across nodes yet, see README "Running several nodes".)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin="$here/../../build/mizzen"

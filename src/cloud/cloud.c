@@ -4,6 +4,7 @@
  * instances, consoles and credentials. Every read is live. */
 #include "cloud/cloud_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,7 +25,26 @@ mz_cloud_start(const mz_cloud_config *cfg, mz_cloud **out, mz_err *err)
 		return rc;
 	}
 	c->accounts = json_is_array(cfg->accounts) ? json_deep_copy(cfg->accounts) : json_array();
+	c->node_id = mz_strdup(cfg->node_id ? cfg->node_id : "local");
+	c->host_regions = json_array();
+	if (cfg->host_regions) {
+		json_array_extend(c->host_regions, (json_t *)cfg->host_regions);
+	} else { /* every configured region */
+		json_t *accts = mz_local_accounts(c->local);
+		size_t i, j;
+		json_t *a, *reg;
+		json_array_foreach(accts, i, a) {
+			json_array_foreach(json_object_get(a, "regions"), j, reg)
+				json_array_append(c->host_regions, json_object_get(reg, "name"));
+		}
+		json_decref(accts);
+	}
 	mz__cloud = c;
+	rc = mz__cloud_nodes_start(c, cfg->db_url, err);
+	if (rc) {
+		mz_cloud_stop(c);
+		return rc;
+	}
 	*out = c;
 	return MZ_OK;
 }
@@ -34,10 +54,13 @@ mz_cloud_stop(mz_cloud *cloud)
 {
 	if (!cloud)
 		return;
+	mz__cloud_nodes_stop(cloud);
 	mz_local_stop(cloud->local);
 	if (mz__cloud == cloud)
 		mz__cloud = NULL;
 	json_decref(cloud->accounts);
+	json_decref(cloud->host_regions);
+	free(cloud->node_id);
 	free(cloud);
 }
 
@@ -137,6 +160,43 @@ mz_cloud_credentials(mz_cloud *cloud, bool expand)
 	return out;
 }
 
+/* ---- the whole cloud --------------------------------------------------------- */
+
+/* The API shows what it can: this node's cloud when the others' cannot be
+ * read (the store is down), and says so in the log. */
+static void
+read_failed(const mz_err *err)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static mz_log_limit lim;
+	long held = 0;
+	pthread_mutex_lock(&mu);
+	bool say = mz_log_allow(&lim, 30000, &held);
+	pthread_mutex_unlock(&mu);
+	if (say)
+		mz_warn("cloud: the other nodes' cloud cannot be read: %s", err->msg);
+}
+
+static json_t *
+all_sgs(const char *app)
+{
+	mz_err err = {0};
+	json_t *all = mz__cloud_sgs(NULL, app, &err);
+	if (err.code)
+		read_failed(&err);
+	return all;
+}
+
+static json_t *
+all_lbs(const char *app)
+{
+	mz_err err = {0};
+	json_t *all = mz__cloud_lbs(NULL, app, &err);
+	if (err.code)
+		read_failed(&err);
+	return all;
+}
+
 /* ---- server groups --------------------------------------------------------- */
 
 static json_t *
@@ -145,7 +205,7 @@ instance_view(const json_t *in)
 	const char *id = mz_json_str(in, "id");
 	const char *name = mz_json_str(in, "name");
 	json_t *health = json_object_get(in, "health");
-	return json_pack("{s:s?, s:s?, s:o, s:s, s:O, s:s}",
+	return json_pack("{s:s?, s:s?, s:o, s:s, s:O, s:s, s:s?}",
 	                 "id", id ? id : name, "name", name ? name : id,
 	                 "health", health ? json_incref(health) : json_array(),
 	                 "healthState", mz_json_str(in, "healthState") ?
@@ -154,7 +214,8 @@ instance_view(const json_t *in)
 	                               json_object_get(in, "launchTime") : json_null(),
 	                 "availabilityZone", mz_json_str(in, "zone") ? mz_json_str(in, "zone") :
 	                                     mz_json_str(in, "availabilityZone") ?
-	                                     mz_json_str(in, "availabilityZone") : "local");
+	                                     mz_json_str(in, "availabilityZone") : "local",
+	                 "node", mz_json_str(in, "node"));
 }
 
 static json_t *
@@ -204,6 +265,7 @@ server_group_view(const json_t *sg)
 	if (json_object_size(tags) > 0)
 		json_object_set(v, "tags", tags);
 	json_object_set_new(v, "providerMetadata", json_null());
+	json_object_set_new(v, "node", get_or(sg, "node", json_null()));
 	json_object_set_new(v, "serverGroupManagers", json_array());
 	free(app);
 	return v;
@@ -231,7 +293,8 @@ server_group_expanded(const json_t *sg)
 json_t *
 mz_cloud_server_groups(mz_cloud *cloud, const char *app, bool expand)
 {
-	json_t *all = mz_local_server_groups(cloud->local, app);
+	(void)cloud;
+	json_t *all = all_sgs(app);
 	json_t *out = json_array();
 	size_t i;
 	json_t *sg;
@@ -246,7 +309,12 @@ json_t *
 mz_cloud_server_group(mz_cloud *cloud, const char *account, const char *region,
                       const char *name)
 {
-	return mz_local_server_group(cloud->local, account, region, name);
+	(void)cloud;
+	mz_err err = {0};
+	json_t *sg = mz__cloud_sg(NULL, account, region, name, &err);
+	if (err.code)
+		read_failed(&err);
+	return sg;
 }
 
 /* ---- clusters ---------------------------------------------------------------- */
@@ -287,7 +355,8 @@ cluster_of(const json_t *sg)
 json_t *
 mz_cloud_clusters(mz_cloud *cloud, const char *app)
 {
-	json_t *all = mz_local_server_groups(cloud->local, app);
+	(void)cloud;
+	json_t *all = all_sgs(app);
 	json_t *out = json_object();
 	size_t i, j;
 	json_t *sg, *e;
@@ -321,7 +390,8 @@ mz_cloud_clusters(mz_cloud *cloud, const char *app)
 json_t *
 mz_cloud_cluster(mz_cloud *cloud, const char *app, const char *account, const char *cluster)
 {
-	json_t *all = mz_local_server_groups(cloud->local, app);
+	(void)cloud;
+	json_t *all = all_sgs(app);
 	json_t *groups = json_array();
 	json_t *lbnames = json_array();
 	size_t i, j, k;
@@ -347,7 +417,7 @@ mz_cloud_cluster(mz_cloud *cloud, const char *app, const char *account, const ch
 		return NULL;
 	}
 	json_t *lbs = json_array();
-	json_t *alllb = mz_local_load_balancers(cloud->local, NULL);
+	json_t *alllb = all_lbs(NULL);
 	json_array_foreach(alllb, i, e) {
 		json_array_foreach(lbnames, j, n) {
 			if (mz_streq(mz_json_str(e, "name"), json_string_value(n)) &&
@@ -380,7 +450,8 @@ cmp_lb(const void *a, const void *b)
 json_t *
 mz_cloud_load_balancers(mz_cloud *cloud, const char *app)
 {
-	json_t *all = mz_local_load_balancers(cloud->local, app);
+	(void)cloud;
+	json_t *all = all_lbs(app);
 	size_t n = json_array_size(all);
 	json_t **v = calloc(n ? n : 1, sizeof(*v));
 	for (size_t i = 0; i < n; i++)
@@ -397,13 +468,19 @@ mz_cloud_load_balancers(mz_cloud *cloud, const char *app)
 json_t *
 mz_cloud_instance(mz_cloud *cloud, const char *account, const char *region, const char *id)
 {
-	return mz_local_instance(cloud->local, account, region, id);
+	(void)cloud;
+	mz_err err = {0};
+	json_t *in = mz__cloud_instance(NULL, account, region, id, &err);
+	if (err.code)
+		read_failed(&err);
+	return in;
 }
 
 json_t *
 mz_cloud_console(mz_cloud *cloud, const char *account, const char *region, const char *id)
 {
-	char *text = mz_local_console(cloud->local, account, region, id, 64 * 1024);
+	(void)cloud;
+	char *text = mz__cloud_console(account, region, id, 64 * 1024);
 	if (!text)
 		return NULL;
 	json_t *out = json_pack("{s:s%}", "output", text, strlen(text));

@@ -23,6 +23,15 @@ typedef struct mz_cloud_config {
 	/* Accounts from the config file (as main.c loads them: a list of
 	 * {name, type, regions:[...]}); NULL: account "local", region "local". */
 	const json_t *accounts;
+	/* This server as a node: its id (the "node" of everything its provider
+	 * runs; NULL: "local"), the regions whose operations it runs (a JSON
+	 * array, borrowed; NULL: every configured one), and the store. When
+	 * the store is shared by several nodes (PostgreSQL), cloud operations
+	 * go through it to a live node hosting their region, and the reads
+	 * answer for every node's regions (see cloud_nodes.c). */
+	const char *node_id;
+	const json_t *host_regions;
+	const char *db_url;
 } mz_cloud_config;
 
 mz_code mz_cloud_start(const mz_cloud_config *cfg, mz_cloud **out, mz_err *err);

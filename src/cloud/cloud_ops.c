@@ -93,13 +93,14 @@ cmp_newest(const void *a, const void *b)
 }
 
 json_t *
-mz__cloud_cluster_groups(const char *account, const char *region, const char *cluster)
+mz__cloud_cluster_groups(mz_store *st, const char *account, const char *region,
+                         const char *cluster, mz_err *err)
 {
 	json_t *out = json_array();
 	if (!mz__cloud || !cluster)
 		return out;
 	char *app = mz__cloud_app_of(cluster);
-	json_t *all = mz_local_server_groups(mz__cloud->local, app);
+	json_t *all = mz__cloud_sgs(st, app, err);
 	free(app);
 	size_t i, n = 0;
 	json_t *sg;
@@ -155,6 +156,15 @@ mz__cloud_submit(mz_task_ctx *c, mz_task_result *r, const char *op, const json_t
 	char *key = suffix ? mz_asprintf("%s:%s", c->idempotency_key ? c->idempotency_key : "",
 	                                 suffix)
 	                   : mz_strdup(c->idempotency_key ? c->idempotency_key : "");
+	if (mz__cloud->shared) { /* several nodes: to one hosting the region */
+		if (!*key) {
+			free(key);
+			key = mz_asprintf("%s:%s", mz_json_str(c->task, "id"), op);
+		}
+		bool ok = mz__cloud_route(c, r, op, desc, key, out_id);
+		free(key);
+		return ok;
+	}
 	mz_code rc = mz_local_submit(mz__cloud->local, op, desc, *key ? key : NULL, out_id, &err);
 	free(key);
 	if (rc) {
@@ -211,11 +221,27 @@ monitor_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *tasks = json_array();
 	json_t *dsg = json_object();
 	bool running = false;
+	char waiting[512] = "";
 	size_t i;
 	json_t *idv;
 	json_array_foreach(ids, i, idv) {
 		const char *id = json_string_value(idv);
-		json_t *t = id && mz__cloud ? mz_local_task(mz__cloud->local, id) : NULL;
+		json_t *t = NULL;
+		if (id && mz__cloud && mz__cloud->shared) {
+			/* routed through the store to the node hosting the region */
+			mz_err err = {0};
+			char why[400];
+			t = mz__cloud_routed_task(c->store, id, why, sizeof(why), &err);
+			if (err.code) {
+				((mz_batch *)c->internal)->err = err;
+				r->status = "TERMINAL"; /* never applied: the batch rolls back */
+				goto out;
+			}
+			if (why[0] && !waiting[0])
+				snprintf(waiting, sizeof(waiting), "%s", why);
+		} else if (id && mz__cloud) {
+			t = mz_local_task(mz__cloud->local, id);
+		}
 		if (!t) {
 			mz_task_result_set(r, "TERMINAL", "cloud task %s not found", id ? id : "(none)");
 			goto out;
@@ -247,8 +273,15 @@ monitor_task(mz_task_ctx *c, mz_task_result *r)
 		json_array_append_new(tasks, t);
 	}
 	json_object_set(mz_task_result_context(r), "kato.tasks", tasks);
+	/* why it cannot progress now, for whoever reads the stage or task */
+	if (waiting[0])
+		json_object_set_new(mz_task_result_context(r), "waitingForHost", json_string(waiting));
+	else if (json_is_string(json_object_get(ctx, "waitingForHost")))
+		json_object_set_new(mz_task_result_context(r), "waitingForHost", json_null());
 	if (running) {
 		r->status = "RUNNING";
+		if (waiting[0])
+			r->backoff_ms = 1000;
 		goto out;
 	}
 	if (json_object_size(dsg) > 0) {
@@ -369,7 +402,7 @@ crash_looping(const json_t *sg, const char *account, const char *region, mz_task
 		         (int)json_integer_value(code));
 	else
 		snprintf(status, sizeof(status), "exited (status unknown)");
-	char *tail = mz_local_console(mz__cloud->local, account, region, id, 800);
+	char *tail = mz__cloud_console(account, region, id, 800);
 	mz_task_result_set(r, "TERMINAL",
 	                   "Every instance of %s:%s keeps crashing: %s %s after %lld ms, %lld times "
 	                   "in a row (restarted %lld times, with a growing delay); last log lines "
@@ -430,7 +463,9 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 		json_t *nv;
 		json_array_foreach(names, i, nv) {
 			const char *name = json_string_value(nv);
-			json_t *sg = mz_local_server_group(mz__cloud->local, account, region, name);
+			json_t *sg = NULL;
+			if (!mz__cloud_read_sg(c, r, account, region, name, &sg))
+				goto out;
 			if (kind == WAIT_DESTROYED) {
 				if (sg) {
 					done = false;

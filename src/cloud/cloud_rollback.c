@@ -66,9 +66,10 @@ validate_rollback_task(mz_task_ctx *c, mz_task_result *r)
 	for (int i = 0; i < 2; i++) {
 		if (i == 1 && mz_json_bool(rc, "disableOnly", false))
 			continue;
-		json_t *sg = names[i] && mz__cloud
-		             ? mz_local_server_group(mz__cloud->local, mz__cloud_account(ctx),
-		                                     mz__cloud_region(ctx), names[i]) : NULL;
+		json_t *sg = NULL;
+		if (names[i] && !mz__cloud_read_sg(c, r, mz__cloud_account(ctx), mz__cloud_region(ctx),
+		                                   names[i], &sg))
+			return;
 		if (!sg) {
 			mz_task_result_set(r, "TERMINAL", "rollbackContext.%s: server group %s not found",
 			                   i ? "restoreServerGroupName" : "rollbackServerGroupName",
@@ -256,7 +257,9 @@ determine_candidates_task(mz_task_ctx *c, mz_task_result *r)
 		const char *region = json_string_value(rv);
 		if (!mz__cloud_location_ok(c, r, acct, region))
 			break;
-		json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
+		json_t *groups = NULL;
+		if (!mz__cloud_read_cluster(c, r, acct, region, cluster, &groups))
+			break;
 		json_t *enabled = json_array();
 		size_t j;
 		json_t *sg;

@@ -135,7 +135,11 @@ determine_source_task(mz_task_ctx *c, mz_task_result *r)
 		return;
 	char *cluster = mz__cloud_cluster_name(ctx);
 	const char *region = mz__cloud_region(ctx);
-	json_t *groups = mz__cloud_cluster_groups(mz__cloud_account(ctx), region, cluster);
+	json_t *groups = NULL;
+	if (!mz__cloud_read_cluster(c, r, mz__cloud_account(ctx), region, cluster, &groups)) {
+		free(cluster);
+		return;
+	}
 	json_t *pick = NULL;
 	size_t i;
 	json_t *sg;
@@ -243,14 +247,14 @@ create_sg_task(mz_task_ctx *c, mz_task_result *r)
 
 /* ---- target resolution ---------------------------------------------------------- */
 
+/* groups: the cluster's server groups, newest first (stolen). */
 static bool
-resolve_target(const json_t *ctx, const char *target, const char **name_out, json_t **hold,
-               char *msg, size_t msgsz)
+resolve_target(const json_t *ctx, json_t *groups, const char *target, const char **name_out,
+               json_t **hold, char *msg, size_t msgsz)
 {
 	char *cluster = mz__cloud_cluster_name(ctx);
 	const char *region = mz__cloud_region(ctx);
 	const char *acct = mz__cloud_account(ctx);
-	json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
 	size_t n = json_array_size(groups);
 	json_t *pick = NULL;
 	char t[64];
@@ -316,7 +320,14 @@ determine_target_task(mz_task_ctx *c, mz_task_result *r)
 			                   "(current_asg_dynamic, ancestor_asg_dynamic, oldest_asg_dynamic)");
 			return;
 		}
-		if (!resolve_target(ctx, target, &name, &hold, msg, sizeof(msg))) {
+		char *cluster = mz__cloud_cluster_name(ctx);
+		json_t *groups = NULL;
+		bool read = mz__cloud_read_cluster(c, r, mz__cloud_account(ctx), region, cluster,
+		                                   &groups);
+		free(cluster);
+		if (!read)
+			return;
+		if (!resolve_target(ctx, groups, target, &name, &hold, msg, sizeof(msg))) {
 			mz_task_result_set(r, "TERMINAL", "%s", msg);
 			return;
 		}
@@ -410,11 +421,12 @@ resize_task(mz_task_ctx *c, mz_task_result *r)
 	json_t *cap = json_object_get(ctx, "capacity");
 	json_t *newcap = NULL;
 	if (action && (mz_strcaseeq(action, "scale_up") || mz_strcaseeq(action, "scale_down"))) {
-		json_t *sg = mz__cloud ? mz_local_server_group(mz__cloud->local,
-		                                               mz__cloud_account(ctx),
-		                                               mz__cloud_region(ctx),
-		                                               mz_json_str(ctx, "serverGroupName"))
-		                       : NULL;
+		json_t *sg = NULL;
+		if (!mz__cloud_read_sg(c, r, mz__cloud_account(ctx), mz__cloud_region(ctx),
+		                       mz_json_str(ctx, "serverGroupName"), &sg)) {
+			json_decref(desc);
+			return;
+		}
 		if (!sg) {
 			json_decref(desc);
 			mz_task_result_set(r, "TERMINAL", "Server group %s not found",
@@ -479,7 +491,11 @@ cluster_task(mz_task_ctx *c, mz_task_result *r, enum cluster_op kind)
 		free(cluster);
 		return;
 	}
-	json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
+	json_t *groups = NULL;
+	if (!mz__cloud_read_cluster(c, r, acct, region, cluster, &groups)) {
+		free(cluster);
+		return;
+	}
 	if (json_array_size(groups) == 0) {
 		/* Orca's AbstractClusterWideClouddriverTask: a cluster that is
 		 * not there fails the stage unless the stage says to go on. */
@@ -598,7 +614,9 @@ find_image_task(mz_task_ctx *c, mz_task_result *r)
 		const char *region = json_string_value(rv);
 		if (!mz__cloud_location_ok(c, r, acct, region))
 			break;
-		json_t *groups = mz__cloud_cluster_groups(acct, region, cluster);
+		json_t *groups = NULL;
+		if (!mz__cloud_read_cluster(c, r, acct, region, cluster, &groups))
+			break;
 		json_t *cands = json_array();
 		size_t j;
 		json_t *sg;

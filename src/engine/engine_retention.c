@@ -101,7 +101,8 @@ stopping(mz_engine *eng)
 	return s;
 }
 
-enum prune_kind { P_EXEC_BEYOND, P_EXEC_OLD, P_EVENTS_OLD, P_HIST_BEYOND, P_HIST_DELETED };
+enum prune_kind { P_EXEC_BEYOND, P_EXEC_OLD, P_EVENTS_OLD, P_HIST_BEYOND, P_HIST_DELETED,
+                  P_CLOUD_OPS_OLD };
 
 /* Runs one kind of pruning to its end in transactions of at most
  * RETENTION_BATCH rows; returns the rows deleted (-1 on a store failure). */
@@ -132,6 +133,9 @@ prune(mz_engine *eng, mz_store *st, enum prune_kind kind, const char *id, int64_
 				break;
 			case P_HIST_DELETED:
 				rc = mz_retention_deleted_history(st, RETENTION_BATCH, &n, &err);
+				break;
+			case P_CLOUD_OPS_OLD:
+				rc = mz_retention_cloud_ops_before(st, param, RETENTION_BATCH, &n, &err);
 				break;
 			}
 			if (rc == MZ_OK)
@@ -182,6 +186,8 @@ prune_store(mz_engine *eng, mz_store *st)
 	execs += n > 0 ? n : 0;
 	n = prune(eng, st, P_EVENTS_OLD, NULL, before);
 	events += n > 0 ? n : 0;
+	if (eng->shared) /* only several nodes route cloud operations through the store */
+		prune(eng, st, P_CLOUD_OPS_OLD, NULL, before);
 	list = NULL;
 	if (mz_retention_crowded_histories(st, r->config_history, &list, &err) == MZ_OK) {
 		json_array_foreach(list, i, id) {

@@ -11,12 +11,18 @@
 /* Urgent writers of this process waiting for (or holding) the write lock. */
 static atomic_int urgent_writers;
 
+bool
+mz_store_url_shared(const char *url)
+{
+	return url && (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0);
+}
+
 mz_code
 mz_store_open(const char *url, mz_store **out, mz_err *err)
 {
 	if (!url || !*url)
 		return mz_fail(err, MZ_EINVAL, "empty database URL");
-	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+	if (mz_store_url_shared(url))
 		return mz_store__pg_open(url, out, err);
 	if (strncmp(url, "sqlite://", 9) == 0)
 		url += 9;

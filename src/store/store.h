@@ -87,6 +87,9 @@ mz_code mz_retention_executions_before(mz_store *st, int64_t before_ms, int batc
                                        mz_err *err);
 mz_code mz_retention_events_before(mz_store *st, int64_t before_ms, int batch, int *n,
                                    mz_err *err);
+/* Finished cloud operations (several nodes) last changed before before_ms. */
+mz_code mz_retention_cloud_ops_before(mz_store *st, int64_t before_ms, int batch, int *n,
+                                      mz_err *err);
 mz_code mz_retention_history_beyond(mz_store *st, const char *pipeline_id, int keep, int batch,
                                     int *n, mz_err *err);
 /* History rows of pipelines that no longer exist. */
@@ -304,6 +307,8 @@ mz_code mz_app_notifications_put(mz_store *st, const char *app, const json_t *pr
  * (PostgreSQL): what a single SQLite writer gets for free then needs the
  * locks, leases and notifications below. */
 bool mz_store_shared(const mz_store *st);
+/* The same for the store a URL names, without opening it. */
+bool mz_store_url_shared(const char *url);
 /* The node this connection works for: the messages it claims record it,
  * so others can take them back if it dies. */
 void mz_store_set_node(mz_store *st, const char *node_id);
@@ -330,5 +335,49 @@ mz_code mz_store_notify(mz_store *st, const char *channel, const char *payload, 
  * NULL when none came. MZ_EINVAL on SQLite. */
 mz_code mz_store_listen(mz_store *st, const char *channel, mz_err *err);
 mz_code mz_store_wait_notification(mz_store *st, int timeout_ms, char **payload, mz_err *err);
+
+/* ---- the cloud across nodes (src/cloud, several nodes on PostgreSQL) --
+ *
+ * A cloud operation for a region is a row of cloud_ops that a live node
+ * hosting the region claims and runs; it writes the provider's task back
+ * into the row. Each node publishes the server groups and load balancers
+ * it runs into cloud_state, so any node can answer for every region. */
+
+/* Queues an operation: id (new), the client request id (the engine's
+ * idempotency key: a request id seen before queues nothing and returns
+ * the first operation's id), its region, the node it must run on (NULL:
+ * any live node hosting the region), its name and description. The
+ * operation's id goes to out_id. */
+mz_code mz_cloudop_add(mz_store *st, const char *id, const char *request_id,
+                        const char *region, const char *node, const char *op,
+                        const json_t *description, int64_t now, char out_id[40],
+                        mz_err *err);
+/* {"id", "requestId", "region", "node" (or null), "op", "description",
+ * "state" ("queued", "running", "done"), "claimedBy" (or null), "task" (the
+ * provider's task as last written back, or null), "createdAt",
+ * "updatedAt"}; MZ_ENOTFOUND. */
+mz_code mz_cloudop_get(mz_store *st, const char *id, json_t **op, mz_err *err);
+/* The oldest queued operations: [{"id", "region", "node"}]. */
+mz_code mz_cloudop_queued(mz_store *st, int limit, json_t **ops, mz_err *err);
+/* Claims a queued operation for node: *claimed is false when another node
+ * was first (or it is no longer queued). */
+mz_code mz_cloudop_claim(mz_store *st, const char *id, const char *node, int64_t now,
+                          bool *claimed, mz_err *err);
+/* The operations node claimed and has not finished (as mz_cloudop_get). */
+mz_code mz_cloudop_running(mz_store *st, const char *node, json_t **ops, mz_err *err);
+/* Writes the provider's task back (only node's claim); done finishes it. */
+mz_code mz_cloudop_update(mz_store *st, const char *id, const char *node, const json_t *task,
+                           bool done, int64_t now, mz_err *err);
+/* Publishes (body non-NULL) or withdraws (body NULL) one item of node's
+ * cloud: kind "sg" (key account/region/name) or "lb"; app is the Frigga
+ * application it belongs to. */
+mz_code mz_cloudstate_put(mz_store *st, const char *node, const char *kind, const char *key,
+                           const char *app, const char *body, int64_t now, mz_err *err);
+/* Withdraws everything node published (a node starting afresh). */
+mz_code mz_cloudstate_clear(mz_store *st, const char *node, mz_err *err);
+/* The items of kind (of application app, NULL: all) that nodes other than
+ * except_node published: [{"node", "key", "body"}], body parsed. */
+mz_code mz_cloudstate_list(mz_store *st, const char *kind, const char *app,
+                            const char *except_node, json_t **items, mz_err *err);
 
 #endif

@@ -88,6 +88,15 @@ static const char *const migrations[] = {
 	"  username TEXT, application TEXT, body TEXT NOT NULL);"
 	"CREATE INDEX audit_app ON audit(application, seq);"
 	"CREATE INDEX audit_user ON audit(username, seq);",
+	"CREATE TABLE cloud_ops(id TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE,"
+	"  region TEXT NOT NULL, node TEXT, op TEXT NOT NULL, body TEXT NOT NULL,"
+	"  state TEXT NOT NULL, claimed_by TEXT, task TEXT, created_at BIGINT NOT NULL,"
+	"  updated_at BIGINT NOT NULL);"
+	"CREATE INDEX cloud_ops_state ON cloud_ops(state, created_at);"
+	"CREATE TABLE cloud_state(node TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+	"  app TEXT, body TEXT NOT NULL, updated_at BIGINT NOT NULL,"
+	"  PRIMARY KEY(node, kind, key));"
+	"CREATE INDEX cloud_state_app ON cloud_state(kind, app);",
 };
 
 typedef struct pg_param {
@@ -471,8 +480,16 @@ static mz_code
 migrate(pg_store *s, mz_err *err)
 {
 	int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	if (pg_exec(&s->base, "CREATE TABLE IF NOT EXISTS mz_schema(version INTEGER NOT NULL)", err))
+	/* under the lock too: two connections creating the table at once
+	 * collide on its row type even with IF NOT EXISTS */
+	if (pg_begin(&s->base, err))
 		return MZ_EIO;
+	if (pg_exec(&s->base, "SELECT pg_advisory_xact_lock(7274917)", err) ||
+	    pg_exec(&s->base, "CREATE TABLE IF NOT EXISTS mz_schema(version INTEGER NOT NULL)", err) ||
+	    pg_exec(&s->base, "COMMIT", err)) {
+		pg_exec(&s->base, "ROLLBACK", NULL);
+		return MZ_EIO;
+	}
 	for (;;) {
 		if (pg_begin(&s->base, err))
 			return MZ_EIO;

@@ -65,6 +65,15 @@ mz_retention_events_before(mz_store *st, int64_t before_ms, int batch, int *n, m
 }
 
 mz_code
+mz_retention_cloud_ops_before(mz_store *st, int64_t before_ms, int batch, int *n, mz_err *err)
+{
+	return delete_once(st,
+	                   "DELETE FROM cloud_ops WHERE id IN (SELECT id FROM cloud_ops "
+	                   "WHERE state = 'done' AND updated_at < ?1 LIMIT ?2)",
+	                   NULL, before_ms, batch, n, err, "prune finished cloud operations");
+}
+
+mz_code
 mz_retention_history_beyond(mz_store *st, const char *pipeline_id, int keep, int batch,
                             int *n, mz_err *err)
 {

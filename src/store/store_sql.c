@@ -2,6 +2,9 @@
 #include "store/store_sql.h"
 
 
+#define COP_COLS "id, request_id, region, node, op, body, state, claimed_by, task, " \
+                 "created_at, updated_at"
+
 const char *const mz_store__sql[Q_COUNT] = {
 	[Q_APP_GET] = "SELECT body FROM applications WHERE name = ?1",
 	[Q_APP_PUT] = "INSERT INTO applications(name, body, updated_at) VALUES(?1, ?2, ?3) "
@@ -116,6 +119,28 @@ const char *const mz_store__sql[Q_COUNT] = {
 	 * only bind their parameters); PostgreSQL's driver has its own. */
 	[Q_LOCK] = "SELECT ?1",
 	[Q_NOTIFY] = "SELECT ?1, ?2",
+	/* Cloud operations routed to the node hosting their region, and the
+	 * cloud state each node publishes (store_cloud.c). */
+	[Q_COP_ADD] = "INSERT INTO cloud_ops(id, request_id, region, node, op, body, state, "
+	              "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7) "
+	              "ON CONFLICT(request_id) DO NOTHING",
+	[Q_COP_BY_REQUEST] = "SELECT id FROM cloud_ops WHERE request_id = ?1",
+	[Q_COP_GET] = "SELECT " COP_COLS " FROM cloud_ops WHERE id = ?1",
+	[Q_COP_QUEUED] = "SELECT id, region, node FROM cloud_ops WHERE state = 'queued' "
+	                 "ORDER BY created_at, id LIMIT ?1",
+	[Q_COP_CLAIM] = "UPDATE cloud_ops SET state = 'running', claimed_by = ?2, updated_at = ?3 "
+	                "WHERE id = ?1 AND state = 'queued'",
+	[Q_COP_RUNNING] = "SELECT " COP_COLS " FROM cloud_ops WHERE state = 'running' AND "
+	                  "claimed_by = ?1 ORDER BY created_at, id",
+	[Q_COP_UPDATE] = "UPDATE cloud_ops SET task = ?3, state = CASE WHEN ?4 = 1 THEN 'done' "
+	                 "ELSE state END, updated_at = ?5 WHERE id = ?1 AND claimed_by = ?2",
+	[Q_CST_PUT] = "INSERT INTO cloud_state(node, kind, key, app, body, updated_at) "
+	              "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(node, kind, key) DO UPDATE SET "
+	              "app = excluded.app, body = excluded.body, updated_at = excluded.updated_at",
+	[Q_CST_DEL] = "DELETE FROM cloud_state WHERE node = ?1 AND kind = ?2 AND key = ?3",
+	[Q_CST_CLEAR] = "DELETE FROM cloud_state WHERE node = ?1",
+	[Q_CST_LIST] = "SELECT node, key, body FROM cloud_state WHERE kind = ?1 AND "
+	               "(CAST(?2 AS TEXT) IS NULL OR app = ?2) AND node <> ?3 ORDER BY key, node",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",

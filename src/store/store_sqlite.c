@@ -74,6 +74,19 @@ static const char *const migrations[] = {
 	"  username TEXT, application TEXT, body TEXT NOT NULL);"
 	"CREATE INDEX audit_app ON audit(application, seq);"
 	"CREATE INDEX audit_user ON audit(username, seq);",
+	/* 6: cloud operations routed to a node hosting their region, and the
+	 * cloud state every node publishes (only several nodes on PostgreSQL
+	 * use them; the tables exist everywhere, so the operations are tested
+	 * on both back-ends) */
+	"CREATE TABLE cloud_ops(id TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE,"
+	"  region TEXT NOT NULL, node TEXT, op TEXT NOT NULL, body TEXT NOT NULL,"
+	"  state TEXT NOT NULL, claimed_by TEXT, task TEXT, created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX cloud_ops_state ON cloud_ops(state, created_at);"
+	"CREATE TABLE cloud_state(node TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+	"  app TEXT, body TEXT NOT NULL, updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY(node, kind, key));"
+	"CREATE INDEX cloud_state_app ON cloud_state(kind, app);",
 };
 
 /* SQLite has one writer at a time. Writers of this process queue on this

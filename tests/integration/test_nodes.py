@@ -9,7 +9,12 @@ through all three nodes finish SUCCEEDED exactly once while node 1 is
 killed mid-way and restarted, each execution's webhook called once (one
 idempotency key); a git commit polled by all three nodes starts exactly one
 execution; a change made through node 1 reaches an event-stream subscriber
-on node 3 within a second."""
+on node 3 within a second; a deploy to east and west in parallel started
+on node 3 runs east's instances under node 1 and west's under node 2, each
+serving through its own node's HAProxy, and node 3's read API shows both
+regions with the node of every instance and load balancer; with node 2
+killed, a deploy to west says it waits for a node hosting west and
+completes once node 2 is back."""
 import json
 import os
 import tempfile
@@ -17,8 +22,9 @@ import threading
 import time
 import unittest
 
+from cloud_util import cluster_spec, get, kill_cloud, run_task
 from mizzen_flow import create_app, get_execution, save_pipeline, Recorder
-from mizzen_harness import Server, wait_until
+from mizzen_harness import Server, free_port, wait_until
 from pg_harness import Postgres
 from trigger_helpers import GitRepo
 
@@ -56,6 +62,8 @@ class ThreeNodes(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         for n in cls.nodes:
+            n.stop()
+            kill_cloud(n.data_dir)  # instances and HAProxy outlive a node
             n.close()
         cls.nodes = []
         if cls.pg:
@@ -247,6 +255,159 @@ class ThreeNodes(unittest.TestCase):
         at = wait_until(canceled_seen, timeout=5, interval=0.02,
                         message="node 3's subscriber to see the cancel made on node 1")
         self.assertLess(at - sent, 1.0, "the change reached node 3 within 1 s")
+
+
+    # -- regions on nodes -------------------------------------------------------
+
+    def node_ids(self):
+        listed = self.node_list(self.nodes[2])
+        return [listed[self.address(n)]["id"] for n in self.nodes]
+
+    def served(self, port):
+        """The versions answering through a load balancer (a few requests)."""
+        seen = set()
+        for _ in range(6):
+            status, body = get("http://127.0.0.1:%d/" % port)
+            self.assertEqual(status, 200)
+            seen.add(body.split()[0])
+        return seen
+
+    def deploy(self, via, name, clusters, timeout=120):
+        save_pipeline(via, {"application": GEO, "name": name, "stages": [
+            {"refId": "1", "type": "deploy", "name": "Deploy", "clusters": clusters}]})
+        s, b = via.request("POST", "/pipelines/%s/%s" % (GEO, name), {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        return b["ref"].split("/")[-1]
+
+    def finished(self, via, exec_id, timeout=120):
+        def done():
+            e = get_execution(via, exec_id)
+            return e if e["status"] not in ("RUNNING", "NOT_STARTED") else None
+        e = wait_until(done, timeout=timeout, interval=0.3, message="execution %s" % exec_id)
+        bad = [(st["name"], st["status"], st["context"].get("exception"))
+               for st in e["stages"] if st["status"] != "SUCCEEDED"]
+        self.assertEqual(e["status"], "SUCCEEDED", bad)
+        return e
+
+    def test_5_regions_run_on_their_nodes(self):
+        n1, n2, n3 = self.nodes
+        id1, id2, id3 = self.node_ids()
+        ThreeNodes.lb_ports = {"east": free_port(), "west": free_port()}
+        create_app(n3, GEO)
+        # a load balancer per region, through node 3, which hosts neither
+        for region, port in self.lb_ports.items():
+            t = run_task(n3, GEO, [{
+                "type": "upsertLoadBalancer", "cloudProvider": "local", "credentials": "local",
+                "region": region, "name": "%s-%s" % (GEO, region),
+                "listeners": [{"externalPort": port, "externalProtocol": "HTTP"}],
+                "healthCheck": {"path": "/health"}}], timeout=60)
+            self.assertEqual(t["status"], "SUCCEEDED", t)
+
+        exec_id = self.deploy(n3, "spread", [
+            cluster_spec(GEO, "v1", "highlander", "%s-%s" % (GEO, region), capacity=2,
+                         region=region) for region in ("east", "west")])
+        e = self.finished(n3, exec_id)
+        deploys = [st for st in e["stages"] if st["type"] == "createServerGroup"]
+        self.assertEqual(sorted(st["context"]["region"] for st in deploys), ["east", "west"])
+
+        # each region's instances run under its node and serve through its HAProxy
+        self.assertEqual(self.served(self.lb_ports["east"]), {"v1"})
+        self.assertEqual(self.served(self.lb_ports["west"]), {"v1"})
+        def all_up():  # node 1 and 2 publish their instances' health within ~0.1 s
+            s, groups = n3.request("GET", "/applications/%s/serverGroups" % GEO)
+            self.assertEqual(s, 200, groups)
+            return groups if all(g["instanceCounts"]["up"] == 2 for g in groups) else None
+        by_region = {g["region"]: g for g in wait_until(all_up, timeout=3)}
+        self.assertEqual(sorted(by_region), ["east", "west"])
+        for region, node, owner in (("east", id1, n1), ("west", id2, n2)):
+            g = by_region[region]
+            self.assertEqual(g["node"], node)
+            self.assertEqual(g["instanceCounts"]["up"], 2, g)
+            self.assertEqual({i["node"] for i in g["instances"]}, {node})
+            for inst in g["instances"]:
+                # the process is the hosting node's: its home is in that
+                # node's data directory (the owner answers with it)
+                s, full = owner.request("GET", "/instances/local/%s/%s" % (region, inst["id"]))
+                self.assertEqual(s, 200, full)
+                self.assertTrue(full["workdir"].startswith(owner.data_dir + "/"), full)
+                s, seen = n3.request("GET", "/instances/local/%s/%s" % (region, inst["id"]))
+                self.assertEqual((s, seen["node"], seen["healthState"]), (200, node, "Up"))
+        for via in self.nodes:  # every node answers for both regions
+            s, lbs = via.request("GET", "/applications/%s/loadBalancers" % GEO)
+            self.assertEqual(s, 200, lbs)
+            self.assertEqual({(lb["name"], lb["region"], lb["node"]) for lb in lbs},
+                             {("%s-east" % GEO, "east", id1), ("%s-west" % GEO, "west", id2)})
+            s, cl = via.request("GET", "/applications/%s/clusters" % GEO)
+            self.assertEqual(cl, {"local": ["%s-web" % GEO]})
+        s, cluster = n3.request("GET", "/applications/%s/clusters/local/%s-web" % (GEO, GEO))
+        self.assertEqual(s, 200, cluster)
+        self.assertEqual(sorted((g["region"], g["node"]) for g in cluster[0]["serverGroups"]),
+                         [("east", id1), ("west", id2)])
+        # node 3 hosts nothing and ran nothing: no instance, no HAProxy
+        s, mine = n1.request("GET", "/serverGroups/local/west/" + by_region["west"]["name"])
+        self.assertEqual((s, mine["node"]), (200, id2))
+        self.assertFalse(os.path.exists(os.path.join(n3.data_dir, "cloud", "haproxy",
+                                                     "haproxy.pid")))
+
+    def test_6_a_region_without_a_live_node_waits(self):
+        n1, n2, n3 = self.nodes
+        id1, id2, id3 = self.node_ids()
+        if not getattr(self, "lb_ports", None):
+            self.skipTest("needs the load balancers of test_5")
+        n2.kill9()  # its instances and HAProxy keep running
+        wait_until(lambda: not self.node_list(n3)[self.address(n2)]["alive"],
+                   timeout=LEASE_S + 2, interval=0.2, message="node 2 shown dead")
+        try:
+            exec_id = self.deploy(n3, "west-v2", [cluster_spec(
+                GEO, "v2", "highlander", "%s-west" % GEO, capacity=2, region="west")])
+
+            def waiting():
+                e = get_execution(n3, exec_id)
+                return next((st["context"]["waitingForHost"] for st in e["stages"]
+                             if st["context"].get("waitingForHost")), None)
+            why = wait_until(waiting, timeout=20, interval=0.2,
+                             message="the deploy to say it waits for a node hosting west")
+            self.assertIn("west", why)
+            self.assertIn("not alive", why)
+            # an orchestration (Deck's "task") for west says so in its task JSON
+            s, b = n3.request("POST", "/applications/%s/tasks" % GEO, {
+                "application": GEO, "description": "west's load balancer again", "job": [{
+                    "type": "upsertLoadBalancer", "cloudProvider": "local",
+                    "credentials": "local", "region": "west", "name": "%s-west" % GEO,
+                    "listeners": [{"externalPort": self.lb_ports["west"],
+                                   "externalProtocol": "HTTP"}],
+                    "healthCheck": {"path": "/health"}}]})
+            self.assertEqual(s, 200, b)
+            task_id = b["ref"].split("/")[-1]
+
+            def task_waiting():
+                s, t = n3.request("GET", "/tasks/" + task_id)
+                return next((v["value"] for v in t.get("variables", [])
+                             if v["key"] == "waitingForHost" and v["value"]), None)
+            self.assertIn("west", wait_until(task_waiting, timeout=20, interval=0.2,
+                                             message="the task to say it waits for west"))
+            time.sleep(2)
+            e = get_execution(n1, exec_id)
+            self.assertEqual(e["status"], "RUNNING")
+            # west keeps serving v1 and is still listed, as node 2 last published it
+            self.assertEqual(self.served(self.lb_ports["west"]), {"v1"})
+            s, groups = n3.request("GET", "/applications/%s/serverGroups" % GEO)
+            self.assertIn(("west", id2), {(g["region"], g["node"]) for g in groups})
+        finally:
+            n2.start()
+        e = self.finished(n3, exec_id)
+        s, t = wait_until(lambda: (lambda r: r if r[1].get("status") == "SUCCEEDED" else None)(
+            n3.request("GET", "/tasks/" + task_id)), timeout=30, message="the task to finish")
+        self.assertEqual(self.served(self.lb_ports["west"]), {"v2"})
+        self.assertEqual(self.served(self.lb_ports["east"]), {"v1"})
+        create = next(st for st in e["stages"] if st["type"] == "createServerGroup")
+        self.assertIsNone(create["context"].get("waitingForHost"))
+        s, groups = n3.request("GET", "/applications/%s/serverGroups" % GEO)
+        west = [g for g in groups if g["region"] == "west"]
+        self.assertEqual([(g["node"], g["instanceCounts"]["up"]) for g in west], [(id2, 2)])
+
+
+GEO = "geo"
 
 
 if __name__ == "__main__":

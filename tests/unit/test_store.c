@@ -571,6 +571,110 @@ test_claims_skip_locked(void **state)
 	json_decref(m2);
 }
 
+/* The cloud of several nodes: an operation queued once per request id,
+ * claimed by one node only, its task written back by its claimer only;
+ * the state each node publishes, listed for the others. */
+static void
+test_cloud_ops_and_state(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	char id[40], again[40];
+	json_t *desc = J("{\"region\": \"west\", \"serverGroupName\": \"a-v001\"}");
+	assert_int_equal(mz_cloudop_add(st, "op1", "req1", "west", NULL, "disableServerGroup", desc,
+	                                100, id, &err), MZ_OK);
+	assert_string_equal(id, "op1");
+	/* replayed under the same request id: the first operation, nothing new */
+	assert_int_equal(mz_cloudop_add(st, "op2", "req1", "west", NULL, "disableServerGroup", desc,
+	                                200, again, &err), MZ_OK);
+	assert_string_equal(again, "op1");
+	assert_int_equal(mz_cloudop_add(st, "op3", "req3", "east", "n1", "resizeServerGroup", desc,
+	                                300, id, &err), MZ_OK);
+	json_t *q = NULL;
+	assert_int_equal(mz_cloudop_queued(st, 10, &q, &err), MZ_OK);
+	assert_int_equal(json_array_size(q), 2);
+	assert_string_equal(mz_json_str(json_array_get(q, 0), "id"), "op1");
+	assert_true(json_is_null(json_object_get(json_array_get(q, 0), "node")));
+	assert_string_equal(mz_json_str(json_array_get(q, 1), "node"), "n1");
+	json_decref(q);
+
+	bool claimed = false;
+	assert_int_equal(mz_cloudop_claim(st, "op1", "n2", 400, &claimed, &err), MZ_OK);
+	assert_true(claimed);
+	assert_int_equal(mz_cloudop_claim(st, "op1", "n9", 401, &claimed, &err), MZ_OK);
+	assert_false(claimed); /* one claimer */
+	json_t *op = NULL;
+	assert_int_equal(mz_cloudop_get(st, "op1", &op, &err), MZ_OK);
+	assert_string_equal(mz_json_str(op, "state"), "running");
+	assert_string_equal(mz_json_str(op, "claimedBy"), "n2");
+	assert_string_equal(mz_json_str(op, "region"), "west");
+	assert_string_equal(mz_json_str(json_object_get(op, "description"), "serverGroupName"),
+	                    "a-v001");
+	assert_true(json_is_null(json_object_get(op, "task")));
+	json_decref(op);
+	assert_int_equal(mz_cloudop_get(st, "nope", &op, &err), MZ_ENOTFOUND);
+
+	json_t *task = J("{\"id\": \"op1\", \"status\": {\"completed\": false}}");
+	assert_int_equal(mz_cloudop_update(st, "op1", "n9", task, true, 500, &err), MZ_OK);
+	assert_int_equal(mz_cloudop_get(st, "op1", &op, &err), MZ_OK);
+	assert_true(json_is_null(json_object_get(op, "task"))); /* not n9's claim */
+	json_decref(op);
+	assert_int_equal(mz_cloudop_update(st, "op1", "n2", task, false, 500, &err), MZ_OK);
+	json_t *mine = NULL;
+	assert_int_equal(mz_cloudop_running(st, "n2", &mine, &err), MZ_OK);
+	assert_int_equal(json_array_size(mine), 1);
+	assert_false(json_is_true(json_object_get(
+		json_object_get(json_object_get(json_array_get(mine, 0), "task"), "status"),
+		"completed")));
+	json_decref(mine);
+	assert_int_equal(mz_cloudop_update(st, "op1", "n2", task, true, 600, &err), MZ_OK);
+	assert_int_equal(mz_cloudop_running(st, "n2", &mine, &err), MZ_OK);
+	assert_int_equal(json_array_size(mine), 0);
+	json_decref(mine);
+	assert_int_equal(mz_cloudop_get(st, "op1", &op, &err), MZ_OK);
+	assert_string_equal(mz_json_str(op, "state"), "done");
+	assert_int_equal(mz_json_int(op, "updatedAt", 0), 600);
+	json_decref(op);
+	json_decref(task);
+	json_decref(desc);
+	int pruned = 0; /* retention: finished ones only */
+	assert_int_equal(mz_retention_cloud_ops_before(st, 700, 100, &pruned, &err), MZ_OK);
+	assert_int_equal(pruned, 1);
+	assert_int_equal(mz_cloudop_get(st, "op1", &op, &err), MZ_ENOTFOUND);
+	assert_int_equal(mz_cloudop_get(st, "op3", &op, &err), MZ_OK);
+	json_decref(op);
+
+	json_t *items = NULL;
+	assert_int_equal(mz_cloudstate_put(st, "n1", "sg", "local/east/a-v001", "a",
+	                                   "{\"name\": \"a-v001\"}", 1, &err), MZ_OK);
+	assert_int_equal(mz_cloudstate_put(st, "n1", "sg", "local/east/a-v001", "a",
+	                                   "{\"name\": \"a-v001\", \"x\": 2}", 2, &err), MZ_OK);
+	assert_int_equal(mz_cloudstate_put(st, "n2", "sg", "local/west/b-v000", "b",
+	                                   "{\"name\": \"b-v000\"}", 1, &err), MZ_OK);
+	assert_int_equal(mz_cloudstate_put(st, "n2", "lb", "local/west/b-lb", "b",
+	                                   "{\"name\": \"b-lb\"}", 1, &err), MZ_OK);
+	assert_int_equal(mz_cloudstate_list(st, "sg", NULL, "n3", &items, &err), MZ_OK);
+	assert_int_equal(json_array_size(items), 2);
+	assert_string_equal(mz_json_str(json_array_get(items, 0), "node"), "n1");
+	assert_int_equal(mz_json_int(json_object_get(json_array_get(items, 0), "body"), "x", 0), 2);
+	json_decref(items);
+	assert_int_equal(mz_cloudstate_list(st, "sg", "b", "n3", &items, &err), MZ_OK);
+	assert_int_equal(json_array_size(items), 1);
+	json_decref(items);
+	assert_int_equal(mz_cloudstate_list(st, "sg", NULL, "n1", &items, &err), MZ_OK);
+	assert_int_equal(json_array_size(items), 1); /* a node's own are left out */
+	json_decref(items);
+	assert_int_equal(mz_cloudstate_put(st, "n2", "sg", "local/west/b-v000", NULL, NULL, 3, &err),
+	                 MZ_OK);
+	assert_int_equal(mz_cloudstate_list(st, "sg", "b", "n3", &items, &err), MZ_OK);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	assert_int_equal(mz_cloudstate_clear(st, "n2", &err), MZ_OK);
+	assert_int_equal(mz_cloudstate_list(st, "lb", NULL, "n3", &items, &err), MZ_OK);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+}
+
 int
 main(void)
 {
@@ -586,6 +690,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nodes, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_notifications, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_claims_skip_locked, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_cloud_ops_and_state, open_store, close_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
