@@ -1,7 +1,9 @@
 /* api_audit.c - the audit trail: every state-changing request and every
  * request refused with 401 or 403 is stored (the store's audit table, in
  * its own transaction, after the handler: what it records is what the
- * caller was answered), and GET /audit reads it back, newest first. */
+ * caller was answered; an accepted trigger's row is written by the
+ * committer in the transaction that stores its execution, api_launch.c),
+ * and GET /audit reads it back, newest first. */
 #include "api/api_int.h"
 
 #include <arpa/inet.h>
@@ -27,27 +29,34 @@ client_address(api_req *r, char *out, size_t outsz)
 		          (socklen_t)outsz);
 }
 
-void
-api_audit(api_req *r)
+json_t *
+api_audit_entry(api_req *r)
 {
 	bool read = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ||
 	            strcmp(r->method, "OPTIONS") == 0;
-	if (read && r->status != 401 && r->status != 403)
-		return;
-	mz_store *st = r->st ? r->st : api_store(r);
-	if (!st)
-		return;
+	if (r->audited || (read && r->status != 401 && r->status != 403))
+		return NULL;
 	char addr[INET6_ADDRSTRLEN];
 	client_address(r, addr, sizeof(addr));
-	json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:i}", "time",
-	                      (json_int_t)mz_now_ms(), "user", r->id.user[0] ? r->id.user : "anonymous",
-	                      "address", addr, "method", r->method, "path", r->path,
-	                      "application", r->audit_app[0] ? r->audit_app : NULL,
-	                      "status", r->status);
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:i}", "time", (json_int_t)mz_now_ms(),
+	                 "user", r->id.user[0] ? r->id.user : "anonymous", "address", addr,
+	                 "method", r->method, "path", r->path, "application",
+	                 r->audit_app[0] ? r->audit_app : NULL, "status", r->status);
+}
+
+void
+api_audit(api_req *r)
+{
+	json_t *e = api_audit_entry(r);
+	if (!e)
+		return;
+	mz_store *st = r->st ? r->st : api_store(r);
 	mz_err err = {0};
-	mz_store_rollback(st); /* a handler's unfinished transaction is not ours */
-	if (e && mz_audit_add(st, e, &err) != MZ_OK)
-		mz_error("audit: cannot record %s %s: %s", r->method, r->path, err.msg);
+	if (st) {
+		mz_store_rollback(st); /* a handler's unfinished transaction is not ours */
+		if (mz_audit_add(st, e, &err) != MZ_OK)
+			mz_error("audit: cannot record %s %s: %s", r->method, r->path, err.msg);
+	}
 	json_decref(e);
 }
 

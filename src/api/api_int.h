@@ -85,6 +85,8 @@ typedef struct api_req {
 	char audit_app[128];     /* the application the request touched */
 	bool deferred;           /* the connection is suspended; the answer comes
 	                          * later (api_launch_defer) */
+	bool audited;            /* its audit row is written elsewhere (a
+	                          * deferred trigger's, by the committer) */
 	void *conn_ctx;          /* the server's per-connection state */
 	char **query_vals;       /* decoded query values to free */
 	int nquery_vals;
@@ -196,8 +198,10 @@ bool api_check_run_as(api_req *r, const json_t *cfg);
  * one (existing: the stored config, or NULL). */
 void api_keep_trigger_secrets(json_t *cfg, const json_t *existing);
 /* Records the request in the audit trail when it changed state or was
- * refused with 401/403 (api_audit.c). */
+ * refused with 401/403 (api_audit.c). api_audit_entry is the row it
+ * would write (NULL: none, or already taken care of: r->audited). */
 void api_audit(api_req *r);
+json_t *api_audit_entry(api_req *r);
 /* Replaces every trigger "secret" in a JSON reply with "********". */
 void api_mask_reply(api_req *r);
 

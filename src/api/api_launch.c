@@ -16,6 +16,11 @@
  * engine batch in progress ends at its next message and lets it in.
  * If a group's transaction fails, its triggers are committed one by one,
  * so one bad row cannot fail the others.
+ *
+ * Each trigger's audit row goes in the same transaction as its execution,
+ * so it records the answer the caller gets, and the HTTP thread that
+ * accepted the trigger writes nothing (a write there waits for the write
+ * lock, and every request on that thread waits with it).
  */
 #include "api/api_int.h"
 
@@ -30,6 +35,7 @@ typedef struct launch_job {
 	struct MHD_Connection *conn;
 	void *conn_ctx;
 	mz_launch *launch;
+	json_t *audit; /* the audit row, status 202 until said otherwise */
 	bool v2;
 	char event_id[37];
 	char *path; /* for error bodies */
@@ -65,6 +71,29 @@ answer(launch_job *j, mz_code rc, const mz_err *err)
 	api_resume_with(j->conn, j->conn_ctx, status, body);
 }
 
+/* A trigger's execution and its audit row. */
+static mz_code
+store_job(mz_store *st, launch_job *j, mz_err *err)
+{
+	mz_code rc = mz_engine_launch_store(st, j->launch, err);
+	if (rc == MZ_OK && j->audit)
+		rc = mz_audit_add(st, j->audit, err);
+	return rc;
+}
+
+/* The audit row of a trigger that was not started, with the status it was
+ * answered (in a transaction of its own: nothing else is written). */
+static void
+audit_refused(mz_store *st, launch_job *j, mz_code rc)
+{
+	if (!j->audit || !st)
+		return;
+	json_object_set_new(j->audit, "status", json_integer(api_status_of(rc)));
+	mz_err err = {0};
+	if (mz_audit_add(st, j->audit, &err) != MZ_OK)
+		mz_error("audit: cannot record POST %s: %s", j->path, err.msg);
+}
+
 /* Writes the group in one transaction; on failure, each job alone. */
 static void
 commit_group(mz_api *api, mz_store *st, launch_job *jobs)
@@ -72,7 +101,7 @@ commit_group(mz_api *api, mz_store *st, launch_job *jobs)
 	mz_err err = {0};
 	mz_code rc = mz_store_begin(st, &err);
 	for (launch_job *j = jobs; rc == MZ_OK && j; j = j->next)
-		rc = mz_engine_launch_store(st, j->launch, &err);
+		rc = store_job(st, j, &err);
 	if (rc == MZ_OK)
 		rc = mz_store_commit(st, &err);
 	else
@@ -84,13 +113,15 @@ commit_group(mz_api *api, mz_store *st, launch_job *jobs)
 			memset(&e, 0, sizeof(e));
 			one = mz_store_begin(st, &e);
 			if (one == MZ_OK) {
-				one = mz_engine_launch_store(st, j->launch, &e);
+				one = store_job(st, j, &e);
 				if (one == MZ_OK)
 					one = mz_store_commit(st, &e);
 				else
 					mz_store_rollback(st);
 			}
 		}
+		if (one != MZ_OK)
+			audit_refused(st, j, one);
 		answer(j, one, &e);
 		mz_engine_launch_done(api->engine, j->launch, one == MZ_OK);
 		j->launch = NULL;
@@ -136,6 +167,7 @@ committer_main(void *arg)
 		while (jobs) {
 			launch_job *next = jobs->next;
 			free(jobs->path);
+			json_decref(jobs->audit);
 			free(jobs);
 			jobs = next;
 		}
@@ -191,9 +223,14 @@ api_launch_defer(api_req *r, mz_launch *launch, bool v2, const char *event_id)
 	j->v2 = v2;
 	snprintf(j->event_id, sizeof(j->event_id), "%s", event_id ? event_id : "");
 	j->path = mz_strdup(r->path);
+	int status = r->status;
+	r->status = 202;
+	j->audit = api_audit_entry(r);
+	r->status = status;
 	pthread_mutex_lock(&L->mu);
 	if (L->stopping || !L->started) {
 		pthread_mutex_unlock(&L->mu);
+		json_decref(j->audit);
 		free(j->path);
 		free(j);
 		return false;
@@ -204,6 +241,7 @@ api_launch_defer(api_req *r, mz_launch *launch, bool v2, const char *event_id)
 	r->deferred = true;
 	r->replied = true;
 	r->status = 202;
+	r->audited = true;
 	*L->tail = j;
 	L->tail = &j->next;
 	pthread_cond_signal(&L->cv);

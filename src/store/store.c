@@ -54,6 +54,13 @@ mz_store_urgent_waiting(void)
 	return atomic_load_explicit(&urgent_writers, memory_order_relaxed);
 }
 
+void
+mz__store_urgent_waiting(mz_store *st, int delta)
+{
+	if (st->urgent)
+		atomic_fetch_add(&urgent_writers, delta);
+}
+
 mz_code
 mz_store_begin(mz_store *st, mz_err *err)
 {

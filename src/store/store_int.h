@@ -157,6 +157,10 @@ void mz__store_failed(mz_code code, const char *msg);
 void mz__store_began(void);
 void mz__store_committed(bool wrote);
 
+/* An urgent connection (mz_store_set_urgent) starts (+1) or stops (-1)
+ * waiting for the write lock: engine batches let it in first. */
+void mz__store_urgent_waiting(mz_store *st, int delta);
+
 static inline mz_code
 mz__fail(mz_store *st, mz_err *err, const char *what)
 {

@@ -92,8 +92,16 @@ static const char *const migrations[] = {
 /* SQLite has one writer at a time. Writers of this process queue on this
  * mutex instead of SQLite's busy handler, which polls with sleeps of up to
  * 100 ms and would leave a worker idle long after the lock is free. The
- * busy timeout still covers other processes (e.g. the sqlite3 shell). */
+ * busy timeout still covers other processes (e.g. the sqlite3 shell).
+ * Every writer takes it: a transaction (sq_begin) and a write statement
+ * run on its own, outside one (sq_step: an audit row, a node's heartbeat),
+ * which would otherwise poll the busy handler against the engine's
+ * batches and hold its thread (an HTTP thread, with every request on it)
+ * for hundreds of milliseconds. */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+/* This thread holds write_lock (through any of its connections): a lone
+ * write on another connection of the same thread must not wait for it. */
+static __thread bool thread_writes;
 
 typedef struct sq_stmt {
 	mz_stmt base;
@@ -103,6 +111,8 @@ typedef struct sq_stmt {
 typedef struct sq_store {
 	mz_store base;
 	sqlite3 *db;
+	bool in_tx;     /* between sq_begin and sq_commit / sq_rollback */
+	bool lone_held; /* write_lock held for a write statement outside one */
 	sq_stmt stmt[Q_COUNT];
 } sq_store;
 
@@ -122,6 +132,15 @@ sq_fail(mz_store *st, mz_err *err, const char *what)
 	mz_code out = mz_fail(err, code, "store: %s: %s", what, sqlite3_errmsg(s->db));
 	mz__store_failed(code, err ? err->msg : sqlite3_errmsg(s->db));
 	return out;
+}
+
+static void
+lone_release(sq_store *s)
+{
+	if (s->lone_held) {
+		s->lone_held = thread_writes = false;
+		pthread_mutex_unlock(&write_lock);
+	}
 }
 
 static mz_stmt *
@@ -166,6 +185,7 @@ static void
 sq_finalize(mz_stmt *x)
 {
 	sqlite3_finalize(SS(x));
+	lone_release(SQ(x->st));
 	free(x);
 }
 
@@ -187,9 +207,20 @@ sq_bind_int(mz_stmt *x, int i, int64_t v)
 static int
 sq_step(mz_stmt *x)
 {
+	sq_store *s = SQ(x->st);
+	/* A write outside a transaction is a transaction of its own: it
+	 * queues on the write mutex like one (until it is done or reset). */
+	if (!s->in_tx && !s->lone_held && !thread_writes && !sqlite3_stmt_readonly(SS(x)) &&
+	    sqlite3_get_autocommit(s->db)) {
+		mz__store_urgent_waiting(x->st, 1);
+		pthread_mutex_lock(&write_lock);
+		mz__store_urgent_waiting(x->st, -1);
+		s->lone_held = thread_writes = true;
+	}
 	int rc = sqlite3_step(SS(x));
 	if (rc == SQLITE_ROW)
 		return MZ_STEP_ROW;
+	lone_release(s);
 	return rc == SQLITE_DONE ? MZ_STEP_DONE : -1;
 }
 
@@ -228,6 +259,7 @@ static void
 sq_reset(mz_stmt *x)
 {
 	sqlite3_reset(SS(x));
+	lone_release(SQ(x->st));
 }
 
 static mz_code
@@ -264,9 +296,12 @@ static mz_code
 sq_begin(mz_store *st, mz_err *err)
 {
 	pthread_mutex_lock(&write_lock);
+	SQ(st)->in_tx = thread_writes = true;
 	mz_code rc = run_cached(st, Q_BEGIN, err, "begin");
-	if (rc)
+	if (rc) {
+		SQ(st)->in_tx = thread_writes = false;
 		pthread_mutex_unlock(&write_lock);
+	}
 	return rc;
 }
 
@@ -274,8 +309,10 @@ static mz_code
 sq_commit(mz_store *st, mz_err *err)
 {
 	mz_code rc = run_cached(st, Q_COMMIT, err, "commit");
-	if (rc == MZ_OK)
+	if (rc == MZ_OK) {
+		SQ(st)->in_tx = thread_writes = false;
 		pthread_mutex_unlock(&write_lock);
+	}
 	return rc;
 }
 
@@ -283,6 +320,7 @@ static void
 sq_rollback(mz_store *st)
 {
 	run_cached(st, Q_ROLLBACK, NULL, "rollback");
+	SQ(st)->in_tx = thread_writes = false;
 	pthread_mutex_unlock(&write_lock);
 }
 

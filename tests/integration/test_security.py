@@ -454,6 +454,14 @@ class Permissions(unittest.TestCase):
         got = {(e["user"], e["method"], e["status"]) for e in entries}
         self.assertIn((dev[0], "POST", 403), got)
         self.assertIn((self.ops[0], "POST", 200), got)
+        # an accepted trigger (on the other application: this one's
+        # executions are counted): its row is written with its execution,
+        # by the committer of triggers, and says 202
+        eid, _ = self.running_judgment(self.hidden)
+        self.server.request("PUT", "/pipelines/%s/cancel" % eid)
+        _, entries = self.server.request("GET", "/audit?application=%s&limit=50" % self.hidden)
+        self.assertIn(("POST", 202, "/pipelines/%s/p" % self.hidden),
+                      {(e["method"], e["status"], e["path"]) for e in entries})
         for e in entries:
             for key in ("time", "user", "address", "method", "path", "application", "status"):
                 self.assertIn(key, e)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,60 @@ test_transactions(void **state)
 }
 
 
+typedef struct lone_writer {
+	char url[300];
+	mz_code rc;
+} lone_writer;
+
+static void *
+lone_write(void *arg)
+{
+	lone_writer *w = arg;
+	mz_store *st = NULL;
+	mz_err err = {0};
+	w->rc = mz_store_open(w->url, &st, &err);
+	if (w->rc == MZ_OK) {
+		mz_store_set_urgent(st, true);
+		w->rc = mz_kv_put(st, "lone", "yes", &err); /* no transaction */
+		mz_store_close(st);
+	}
+	return NULL;
+}
+
+/* A write outside any transaction (an audit row, a heartbeat) waits for
+ * the write lock like a transaction does: queued on the process's writer
+ * mutex, counted as an urgent writer (so engine batches let it in), not
+ * polling SQLite's busy handler with sleeps of up to 100 ms. */
+static void
+test_lone_write_queues(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	char *v = NULL;
+	if (strcmp(mz_store_kind(st), "sqlite") != 0)
+		skip();
+	lone_writer w = {.rc = MZ_EIO};
+	snprintf(w.url, sizeof(w.url), "%s/store.db", dir);
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_kv_put(st, "held", "1", &err), MZ_OK);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, lone_write, &w), 0);
+	int waited = 0;
+	while (mz_store_urgent_waiting() != 1 && waited++ < 5000)
+		usleep(1000);
+	assert_int_equal(mz_store_urgent_waiting(), 1);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	pthread_join(t, NULL);
+	assert_int_equal(w.rc, MZ_OK);
+	assert_int_equal(mz_store_urgent_waiting(), 0);
+	assert_int_equal(mz_kv_get(st, "lone", &v, &err), MZ_OK);
+	assert_string_equal(v, "yes");
+	free(v);
+	/* and the lock is free again: a transaction of this thread begins */
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+}
+
 /* The node registry, leases, the claims a dead node held, locks and
  * notifications (PostgreSQL delivers them on commit; SQLite has none). */
 static void
@@ -687,6 +742,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_kv_list_and_audit, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_events_deliveries, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_transactions, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_lone_write_queues, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_nodes, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_notifications, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_claims_skip_locked, open_store, close_store),
