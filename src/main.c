@@ -198,6 +198,22 @@ setting(const json_t *root, const char *a, const char *b)
 	return b ? json_object_get(v, b) : v;
 }
 
+/* NULL, or a JSON array of absolute paths (the *Roots settings). */
+static bool
+absolute_paths(const json_t *v)
+{
+	if (!v)
+		return true;
+	if (!json_is_array(v))
+		return false;
+	size_t i;
+	json_t *p;
+	json_array_foreach(v, i, p)
+		if (!json_is_string(p) || json_string_value(p)[0] != '/')
+			return false;
+	return true;
+}
+
 /* This node's id, stable across restarts on the same data directory (so a
  * restarted node takes back its own claims at once): DATA/node-id, made on
  * first start. */
@@ -438,15 +454,17 @@ serve(int argc, char **argv)
 	{
 		const json_t *allow = setting(settings, "sandbox", "allowUnsandboxed");
 		const json_t *roots = setting(settings, "bakery", "packageRoots");
-		bool bad_roots = roots && !json_is_array(roots);
-		size_t ri;
-		json_t *rv;
-		json_array_foreach(roots, ri, rv)
-			bad_roots = bad_roots || !json_is_string(rv) || json_string_value(rv)[0] != '/';
-		if ((allow && !json_is_boolean(allow)) || bad_roots) {
-			fprintf(stderr, "mizzen serve: config file %s: %s\n", o.config,
-			        bad_roots ? "bakery.packageRoots must be a list of absolute paths"
-			                  : "sandbox.allowUnsandboxed must be true or false");
+		const json_t *iroots = setting(setting(settings, "providers", "local"), "imageRoots",
+		                               NULL);
+		const char *bad = NULL;
+		if (!absolute_paths(roots))
+			bad = "bakery.packageRoots must be a list of absolute paths";
+		else if (!absolute_paths(iroots))
+			bad = "providers.local.imageRoots must be a list of absolute paths";
+		else if (allow && !json_is_boolean(allow))
+			bad = "sandbox.allowUnsandboxed must be true or false";
+		if (bad) {
+			fprintf(stderr, "mizzen serve: config file %s: %s\n", o.config, bad);
 			json_decref(settings);
 			json_decref(accounts);
 			free(db_url);
@@ -520,7 +538,9 @@ serve(int argc, char **argv)
 	hosted = host_regions(o.host_regions, local_accounts);
 	mz_cloud_config ccfg = {.data_dir = o.data,
 	                        .accounts = json_array_size(local_accounts) ? local_accounts : NULL,
-	                        .node_id = self, .host_regions = hosted, .db_url = db_url};
+	                        .node_id = self, .host_regions = hosted, .db_url = db_url,
+	                        .image_roots = setting(setting(settings, "providers", "local"),
+	                                               "imageRoots", NULL)};
 	if (mz_cloud_start(&ccfg, &cloud, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the cloud: %s\n", err.msg);
 		goto out;

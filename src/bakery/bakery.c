@@ -535,25 +535,7 @@ start_thread(const char *bake_id)
 static bool
 package_path_allowed(const char *pkg, bool must_exist)
 {
-	char *real = realpath(pkg, NULL);
-	if (!real) {
-		if (must_exist || strstr(pkg, "/../") || strstr(pkg, "/./"))
-			return false;
-		real = mz_strdup(pkg);
-	}
-	bool ok = false;
-	size_t i;
-	json_t *root;
-	json_array_foreach(g_bk ? g_bk->package_roots : NULL, i, root) {
-		const char *rs = json_string_value(root);
-		size_t rl = strlen(rs);
-		if (strncmp(real, rs, rl) == 0 && (real[rl] == '/' || real[rl] == '\0' || rl == 1)) {
-			ok = true;
-			break;
-		}
-	}
-	free(real);
-	return ok;
+	return mz_path_within(pkg, g_bk ? g_bk->package_roots : NULL, must_exist);
 }
 
 #define PACKAGE_REFUSED_FMT                                                                 \
@@ -852,20 +834,7 @@ mz_bakery_start(const mz_bakery_config *cfg, mz_bakery **out, mz_err *err)
 		return mz_fail(err, MZ_EINVAL, "the bakery needs the local cloud");
 	mz_bakery *b = calloc(1, sizeof(*b));
 	b->root = mz_asprintf("%s/bakery", cfg->data_dir);
-	b->package_roots = json_array();
-	{
-		size_t i;
-		json_t *r;
-		json_array_foreach(cfg->package_roots, i, r) {
-			char *real = json_is_string(r) ? realpath(json_string_value(r), NULL) : NULL;
-			if (real)
-				json_array_append_new(b->package_roots, json_string(real));
-			else
-				mz_warn("bakery: packageRoots entry %s is not a directory here; ignored",
-				        json_is_string(r) ? json_string_value(r) : "(not a string)");
-			free(real);
-		}
-	}
+	b->package_roots = mz_path_roots(cfg->package_roots, "bakery.packageRoots");
 	mz_proc_sandbox_hide(cfg->data_dir);
 	b->lp = lp;
 	b->running = json_object();

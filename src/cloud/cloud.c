@@ -18,7 +18,7 @@ mz_cloud_start(const mz_cloud_config *cfg, mz_cloud **out, mz_err *err)
 	if (!c)
 		return mz_fail(err, MZ_ENOMEM, "out of memory");
 	mz_local_config lc = {.data_dir = cfg->data_dir, .accounts = cfg->accounts,
-	                      .health_interval_ms = 0};
+	                      .health_interval_ms = 0, .image_roots = cfg->image_roots};
 	mz_code rc = mz_local_start(&lc, &c->local, err);
 	if (rc) {
 		free(c);

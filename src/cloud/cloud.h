@@ -32,6 +32,9 @@ typedef struct mz_cloud_config {
 	const char *node_id;
 	const json_t *host_regions;
 	const char *db_url;
+	/* providers.local.imageRoots: directories under which a deploy's image
+	 * given as a path may lie (borrowed); NULL: image ids only. */
+	const json_t *image_roots;
 } mz_cloud_config;
 
 mz_code mz_cloud_start(const mz_cloud_config *cfg, mz_cloud **out, mz_err *err);

@@ -966,11 +966,44 @@ create_on_failure(mz_plan *p, mz_err *err)
 	return MZ_OK;
 }
 
+/* At save and at run: an image given as a path must lie under
+ * providers.local.imageRoots (else a pipeline could deploy, and so read,
+ * any directory of the host). An expression is judged when it deploys. */
+static mz_code
+check_image(const json_t *spec, const char *where, mz_err *err)
+{
+	static const char *const keys[] = {"image", "imageId", "amiName", NULL};
+	for (int i = 0; keys[i]; i++) {
+		const char *image = mz_json_str(spec, keys[i]);
+		if (!image || !*image || strstr(image, "${"))
+			continue;
+		if (mz__cloud && !mz_local_image_allowed(mz__cloud->local, image, false))
+			return mz_fail(err, MZ_EINVAL, "stage '%s': " MZ_LOCAL_IMAGE_REFUSED_FMT, where,
+			               image);
+		return MZ_OK; /* the first key given is the one used */
+	}
+	return MZ_OK;
+}
+
+static const char *
+stage_name(const json_t *stage, const char *dflt)
+{
+	const char *n = mz_json_str(stage, "name");
+	return n ? n : dflt;
+}
+
+static mz_code
+create_validate(const json_t *stage, mz_err *err)
+{
+	return check_image(stage, stage_name(stage, mz_json_str(stage, "type")), err);
+}
+
 static const mz_stage_def create_stage = {
 	.type = "createServerGroup",
 	.plan = create_plan,
 	.after = create_after,
 	.on_failure = create_on_failure,
+	.validate = create_validate,
 };
 
 static const mz_stage_def clone_stage = {
@@ -978,6 +1011,7 @@ static const mz_stage_def clone_stage = {
 	.plan = create_plan,
 	.after = create_after,
 	.on_failure = create_on_failure,
+	.validate = create_validate,
 };
 
 /* ---- deploy -------------------------------------------------------------------- */
@@ -1025,9 +1059,24 @@ deploy_plan(mz_plan *p, mz_err *err)
 	return MZ_OK;
 }
 
+static mz_code
+deploy_validate(const json_t *stage, mz_err *err)
+{
+	const char *name = stage_name(stage, "deploy");
+	mz_code rc = check_image(json_object_get(stage, "cluster"), name, err);
+	size_t i;
+	json_t *spec;
+	json_array_foreach(json_object_get(stage, "clusters"), i, spec) {
+		if (rc == MZ_OK)
+			rc = check_image(spec, name, err);
+	}
+	return rc;
+}
+
 static const mz_stage_def deploy_stage = {
 	.type = "deploy",
 	.plan = deploy_plan,
+	.validate = deploy_validate,
 };
 
 /* ---- server group stages -------------------------------------------------------- */

@@ -167,6 +167,17 @@ json_t *mz_json_read_file(const char *path);
 int mz_mkdirs(const char *path, int mode);
 /* Reads a whole file; NULL with err on failure; free() the result. */
 char *mz_read_file(const char *path, size_t *len, mz_err *err);
+/* Resolves each entry of roots (a JSON array of absolute directories) to
+ * its real path: a new array, leaving out (and naming in a warning under
+ * setting) those that do not exist. */
+json_t *mz_path_roots(const json_t *roots, const char *setting);
+/* True when path lies under one of roots (real paths, from mz_path_roots):
+ * a host path a pipeline names (a bake package, a deploy image) must, or a
+ * pipeline could read any file of the host (the database, keys). A relative
+ * path is taken from the server's working directory. must_exist: resolve
+ * links (when it is used); else (at save) a path that does not exist yet
+ * is judged by its text, and refused when relative or holding "." or "..". */
+bool mz_path_within(const char *path, const json_t *roots, bool must_exist);
 /* Takes an exclusive flock() on dir/mizzen.lock for the life of the
  * process and writes our pid into it: one server per data directory. The
  * descriptor is close-on-exec; the kernel drops the lock when the process

@@ -240,3 +240,52 @@ mz_json_read_file(const char *path)
 	free(text);
 	return v;
 }
+
+json_t *
+mz_path_roots(const json_t *roots, const char *setting)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *r;
+	json_array_foreach(roots, i, r) {
+		char *real = json_is_string(r) ? realpath(json_string_value(r), NULL) : NULL;
+		if (real)
+			json_array_append_new(out, json_string(real));
+		else
+			mz_warn("%s entry %s is not a directory here; ignored", setting,
+			        json_is_string(r) ? json_string_value(r) : "(not a string)");
+		free(real);
+	}
+	return out;
+}
+
+bool
+mz_path_within(const char *path, const json_t *roots, bool must_exist)
+{
+	if (!path || !*path)
+		return false;
+	char *real = realpath(path, NULL);
+	if (!real) {
+		if (must_exist || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./"))
+			return false;
+		size_t n = strlen(path);
+		if ((n >= 3 && strcmp(path + n - 3, "/..") == 0) ||
+		    (n >= 2 && strcmp(path + n - 2, "/.") == 0))
+			return false;
+		real = mz_strdup(path);
+	}
+	bool ok = false;
+	size_t i;
+	json_t *root;
+	json_array_foreach(roots, i, root) {
+		const char *rs = json_string_value(root);
+		size_t rl = rs ? strlen(rs) : 0;
+		if (rl && strncmp(real, rs, rl) == 0 &&
+		    (real[rl] == '/' || real[rl] == '\0' || rl == 1)) {
+			ok = true;
+			break;
+		}
+	}
+	free(real);
+	return ok;
+}

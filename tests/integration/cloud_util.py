@@ -4,6 +4,7 @@ that hammers a load balancer, and cleanup of every process a test's cloud
 started (instances and HAProxy), found through the data directory."""
 import json
 import os
+import shutil
 import signal
 import threading
 import time

@@ -19,6 +19,11 @@ unless it says otherwise with auth=:
     pw = srv.add_user("dev", ["dev"])                         # a new user
     subprocess.run([...], env=dict(os.environ, **srv.cli_env()))  # the CLI
 
+A deploy's image given as a path must lie under providers.local.imageRoots:
+every Server adds the repository's examples/ directory (the web app the
+deploy tests run) to its config's list, unless image_roots= says otherwise;
+a test's own --config file is merged into a copy, never changed.
+
 The binary is $MIZZEN_BIN (set by ctest), else build/mizzen in the
 repository.
 """
@@ -37,6 +42,8 @@ import urllib.error
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Where the deploy tests' images lie (providers.local.imageRoots).
+EXAMPLES = os.path.join(REPO, "examples")
 
 
 def binary():
@@ -150,7 +157,7 @@ class Server:
     directory (removed on stop unless keep_data)."""
 
     def __init__(self, extra_args=(), data_dir=None, env=None, keep_data=False,
-                 start_timeout=15.0, credentials=None):
+                 start_timeout=15.0, credentials=None, image_roots=(EXAMPLES,)):
         self.bin = binary()
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -169,6 +176,49 @@ class Server:
         self.log_path = os.path.join(tempfile.gettempdir(),
                                      "mizzen-server-%d.log" % self.port)
         self._log = None
+        self.image_roots = list(image_roots)
+        self._config_copy = None
+
+    def _args(self):
+        """extra_args with the image roots added to the config (a copy of
+        the test's own --config file, or a new one)."""
+        args = list(self.extra_args)
+        if not self.image_roots:
+            return args
+        settings, at = {}, None
+        for i, a in enumerate(args):
+            if a == "--config" and i + 1 < len(args):
+                at = (i, i + 2)
+                path = args[i + 1]
+            elif a.startswith("--config="):
+                at = (i, i + 1)
+                path = a[len("--config="):]
+            else:
+                continue
+            try:
+                with open(path) as f:
+                    settings = json.load(f)
+            except (OSError, ValueError):
+                return args   # a config the test means to be refused: as it is
+        if not isinstance(settings, dict):
+            return args
+        local = settings.setdefault("providers", {})
+        local = local.setdefault("local", {}) if isinstance(local, dict) else None
+        roots = local.setdefault("imageRoots", []) if isinstance(local, dict) else None
+        if not isinstance(roots, list):
+            return args
+        roots += [r for r in self.image_roots if r not in roots]
+        if self._config_copy is None:
+            fd, self._config_copy = tempfile.mkstemp(prefix="mizzen-harness-config-",
+                                                     suffix=".json")
+            os.close(fd)
+        with open(self._config_copy, "w") as f:
+            json.dump(settings, f)
+        if at:
+            args[at[0]:at[1]] = ["--config", self._config_copy]
+        else:
+            args += ["--config", self._config_copy]
+        return args
 
     # -- lifecycle --------------------------------------------------------
 
@@ -179,7 +229,7 @@ class Server:
             self._log.close()
         self._log = open(self.log_path, "ab")
         argv = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port,
-                "--data", self.data_dir] + self.extra_args
+                "--data", self.data_dir] + self._args()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env,
                                      start_new_session=True)
@@ -276,6 +326,12 @@ class Server:
     def close(self):
         self.stop()
         _CREDENTIALS.pop(self.url, None)
+        if self._config_copy:
+            try:
+                os.unlink(self._config_copy)
+            except OSError:
+                pass
+            self._config_copy = None
         report = self.sanitizer_report()
         if self._own_dir and not self.keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)

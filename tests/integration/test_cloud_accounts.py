@@ -6,6 +6,7 @@ on.
 """
 import unittest
 
+from cloud_util import APP_DIR
 from mizzen_harness import ServerTestCase
 from mizzen_flow import create_app, run_pipeline, save_pipeline, wait_execution
 
@@ -66,7 +67,7 @@ class UnknownAccountOrRegion(ServerTestCase):
         e, st = self.run_stage("deploy-unknown", {
             "type": "deploy", "clusters": [{
                 "application": APP, "stack": "main", "cloudProvider": "local",
-                "account": "nosuch", "region": "local", "image": "/nonexistent",
+                "account": "nosuch", "region": "local", "image": APP_DIR,
                 "capacity": {"min": 1, "max": 1, "desired": 1}, "strategy": "highlander",
                 "command": ["true"]}]})
         self.assertEqual(e["status"], "TERMINAL")

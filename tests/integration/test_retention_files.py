@@ -7,11 +7,10 @@ package only the newest stays.
 """
 import json
 import os
-import shutil
 import tempfile
 import unittest
 
-from cloud_util import kill_cloud
+from cloud_util import close_cloud_server
 from config_util import config_file
 from mizzen_harness import Server, wait_until
 from mizzen_flow import create_app, run_pipeline, save_pipeline, stage, wait_execution
@@ -52,14 +51,9 @@ class RetentionOfFiles(unittest.TestCase):
         self.srv = Server(extra_args=("--config", self.cfg), keep_data=True)
 
     def tearDown(self):
-        self.srv.stop()
-        kill_cloud(self.srv.data_dir)
-        self.srv.keep_data = False
         try:
-            self.srv.close()
+            close_cloud_server(self.srv, self.roots)
         finally:
-            shutil.rmtree(self.srv.data_dir, ignore_errors=True)
-            shutil.rmtree(self.roots, ignore_errors=True)
             os.unlink(self.cfg)
 
     def run_ok(self, name):

@@ -132,7 +132,8 @@ class SandboxTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mizzen-sbx-")  # 0700, as a data dir often is
         cfg = dict(cls.config)
-        cfg["providers"] = {"local": {"accounts": [{"name": "local", "regions": ["local"]}]}}
+        cfg["providers"] = {"local": {"accounts": [{"name": "local", "regions": ["local"]}],
+                                      "imageRoots": [cls.tmp]}}   # CrashingInstances' image
         cls.cfg_path = os.path.join(cls.tmp, "config.json")
         with open(cls.cfg_path, "w") as f:
             json.dump(cfg, f)

@@ -109,13 +109,23 @@ cleanup_all(void)
 	}
 }
 
+/* Where the tests' images lie (providers.local.imageRoots). */
+static json_t *
+image_roots(void)
+{
+	return json_pack("[s, s]", g_apps, g_dir);
+}
+
 static void
 start_provider(void)
 {
-	mz_local_config cfg = { .data_dir = g_dir, .health_interval_ms = 200 };
+	json_t *roots = image_roots();
+	mz_local_config cfg = { .data_dir = g_dir, .health_interval_ms = 200,
+	                        .image_roots = roots };
 	mz_err err;
 	mz_err_clear(&err);
 	assert_int_equal(mz_local_start(&cfg, &g_lp, &err), MZ_OK);
+	json_decref(roots);
 }
 
 static int
@@ -597,7 +607,7 @@ test_validation(void **state)
 		const char *op;
 		json_t *d;
 		const char *want;
-	} cases[6];
+	} cases[7];
 	import_web(id);
 	cases[0].op = "createServerGroup";
 	cases[0].d = create_desc("api", id, 1, NULL, NULL);
@@ -623,6 +633,9 @@ test_validation(void **state)
 	                       "credentials", "local", "region", "local", "capacity", "min", 1,
 	                       "max", 1, "desired", 1);
 	cases[5].want = "not found";
+	cases[6].op = "createServerGroup"; /* a host path outside the image roots */
+	cases[6].d = create_desc("api", "/etc", 1, NULL, NULL);
+	cases[6].want = "providers.local.imageRoots";
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		mz_err_clear(&err);
 		assert_int_equal(mz_local_submit(g_lp, cases[i].op, cases[i].d, NULL, tid, &err),
@@ -815,10 +828,13 @@ test_sandbox(void **state)
 	}
 	mz_local_stop(g_lp);
 	g_lp = NULL;
-	mz_local_config cfg = { .data_dir = g_dir, .health_interval_ms = 200 };
+	json_t *roots = image_roots();
+	mz_local_config cfg = { .data_dir = g_dir, .health_interval_ms = 200,
+	                        .image_roots = roots };
 	mz_err err;
 	mz_err_clear(&err);
 	assert_int_equal(mz_local_start(&cfg, &g_lp, &err), MZ_OK);
+	json_decref(roots);
 	import_web(id);
 	json_t *d = create_desc("box", id, 1, "boxed", NULL);
 	/* the app tries to write into its image: read-only inside the sandbox */

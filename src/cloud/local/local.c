@@ -872,6 +872,7 @@ mz_local_start(const mz_local_config *cfg, mz_local **out, mz_err *err)
 	lp = calloc(1, sizeof(*lp));
 	lp->root = mz_asprintf("%s/cloud", cfg->data_dir);
 	lp->health_ms = cfg->health_interval_ms > 0 ? cfg->health_interval_ms : 10000;
+	lp->image_roots = mz_path_roots(cfg->image_roots, "providers.local.imageRoots");
 	mz_proc_sandbox_hide(cfg->data_dir);
 	lp->accounts = json_array();
 	if (cfg->accounts && json_array_size(cfg->accounts) > 0) {
@@ -908,6 +909,7 @@ mz_local_start(const mz_local_config *cfg, mz_local **out, mz_err *err)
 			mz_fail(err, MZ_EIO, "cannot create %s: %s", d, strerror(errno));
 			free(d);
 			json_decref(lp->accounts);
+			json_decref(lp->image_roots);
 			free(lp->root);
 			free(lp);
 			return MZ_EIO;
@@ -981,6 +983,7 @@ mz_local_stop(mz_local *lp)
 	json_decref(lp->queue);
 	json_decref(lp->last_check);
 	json_decref(lp->accounts);
+	json_decref(lp->image_roots);
 	pthread_mutex_destroy(&lp->mu);
 	pthread_mutex_destroy(&lp->hmu);
 	pthread_cond_destroy(&lp->qcv);

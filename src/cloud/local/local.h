@@ -44,7 +44,20 @@ typedef struct mz_local_config {
 	/* Period of HTTP health checks of an Up instance, ms (default 10000;
 	 * a server group's healthCheck.intervalMs wins). */
 	int health_interval_ms;
+	/* Absolute directories under which an image given as a path may lie
+	 * (providers.local.imageRoots; a JSON array, borrowed). NULL or empty:
+	 * images are image ids only (baked or already imported). */
+	const json_t *image_roots;
 } mz_local_config;
+
+/* The refusal of an image path outside the roots (%s: the path). */
+#define MZ_LOCAL_IMAGE_REFUSED_FMT                                                          \
+	"image '%s' is a path outside providers.local.imageRoots: deploy a baked image (its "     \
+	"id), or list a directory that holds it in providers.local.imageRoots in the config (no " \
+	"path is accepted while the list is empty)"
+/* True when image is an image id, or a path under the image roots;
+ * must_exist as mz_path_within (false at save, true when deploying). */
+bool mz_local_image_allowed(mz_local *lp, const char *image, bool must_exist);
 
 /* A deploy waiting for Up instances fails fast once every instance of the
  * server group crashed this many times in a row (instance views carry

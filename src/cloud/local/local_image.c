@@ -143,6 +143,12 @@ lp_image_id_like(const char *s)
 	return s && strncmp(s, "img-", 4) == 0 && !strchr(s, '/');
 }
 
+bool
+mz_local_image_allowed(mz_local *lp, const char *image, bool must_exist)
+{
+	return lp_image_id_like(image) || mz_path_within(image, lp->image_roots, must_exist);
+}
+
 json_t *
 lp_image_load(mz_local *lp, const char *image_id)
 {

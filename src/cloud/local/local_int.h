@@ -53,6 +53,7 @@ struct mz_local {
 	char *root;            /* <data>/cloud */
 	json_t *accounts;      /* [{name, regions:[names]}] */
 	int health_ms;
+	json_t *image_roots;   /* real paths under which a path image may lie */
 
 	pthread_mutex_t mu;    /* the model below */
 	json_t *sgs;           /* "account/region/name" -> record */

@@ -402,6 +402,8 @@ validate_create(mz_local *lp, json_t *d, bool clone, mz_err *err)
 			               image);
 	} else {
 		struct stat st;
+		if (!mz_path_within(image, lp->image_roots, true))
+			return mz_fail(err, MZ_EINVAL, MZ_LOCAL_IMAGE_REFUSED_FMT, image);
 		if (stat(image, &st) != 0)
 			return mz_fail(err, MZ_EINVAL, "image %s: no such image id or path", image);
 	}
@@ -618,6 +620,10 @@ image_record(mz_local *lp, const char *image, mz_err *err)
 	json_t *rec;
 	if (lp_image_id_like(image)) {
 		snprintf(id, sizeof(id), "%s", image);
+	} else if (!mz_path_within(image, lp->image_roots, true)) {
+		/* checked at submit too; again here, where it is read */
+		mz_fail(err, MZ_EINVAL, MZ_LOCAL_IMAGE_REFUSED_FMT, image);
+		return NULL;
 	} else if (lp_image_import(lp, image, NULL, id, err) != MZ_OK) {
 		return NULL;
 	}
