@@ -474,6 +474,10 @@ serve(int argc, char **argv)
 		mz_proc_allow_unsandboxed(json_is_true(allow));
 	}
 
+	/* The server raises its open-files limit before any thread starts;
+	 * what it starts gets the old soft limit back (src/proc). */
+	mz_proc_raise_nofile();
+
 	/* Signals are taken by sigwait() in this thread only: block them
 	 * before any other thread starts so that every thread inherits the mask. */
 	sigset_t sigs;

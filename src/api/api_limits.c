@@ -23,6 +23,7 @@
  * response being sent, so they have no deadline here.
  */
 #include "api/api_int.h"
+#include "proc/proc.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -64,32 +65,12 @@ struct api_limits {
 
 /* ---- sizing ------------------------------------------------------------- */
 
-/* Raises the soft descriptor limit to the hard one; returns the soft limit
- * now in force. */
-static rlim_t
-raise_nofile(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 1024;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
-		struct rlimit nl = {.rlim_cur = want, .rlim_max = rl.rlim_max};
-		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
-			rl.rlim_cur = want;
-		else
-			mz_warn("api: cannot raise the open-files limit from %llu to %llu: %s",
-			        (unsigned long long)rl.rlim_cur, (unsigned long long)want,
-			        strerror(errno));
-	}
-	return rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : rl.rlim_cur;
-}
-
 void
 api_limits_resolve(const mz_api_limits *given, mz_api_limits *out)
 {
 	mz_api_limits d = given ? *given : (mz_api_limits){0};
-	rlim_t nofile = raise_nofile();
+	/* src/proc raises it and gives the processes it starts the old one */
+	rlim_t nofile = (rlim_t)mz_proc_raise_nofile();
 	/* keep a quarter of the descriptors (at least 128) for everything else */
 	long budget = (long)nofile - ((long)nofile / 4 > 128 ? (long)nofile / 4 : 128);
 	if (budget < 64)

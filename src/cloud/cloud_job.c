@@ -290,7 +290,8 @@ run_job_task(mz_task_ctx *c, mz_task_result *r)
 	steps[nsteps++] = (mz_proc){
 		.argv = MZ_STRV_LIST(&cmd), .env = MZ_STRV_LIST(&env_cmd), .cwd = ws, .log_path = logp,
 		.log_header = h_cmd, .sandbox = sandbox ? &cmd_box : NULL,
-		.limits = {.open_files = mz_json_int(lj, "openFiles", 4096),
+		/* openFiles 0: the host's usual soft limit, not the server's */
+		.limits = {.open_files = mz_json_int(lj, "openFiles", 0),
 		           .file_size_mb = mz_json_int(lj, "fileSizeMB", 4096),
 		           .cpu_seconds = mz_json_int(lj, "cpuSeconds", 0),
 		           .memory_mb = mz_json_int(lj, "memoryMB", 0), .no_core = true}};

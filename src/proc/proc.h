@@ -76,7 +76,10 @@ typedef struct mz_sandbox {
 	bool die_with_parent;        /* killed when the process that started it dies */
 } mz_sandbox;
 
-/* Resource limits; 0 leaves a limit as inherited. */
+/* Resource limits; 0 leaves a limit as inherited, except open_files: 0
+ * gives the process the soft RLIMIT_NOFILE this server had before it
+ * raised its own (mz_proc_raise_nofile), -1 the server's raised one. */
+#define MZ_PROC_NOFILE_SERVER (-1)
 typedef struct mz_proc_limits {
 	int64_t open_files;
 	int64_t file_size_mb;
@@ -164,6 +167,18 @@ bool mz_proc_reap(pid_t pid, int *code);
  * started at start_ticks), up to grace_ms for it to go, then SIGKILL to
  * the group. A child of ours is reaped. */
 void mz_proc_kill_group(pid_t pid, uint64_t start_ticks, int grace_ms);
+
+/* ---- the server's own limits ------------------------------------------- */
+
+/* Raises this process's soft RLIMIT_NOFILE to its hard limit (a server
+ * holding thousands of connections needs it) and remembers the soft limit
+ * it had, which every process started afterwards gets back (see
+ * mz_proc_limits.open_files): a build, a bake, git or an instance sees the
+ * host's usual limit, not the server's, as it would from a shell (programs
+ * using select() break above 1024 descriptors). Returns the soft limit now
+ * in force (2^20 for "unlimited"). Call once, before starting threads that
+ * spawn. */
+uint64_t mz_proc_raise_nofile(void);
 
 /* ---- helpers ------------------------------------------------------------ */
 

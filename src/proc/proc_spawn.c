@@ -106,6 +106,49 @@ resolve(const char *prog, const char *const *env)
 	return found;
 }
 
+/* The soft RLIMIT_NOFILE before mz_proc_raise_nofile raised it (set once,
+ * before any thread that spawns starts; read-only afterwards). */
+static bool g_nofile_saved;
+static rlim_t g_nofile_soft;
+
+uint64_t
+mz_proc_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (!g_nofile_saved) {
+		g_nofile_soft = rl.rlim_cur;
+		g_nofile_saved = true;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+		struct rlimit nl = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl.rlim_cur = want;
+		else
+			mz_warn("cannot raise the open-files limit from %llu to %llu: %s",
+			        (unsigned long long)rl.rlim_cur, (unsigned long long)want,
+			        strerror(errno));
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : (uint64_t)rl.rlim_cur;
+}
+
+/* open_files 0: the soft limit the server had before raising its own (the
+ * hard limit stays), so a child is not handed the server's. */
+static void
+add_nofile(prep *s, int64_t v)
+{
+	struct rlimit rl;
+	if (v > 0 || v == MZ_PROC_NOFILE_SERVER || !g_nofile_saved || s->nlimits >= 6 ||
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == g_nofile_soft)
+		return;
+	s->limits[s->nlimits].res = RLIMIT_NOFILE;
+	s->limits[s->nlimits].lim.rlim_cur = g_nofile_soft;
+	s->limits[s->nlimits].lim.rlim_max = rl.rlim_max;
+	s->nlimits++;
+}
+
 static void
 add_limit(prep *s, int res, int64_t v)
 {
@@ -150,6 +193,7 @@ mz__prep(const mz_proc *p, prep *s, mz_err *err)
 			mz_strv_add(&s->argv, mz_strdup(*a));
 	}
 	add_limit(s, RLIMIT_NOFILE, p->limits.open_files);
+	add_nofile(s, p->limits.open_files);
 	add_limit(s, RLIMIT_FSIZE, p->limits.file_size_mb * 1024 * 1024);
 	add_limit(s, RLIMIT_CPU, p->limits.cpu_seconds);
 	add_limit(s, RLIMIT_AS, p->limits.memory_mb * 1024 * 1024);

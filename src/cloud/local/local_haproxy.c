@@ -313,7 +313,9 @@ ha_start(mz_local *lp, mz_err *err)
 	mz_code rc = MZ_OK;
 	/* in its own session, so it outlives mizzen; -D: the launcher exits
 	 * once the master is daemonised */
-	mz_proc p = { .argv = argv, .env = envp, .log_path = log, .timeout_ms = 30000 };
+	mz_proc p = { .argv = argv, .env = envp, .log_path = log, .timeout_ms = 30000,
+	              /* a server too: it sizes maxconn from its descriptor limit */
+	              .limits = {.open_files = MZ_PROC_NOFILE_SERVER} };
 	int status;
 
 	unlink(rt);
