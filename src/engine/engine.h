@@ -287,6 +287,14 @@ mz_code mz_template_validate(const json_t *tmpl, mz_err *err);
  * unless excluded, config stages injected. *out: a plain, validated
  * pipeline config (new reference). MZ_EINVAL with a message otherwise. */
 mz_code mz_template_render(mz_store *st, const json_t *cfg, json_t **out, mz_err *err);
+/* The configs as the trigger machinery (the trigger index, the pollers,
+ * the git signature check) must see them: a v2 templated config becomes a
+ * shallow copy of itself whose triggers, parameterConfig and
+ * expectedArtifacts are the rendered pipeline's (the template's inherited
+ * ones plus its own), still templated, so a launch renders it again; any
+ * other config, and a templated one that does not render (logged at
+ * debug), is itself. Each template is read once. A new array. */
+json_t *mz_template_trigger_views(mz_store *st, const json_t *cfgs);
 
 /* Builds an execution from cfg and trigger (trigger may be NULL: manual),
  * a v2 templated config being rendered first,

@@ -345,19 +345,36 @@ parse_reference(const json_t *cfg, char **id, char **tag, mz_err *err)
 	return MZ_OK;
 }
 
-mz_code
-mz_template_render(mz_store *st, const json_t *cfg, json_t **out, mz_err *err)
+/* The template cfg references (a new reference), from cache (reference ->
+ * template, filled as it goes) when one is given; MZ_EINVAL when there is
+ * no such template. */
+static mz_code
+template_of(mz_store *st, const json_t *cfg, json_t *cache, char **id, char **tag,
+            json_t **t, mz_err *err)
+{
+	mz_code rc = parse_reference(cfg, id, tag, err);
+	if (rc)
+		return rc;
+	const char *ref = mz_json_str(json_object_get(cfg, "template"), "reference");
+	*t = json_incref(json_object_get(cache, ref));
+	if (*t)
+		return MZ_OK;
+	rc = mz_template_get(st, *id, *tag, t, err);
+	if (rc == MZ_ENOTFOUND)
+		rc = mz_fail(err, MZ_EINVAL, "pipeline template '%s%s%s' not found", *id,
+		             *tag ? ":" : "", *tag ? *tag : "");
+	if (rc == MZ_OK && cache)
+		json_object_set(cache, ref, *t);
+	return rc;
+}
+
+static mz_code
+render(mz_store *st, const json_t *cfg, json_t *cache, json_t **out, mz_err *err)
 {
 	*out = NULL;
 	char *id = NULL, *tag = NULL;
-	mz_code rc = parse_reference(cfg, &id, &tag, err);
-	if (rc)
-		return rc;
 	json_t *t = NULL;
-	rc = mz_template_get(st, id, tag, &t, err);
-	if (rc == MZ_ENOTFOUND)
-		rc = mz_fail(err, MZ_EINVAL, "pipeline template '%s%s%s' not found", id,
-		             tag ? ":" : "", tag ? tag : "");
+	mz_code rc = template_of(st, cfg, cache, &id, &tag, &t, err);
 	json_t *vars = rc ? NULL : bind_variables(t, cfg, err);
 	if (!rc && !vars)
 		rc = MZ_EINVAL;
@@ -429,4 +446,45 @@ done:
 	free(id);
 	free(tag);
 	return rc;
+}
+
+mz_code
+mz_template_render(mz_store *st, const json_t *cfg, json_t **out, mz_err *err)
+{
+	return render(st, cfg, NULL, out, err);
+}
+
+/* What a templated config inherits that the trigger machinery reads. */
+static const char *const trigger_view_keys[] = {"triggers", "parameterConfig",
+                                                "expectedArtifacts", NULL};
+
+json_t *
+mz_template_trigger_views(mz_store *st, const json_t *cfgs)
+{
+	json_t *out = json_array();
+	json_t *cache = json_object();
+	size_t i;
+	json_t *cfg;
+	json_array_foreach(cfgs, i, cfg) {
+		json_t *rendered = NULL;
+		mz_err err = {0};
+		if (!mz_template_is_v2_config(cfg)) {
+			json_array_append(out, cfg);
+		} else if (render(st, cfg, cache, &rendered, &err) != MZ_OK) {
+			mz_debug("templates: pipeline %s (%s) does not render, its own triggers only: %s",
+			         mz_json_str(cfg, "name"), mz_json_str(cfg, "id"), err.msg);
+			json_array_append(out, cfg);
+		} else {
+			json_t *view = json_copy((json_t *)cfg);
+			for (int k = 0; trigger_view_keys[k]; k++) {
+				json_t *v = json_object_get(rendered, trigger_view_keys[k]);
+				if (v)
+					json_object_set(view, trigger_view_keys[k], v);
+			}
+			json_array_append_new(out, view);
+			json_decref(rendered);
+		}
+	}
+	json_decref(cache);
+	return out;
 }

@@ -137,6 +137,9 @@ mz_events_git_authentic(mz_store *st, const json_t *event)
 		mz_warn("events: cannot list pipelines for a signature check: %s", err.msg);
 		return false;
 	}
+	json_t *views = mz_template_trigger_views(st, cfgs); /* a template's triggers too */
+	json_decref(cfgs);
+	cfgs = views;
 	const char *raw = mz_json_str(event, "rawContent");
 	bool any_candidate = false, verified = false, any_secret = false;
 	size_t i, j;
@@ -187,8 +190,26 @@ start_matching(mz_events *ev, mz_store *st, const json_t *event, json_t *started
 			continue;
 		char id[27];
 		mz_err lerr = {0};
-		rc = mz_engine_launch_pipeline(ev->engine, st, p, trigger, mz_json_str(trigger, "user"),
-		                               NULL, id, &lerr);
+		/* A templated config's candidate is its trigger view (the rendered
+		 * triggers on the templated config): it starts as stored, and is
+		 * rendered by the launch as a manual start would render it. */
+		json_t *cfg = NULL;
+		if (mz_template_is_v2_config(p)) {
+			rc = mz_pipeline_get(st, mz_json_str(p, "id"), &cfg, &lerr);
+			if (rc == MZ_ENOTFOUND) { /* deleted since the index was built */
+				json_decref(trigger);
+				rc = MZ_OK;
+				continue;
+			}
+			if (rc) {
+				*err = lerr;
+				json_decref(trigger);
+				break;
+			}
+		}
+		rc = mz_engine_launch_pipeline(ev->engine, st, cfg ? cfg : p, trigger,
+		                               mz_json_str(trigger, "user"), NULL, id, &lerr);
+		json_decref(cfg);
 		if (rc == MZ_EINVAL) {
 			/* A pipeline that cannot start (a required parameter
 			 * missing): reported, and the other matches go ahead. */

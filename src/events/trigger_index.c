@@ -10,6 +10,9 @@
  * rebuilds it only then. The index keeps only configs that can trigger
  * (enabled, with an enabled trigger), grouped by what events they can
  * match; matching itself is unchanged (mz_trigger_match on candidates).
+ * A v2 templated config is indexed with the triggers of its rendered
+ * pipeline (mz_template_trigger_views): those of its template, unless it
+ * excludes them, and its own; a template's save changes the generation too.
  */
 #include "events/events_int.h"
 
@@ -146,6 +149,10 @@ mz__index_refresh(mz_trigger_index **idx, mz_store *st, mz_err *err)
 		return rc;
 	}
 	int64_t t0 = mz_mono_ms();
+	/* a templated config's triggers are mostly its template's */
+	json_t *views = mz_template_trigger_views(st, cfgs);
+	json_decref(cfgs);
+	cfgs = views;
 	mz_trigger_index *fresh = build(cfgs, gen, *idx);
 	mz_debug("events: trigger index rebuilt: %zu of %zu configs can trigger, %zu cron "
 	         "schedules (%lld ms)", fresh->nconfigs, json_array_size(cfgs), fresh->ncrons,

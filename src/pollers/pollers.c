@@ -221,7 +221,10 @@ mz_pollers_git_baseline(mz_store *st, const json_t *cfg)
 		return;
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(cfg, "triggers"), i, t) {
+	json_t *one = json_pack("[O]", cfg);
+	json_t *views = mz_template_trigger_views(st, one); /* a template's triggers too */
+	json_decref(one);
+	json_array_foreach(json_object_get(json_array_get(views, 0), "triggers"), i, t) {
 		const char *url = mz_json_str(t, "url");
 		const char *branch = mz_json_str(t, "branch");
 		if (!mz_json_bool(t, "enabled", false) || !mz_strcaseeq(mz_json_str(t, "type"), "git") ||
@@ -252,6 +255,7 @@ mz_pollers_git_baseline(mz_store *st, const json_t *cfg)
 		free(seen);
 		free(key);
 	}
+	json_decref(views);
 }
 
 /* ---- docker registry ------------------------------------------------------- */
@@ -527,6 +531,9 @@ poll_all(mz_pollers *p, mz_store *st)
 		mz_warn("pollers: cannot list pipelines: %s", err.msg);
 		return;
 	}
+	json_t *views = mz_template_trigger_views(st, cfgs); /* a template's triggers too */
+	json_decref(cfgs);
+	cfgs = views;
 	json_t *done = json_object(); /* targets polled this round */
 	size_t i, j;
 	json_t *cfg, *t;

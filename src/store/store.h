@@ -105,7 +105,7 @@ mz_code mz_retention_crowded_configs(mz_store *st, int keep, json_t **ids, mz_er
 mz_code mz_retention_crowded_histories(mz_store *st, int keep, json_t **ids, mz_err *err);
 
 /* A token that changes (in the same transaction) whenever any pipeline
- * config is saved or deleted: compare it to know whether configs changed
+ * config or pipeline template is saved or deleted: compare it to know whether configs changed
  * without reading them. *gen is malloc'd. */
 mz_code mz_pipeline_generation(mz_store *st, char **gen, mz_err *err);
 /* app NULL: every config. Ordered by the stored "index", then name. */

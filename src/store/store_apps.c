@@ -144,14 +144,15 @@ record_history(mz_store *st, const char *id, const char *body, mz_err *err)
 	return mz__run(q, NULL, err, "record pipeline history");
 }
 
-/* Every save and delete of a pipeline config writes a fresh value here, in
- * the same transaction, so whoever keeps an index of configs (the trigger
- * index of src/events) sees a change with one small read, whichever node
- * or component made it. */
+/* Every save and delete of a pipeline config (and of a pipeline template,
+ * which templated configs render: store_docs.c) writes a fresh value here,
+ * in the same transaction, so whoever keeps an index of configs (the
+ * trigger index of src/events) sees a change with one small read,
+ * whichever node or component made it. */
 #define GENERATION_KEY "pipelines:generation"
 
-static mz_code
-bump_generation(mz_store *st, mz_err *err)
+mz_code
+mz__pipelines_changed(mz_store *st, mz_err *err)
 {
 	char gen[27];
 	mz_ulid(gen);
@@ -180,7 +181,7 @@ mz_pipeline_put(mz_store *st, const json_t *cfg, mz_err *err)
 	if (rc == MZ_OK)
 		rc = record_history(st, id, body, err);
 	if (rc == MZ_OK)
-		rc = bump_generation(st, err);
+		rc = mz__pipelines_changed(st, err);
 	free(body);
 	return rc;
 }
@@ -193,7 +194,7 @@ mz_pipeline_delete(mz_store *st, const char *id, mz_err *err)
 		return MZ_EIO;
 	mz__text(q, 1, id);
 	mz_code rc = mz__run(q, NULL, err, "delete pipeline");
-	return rc == MZ_OK ? bump_generation(st, err) : rc;
+	return rc == MZ_OK ? mz__pipelines_changed(st, err) : rc;
 }
 
 mz_code

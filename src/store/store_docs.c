@@ -260,6 +260,8 @@ mz_template_put(mz_store *st, json_t *tmpl, const char *tag, mz_err *err)
 		free(key);
 	}
 	rc = save_doc(st, TEMPLATES_KEY, all, err);
+	if (rc == MZ_OK)
+		rc = mz__pipelines_changed(st, err); /* the configs using it render anew */
 	json_decref(all);
 	return rc;
 }
@@ -291,6 +293,8 @@ mz_template_delete(mz_store *st, const char *id, const char *tag, mz_err *err)
 	}
 	if (found)
 		rc = save_doc(st, TEMPLATES_KEY, all, err);
+	if (found && rc == MZ_OK)
+		rc = mz__pipelines_changed(st, err);
 	json_decref(all);
 	if (rc == MZ_OK && !found)
 		return mz_fail(err, MZ_ENOTFOUND, "Pipeline template not found: %s", id);

@@ -179,4 +179,9 @@ mz_code mz__one_int(mz_stmt *s, int64_t *out, bool *found, mz_err *err, const ch
 /* Column col of the current row parsed as JSON, or NULL. */
 json_t *mz__col_json(mz_stmt *s, int col);
 
+/* Writes a new pipelines generation (mz_pipeline_generation) in the
+ * current transaction: a config, or a template configs render, changed
+ * (store_apps.c). */
+mz_code mz__pipelines_changed(mz_store *st, mz_err *err);
+
 #endif

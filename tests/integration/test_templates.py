@@ -3,14 +3,17 @@ create, update, get, list, versions, delete; plan; variables with types and
 defaults; inheritance and exclude; stage injection first/before/after/last;
 templated configs that run; POST /pipelines/start with "plan": true starts
 nothing. Also re-run (rerunOf) and an application's notifications."""
+import hashlib
+import hmac
+import json
 import os
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mizzen_harness import ServerTestCase, wait_until  # noqa: E402
+from mizzen_harness import Server, ServerTestCase, wait_until  # noqa: E402
 from mizzen_flow import COMPLETE, create_app, run_pipeline, wait_execution  # noqa: E402
-from trigger_helpers import Receiver  # noqa: E402
+from trigger_helpers import GitRepo, Receiver  # noqa: E402
 
 APP = "tmplapp"
 
@@ -213,6 +216,114 @@ class Templates(ServerTestCase):
         self.assertEqual(s, 202, body)
         e = wait_execution(self.server, body["ref"].split("/")[-1])
         self.assertEqual(e["status"], "SUCCEEDED", e)
+
+
+TRIGGERED = {
+    "schema": "v2", "id": "triggered",
+    "metadata": {"name": "Triggered", "owner": "team@example.com", "scopes": ["global"]},
+    "variables": [{"name": "repo", "type": "string"},
+                  {"name": "gitUrl", "type": "string", "defaultValue": ""}],
+    "pipeline": {
+        "parameterConfig": [{"name": "env", "default": "qa"}],
+        "triggers": [
+            {"type": "webhook", "source": "tmpl-fire", "enabled": True},
+            {"type": "git", "source": "github", "project": "acme",
+             "slug": "${templateVariables.repo}", "branch": "main", "secret": "s3cret",
+             "enabled": True},
+            {"type": "git", "source": "git", "url": "${templateVariables.gitUrl}",
+             "branch": "main", "enabled": True}],
+        "stages": [{"refId": "say", "type": "evaluateVariables", "name": "Say",
+                    "variables": [{"key": "env", "value": "${parameters.env}"}]}]}}
+
+
+class TemplateTriggers(unittest.TestCase):
+    """Triggers a config inherits from its v2 template fire: a webhook, a
+    signed GitHub push (the signature is checked against the template's
+    secret), a polled git repository; a template change re-indexes them;
+    a config that excludes them is not started."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.repo = GitRepo()
+        cls.srv = Server(env={"MZ_POLL_INTERVAL_MS": "300"}).start()
+        create_app(cls.srv, APP)
+        s, body = cls.srv.request("POST", "/v2/pipelineTemplates/create", TRIGGERED)
+        assert s == 202, (s, body)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()
+        cls.repo.close()
+
+    def save(self, name, **extra):
+        cfg = {"schema": "v2", "application": APP, "name": name,
+               "template": {"reference": "spinnaker://triggered"},
+               "variables": {"repo": "widget", "gitUrl": self.repo.path}, "stages": [],
+               "triggers": []}
+        cfg.update(extra)
+        s, body = self.srv.request("POST", "/pipelines", cfg)
+        self.assertEqual(s, 200, body)
+        return body
+
+    def started(self, event_id):
+        def done():
+            s, b = self.srv.request("GET", "/webhooks/events/" + event_id)
+            return b if s == 200 and b["processed"] else None
+        ev = wait_until(done, timeout=20, message="event %s processed" % event_id)
+        return [x["name"] for x in ev["result"]["executions"]]
+
+    def hook(self, source):
+        s, b = self.srv.request("POST", "/webhooks/webhook/" + source, {"parameters": {}})
+        self.assertEqual(s, 200, b)
+        return self.started(b["eventId"])
+
+    def executions(self, name):
+        s, rows = self.srv.request("GET", "/applications/%s/pipelines?limit=100" % APP)
+        return [r for r in rows if r["name"] == name]
+
+    def test_1_webhook_and_git_from_the_template(self):
+        self.save("fired")
+        self.save("quiet", exclude=["triggers"])
+        self.assertEqual(self.hook("tmpl-fire"), ["fired"])
+        e = wait_execution(self.srv, self.executions("fired")[0]["id"], timeout=20)
+        self.assertEqual(e["status"], "SUCCEEDED", e)
+        self.assertEqual(e["trigger"]["type"], "webhook")
+        self.assertEqual(e["stages"][0]["outputs"]["env"], "qa")  # the template's parameter
+
+        # GitHub push on the slug the template variable names, signed with
+        # the template's secret: unsigned is refused, signed starts it
+        push = {"ref": "refs/heads/main", "after": "b" * 40,
+                "repository": {"name": "widget", "owner": {"name": "acme"}}}
+        raw = json.dumps(push).encode()
+        hdrs = {"X-GitHub-Event": "push", "Content-Type": "application/json"}
+        s, b = self.srv.request("POST", "/webhooks/git/github", raw, headers=hdrs)
+        self.assertEqual(s, 401, b)
+        sig = "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
+        s, b = self.srv.request("POST", "/webhooks/git/github", raw,
+                                headers=dict(hdrs, **{"X-Hub-Signature-256": sig}))
+        self.assertEqual(s, 200, b)
+        self.assertEqual(self.started(b["eventId"]), ["fired"])
+        git = [x for x in self.executions("fired") if x["trigger"]["type"] == "git"]
+        self.assertEqual(git[0]["trigger"]["hash"], "b" * 40)
+
+        # a commit to the polled repository starts it (the template's git
+        # trigger, its url from a template variable)
+        before = len(self.executions("fired"))
+        head = self.repo.commit("second")
+        wait_until(lambda: len(self.executions("fired")) > before, timeout=20,
+                   message="the polled commit starts the pipeline")
+        polled = [x for x in self.executions("fired") if x["trigger"].get("hash") == head]
+        self.assertEqual(len(polled), 1, self.executions("fired"))
+        self.assertEqual(self.executions("quiet"), [])
+
+    def test_2_a_template_change_is_reindexed(self):
+        self.save("fired2")
+        changed = json.loads(json.dumps(TRIGGERED))
+        changed["pipeline"]["triggers"][0]["source"] = "tmpl-fire-new"
+        s, b = self.srv.request("POST", "/v2/pipelineTemplates/update/triggered", changed)
+        self.assertEqual(s, 202, b)
+        self.assertEqual(self.hook("tmpl-fire"), [])
+        self.assertEqual(sorted(self.hook("tmpl-fire-new")), ["fired", "fired2"])
 
 
 if __name__ == "__main__":
