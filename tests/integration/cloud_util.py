@@ -151,7 +151,6 @@ def close_cloud_server(server, *dirs):
     """Stops a server started with keep_data=True, kills its cloud's
     processes, then removes its data directory and dirs (a test's config
     or repositories)."""
-    import shutil
     server.stop()
     kill_cloud(server.data_dir)
     server.keep_data = False
