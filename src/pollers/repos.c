@@ -202,10 +202,10 @@ set_error(json_t *state, const char *file, const char *commit, const char *msg)
 }
 
 /* Applies the files of commit to the store and to state (in st's open
- * transaction). */
+ * transaction); the configs it saves are appended to saved. */
 static mz_code
 apply_commit(const git_ctx *g, mz_store *st, const json_t *repo, json_t *state,
-             const char *commit, mz_buf *out, mz_err *err)
+             const char *commit, json_t *saved, mz_buf *out, mz_err *err)
 {
 	const char *path = mz_json_str(repo, "path") ? mz_json_str(repo, "path") : "";
 	json_t *now = list_files(g, commit, path, out, err);
@@ -273,6 +273,8 @@ apply_commit(const git_ctx *g, mz_store *st, const json_t *repo, json_t *state,
 		}
 		if (rc == MZ_OK)
 			rc = mz_pipeline_put(st, cfg, err);
+		if (rc == MZ_OK)
+			json_array_append(saved, cfg);
 		json_decref(cfg);
 		if (rc != MZ_OK) {
 			free(own_id);
@@ -439,8 +441,9 @@ sync_repo(mz_repos *rp, mz_store *st, const json_t *repo)
 	json_array_foreach(commits, i, cv) {
 		if (mz_store_begin(st, &err) != MZ_OK)
 			goto fail;
-		json_t *next = json_deep_copy(state);
-		mz_code rc = apply_commit(&g, st, repo, next, json_string_value(cv), &out, &err);
+		json_t *next = json_deep_copy(state), *saved = json_array();
+		mz_code rc = apply_commit(&g, st, repo, next, json_string_value(cv), saved, &out,
+		                          &err);
 		if (rc == MZ_OK)
 			rc = save_state(st, key, next, &err);
 		if (rc == MZ_OK)
@@ -448,8 +451,18 @@ sync_repo(mz_repos *rp, mz_store *st, const json_t *repo)
 		if (rc != MZ_OK) {
 			mz_store_rollback(st);
 			json_decref(next);
+			json_decref(saved);
 			goto fail;
 		}
+		/* As after an API save: the polled git triggers of what this commit
+		 * saved take their baseline now, so a commit pushed to their
+		 * repository from here on starts them (git runs after the commit,
+		 * outside any transaction). */
+		size_t k;
+		json_t *cfg;
+		json_array_foreach(saved, k, cfg)
+			mz_pollers_git_baseline(st, cfg);
+		json_decref(saved);
 		json_decref(state);
 		state = next;
 	}
