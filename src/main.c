@@ -313,6 +313,13 @@ resolve_secrets(const char *text, mz_secret_use *use, mz_err *err, void *udata)
 	return mz_auth_secrets_resolve(udata, text, use ? note_secret : NULL, use, err);
 }
 
+/* The engine's sealer for sensitive headers: src/auth's secretbox. */
+static char *
+seal_text(const char *text, bool open, mz_err *err, void *udata)
+{
+	return open ? mz_auth_unseal(udata, text, err) : mz_auth_seal(udata, text, err);
+}
+
 static int
 serve(int argc, char **argv)
 {
@@ -563,6 +570,23 @@ serve(int argc, char **argv)
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
 	/* last: a preconfigured webhook may not take a built-in stage's type */
 	mz_engine_register_preconfigured_webhooks(setting(settings, "webhook", "preconfigured"));
+	mz_auth_config aucfg = {.db_url = db_url, .data_dir = o.data, .enabled = auth_on};
+	if (mz_auth_start(&aucfg, &auth, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: %s\n", err.msg);
+		goto out;
+	}
+	if (!auth_on)
+		mz_warn("authentication is disabled (auth.enabled false): every caller on this "
+		        "machine may do anything");
+	/* before the engine and the event bus start: the first stage they
+	 * start (a recovered execution, a cron trigger) already seals its
+	 * headers, checks its accounts and resolves its secrets */
+	static accounts_ctx actx;
+	actx.auth = auth;
+	actx.accounts = accounts;
+	mz_engine_set_accounts_fn(allowed_accounts, &actx);
+	mz_engine_set_secret_fn(resolve_secrets, auth);
+	mz_engine_set_seal_fn(seal_text, auth);
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base,
 	                         .node_id = self, .address = address, .host_regions = hosted,
 	                         .retention = &retention};
@@ -596,19 +620,6 @@ serve(int argc, char **argv)
 		fprintf(stderr, "mizzen serve: pipelineRepos: %s\n", err.msg);
 		goto out;
 	}
-	mz_auth_config aucfg = {.db_url = db_url, .data_dir = o.data, .enabled = auth_on};
-	if (mz_auth_start(&aucfg, &auth, &err) != MZ_OK) {
-		fprintf(stderr, "mizzen serve: %s\n", err.msg);
-		goto out;
-	}
-	if (!auth_on)
-		mz_warn("authentication is disabled (auth.enabled false): every caller on this "
-		        "machine may do anything");
-	static accounts_ctx actx;
-	actx.auth = auth;
-	actx.accounts = accounts;
-	mz_engine_set_accounts_fn(allowed_accounts, &actx);
-	mz_engine_set_secret_fn(resolve_secrets, auth);
 	mz_api_config acfg = {.host = o.host, .port = o.port, .db_url = db_url,
 	                      .engine = engine, .accounts = accounts, .cloud = cloud,
 	                      .version = MZ_VERSION, .events = events,
@@ -632,13 +643,17 @@ serve(int argc, char **argv)
 out:
 	mz_api_stop(api);
 	mz_repos_stop(repos);
-	mz_auth_stop(auth);
 	mz_pollers_stop(pollers);
 	mz_events_stop(events);
 	if (engine)
 		mz_engine_stop(engine);
 	mz_bakery_stop(bakery);
 	mz_cloud_stop(cloud);
+	/* last: the engine, the notifier and the instances' starts call it */
+	mz_engine_set_secret_fn(NULL, NULL);
+	mz_engine_set_seal_fn(NULL, NULL);
+	mz_engine_set_accounts_fn(NULL, NULL);
+	mz_auth_stop(auth);
 	json_decref(local_accounts);
 	json_decref(hosted);
 	free(address);

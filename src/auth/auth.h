@@ -145,6 +145,10 @@ mz_code mz_auth_secret_put(mz_auth *a, mz_store *st, const char *name, const cha
 /* [{"name", "updatedAt"}]: never values. */
 mz_code mz_auth_secret_list(mz_auth *a, mz_store *st, json_t **out, mz_err *err);
 mz_code mz_auth_secret_delete(mz_auth *a, mz_store *st, const char *name, mz_err *err);
+/* text encrypted under the secrets key (base64, malloc'd), and back;
+ * NULL with err on failure (another key: a message that says so). */
+char *mz_auth_seal(mz_auth *a, const char *text, mz_err *err);
+char *mz_auth_unseal(mz_auth *a, const char *sealed, mz_err *err);
 /* text with each ${#secret('name')} replaced by its value (malloc'd; wipe
  * and free it after use), or NULL with err when a secret is missing. Each
  * value used is also passed to seen (which may be NULL), so the caller

@@ -168,6 +168,58 @@ secret_value(mz_auth *a, mz_store *st, const char *name, mz_err *err)
 	return out;
 }
 
+/* Sealing: text encrypted under the secrets key, as base64 of nonce and
+ * box. The engine keeps sensitive request headers sealed in stage
+ * contexts (engine_seal.c), so the execution JSON never holds them. */
+char *
+mz_auth_seal(mz_auth *a, const char *text, mz_err *err)
+{
+	if (!a->has_secret_key) {
+		mz_fail(err, MZ_EINTERNAL, "no secrets key is loaded");
+		return NULL;
+	}
+	size_t n = strlen(text);
+	size_t total = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+	unsigned char *raw = malloc(total);
+	if (!raw) {
+		mz_fail(err, MZ_ENOMEM, "out of memory");
+		return NULL;
+	}
+	randombytes_buf(raw, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(raw + crypto_secretbox_NONCEBYTES, (const unsigned char *)text, n,
+	                      raw, a->secret_key);
+	char *out = mz_base64_encode(raw, total);
+	free(raw);
+	return out;
+}
+
+char *
+mz_auth_unseal(mz_auth *a, const char *sealed, mz_err *err)
+{
+	size_t n = 0;
+	unsigned char *raw = mz_base64_decode(sealed, &n);
+	char *out = NULL;
+	if (raw && n >= crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+		size_t len = n - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+		out = malloc(len + 1);
+		if (out && crypto_secretbox_open_easy((unsigned char *)out,
+		                                      raw + crypto_secretbox_NONCEBYTES,
+		                                      n - crypto_secretbox_NONCEBYTES, raw,
+		                                      a->secret_key) == 0) {
+			out[len] = '\0';
+		} else {
+			free(out);
+			out = NULL;
+		}
+	}
+	free(raw);
+	if (!out)
+		mz_fail(err, MZ_EINVAL, "a sealed value cannot be opened with this server's secrets "
+		        "key (sealed by a node with another key? give every node the same "
+		        "secrets.keyFile)");
+	return out;
+}
+
 char *
 mz_auth_secrets_resolve(mz_auth *a, const char *text,
                         void (*seen)(const char *value, void *arg), void *arg, mz_err *err)

@@ -183,6 +183,26 @@ void mz_secret_use_scrub_json(const mz_secret_use *use, json_t *v);
 /* Zeroes and frees the values. */
 void mz_secret_use_release(mz_secret_use *use);
 
+/* Sensitive request headers (engine_seal.c). A webhook's Authorization,
+ * Proxy-Authorization, Cookie, X-Api-Key... header, or any header whose
+ * value holds a ${#secret()} reference, is stored as MZ_MASKED in the
+ * context's customHeaders, its value sealed (encrypted) in the context's
+ * sealedHeaders; the stage opens it just before the request. The sealer
+ * (src/auth's secretbox under the secrets key, set by main.c) seals text
+ * (open false) or opens a sealed text (open true), malloc'd, or NULL with
+ * err. Without one nothing is sealed. */
+#define MZ_MASKED "****"
+typedef char *(*mz_seal_fn)(const char *text, bool open, mz_err *err, void *udata);
+void mz_engine_set_seal_fn(mz_seal_fn fn, void *udata);
+bool mz_engine_sensitive_header(const char *name);
+/* Seals the sensitive customHeaders of a stage context in place; before
+ * evaluation (evaluated false) values with expressions are left for later. */
+void mz_engine_seal_headers(json_t *ctx, bool evaluated);
+/* customHeaders as they are to be sent (a new object: free it with
+ * mz_secret_json_free), sealed values opened and noted in use; NULL with
+ * err when one cannot be opened. */
+json_t *mz_engine_open_headers(const json_t *ctx, mz_secret_use *use, mz_err *err);
+
 const mz_stage_def *mz_engine_stage_def(const char *type);
 /* The registered stage definitions, in registration order (for GET
  * /stageTypes: the UI offers only the types this server can run). */

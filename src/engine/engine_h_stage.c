@@ -131,6 +131,7 @@ mz__h_start_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
 
 	/* Evaluate expressions in the context now, and store the result. */
 	json_t *ctx = mz__eval_context(exec, stage, def->raw_keys);
+	mz_engine_seal_headers(ctx, true); /* an evaluated header is stored masked */
 	json_object_set_new(stage, "context", ctx);
 
 	mz_plan p;

@@ -367,6 +367,7 @@ build_stages(const json_t *cfg_stages)
 			                    json_integer(mz_json_int(ctx, "startTimeExpiry", 0)));
 			json_object_del(ctx, "startTimeExpiry");
 		}
+		mz_engine_seal_headers(ctx, false); /* never stored in clear */
 		json_object_set_new(st, "context", ctx);
 		json_array_append_new(out, st);
 		free(ref);

@@ -123,12 +123,15 @@ mz_secret_wipe(char *s)
 		*p++ = 0;
 }
 
+/* Zeroes the strings of v that nothing else holds. */
 static void
 wipe_json(json_t *v)
 {
 	const char *k;
 	json_t *x;
 	size_t i;
+	if (!v || v->refcount > 1)
+		return;
 	if (json_is_string(v)) {
 		/* jansson owns the bytes; they are about to be freed */
 		char *s = (char *)json_string_value(v);
@@ -147,10 +150,7 @@ wipe_json(json_t *v)
 void
 mz_secret_json_free(json_t *v)
 {
-	if (!v)
-		return;
-	if (v->refcount == 1)
-		wipe_json(v);
+	wipe_json(v);
 	json_decref(v);
 }
 

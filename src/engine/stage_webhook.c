@@ -96,8 +96,10 @@ typedef struct wh_headers {
 static void
 headers_release(wh_headers *h)
 {
-	for (size_t i = 0; i < h->n; i++)
+	for (size_t i = 0; i < h->n; i++) {
+		mz_secret_wipe(h->v[i]); /* an opened sealed value */
 		free(h->v[i]);
+	}
 	free(h->v);
 	memset(h, 0, sizeof(*h));
 }
@@ -106,21 +108,20 @@ headers_release(wh_headers *h)
  * payload (may be NULL) is sent as JSON. */
 static void
 wh_perform(const char *method, const char *url, const json_t *payload, const wh_headers *hdrs,
-           const char *idempotency_key, mz_httpc_resp *rs)
+           const char *idempotency_key, mz_secret_use *use, mz_httpc_resp *rs)
 {
 	/* ${#secret('name')} references become values here and nowhere else:
 	 * the context, the execution and the log keep the reference. The
 	 * payload is resolved string by string before it is serialised, so a
 	 * value with quotes stays inside its JSON string. */
-	mz_secret_use use = {0};
 	mz_err serr = {0};
-	char *rurl = mz_engine_resolve_secrets(url, &use, &serr);
-	json_t *rpay = rurl && payload ? mz_engine_resolve_secrets_json(payload, &use, &serr) : NULL;
+	char *rurl = mz_engine_resolve_secrets(url, use, &serr);
+	json_t *rpay = rurl && payload ? mz_engine_resolve_secrets_json(payload, use, &serr) : NULL;
 	char *rbody = rpay ? mz_json_dump(rpay) : NULL;
 	char **rh = calloc(hdrs->n + 1, sizeof(char *));
 	bool ok = rurl && (!payload || rbody) && rh;
 	for (size_t i = 0; ok && i < hdrs->n; i++)
-		ok = (rh[i] = mz_engine_resolve_secrets(hdrs->v[i], &use, &serr)) != NULL;
+		ok = (rh[i] = mz_engine_resolve_secrets(hdrs->v[i], use, &serr)) != NULL;
 	if (!ok) {
 		memset(rs, 0, sizeof(*rs));
 		mz_buf_init(&rs->body, 1);
@@ -146,10 +147,10 @@ wh_perform(const char *method, const char *url, const json_t *payload, const wh_
 	mz_httpc_do(&rq, rs, NULL);
 	/* what comes back is recorded in the context: a response that echoes
 	 * a header, or an error that quotes the URL, loses the values */
-	mz_secret_use_scrub(&use, rs->error);
-	rs->body.len = mz_secret_use_scrub_mem(&use, rs->body.data, rs->body.len);
+	mz_secret_use_scrub(use, rs->error);
+	rs->body.len = mz_secret_use_scrub_mem(use, rs->body.data, rs->body.len);
 	rs->body.data[rs->body.len] = '\0';
-	mz_secret_use_scrub_json(&use, rs->headers);
+	mz_secret_use_scrub_json(use, rs->headers);
 	if (rs->fail == MZ_HTTPC_OK)
 		mz_debug("webhook: %s %s -> %ld", method, url, rs->status);
 	else
@@ -165,7 +166,6 @@ out:
 	free(rurl);
 	free(rbody);
 	mz_secret_json_free(rpay);
-	mz_secret_use_release(&use);
 }
 
 /* Whether a request that never got an HTTP answer may simply be tried
@@ -281,17 +281,25 @@ add_custom(wh_headers *list, const char *name, const json_t *v, char *why, size_
  * Content-Type when json_body. On a bad header fills why (never with a
  * header value) and returns false. */
 static bool
-build_headers(const json_t *custom, bool json_body, wh_headers *out, char *why, size_t cap)
+build_headers(const json_t *sc, bool json_body, mz_secret_use *use, wh_headers *out, char *why,
+              size_t cap)
 {
 	wh_headers list = {0};
 	bool have_type = false;
 	const char *name;
 	json_t *v;
+	mz_err err = {0};
 
 	memset(out, 0, sizeof(*out));
+	/* sensitive values are sealed in the stored context: opened here */
+	json_t *custom = mz_engine_open_headers(sc, use, &err);
+	if (!custom && err.code) {
+		snprintf(why, cap, "%s", err.msg);
+		return false;
+	}
 	if (custom && !json_is_object(custom) && !json_is_null(custom)) {
 		snprintf(why, cap, "customHeaders must be a map of header names to values");
-		return false;
+		goto fail;
 	}
 	json_object_foreach((json_t *)custom, name, v) {
 		if (dropped(name) || json_is_null(v))
@@ -314,11 +322,13 @@ build_headers(const json_t *custom, bool json_body, wh_headers *out, char *why, 
 	}
 	if (json_body && !have_type && !add_header(&list, "Content-Type", "application/json"))
 		goto oom;
+	mz_secret_json_free(custom);
 	*out = list;
 	return true;
 oom:
 	snprintf(why, cap, "out of memory building the request headers");
 fail:
+	mz_secret_json_free(custom);
 	headers_release(&list);
 	return false;
 }
@@ -524,8 +534,9 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 		return;
 	if (wait && !check_wait_config(sc, r))
 		return;
-	if (!build_headers(json_object_get(sc, "customHeaders"), true, &headers, why,
-	                   sizeof(why))) {
+	mz_secret_use use = {0};
+	if (!build_headers(sc, true, &use, &headers, why, sizeof(why))) {
+		mz_secret_use_release(&use);
 		mz_task_result_set(r, "TERMINAL", "%s", why);
 		return;
 	}
@@ -541,8 +552,9 @@ create_webhook(mz_task_ctx *ctx, mz_task_result *r)
 	 * duplicate instead of, say, deploying twice. A retry after a 5xx or a
 	 * refused connection is a new attempt and gets a new key.
 	 */
-	wh_perform(method, url, payload, &headers, ctx->idempotency_key, &rs);
+	wh_perform(method, url, payload, &headers, ctx->idempotency_key, &use, &rs);
 	headers_release(&headers);
+	mz_secret_use_release(&use);
 
 	json_t *webhook;
 	if (rs.fail != MZ_HTTPC_OK) {
@@ -781,13 +793,15 @@ monitor_webhook(mz_task_ctx *ctx, mz_task_result *r)
 		                   "the webhook statusEndpoint must start with http:// or https://");
 		return;
 	}
-	if (!build_headers(json_object_get(sc, "customHeaders"), false, &headers, why,
-	                   sizeof(why))) {
+	mz_secret_use use = {0};
+	if (!build_headers(sc, false, &use, &headers, why, sizeof(why))) {
+		mz_secret_use_release(&use);
 		mz_task_result_set(r, "TERMINAL", "%s", why);
 		return;
 	}
-	wh_perform("GET", endpoint, NULL, &headers, ctx->idempotency_key, &rs);
+	wh_perform("GET", endpoint, NULL, &headers, ctx->idempotency_key, &use, &rs);
 	headers_release(&headers);
+	mz_secret_use_release(&use);
 
 	/* The result replaces context.webhook as a whole: start from a copy so
 	 * createWebhook's part survives, and carry the past status codes. */

@@ -149,5 +149,99 @@ class SecretsAtEveryEffect(ServerTestCase):
         self.assertNotIn("jobId", json.dumps(e))
 
 
+class MaskedHeaders(ServerTestCase):
+    """A webhook's Authorization header and a secret-derived header reach
+    the receiver as they are, and are "****" in what the API returns and
+    absent from the log and the audit, even when the receiver echoes them."""
+
+    def test_authorization_and_secret_headers_are_masked(self):
+        srv = self.server
+        recv = Receiver()
+        self.addCleanup(recv.close)
+        echo = Receiver()   # answers with the headers it got
+        self.addCleanup(echo.close)
+        echo_got = echo.got
+
+        class Echo(echo.httpd.RequestHandlerClass):
+            def _record(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                echo_got.append((self.command, self.path, dict(self.headers), ""))
+                data = json.dumps({"seen": dict(self.headers)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Echo", self.headers.get("X-Token", ""))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            do_POST = do_GET = _record
+        echo.httpd.RequestHandlerClass = Echo
+
+        bearer = "Bearer LITERAL-" + uuid.uuid4().hex
+        token = "TOKENSECRET-" + uuid.uuid4().hex
+        cookie = "sid=COOKIE-" + uuid.uuid4().hex
+        status, _ = srv.request("PUT", "/secrets/hdr-token", {"value": token})
+        self.assertEqual(status, 200)
+        app = unique("mask")
+        create_app(srv, app)
+        headers = {"Authorization": bearer, "X-Token": "${#secret('hdr-token')}",
+                   "Cookie": "${parameters.c}", "X-Plain": "visible"}
+        save_pipeline(srv, {
+            "application": app, "name": "p",
+            "parameterConfig": [{"name": "c", "default": ""}],
+            "stages": [
+                {"refId": "1", "type": "webhook", "name": "call", "method": "POST",
+                 "url": "http://127.0.0.1:%d/hook" % recv.port, "customHeaders": headers,
+                 "payload": {"x": 1}},
+                {"refId": "2", "type": "webhook", "name": "echo", "method": "POST",
+                 "url": "http://127.0.0.1:%d/echo" % echo.port,
+                 "customHeaders": {"X-Token": "${#secret('hdr-token')}",
+                                   "Authorization": bearer}}]})
+        status, body = srv.request("POST", "/pipelines/%s/p" % app,
+                                   {"type": "manual", "parameters": {"c": cookie}})
+        self.assertEqual(status, 202, body)
+        eid = body["ref"].split("/")[-1]
+
+        def done():
+            _, e = srv.request("GET", "/pipelines/" + eid)
+            return e if e.get("status") not in ("RUNNING", "NOT_STARTED") else None
+        e = wait_until(done, timeout=30, message="the webhook execution")
+        self.assertEqual(e["status"], "SUCCEEDED", json.dumps(e)[:3000])
+
+        # the receivers got the real values
+        self.assertEqual(len(recv.got), 1)
+        got = recv.got[0][2]
+        self.assertEqual(got.get("Authorization"), bearer)
+        self.assertEqual(got.get("X-Token"), token)
+        self.assertEqual(got.get("Cookie"), cookie)
+        self.assertEqual(got.get("X-Plain"), "visible")
+        self.assertEqual(echo_got[0][2].get("X-Token"), token)
+
+        # what the API returns shows "****" for them, and the rest as it is
+        call = [s for s in e["stages"] if s["name"] == "call"][0]
+        shown = call["context"]["customHeaders"]
+        self.assertEqual(shown, {"Authorization": "****", "X-Token": "****",
+                                 "Cookie": "****", "X-Plain": "visible"})
+        echoed = [s for s in e["stages"] if s["name"] == "echo"][0]["context"]["webhook"]
+        self.assertEqual(echoed["body"]["seen"]["X-Token"], "****")
+        self.assertEqual(echoed["body"]["seen"]["Authorization"], "****")
+        self.assertEqual(echoed["headers"]["X-Echo"], ["****"])
+
+        # the value of the cookie came in the trigger: only the header is masked
+        self.assertEqual(e["trigger"]["parameters"]["c"], cookie)
+        _, execs = srv.request("GET", "/applications/%s/pipelines?expand=true" % app)
+        _, listed = srv.request("GET", "/executions?executionIds=" + eid)
+        _, audit = srv.request("GET", "/audit?limit=1000")
+        secrets = [bearer.split()[1], token]
+        with open(srv.log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        for doc in (e, execs, listed, audit):
+            text = json.dumps(doc)
+            for v in secrets:
+                self.assertNotIn(v, text)
+        for v in secrets + [cookie]:
+            self.assertNotIn(v, log)
+
+
 if __name__ == "__main__":
     unittest.main()
