@@ -9,7 +9,10 @@
  *   GET  /webhooks/events/{eventId}   what an event did (processed, executions)
  *
  * Each stores the event durably (the dispatcher matches it against the
- * triggers and starts pipelines) and answers {eventProcessed, eventId}.
+ * triggers and starts pipelines) and answers {eventProcessed, eventId};
+ * the event id is the sender's delivery id when it gives one (GitHub's
+ * X-GitHub-Delivery...), or a signed GitHub delivery's signature, so a
+ * delivery repeated answers the same and starts nothing new.
  * GitHub deliveries are checked against the secrets of the triggers they
  * address (X-Hub-Signature-256, HMAC-SHA256 of the raw body): a bad or
  * missing signature answers 401 and stores nothing. */
@@ -51,8 +54,65 @@ body_or_empty(api_req *r)
 	return body;
 }
 
+/* The id a sender gives its delivery, which stays the same when the
+ * sender delivers it again (a retry, a "Redeliver" click, a replay):
+ * X-Event-Id (ours), GitHub's X-GitHub-Delivery, GitLab's
+ * X-Gitlab-Event-UUID, Bitbucket Cloud's X-Request-UUID and, on the
+ * Bitbucket Server (stash) endpoint, X-Request-Id. The event is stored
+ * under it, so a second delivery finds the first and starts nothing. */
+static bool
+delivery_id(api_req *r, const char *provider, char out[128])
+{
+	static const struct {
+		const char *header, *prefix, *only; /* only: on that git provider's endpoint */
+	} ids[] = {
+		{"X-Event-Id", "", NULL},
+		{"X-GitHub-Delivery", "github-", NULL},
+		{"X-Gitlab-Event-UUID", "gitlab-", NULL},
+		{"X-Request-UUID", "bitbucket-", NULL},
+		{"X-Request-Id", "stash-", "stash"},
+		{"X-Request-Id", "stash-", "bitbucket"},
+	};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (ids[i].only && !(provider && strcasecmp(provider, ids[i].only) == 0))
+			continue;
+		const char *v = hdr(r, ids[i].header);
+		size_t n = v ? strlen(v) : 0;
+		if (i == 0 && n > 0) { /* ours, as given (submit checked its length) */
+			snprintf(out, 128, "%s", v);
+			return true;
+		}
+		/* a bounded token; anything else names no delivery */
+		if (n == 0 || n > 100 ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:{}") != n)
+			continue;
+		snprintf(out, 128, "%s%s", ids[i].prefix, v);
+		return true;
+	}
+	return false;
+}
+
+/* A signed GitHub delivery is named by its signature, an HMAC of the
+ * body under the trigger's secret: a replay of the body is the same event
+ * whatever X-GitHub-Delivery it carries (GitHub does not sign headers),
+ * and no one without the secret can name a future delivery. */
+static bool
+signature_id(api_req *r, char out[128])
+{
+	const char *sig = hdr(r, "X-Hub-Signature-256");
+	if (!sig || strncmp(sig, "sha256=", 7) != 0 || strlen(sig) != 7 + 64)
+		return false;
+	mz_sha256_ctx c;
+	char hex[65];
+	mz_sha256_init(&c);
+	mz_sha256_update(&c, sig + 7, 64);
+	mz_sha256_hex(&c, hex);
+	snprintf(out, 128, "github-signed-%.32s", hex);
+	return true;
+}
+
 static void
-submit(api_req *r, json_t *event)
+submit(api_req *r, json_t *event, const char *provider)
 {
 	mz_events *bus = r->api->bus;
 	if (!bus) {
@@ -65,11 +125,19 @@ submit(api_req *r, json_t *event)
 		json_decref(event);
 		return;
 	}
-	char id[128];
+	char id[128], given[128];
 	mz_err err = {0};
-	/* A client may name its event (a retry then counts once). */
-	const char *given = hdr(r, "X-Event-Id");
-	if (mz_events_submit(bus, st, event, given && *given ? given : NULL, id, NULL, &err)) {
+	const char *ours = hdr(r, "X-Event-Id");
+	if (ours && strlen(ours) >= sizeof(given)) {
+		json_decref(event);
+		api_reply_error(r, 400, "an event id (X-Event-Id) has at most 127 characters");
+		return;
+	}
+	bool named = (ours && *ours) ? delivery_id(r, provider, given) :
+	             (provider && strcasecmp(provider, "github") == 0 && signature_id(r, given)) ||
+	             delivery_id(r, provider, given);
+	/* the same answer for a delivery seen before, which starts nothing */
+	if (mz_events_submit(bus, st, event, named ? given : NULL, id, NULL, &err)) {
 		json_decref(event);
 		api_reply_mzerr(r, &err);
 		return;
@@ -108,7 +176,7 @@ generic_webhook(api_req *r, const char *type, const char *source)
 	/* Artifacts and parameters travel in the body: content keeps them. */
 	json_t *ev = new_event(r, type, source, body);
 	json_decref(body);
-	submit(r, ev);
+	submit(r, ev, NULL);
 }
 
 static void
@@ -272,7 +340,7 @@ git_webhook(api_req *r)
 			return;
 		}
 	}
-	submit(r, ev);
+	submit(r, ev, provider);
 }
 
 static void

@@ -244,6 +244,64 @@ class Authentication(ServerTestCase):
         self.assertEqual(push(b"********"), 401)   # the mask is not the secret
         self.assertLess(push(b"s3cr3t-hmac-key"), 300)
 
+    def test_a_redelivered_github_push_starts_nothing_new(self):
+        import hashlib
+        import hmac
+        app = unique("redeliver")
+        create_app(self.server, app)
+        key = b"redeliver-hmac-key"
+        save_pipeline(self.server, {
+            "application": app, "name": "p", "stages": [
+                {"refId": "1", "type": "wait", "name": "w", "waitTime": 0}],
+            "triggers": [{"type": "git", "source": "github", "project": "acme", "slug": app,
+                          "branch": "main", "secret": key.decode(), "enabled": True}]})
+
+        def push(after, delivery):
+            body = json.dumps({"ref": "refs/heads/main", "after": after,
+                               "repository": {"name": app, "owner": {"name": "acme"}}}).encode()
+            sig = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+            status, answer, _ = http(
+                "POST", self.server.url + "/webhooks/git/github", body, auth=None,
+                headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": sig,
+                         "X-GitHub-Delivery": delivery, "Content-Type": "application/json"})
+            return status, answer
+
+        def executions(n):
+            def check():
+                _, e = self.server.request("GET", "/applications/%s/pipelines" % app)
+                return e if len(e) >= n else None
+            return wait_until(check, timeout=20, message="%d executions" % n)
+
+        first = str(uuid.uuid4())
+        status, answer = push("a" * 40, first)
+        self.assertEqual(status, 200, answer)
+        self.assertTrue(answer["eventId"].startswith("github-signed-"), answer)
+        executions(1)
+        # GitHub's "Redeliver": the same delivery, the same answer
+        self.assertEqual(push("a" * 40, first), (status, answer))
+        # a captured request replayed under a new delivery id: GitHub signs
+        # the body only, and the body is the same event
+        self.assertEqual(push("a" * 40, str(uuid.uuid4())), (status, answer))
+        # a new delivery after it starts one; by then the replay was handled
+        status, answer2 = push("b" * 40, str(uuid.uuid4()))
+        self.assertEqual(status, 200, answer2)
+        self.assertNotEqual(answer2["eventId"], answer["eventId"])
+        runs = executions(2)
+        time.sleep(0.5)
+        _, runs = self.server.request("GET", "/applications/%s/pipelines" % app)
+        self.assertEqual(sorted(r["trigger"].get("hash") for r in runs), ["a" * 40, "b" * 40])
+        status, seen = self.server.request("GET", "/webhooks/events/" + answer["eventId"])
+        self.assertEqual(status, 200, seen)
+        # unsigned deliveries are named by X-GitHub-Delivery
+        src = unique("gh")
+        delivery = str(uuid.uuid4())
+        for _ in range(2):
+            status, plain, _ = http("POST", self.server.url + "/webhooks/webhook/" + src,
+                                    {"x": 1}, auth=None,
+                                    headers={"X-GitHub-Delivery": delivery})
+            self.assertEqual((status, plain), (200, {"eventProcessed": True,
+                                                     "eventId": "github-" + delivery}))
+
     def test_cors_preflight(self):
         # the default allows no origin
         status, body, hdrs = http("OPTIONS", self.server.url + "/pipelines", auth=None, headers={
