@@ -20,15 +20,22 @@
  * Each trigger's audit row goes in the same transaction as its execution,
  * so it records the answer the caller gets, and the HTTP thread that
  * accepted the trigger writes nothing (a write there waits for the write
- * lock, and every request on that thread waits with it).
+ * lock, and every request on that thread waits with it). The row of a
+ * trigger that failed is kept, with its error status, and written with
+ * the next transaction (retried each second when no trigger comes): the
+ * store that refused the trigger (locked, full) would refuse the row as
+ * well, and the answer does not wait for it.
  */
 #include "api/api_int.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define GROUP_MAX 512 /* triggers per transaction */
+#define GROUP_MAX 512           /* triggers per transaction */
+#define AUDIT_PENDING_MAX 10000 /* failures' audit rows kept while the store refuses */
+#define AUDIT_RETRY_MS 1000
 
 typedef struct launch_job {
 	struct launch_job *next;
@@ -49,6 +56,10 @@ struct api_launcher {
 	bool stopping;
 	pthread_t thread;
 	bool started;
+	/* audit rows of triggers that failed, not stored yet (the committer's
+	 * alone): written with its next transaction, or retried each second */
+	json_t *audit_pending;
+	mz_log_limit audit_log;
 };
 
 static void
@@ -81,35 +92,89 @@ store_job(mz_store *st, launch_job *j, mz_err *err)
 	return rc;
 }
 
-/* The audit row of a trigger that was not started, with the status it was
- * answered (in a transaction of its own: nothing else is written). */
+/* The audit row of a trigger that was not started, with the status it is
+ * answered: kept for the next transaction, since the store that refused
+ * the trigger may well refuse the row now. */
 static void
-audit_refused(mz_store *st, launch_job *j, mz_code rc)
+audit_refused(struct api_launcher *L, launch_job *j, mz_code rc)
 {
-	if (!j->audit || !st)
+	if (!j->audit)
 		return;
+	if (json_array_size(L->audit_pending) >= AUDIT_PENDING_MAX) {
+		mz_error("audit: %d rows wait for the store; the row of POST %s (%d) is dropped",
+		         AUDIT_PENDING_MAX, j->path, api_status_of(rc));
+		return;
+	}
 	json_object_set_new(j->audit, "status", json_integer(api_status_of(rc)));
-	mz_err err = {0};
-	if (mz_audit_add(st, j->audit, &err) != MZ_OK)
-		mz_error("audit: cannot record POST %s: %s", j->path, err.msg);
+	json_array_append(L->audit_pending, j->audit);
 }
 
-/* Writes the group in one transaction; on failure, each job alone. */
-static void
-commit_group(mz_api *api, mz_store *st, launch_job *jobs)
+/* The kept rows, in the open transaction. */
+static mz_code
+write_pending(struct api_launcher *L, mz_store *st, mz_err *err)
 {
+	size_t i;
+	json_t *e;
+	json_array_foreach(L->audit_pending, i, e) {
+		mz_code rc = mz_audit_add(st, e, err);
+		if (rc != MZ_OK)
+			return rc;
+	}
+	return MZ_OK;
+}
+
+/* Forgets the first n kept rows once their transaction committed. */
+static void
+done_pending(struct api_launcher *L, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_array_remove(L->audit_pending, 0);
+}
+
+/* The kept rows alone (no trigger came meanwhile). */
+static void
+flush_pending(struct api_launcher *L, mz_store *st)
+{
+	size_t n = json_array_size(L->audit_pending);
 	mz_err err = {0};
+	if (!n)
+		return;
 	mz_code rc = mz_store_begin(st, &err);
+	if (rc == MZ_OK)
+		rc = write_pending(L, st, &err);
+	if (rc == MZ_OK)
+		rc = mz_store_commit(st, &err);
+	else
+		mz_store_rollback(st);
+	if (rc == MZ_OK)
+		done_pending(L, n);
+	else if (mz_log_allow(&L->audit_log, 30000, NULL))
+		mz_warn("audit: %zu rows of failed triggers wait for the store: %s", n, err.msg);
+}
+
+/* Writes the group in one transaction (with the rows kept before); on
+ * failure, each job alone. */
+static void
+commit_group(struct api_launcher *L, mz_store *st, launch_job *jobs)
+{
+	mz_api *api = L->api;
+	mz_err err = {0};
+	size_t kept = json_array_size(L->audit_pending);
+	mz_code rc = mz_store_begin(st, &err);
+	if (rc == MZ_OK)
+		rc = write_pending(L, st, &err);
 	for (launch_job *j = jobs; rc == MZ_OK && j; j = j->next)
 		rc = store_job(st, j, &err);
 	if (rc == MZ_OK)
 		rc = mz_store_commit(st, &err);
 	else
 		mz_store_rollback(st);
+	if (rc == MZ_OK)
+		done_pending(L, kept);
 	for (launch_job *j = jobs; j; j = j->next) {
 		mz_code one = rc;
 		mz_err e = err;
-		if (rc != MZ_OK && jobs->next) { /* a group: find who failed */
+		if (rc != MZ_OK && (jobs->next || kept)) { /* find who failed */
 			memset(&e, 0, sizeof(e));
 			one = mz_store_begin(st, &e);
 			if (one == MZ_OK) {
@@ -121,7 +186,7 @@ commit_group(mz_api *api, mz_store *st, launch_job *jobs)
 			}
 		}
 		if (one != MZ_OK)
-			audit_refused(st, j, one);
+			audit_refused(L, j, one);
 		answer(j, one, &e);
 		mz_engine_launch_done(api->engine, j->launch, one == MZ_OK);
 		j->launch = NULL;
@@ -137,8 +202,18 @@ committer_main(void *arg)
 	mz_err err = {0};
 	for (;;) {
 		pthread_mutex_lock(&L->mu);
-		while (!L->head && !L->stopping)
-			pthread_cond_wait(&L->cv, &L->mu);
+		while (!L->head && !L->stopping) {
+			if (!json_array_size(L->audit_pending)) {
+				pthread_cond_wait(&L->cv, &L->mu);
+				continue;
+			}
+			/* rows wait for the store: try again in a second */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += AUDIT_RETRY_MS / 1000;
+			if (pthread_cond_timedwait(&L->cv, &L->mu, &ts) != 0)
+				break;
+		}
 		launch_job *jobs = L->head, *last = NULL;
 		int n = 0;
 		for (launch_job *j = jobs; j && n < GROUP_MAX; j = j->next, n++)
@@ -151,18 +226,25 @@ committer_main(void *arg)
 		}
 		bool stop = L->stopping && !jobs;
 		pthread_mutex_unlock(&L->mu);
-		if (stop)
-			break;
 		if (!st && mz_store_open(L->api->db_url, &st, &err) == MZ_OK)
 			mz_store_set_urgent(st, true);
+		if (!jobs) { /* stopping, or a retry of the kept audit rows */
+			if (st)
+				flush_pending(L, st);
+			if (stop)
+				break;
+			continue;
+		}
 		if (!st) {
 			for (launch_job *j = jobs; j; j = j->next) {
-				answer(j, err.code ? err.code : MZ_EIO, &err);
+				mz_code rc = err.code ? err.code : MZ_EIO;
+				audit_refused(L, j, rc); /* kept until a store opens */
+				answer(j, rc, &err);
 				mz_engine_launch_done(L->api->engine, j->launch, false);
 				j->launch = NULL;
 			}
 		} else {
-			commit_group(L->api, st, jobs);
+			commit_group(L, st, jobs);
 		}
 		while (jobs) {
 			launch_job *next = jobs->next;
@@ -172,6 +254,9 @@ committer_main(void *arg)
 			jobs = next;
 		}
 	}
+	if (json_array_size(L->audit_pending))
+		mz_error("audit: %zu rows of failed triggers could not be stored before the stop",
+		         json_array_size(L->audit_pending));
 	mz_store_close(st);
 	return NULL;
 }
@@ -184,6 +269,7 @@ api_launcher_start(mz_api *api)
 		abort();
 	L->api = api;
 	L->tail = &L->head;
+	L->audit_pending = json_array();
 	pthread_mutex_init(&L->mu, NULL);
 	pthread_cond_init(&L->cv, NULL);
 	L->started = pthread_create(&L->thread, NULL, committer_main, L) == 0;
@@ -204,6 +290,7 @@ api_launcher_stop(mz_api *api)
 		pthread_join(L->thread, NULL);
 	pthread_mutex_destroy(&L->mu);
 	pthread_cond_destroy(&L->cv);
+	json_decref(L->audit_pending);
 	free(L);
 	api->launcher = NULL;
 }

@@ -302,6 +302,42 @@ class Authentication(ServerTestCase):
             self.assertEqual((status, plain), (200, {"eventProcessed": True,
                                                      "eventId": "github-" + delivery}))
 
+    def test_a_triggers_audit_row_says_what_it_was_answered(self):
+        """Triggers are answered by the group committer once durable: the
+        audit row carries that answer, a failure's status included, even
+        when the store refused the trigger (and its row) at first."""
+        import sqlite3
+        app = unique("auditlaunch")
+        create_app(self.server, app)
+        save_pipeline(self.server, {"application": app, "name": "p", "stages": [
+            {"refId": "1", "type": "wait", "name": "w", "waitTime": 0}]})
+        path = "/pipelines/%s/p" % app
+        first, body = self.server.request("POST", path, {"type": "manual"})
+        self.assertEqual(first, 202, body)
+        eid = body["ref"].split("/")[-1]
+        wait_until(lambda: self.server.request("GET", "/pipelines/" + eid)[1]["status"] ==
+                   "SUCCEEDED", timeout=20, message="the first run")
+        # another process holds the write lock past the busy timeout (10 s;
+        # other writers of the server may wait their 10 s first)
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "mizzen.db"),
+                             isolation_level=None, timeout=0)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            second, body = self.server.request("POST", path, {"type": "manual"}, timeout=90)
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        self.assertEqual(second, 503, body)
+
+        def rows():
+            _, audit = self.server.request("GET", "/audit?application=%s&limit=10" % app)
+            got = [a["status"] for a in audit if a["method"] == "POST" and a["path"] == path]
+            return got if len(got) >= 2 else None
+        self.assertEqual(wait_until(rows, timeout=20, message="both audit rows"),
+                         [503, 202])   # newest first
+        _, runs = self.server.request("GET", "/applications/%s/pipelines" % app)
+        self.assertEqual(len(runs), 1)
+
     def test_cors_preflight(self):
         # the default allows no origin
         status, body, hdrs = http("OPTIONS", self.server.url + "/pipelines", auth=None, headers={
