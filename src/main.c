@@ -570,7 +570,9 @@ serve(int argc, char **argv)
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
 	/* last: a preconfigured webhook may not take a built-in stage's type */
 	mz_engine_register_preconfigured_webhooks(setting(settings, "webhook", "preconfigured"));
-	mz_auth_config aucfg = {.db_url = db_url, .data_dir = o.data, .enabled = auth_on};
+	mz_auth_config aucfg = {.db_url = db_url, .data_dir = o.data, .enabled = auth_on,
+	                        .secret_key_file = mz_json_str(setting(settings, "secrets", NULL),
+	                                                       "keyFile")};
 	if (mz_auth_start(&aucfg, &auth, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;

@@ -166,8 +166,16 @@ bootstrap_thread(void *arg)
 {
 	mz_auth *a = arg;
 	mz_err err = {0};
-	if (bootstrap_admin(a, a->db_url, &err) != MZ_OK)
+	if (a->enabled && bootstrap_admin(a, a->db_url, &err) != MZ_OK)
 		mz_error("auth: cannot create the first user admin: %s", err.msg);
+	/* a node started with another key than the cluster's says so now,
+	 * not at the first secret a pipeline needs */
+	mz_store *st = NULL;
+	memset(&err, 0, sizeof(err));
+	if (mz_store_open(a->db_url, &st, &err) == MZ_OK &&
+	    mz__auth_secret_key_check(a, st, false, &err) == MZ_ECONFLICT)
+		mz_error("auth: %s", err.msg);
+	mz_store_close(st);
 	return NULL;
 }
 
@@ -185,7 +193,7 @@ mz_auth_start(const mz_auth_config *cfg, mz_auth **out, mz_err *err)
 	pthread_mutex_init(&a->lock, NULL);
 	if (cfg->db_url && !a->db_url)
 		a->db_url = mz_strdup(cfg->db_url);
-	mz_code src = mz__auth_secrets_start(a, err);
+	mz_code src = mz__auth_secrets_start(a, cfg->secret_key_file, err);
 	if (src != MZ_OK) {
 		free(a->db_url);
 		free(a->data_dir);
@@ -193,7 +201,7 @@ mz_auth_start(const mz_auth_config *cfg, mz_auth **out, mz_err *err)
 		free(a);
 		return src;
 	}
-	if (a->enabled && cfg->db_url) {
+	if (cfg->db_url) {
 		if (pthread_create(&a->boot, NULL, bootstrap_thread, a) != 0) {
 			mz_auth_stop(a);
 			return mz_fail(err, MZ_EINTERNAL, "auth: cannot start a thread");

@@ -32,6 +32,9 @@ typedef struct mz_auth_config {
 	const char *db_url;    /* the store, opened once at start for the set-up */
 	const char *data_dir;  /* where initial-admin-password (and secret.key) go */
 	bool enabled;          /* false: every caller is an anonymous admin */
+	/* the secrets key (secrets.keyFile): $MIZZEN_SECRET_KEY_FILE wins, and
+	 * NULL means DATA/secret.key. Nodes sharing a store share the key. */
+	const char *secret_key_file;
 } mz_auth_config;
 
 /* Starts the component; on a store without users, creates `admin` (role

@@ -6,6 +6,8 @@
  *   auth/user/<name>      {"username", "roles", "passwordHash", "createdAt", "updatedAt"}
  *   auth/token/<sha256>   {"name", "user", "createdAt", "lastUsed"}
  *   auth/session/<sha256> {"user", "createdAt", "expiresAt"}
+ *   auth/secret-key-id    the id of the key secrets are encrypted under
+ *   secret/<name>         {"name", "nonce", "box", "updatedAt"} (auth_secret.c)
  *
  * Tokens and session ids are kept only as the hex SHA-256 of their value:
  * they are 32 random bytes, so a fast digest is enough (no salt, no
@@ -44,6 +46,9 @@ struct mz_auth {
 	pthread_t boot;          /* creates the first admin (auth.c) */
 	unsigned char secret_key[crypto_secretbox_KEYBYTES]; /* auth_secret.c */
 	bool has_secret_key;
+	char *secret_key_path;   /* where it was read from (for messages) */
+	char secret_key_id[17];  /* hex: a keyed digest, safe to show */
+	bool secret_key_conflict; /* the store's secrets use another key (seen once) */
 	pthread_mutex_t secret_lock;
 	mz_store *secret_st;     /* resolving runs where no store is at hand */
 	bool boot_started;
@@ -69,8 +74,13 @@ void mz__auth_cache_drop_user(mz_auth *a, const char *user);
 
 /* ---- auth_secret.c ----------------------------------------------------- */
 
-mz_code mz__auth_secrets_start(mz_auth *a, mz_err *err);
+mz_code mz__auth_secrets_start(mz_auth *a, const char *key_file, mz_err *err);
 void mz__auth_secrets_stop(mz_auth *a);
+/* Whether this node's key is the one the store's secrets use (the key id
+ * kept in kv as auth/secret-key-id): MZ_OK when it is, or when none is
+ * kept (then, with record, ours is kept); MZ_ECONFLICT with a message
+ * naming both ids and the setting otherwise. */
+mz_code mz__auth_secret_key_check(mz_auth *a, mz_store *st, bool record, mz_err *err);
 
 /* ---- auth_users.c ------------------------------------------------------ */
 

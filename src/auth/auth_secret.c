@@ -16,12 +16,17 @@
 
 #define SECRET_PREFIX "secret/"
 
-/* Loads the key, or makes one (random, 0600) the first time. */
+#define KEY_ID_KEY "auth/secret-key-id"
+
+/* Loads the key, or makes one (random, 0600) the first time: from
+ * $MIZZEN_SECRET_KEY_FILE, else secrets.keyFile, else DATA/secret.key. */
 static mz_code
-load_key(mz_auth *a, mz_err *err)
+load_key(mz_auth *a, const char *key_file, mz_err *err)
 {
 	const char *env = getenv("MIZZEN_SECRET_KEY_FILE");
-	char *path = env && *env ? mz_strdup(env) : mz_asprintf("%s/secret.key", a->data_dir);
+	char *path = env && *env ? mz_strdup(env) :
+	             key_file && *key_file ? mz_strdup(key_file) :
+	             mz_asprintf("%s/secret.key", a->data_dir);
 	mz_code rc = MZ_OK;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
@@ -46,15 +51,25 @@ load_key(mz_auth *a, mz_err *err)
 	}
 	if (fd >= 0)
 		close(fd);
-	free(path);
+	if (a->has_secret_key) {
+		/* the key's id: a digest keyed by the key, so two nodes can tell
+		 * whether they hold the same key without showing it */
+		static const char label[] = "mizzen secrets key id v1";
+		unsigned char id[8];
+		crypto_generichash(id, sizeof(id), (const unsigned char *)label, sizeof(label) - 1,
+		                   a->secret_key, sizeof(a->secret_key));
+		sodium_bin2hex(a->secret_key_id, sizeof(a->secret_key_id), id, sizeof(id));
+		mz_info("auth: secrets key %s (id %s)", path, a->secret_key_id);
+	}
+	a->secret_key_path = path;
 	return rc;
 }
 
 mz_code
-mz__auth_secrets_start(mz_auth *a, mz_err *err)
+mz__auth_secrets_start(mz_auth *a, const char *key_file, mz_err *err)
 {
 	pthread_mutex_init(&a->secret_lock, NULL);
-	return load_key(a, err);
+	return load_key(a, key_file, err);
 }
 
 void
@@ -62,7 +77,33 @@ mz__auth_secrets_stop(mz_auth *a)
 {
 	mz_store_close(a->secret_st);
 	sodium_memzero(a->secret_key, sizeof(a->secret_key));
+	free(a->secret_key_path);
 	pthread_mutex_destroy(&a->secret_lock);
+}
+
+mz_code
+mz__auth_secret_key_check(mz_auth *a, mz_store *st, bool record, mz_err *err)
+{
+	char *kept = NULL;
+	mz_code rc = mz_kv_get(st, KEY_ID_KEY, &kept, err);
+	if (rc == MZ_ENOTFOUND) {
+		memset(err, 0, sizeof(*err));
+		return record ? mz_kv_put(st, KEY_ID_KEY, a->secret_key_id, err) : MZ_OK;
+	}
+	if (rc != MZ_OK)
+		return rc;
+	bool conflict = strcmp(kept, a->secret_key_id) != 0;
+	__atomic_store_n(&a->secret_key_conflict, conflict, __ATOMIC_RELAXED);
+	if (conflict)
+		rc = mz_fail(err, MZ_ECONFLICT,
+		             "this server's secrets key (%s, id %s) is not the key the secrets in "
+		             "this database are encrypted with (id %s): every node sharing the "
+		             "database needs the same key file - copy it and name it with "
+		             "\"secrets\": {\"keyFile\": ...} in the config or "
+		             "$MIZZEN_SECRET_KEY_FILE",
+		             a->secret_key_path, a->secret_key_id, kept);
+	free(kept);
+	return rc;
 }
 
 mz_code
@@ -88,7 +129,16 @@ mz_auth_secret_put(mz_auth *a, mz_store *st, const char *name, const char *value
 	                        "updatedAt", (json_int_t)mz_now_ms());
 	char key[sizeof(SECRET_PREFIX) + MZ_AUTH_NAME_MAX];
 	snprintf(key, sizeof(key), SECRET_PREFIX "%s", name);
-	mz_code rc = mz__auth_kv_put_json(st, key, rec, err);
+	/* one key per database: a node with another one refuses to write */
+	mz_code rc = mz_store_begin(st, err);
+	if (rc == MZ_OK)
+		rc = mz__auth_secret_key_check(a, st, true, err);
+	if (rc == MZ_OK)
+		rc = mz__auth_kv_put_json(st, key, rec, err);
+	if (rc == MZ_OK)
+		rc = mz_store_commit(st, err);
+	else
+		mz_store_rollback(st);
 	json_decref(rec);
 	free(nb);
 	free(bb);
@@ -159,10 +209,10 @@ secret_value(mz_auth *a, mz_store *st, const char *name, mz_err *err)
 			out = NULL;
 		}
 	}
-	if (!out)
-		mz_fail(err, MZ_EIO, "secret '%s' cannot be decrypted with this server's key "
-		        "(another node's DATA/secret.key? share one with $MIZZEN_SECRET_KEY_FILE)",
-		        name);
+	if (!out && mz__auth_secret_key_check(a, st, false, err) != MZ_ECONFLICT)
+		mz_fail(err, MZ_EIO, "secret '%s' cannot be decrypted with this server's key (%s, "
+		        "id %s): it is damaged, or was stored under another key", name,
+		        a->secret_key_path, a->secret_key_id);
 	free(nonce);
 	free(box);
 	return out;
@@ -176,6 +226,13 @@ mz_auth_seal(mz_auth *a, const char *text, mz_err *err)
 {
 	if (!a->has_secret_key) {
 		mz_fail(err, MZ_EINTERNAL, "no secrets key is loaded");
+		return NULL;
+	}
+	if (__atomic_load_n(&a->secret_key_conflict, __ATOMIC_RELAXED)) {
+		/* what this node sealed no other node could open */
+		mz_fail(err, MZ_ECONFLICT, "this server's secrets key (%s, id %s) is not the key of "
+		        "the other nodes sharing the database (see the log at start)",
+		        a->secret_key_path, a->secret_key_id);
 		return NULL;
 	}
 	size_t n = strlen(text);
@@ -215,8 +272,9 @@ mz_auth_unseal(mz_auth *a, const char *sealed, mz_err *err)
 	free(raw);
 	if (!out)
 		mz_fail(err, MZ_EINVAL, "a sealed value cannot be opened with this server's secrets "
-		        "key (sealed by a node with another key? give every node the same "
-		        "secrets.keyFile)");
+		        "key (%s, id %s): it was sealed by a node with another key - every node "
+		        "sharing the database needs the same key file (\"secrets\": {\"keyFile\": "
+		        "...} or $MIZZEN_SECRET_KEY_FILE)", a->secret_key_path, a->secret_key_id);
 	return out;
 }
 

@@ -93,10 +93,12 @@ mz_engine_seal_headers(json_t *ctx, bool evaluated)
 		}
 		/* masked even when sealing failed: the request then fails and
 		 * says why, rather than the value being stored in clear */
-		if (box)
+		if (box) {
 			json_object_set_new(sealed, name, json_string(box));
-		else
+		} else {
 			mz_warn("engine: cannot seal the header %s: %s", name, err.msg);
+			json_object_set_new(sealed, name, json_null());
+		}
 		free(box);
 		json_object_set_new(hdrs, name, json_string(MZ_MASKED));
 	}
@@ -129,6 +131,13 @@ mz_engine_open_headers(const json_t *ctx, mz_secret_use *use, mz_err *err)
 		if (!mz_streq(json_string_value(v), MZ_MASKED))
 			continue;
 		const char *box = mz_json_str(sealed, name);
+		if (!box && json_is_null(json_object_get(sealed, name))) {
+			mz_fail(err, MZ_EINVAL, "customHeaders: the value of '%s' could not be sealed "
+			        "when the stage was prepared, so it is not kept (the server's log says "
+			        "why: a secrets key that is not the other nodes'? see secrets.keyFile)",
+			        name);
+			goto fail;
+		}
 		if (!box) {
 			mz_fail(err, MZ_EINVAL, "customHeaders: the value of '%s' is masked (%s) and "
 			        "no sealed value is kept for it: give the header again", name, MZ_MASKED);

@@ -15,7 +15,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mizzen_harness import ServerTestCase, wait_until  # noqa: E402
+from mizzen_harness import Server, ServerTestCase, wait_until  # noqa: E402
 from mizzen_flow import create_app, save_pipeline  # noqa: E402
 from cloud_util import cluster_spec, get, kill_cloud  # noqa: E402
 
@@ -241,6 +241,78 @@ class MaskedHeaders(ServerTestCase):
                 self.assertNotIn(v, text)
         for v in secrets + [cookie]:
             self.assertNotIn(v, log)
+
+
+class SharedKey(unittest.TestCase):
+    """Nodes sharing PostgreSQL share the secrets key: a node started with
+    another key says so at start, refuses to store a secret and fails a
+    stage that needs one with a message naming the setting, not garbage;
+    given the same key file (secrets.keyFile) it works."""
+
+    def test_a_node_with_another_key_refuses_secrets_clearly(self):
+        import tempfile
+        from pg_harness import Postgres
+        pg = Postgres().start()
+        self.addCleanup(pg.stop)
+        url = pg.createdb("mizzen")
+        recv = Receiver()
+        self.addCleanup(recv.close)
+        value = "SHARED-" + uuid.uuid4().hex
+        bearer = "Bearer SEALED-" + uuid.uuid4().hex
+
+        node1 = Server(extra_args=["--db", url]).start()
+        self.addCleanup(node1.close)
+        status, body = node1.request("PUT", "/secrets/shared", {"value": value})
+        self.assertEqual(status, 200, body)
+        app = unique("keys")
+        create_app(node1, app)
+        save_pipeline(node1, {"application": app, "name": "p", "stages": [
+            {"refId": "1", "type": "webhook", "name": "call", "method": "POST",
+             "url": "http://127.0.0.1:%d/hook" % recv.port,
+             "customHeaders": {"X-Shared": "${#secret('shared')}", "Authorization": bearer}}]})
+
+        # node 2 has a key of its own (DATA/secret.key, made at its start)
+        node2 = Server(extra_args=["--db", url], credentials=node1.credentials).start()
+        self.addCleanup(node2.close)
+        wait_until(lambda: "is not the key the secrets in this database" in
+                   open(node2.log_path, encoding="utf-8", errors="replace").read(),
+                   timeout=10, message="node 2's start says its key is not the cluster's")
+        status, body = node2.request("PUT", "/secrets/other", {"value": "x" * 8})
+        self.assertEqual(status, 409, body)
+        self.assertIn("keyFile", body["message"])
+
+        # only node 2 runs: the stage fails saying why, and calls nothing
+        node1.stop()
+        status, body = node2.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        self.assertEqual(status, 202, body)
+        eid = body["ref"].split("/")[-1]
+
+        def finished(node):
+            def check():
+                _, e = node.request("GET", "/pipelines/" + eid)
+                return e if e.get("status") not in ("RUNNING", "NOT_STARTED") else None
+            return check
+        e = wait_until(finished(node2), timeout=30, message="the execution on node 2")
+        self.assertEqual(e["status"], "TERMINAL")
+        self.assertIn("keyFile", json.dumps(e))
+        self.assertEqual(recv.got, [])
+
+        # node 2 given node 1's key file: the same execution's kind works
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump({"secrets": {"keyFile": os.path.join(node1.data_dir, "secret.key")}}, cfg)
+        cfg.close()
+        self.addCleanup(os.unlink, cfg.name)
+        node2.stop()
+        node2.extra_args += ["--config", cfg.name]
+        node2.start()
+        status, body = node2.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+        eid = body["ref"].split("/")[-1]
+        e = wait_until(finished(node2), timeout=30, message="the execution with the shared key")
+        self.assertEqual(e["status"], "SUCCEEDED", json.dumps(e)[:2000])
+        self.assertEqual(recv.got[0][2].get("X-Shared"), value)
+        self.assertEqual(recv.got[0][2].get("Authorization"), bearer)
+        status, body = node2.request("PUT", "/secrets/other", {"value": "x" * 8})
+        self.assertEqual(status, 200, body)
 
 
 if __name__ == "__main__":
