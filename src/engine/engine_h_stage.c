@@ -143,6 +143,9 @@ mz__h_start_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
 	if (rc == MZ_OK)
 		rc = mz__plan_build_tasks(&p, &perr);
 	mz__plan_release(&p);
+	/* a plan may add headers (a preconfigured webhook's, from the server's
+	 * config): their literal values are not stored in clear either */
+	mz_engine_seal_headers(json_object_get(stage, "context"), false);
 	if (rc) {
 		if (rc == MZ_EIO || rc == MZ_EBUSY || rc == MZ_ENOMEM) {
 			b->err = perr;

@@ -243,6 +243,44 @@ class MaskedHeaders(ServerTestCase):
             self.assertNotIn(v, log)
 
 
+class PreconfiguredHeaders(unittest.TestCase):
+    """A preconfigured webhook's headers come from the server's config when
+    the stage is planned: a literal Authorization there is masked too."""
+
+    def test_a_configured_authorization_is_masked(self):
+        import tempfile
+        recv = Receiver()
+        self.addCleanup(recv.close)
+        bearer = "Bearer CONFIGURED-" + uuid.uuid4().hex
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump({"webhook": {"preconfigured": [{
+            "type": "callBoard", "label": "Call the board", "enabled": True, "method": "POST",
+            "url": "http://127.0.0.1:%d/board" % recv.port,
+            "customHeaders": {"Authorization": bearer, "X-Env": "${parameterValues.env}"},
+            "parameters": [{"name": "env", "defaultValue": "test"}]}]}}, cfg)
+        cfg.close()
+        self.addCleanup(os.unlink, cfg.name)
+        with Server(extra_args=["--config", cfg.name]) as srv:
+            app = unique("preconf")
+            create_app(srv, app)
+            save_pipeline(srv, {"application": app, "name": "p", "stages": [
+                {"refId": "1", "type": "callBoard", "name": "board",
+                 "parameterValues": {"env": "prod"}}]})
+            _, body = srv.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+            eid = body["ref"].split("/")[-1]
+
+            def done():
+                _, e = srv.request("GET", "/pipelines/" + eid)
+                return e if e.get("status") not in ("RUNNING", "NOT_STARTED") else None
+            e = wait_until(done, timeout=30, message="the preconfigured webhook")
+            self.assertEqual(e["status"], "SUCCEEDED", json.dumps(e)[:2000])
+            self.assertEqual(recv.got[0][2].get("Authorization"), bearer)
+            self.assertEqual(recv.got[0][2].get("X-Env"), "prod")
+            self.assertEqual(e["stages"][0]["context"]["customHeaders"]["Authorization"],
+                             "****")
+            self.assertNotIn(bearer.split()[1], json.dumps(e))
+
+
 class SharedKey(unittest.TestCase):
     """Nodes sharing PostgreSQL share the secrets key: a node started with
     another key says so at start, refuses to store a secret and fails a
