@@ -547,6 +547,28 @@ serve(int argc, char **argv)
 	self = node_id(o.data);
 	address = mz_asprintf(v6 ? "[%s]:%d" : "%s:%d", o.host, o.port);
 	hosted = host_regions(o.host_regions, local_accounts);
+	mz_auth_config aucfg = {.db_url = db_url, .data_dir = o.data, .enabled = auth_on,
+	                        .secret_key_file = mz_json_str(setting(settings, "secrets", NULL),
+	                                                       "keyFile"),
+	                        .defer_bootstrap = true};
+	if (mz_auth_start(&aucfg, &auth, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: %s\n", err.msg);
+		goto out;
+	}
+	if (!auth_on)
+		mz_warn("authentication is disabled (auth.enabled false): every caller on this "
+		        "machine may do anything");
+	/* before the cloud, the engine and the event bus start: the first
+	 * instance they start (re)starts with its secrets, the first stage
+	 * (a recovered execution, a cron trigger) already seals its headers
+	 * and checks its accounts. Auth's set-up on the store (the first
+	 * admin) waits for the engine to have made the schema. */
+	static accounts_ctx actx;
+	actx.auth = auth;
+	actx.accounts = accounts;
+	mz_engine_set_accounts_fn(allowed_accounts, &actx);
+	mz_engine_set_secret_fn(resolve_secrets, auth);
+	mz_engine_set_seal_fn(seal_text, auth);
 	mz_cloud_config ccfg = {.data_dir = o.data,
 	                        .accounts = json_array_size(local_accounts) ? local_accounts : NULL,
 	                        .node_id = self, .host_regions = hosted, .db_url = db_url,
@@ -570,30 +592,16 @@ serve(int argc, char **argv)
 	mz_pollers_register_stages(setting(settings, "jenkins", "masters"));
 	/* last: a preconfigured webhook may not take a built-in stage's type */
 	mz_engine_register_preconfigured_webhooks(setting(settings, "webhook", "preconfigured"));
-	mz_auth_config aucfg = {.db_url = db_url, .data_dir = o.data, .enabled = auth_on,
-	                        .secret_key_file = mz_json_str(setting(settings, "secrets", NULL),
-	                                                       "keyFile")};
-	if (mz_auth_start(&aucfg, &auth, &err) != MZ_OK) {
-		fprintf(stderr, "mizzen serve: %s\n", err.msg);
-		goto out;
-	}
-	if (!auth_on)
-		mz_warn("authentication is disabled (auth.enabled false): every caller on this "
-		        "machine may do anything");
-	/* before the engine and the event bus start: the first stage they
-	 * start (a recovered execution, a cron trigger) already seals its
-	 * headers, checks its accounts and resolves its secrets */
-	static accounts_ctx actx;
-	actx.auth = auth;
-	actx.accounts = accounts;
-	mz_engine_set_accounts_fn(allowed_accounts, &actx);
-	mz_engine_set_secret_fn(resolve_secrets, auth);
-	mz_engine_set_seal_fn(seal_text, auth);
 	mz_engine_config ecfg = {.db_url = db_url, .workers = 2, .ui_base = ui_base,
 	                         .node_id = self, .address = address, .host_regions = hosted,
 	                         .retention = &retention};
 	if (mz_engine_start(&ecfg, &engine, &err) != MZ_OK) {
 		fprintf(stderr, "mizzen serve: cannot start the engine: %s\n", err.msg);
+		goto out;
+	}
+	/* the first admin, once the engine has made the store's schema */
+	if (mz_auth_bootstrap(auth, &err) != MZ_OK) {
+		fprintf(stderr, "mizzen serve: %s\n", err.msg);
 		goto out;
 	}
 	const json_t *smtp = setting(settings, "notifications", "smtp");

@@ -201,14 +201,22 @@ mz_auth_start(const mz_auth_config *cfg, mz_auth **out, mz_err *err)
 		free(a);
 		return src;
 	}
-	if (cfg->db_url) {
-		if (pthread_create(&a->boot, NULL, bootstrap_thread, a) != 0) {
-			mz_auth_stop(a);
-			return mz_fail(err, MZ_EINTERNAL, "auth: cannot start a thread");
-		}
-		a->boot_started = true;
+	if (!cfg->defer_bootstrap && mz_auth_bootstrap(a, err) != MZ_OK) {
+		mz_auth_stop(a);
+		return err ? err->code : MZ_EINTERNAL;
 	}
 	*out = a;
+	return MZ_OK;
+}
+
+mz_code
+mz_auth_bootstrap(mz_auth *a, mz_err *err)
+{
+	if (!a || !a->db_url || a->boot_started)
+		return MZ_OK;
+	if (pthread_create(&a->boot, NULL, bootstrap_thread, a) != 0)
+		return mz_fail(err, MZ_EINTERNAL, "auth: cannot start a thread");
+	a->boot_started = true;
 	return MZ_OK;
 }
 

@@ -35,6 +35,10 @@ typedef struct mz_auth_config {
 	/* the secrets key (secrets.keyFile): $MIZZEN_SECRET_KEY_FILE wins, and
 	 * NULL means DATA/secret.key. Nodes sharing a store share the key. */
 	const char *secret_key_file;
+	/* true: the set-up on the store (first admin, key check) waits for
+	 * mz_auth_bootstrap, so the caller can install auth's hooks first and
+	 * let another component create the store's schema meanwhile */
+	bool defer_bootstrap;
 } mz_auth_config;
 
 /* Starts the component; on a store without users, creates `admin` (role
@@ -42,6 +46,9 @@ typedef struct mz_auth_config {
  * (0600) and printed once on stderr. */
 mz_code mz_auth_start(const mz_auth_config *cfg, mz_auth **out, mz_err *err);
 void mz_auth_stop(mz_auth *a);
+/* Starts the deferred set-up (once; after mz_auth_start with
+ * defer_bootstrap). */
+mz_code mz_auth_bootstrap(mz_auth *a, mz_err *err);
 bool mz_auth_enabled(const mz_auth *a);
 
 /* ---- identities ------------------------------------------------------- */
