@@ -2,9 +2,9 @@
  * projects and pipeline templates. Each kind is one JSON object in the
  * key/value table ("front50:projects": {lower-cased name: project};
  * "front50:pipelineTemplates": {id or id:tag: template}). Callers change
- * them inside a transaction, so a read-modify-write is atomic: SQLite has
- * one writer at a time, and on PostgreSQL the read takes a lock on the
- * document's key. */
+ * them inside a transaction (theirs, else one of the writer's own), so a
+ * read-modify-write is atomic: SQLite has one writer at a time, and on
+ * PostgreSQL the read takes a lock on the document's key first. */
 #include "store/store_int.h"
 
 #include <ctype.h>
@@ -49,6 +49,23 @@ save_doc(mz_store *st, const char *key, const json_t *all, mz_err *err)
 	char *text = mz_json_dump(all);
 	mz_code rc = mz_kv_put(st, key, text, err);
 	free(text);
+	return rc;
+}
+
+/* A document is read, changed and written back whole: the writers below
+ * run in the caller's transaction, else in one of their own, so that
+ * load_doc always takes the document's lock (PostgreSQL) or the write lock
+ * (SQLite) before it reads, and a concurrent update is never overwritten
+ * by one that read the document before it. Ends the writer's own
+ * transaction (own) with its outcome rc. */
+static mz_code
+doc_tx_end(mz_store *st, bool own, mz_code rc, mz_err *err)
+{
+	if (!own)
+		return rc;
+	if (rc == MZ_OK)
+		return mz_store_commit(st, err);
+	mz_store_rollback(st);
 	return rc;
 }
 
@@ -130,8 +147,8 @@ mz_project_get(mz_store *st, const char *id_or_name, json_t **project, mz_err *e
 	return *project ? MZ_OK : mz_fail(err, MZ_ENOTFOUND, "Project not found: %s", id_or_name);
 }
 
-mz_code
-mz_project_put(mz_store *st, json_t *project, mz_err *err)
+static mz_code
+project_put(mz_store *st, json_t *project, mz_err *err)
 {
 	const char *name = mz_json_str(project, "name");
 	if (!name || !*name)
@@ -180,7 +197,15 @@ mz_project_put(mz_store *st, json_t *project, mz_err *err)
 }
 
 mz_code
-mz_project_delete(mz_store *st, const char *id_or_name, mz_err *err)
+mz_project_put(mz_store *st, json_t *project, mz_err *err)
+{
+	bool own = !st->tx_depth;
+	mz_code rc = own ? mz_store_begin(st, err) : MZ_OK;
+	return rc == MZ_OK ? doc_tx_end(st, own, project_put(st, project, err), err) : rc;
+}
+
+static mz_code
+project_delete(mz_store *st, const char *id_or_name, mz_err *err)
 {
 	json_t *all = NULL;
 	mz_code rc = load_doc(st, PROJECTS_KEY, &all, err);
@@ -197,6 +222,14 @@ mz_project_delete(mz_store *st, const char *id_or_name, mz_err *err)
 	rc = save_doc(st, PROJECTS_KEY, all, err);
 	json_decref(all);
 	return rc;
+}
+
+mz_code
+mz_project_delete(mz_store *st, const char *id_or_name, mz_err *err)
+{
+	bool own = !st->tx_depth;
+	mz_code rc = own ? mz_store_begin(st, err) : MZ_OK;
+	return rc == MZ_OK ? doc_tx_end(st, own, project_delete(st, id_or_name, err), err) : rc;
 }
 
 /* ---- pipeline templates ----------------------------------------------- */
@@ -237,8 +270,8 @@ mz_template_get(mz_store *st, const char *id, const char *tag, json_t **tmpl, mz
 	return MZ_OK;
 }
 
-mz_code
-mz_template_put(mz_store *st, json_t *tmpl, const char *tag, mz_err *err)
+static mz_code
+template_put(mz_store *st, json_t *tmpl, const char *tag, mz_err *err)
 {
 	const char *id = mz_json_str(tmpl, "id");
 	if (!id || !*id || strchr(id, ':'))
@@ -267,7 +300,15 @@ mz_template_put(mz_store *st, json_t *tmpl, const char *tag, mz_err *err)
 }
 
 mz_code
-mz_template_delete(mz_store *st, const char *id, const char *tag, mz_err *err)
+mz_template_put(mz_store *st, json_t *tmpl, const char *tag, mz_err *err)
+{
+	bool own = !st->tx_depth;
+	mz_code rc = own ? mz_store_begin(st, err) : MZ_OK;
+	return rc == MZ_OK ? doc_tx_end(st, own, template_put(st, tmpl, tag, err), err) : rc;
+}
+
+static mz_code
+template_delete(mz_store *st, const char *id, const char *tag, mz_err *err)
 {
 	json_t *all = NULL;
 	mz_code rc = load_doc(st, TEMPLATES_KEY, &all, err);
@@ -299,6 +340,14 @@ mz_template_delete(mz_store *st, const char *id, const char *tag, mz_err *err)
 	if (rc == MZ_OK && !found)
 		return mz_fail(err, MZ_ENOTFOUND, "Pipeline template not found: %s", id);
 	return rc;
+}
+
+mz_code
+mz_template_delete(mz_store *st, const char *id, const char *tag, mz_err *err)
+{
+	bool own = !st->tx_depth;
+	mz_code rc = own ? mz_store_begin(st, err) : MZ_OK;
+	return rc == MZ_OK ? doc_tx_end(st, own, template_delete(st, id, tag, err), err) : rc;
 }
 
 /* ---- application notifications ---------------------------------------- */

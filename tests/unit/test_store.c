@@ -730,6 +730,89 @@ test_cloud_ops_and_state(void **state)
 	json_decref(items);
 }
 
+/* Projects and templates are whole documents read, changed and written
+ * back: writers on separate connections at once, each adding its own
+ * entries, in transactions of their own and without (the store opens one),
+ * must all be kept - on PostgreSQL a writer that read the document before
+ * another's commit would otherwise write it back without that entry. */
+#define DOC_WRITERS 6
+#define DOC_ROUNDS 12
+
+typedef struct doc_writer {
+	char url[320];
+	int n;
+	int failures;
+} doc_writer;
+
+static void *
+doc_write(void *arg)
+{
+	doc_writer *w = arg;
+	mz_store *st = NULL;
+	mz_err err = {0};
+	if (mz_store_open(w->url, &st, &err) != MZ_OK) {
+		w->failures = DOC_ROUNDS;
+		return NULL;
+	}
+	for (int i = 0; i < DOC_ROUNDS; i++) {
+		char name[64];
+		mz_code rc = MZ_EBUSY;
+		for (int attempt = 0; rc == MZ_EBUSY && attempt < 50; attempt++) {
+			bool own = i % 2 == 0; /* half in the caller's transaction */
+			rc = own ? mz_store_begin(st, &err) : MZ_OK;
+			snprintf(name, sizeof(name), "p-%d-%d", w->n, i);
+			json_t *p = json_pack("{s:s, s:s}", "name", name, "email", "t@example.com");
+			if (rc == MZ_OK)
+				rc = mz_project_put(st, p, &err);
+			json_decref(p);
+			snprintf(name, sizeof(name), "t-%d-%d", w->n, i);
+			json_t *t = json_pack("{s:s, s:s}", "id", name, "schema", "v2");
+			if (rc == MZ_OK)
+				rc = mz_template_put(st, t, NULL, &err);
+			json_decref(t);
+			if (own && rc == MZ_OK)
+				rc = mz_store_commit(st, &err);
+			else if (own)
+				mz_store_rollback(st);
+		}
+		if (rc != MZ_OK) {
+			fprintf(stderr, "writer %d round %d: %s\n", w->n, i, err.msg);
+			w->failures++;
+		}
+	}
+	mz_store_close(st);
+	return NULL;
+}
+
+static void
+test_concurrent_documents(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	doc_writer w[DOC_WRITERS];
+	pthread_t t[DOC_WRITERS];
+	const char *url = getenv("MZ_TEST_STORE_URL");
+	for (int i = 0; i < DOC_WRITERS; i++) {
+		w[i] = (doc_writer){.n = i};
+		if (url && *url)
+			snprintf(w[i].url, sizeof(w[i].url), "%s", url);
+		else
+			snprintf(w[i].url, sizeof(w[i].url), "%s/store.db", dir);
+		assert_int_equal(pthread_create(&t[i], NULL, doc_write, &w[i]), 0);
+	}
+	for (int i = 0; i < DOC_WRITERS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	json_t *projects = NULL, *templates = NULL;
+	assert_int_equal(mz_project_list(st, &projects, &err), MZ_OK);
+	assert_int_equal(mz_template_list(st, false, &templates, &err), MZ_OK);
+	assert_int_equal(json_array_size(projects), DOC_WRITERS * DOC_ROUNDS);
+	assert_int_equal(json_array_size(templates), DOC_WRITERS * DOC_ROUNDS);
+	json_decref(projects);
+	json_decref(templates);
+}
+
 int
 main(void)
 {
@@ -747,6 +830,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_notifications, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_claims_skip_locked, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_cloud_ops_and_state, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_concurrent_documents, open_store, close_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
