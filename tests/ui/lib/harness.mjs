@@ -4,6 +4,9 @@
 // playwright-core with a fresh profile. Screenshots go to
 // build/ui-screenshots/ (or $MZ_UI_SCREENSHOTS).
 //
+// A deploy's image given as a path must lie under providers.local.imageRoots:
+// every server gets the repository's examples/ there (see serveArgs).
+//
 // Authentication is on: the server's first admin password is read from
 // DATA/initial-admin-password; srv.call() signs in as admin (HTTP Basic,
 // or { auth: null | [user, password] }), srv.headers carries the same
@@ -81,10 +84,33 @@ export class Server {
     await this.spawn();
   }
 
+  // The test's arguments, with the repository's examples/ (where the deploy
+  // tests' images lie) added to providers.local.imageRoots: a copy of the
+  // test's --config FILE, or a config of its own.
+  serveArgs() {
+    const args = [...(this.args || [])];
+    const at = args.indexOf('--config');
+    let settings = {};
+    if (at >= 0) {
+      try { settings = JSON.parse(fs.readFileSync(args[at + 1], 'utf8')); } catch { return args; } // meant to be refused
+    }
+    if (!settings || typeof settings !== 'object' || Array.isArray(settings)) return args;
+    const providers = settings.providers = settings.providers || {};
+    const local = providers.local = providers.local || {};
+    const roots = local.imageRoots = local.imageRoots || [];
+    if (!Array.isArray(roots)) return args;
+    const examples = path.join(REPO, 'examples');
+    if (!roots.includes(examples)) roots.push(examples);
+    const copy = path.join(this.dir, 'harness-config.json');
+    fs.writeFileSync(copy, JSON.stringify(settings));
+    if (at >= 0) args[at + 1] = copy; else args.push('--config', copy);
+    return args;
+  }
+
   async spawn() {
     const s = this, env = this.env;
     const log = fs.openSync(s.logFile, 'a');
-    s.proc = spawn(BIN, ["serve", ...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(" ") : []), ...(s.args || []), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
+    s.proc = spawn(BIN, ["serve", ...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(" ") : []), ...s.serveArgs(), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
       env: { ...process.env, MIZZEN_WEB_DIR: path.join(REPO, 'web'), ...env },
       stdio: ['ignore', log, log],
     });
