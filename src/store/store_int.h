@@ -157,6 +157,16 @@ void mz__store_failed(mz_code code, const char *msg);
 void mz__store_began(void);
 void mz__store_committed(bool wrote);
 
+/* store_wal.c: SQLite's WAL checkpoints, run by a thread per database
+ * file instead of inside the commit that fills the WAL. attach hooks a
+ * connection's commits to the file's checkpointer (NULL: none, SQLite's
+ * automatic checkpoint stays); detach before closing it. sync is the
+ * store's synchronous setting, for the checkpointer's own connection. */
+typedef struct mz_wal_ckpt mz_wal_ckpt;
+struct sqlite3;
+mz_wal_ckpt *mz__wal_attach(struct sqlite3 *db, const char *sync);
+void mz__wal_detach(struct sqlite3 *db, mz_wal_ckpt *ck);
+
 /* An urgent connection (mz_store_set_urgent) starts (+1) or stops (-1)
  * waiting for the write lock: engine batches let it in first. */
 void mz__store_urgent_waiting(mz_store *st, int delta);

@@ -3,7 +3,8 @@
  *
  * WAL mode with synchronous=NORMAL: a crash of the process loses nothing
  * that was committed; a power loss may lose the last transactions but never
- * corrupts (MZ_SQLITE_SYNC=FULL selects full durability). Write transactions
+ * corrupts (MZ_SQLITE_SYNC=FULL selects full durability). Checkpoints run
+ * on a thread of their own, not inside commits (store_wal.c). Write transactions
  * use BEGIN IMMEDIATE: a deferred transaction that reads and then writes can
  * fail with SQLITE_BUSY at once when its snapshot is stale, while IMMEDIATE
  * waits on the busy timeout instead.
@@ -113,6 +114,7 @@ typedef struct sq_store {
 	sqlite3 *db;
 	bool in_tx;     /* between sq_begin and sq_commit / sq_rollback */
 	bool lone_held; /* write_lock held for a write statement outside one */
+	mz_wal_ckpt *wal; /* checkpoints this connection's commits call for */
 	sq_stmt stmt[Q_COUNT];
 } sq_store;
 
@@ -288,6 +290,7 @@ sq_close(mz_store *st)
 	sq_store *s = SQ(st);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->stmt[i].s);
+	mz__wal_detach(s->db, s->wal);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -416,8 +419,8 @@ mz_store__sqlite_open(const char *path, mz_store **out, mz_err *err)
 		return MZ_EIO;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous = %s",
-	         sync && strcmp(sync, "FULL") == 0 ? "FULL" : "NORMAL");
+	sync = sync && strcmp(sync, "FULL") == 0 ? "FULL" : "NORMAL";
+	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous = %s", sync);
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
@@ -430,6 +433,7 @@ mz_store__sqlite_open(const char *path, mz_store **out, mz_err *err)
 		sq_close(&s->base);
 		return rc;
 	}
+	s->wal = mz__wal_attach(s->db, sync);
 	*out = &s->base;
 	return MZ_OK;
 }

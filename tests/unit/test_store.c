@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -488,6 +489,48 @@ test_lone_write_queues(void **state)
 	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
 }
 
+static long long
+file_size(const char *name)
+{
+	char path[320];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* The WAL is checkpointed by a thread of its own (store_wal.c), not by
+ * the commit that fills it: what is committed still reaches the database
+ * file, and the WAL still starts again from its beginning, so it stays
+ * bounded under a stream of commits that never pauses. */
+static void
+test_wal_checkpoints(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	if (strcmp(mz_store_kind(st), "sqlite") != 0)
+		skip();
+	char key[32], value[3001];
+	memset(value, 'v', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	long long db0 = file_size("store.db");
+	for (int i = 0; i < 3000; i++) { /* about 9,000 WAL frames */
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(mz_kv_put(st, key, value, &err), MZ_OK);
+	}
+	int waited = 0;
+	while (file_size("store.db") < db0 + 3000LL * 3000 && waited++ < 10000)
+		usleep(1000);
+	assert_true(file_size("store.db") >= db0 + 3000LL * 3000);
+	for (int i = 0; i < 9000; i++) { /* three times as many again */
+		snprintf(key, sizeof(key), "k%d", i % 3000);
+		value[0] = (char)('a' + i % 26);
+		assert_int_equal(mz_kv_put(st, key, value, &err), MZ_OK);
+	}
+	/* never much more than the 16,000 frames at which a writer catches
+	 * up with the thread itself */
+	assert_true(file_size("store.db-wal") < 18000LL * (4096 + 24));
+}
+
 /* The node registry, leases, the claims a dead node held, locks and
  * notifications (PostgreSQL delivers them on commit; SQLite has none). */
 static void
@@ -826,6 +869,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_events_deliveries, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_transactions, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_lone_write_queues, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_wal_checkpoints, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_nodes, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_notifications, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_claims_skip_locked, open_store, close_store),
