@@ -916,6 +916,13 @@ prune_bakes(const mz_prune_ctx *pc, void *udata)
 		const char *exec = mz_json_str(rec, "executionId");
 		const char *status = exec ? mz_json_str(present, exec) : NULL;
 		bool running = mz_streq(mz_json_str(rec, "status"), "RUNNING");
+		if (running && exec && !status) {
+			/* left RUNNING by a stop, and its execution is gone: no
+			 * monitorBake will ever resume it, unless a thread of ours has it */
+			pthread_mutex_lock(&b->mu);
+			running = json_object_get(b->running, mz_json_str(rec, "_file")) != NULL;
+			pthread_mutex_unlock(&b->mu);
+		}
 		if (running || (status && !mz_status_complete(status))) {
 			const char *img = mz_json_str(rec, "imageId");
 			const char *base = mz_json_str(json_object_get(rec, "request"), "baseImage");

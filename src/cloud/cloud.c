@@ -67,8 +67,15 @@ mz_cloud_stop(mz_cloud *cloud)
 /* Retention of the local provider's operation tasks: a completed task is
  * of no use once the execution that submitted it is gone (its client
  * request id is the engine's idempotency key, "<executionId>-<stage>-...",
- * and only a live execution can replay it). A task submitted without one
- * goes at maxAgeDays. */
+ * and only a live execution can replay it). A task whose request id does
+ * not start with an execution id (a ULID) goes at maxAgeDays. */
+static const char *
+exec_id_end(const char *req)
+{
+	const char *dash = req ? strchr(req, '-') : NULL;
+	return dash && dash - req == 26 ? dash : NULL;
+}
+
 static void
 prune_tasks(const mz_prune_ctx *pc, void *udata)
 {
@@ -78,7 +85,7 @@ prune_tasks(const mz_prune_ctx *pc, void *udata)
 	size_t i;
 	json_t *t;
 	json_array_foreach(done, i, t) {
-		const char *req = mz_json_str(t, "requestId"), *dash = req ? strchr(req, '-') : NULL;
+		const char *req = mz_json_str(t, "requestId"), *dash = exec_id_end(req);
 		if (dash)
 			json_array_append_new(execs, json_stringn(req, (size_t)(dash - req)));
 	}
@@ -89,7 +96,7 @@ prune_tasks(const mz_prune_ctx *pc, void *udata)
 		goto out;
 	}
 	json_array_foreach(done, i, t) {
-		const char *req = mz_json_str(t, "requestId"), *dash = req ? strchr(req, '-') : NULL;
+		const char *req = mz_json_str(t, "requestId"), *dash = exec_id_end(req);
 		bool gone;
 		if (dash) {
 			char *exec = strndup(req, (size_t)(dash - req));
