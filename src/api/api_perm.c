@@ -368,6 +368,60 @@ api_keep_trigger_secrets(json_t *cfg, const json_t *existing)
 	}
 }
 
+/* The stored stage a saved one stands for: the same refId, else the same
+ * position and type. */
+static const json_t *
+stored_stage(const json_t *existing, const json_t *st, size_t i)
+{
+	const json_t *old = json_object_get(existing, "stages");
+	json_t *ref = json_object_get(st, "refId");
+	size_t j;
+	json_t *o;
+	if (ref && !json_is_null(ref)) {
+		json_array_foreach(old, j, o) {
+			if (json_equal(json_object_get(o, "refId"), ref))
+				return o;
+		}
+		return NULL;
+	}
+	o = json_array_get(old, i);
+	return o && mz_streq(mz_json_str(o, "type"), mz_json_str(st, "type")) ? o : NULL;
+}
+
+void
+api_seal_config_headers(json_t *cfg, const json_t *existing)
+{
+	size_t i;
+	json_t *st;
+	json_array_foreach(json_object_get(cfg, "stages"), i, st) {
+		json_t *hdrs = json_object_get(st, "customHeaders");
+		if (!json_is_object(hdrs))
+			continue;
+		/* "****" saved back as it was shown: the stored sealed value stays */
+		const json_t *old = NULL;
+		const char *name;
+		json_t *v;
+		json_object_foreach(hdrs, name, v) {
+			json_t *sealed = json_object_get(st, "sealedHeaders");
+			if (!mz_streq(json_string_value(v), MZ_MASKED) ||
+			    json_is_string(json_object_get(sealed, name)))
+				continue;
+			if (!old)
+				old = stored_stage(existing, st, i);
+			json_t *kept = json_object_get(json_object_get(old, "sealedHeaders"), name);
+			if (!json_is_string(kept))
+				continue;
+			if (!json_is_object(sealed)) {
+				sealed = json_object();
+				json_object_set_new(st, "sealedHeaders", sealed);
+			}
+			json_object_set(sealed, name, kept);
+		}
+		/* a stage's keys are its context's: sealed as the execution's are */
+		mz_engine_seal_headers(st, false);
+	}
+}
+
 /* Every "secret" of an object in a "triggers" list, anywhere in v. */
 static bool
 mask_triggers(json_t *v)

@@ -191,6 +191,7 @@ api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 	if (!api_check_run_as(r, cfg))
 		goto fail;
 	api_keep_trigger_secrets(cfg, existing);
+	api_seal_config_headers(cfg, existing);
 	json_object_set_new(cfg, "lastModifiedBy", json_string(r->user));
 	char ts[32];
 	snprintf(ts, sizeof(ts), "%" PRId64, mz_now_ms());

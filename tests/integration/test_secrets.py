@@ -242,6 +242,50 @@ class MaskedHeaders(ServerTestCase):
         for v in secrets + [cookie]:
             self.assertNotIn(v, log)
 
+    def test_a_configs_authorization_is_masked_and_kept_when_saved_back(self):
+        srv = self.server
+        recv = Receiver()
+        self.addCleanup(recv.close)
+        bearer = "Bearer CONFIG-" + uuid.uuid4().hex
+        app = unique("maskcfg")
+        create_app(srv, app)
+        cfg = save_pipeline(srv, {"application": app, "name": "p", "stages": [
+            {"refId": "1", "type": "webhook", "name": "call", "method": "POST",
+             "url": "http://127.0.0.1:%d/hook" % recv.port,
+             "customHeaders": {"Authorization": bearer, "X-Plain": "seen"}}]})
+        self.assertEqual(cfg["stages"][0]["customHeaders"],
+                         {"Authorization": "****", "X-Plain": "seen"})
+        for path in ["/applications/%s/pipelineConfigs" % app, "/pipelineConfigs",
+                     "/pipelineConfigs/%s/history" % cfg["id"]]:
+            _, body = srv.request("GET", path)
+            self.assertNotIn(bearer.split()[1], json.dumps(body), path)
+        # saved back as shown, even by a client that drops sealedHeaders
+        del cfg["stages"][0]["sealedHeaders"]
+        cfg["stages"][0]["name"] = "call again"
+        status, _ = srv.request("POST", "/pipelines", cfg)
+        self.assertEqual(status, 200)
+
+        def run():
+            _, body = srv.request("POST", "/pipelines/%s/p" % app, {"type": "manual"})
+            eid = body["ref"].split("/")[-1]
+
+            def done():
+                _, e = srv.request("GET", "/pipelines/" + eid)
+                return e if e.get("status") not in ("RUNNING", "NOT_STARTED") else None
+            return wait_until(done, timeout=30, message="the webhook execution")
+        e = run()
+        self.assertEqual(e["status"], "SUCCEEDED", json.dumps(e)[:2000])
+        self.assertEqual(recv.got[-1][2].get("Authorization"), bearer)
+        self.assertNotIn(bearer.split()[1], json.dumps(e))
+        # a new value replaces it
+        _, cfgs = srv.request("GET", "/applications/%s/pipelineConfigs" % app)
+        cfg = cfgs[0]
+        cfg["stages"][0]["customHeaders"]["Authorization"] = "Bearer NEW-VALUE-1"
+        status, _ = srv.request("POST", "/pipelines", cfg)
+        self.assertEqual(status, 200)
+        self.assertEqual(run()["status"], "SUCCEEDED")
+        self.assertEqual(recv.got[-1][2].get("Authorization"), "Bearer NEW-VALUE-1")
+
 
 class PreconfiguredHeaders(unittest.TestCase):
     """A preconfigured webhook's headers come from the server's config when
