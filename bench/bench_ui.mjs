@@ -10,12 +10,21 @@
 //   node bench/bench_ui.mjs [--bin build/mizzen] [--runs 5] [--executions 10000] [--pipelines 20] [--stages 10]
 //
 // "First paint" is the performance mark the view sets two animation
-// frames after it rendered the list (mz:executions-painted, ms since the
-// navigation started); the static page sets the same mark the same way.
-// Every run fetches everything again (HTTP cache disabled). Prints the medians and
-// one line for bench/run:
+// frames after it rendered its first screen (mz:executions-painted, ms
+// since the navigation started): the groups that fill the window, the
+// others following as their pages come. "All rows" is the mark it sets
+// once every group is drawn (mz:executions-complete). The static page is
+// the whole list as the view ends up (every row, captured after
+// mz:executions-complete) and sets its mark the same way. The filter is
+// timed on the whole list. Every run fetches everything again (HTTP cache
+// disabled). Prints the medians and one line per figure for bench/run:
 //   RESULT|ui first paint 10000 executions, 20 pipelines (ms)|<mizzen>|<baseline>|<ratio>|<= 500 ms|<met>
+//   RESULT|ui all rows drawn 10000 executions (ms)|<mizzen>|<baseline>|<ratio>|-|-
 //   RESULT|ui filter typing to repaint (ms)|<mizzen>|<baseline>|<ratio>|<= 100 ms|<met>
+//
+// 10,000 executions are 500 per pipeline, more than retention keeps by
+// default: the server gets a config keeping them (unless MZ_SERVE_ARGS
+// names one already, as bench/run does).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,9 +72,14 @@ async function seed(srv) {
 // (so a renderer process for the origin is up: browser and renderer
 // start-up are not what is measured), then navigates to url with the HTTP
 // cache disabled (every file and the API are fetched again). Returns the
-// mark's time (ms since that navigation started) and the page's rows.
+// mark's time (ms since that navigation started), the rows painted then,
+// and, given completeMark, its time and the rows in the end.
 let shared = null;
-async function paintOnce(url, mark, capture = false) {
+const markTime = (page, m) => page.waitForFunction((m) => {
+  const e = performance.getEntriesByName(m)[0];
+  return e ? e.startTime : null;
+}, m, { timeout: 60000, polling: 20 }).then((h) => h.jsonValue());
+async function paintOnce(url, mark, capture = false, completeMark = null) {
   if (!shared) {
     shared = await browser({ width: 1440, height: 900 });
     const cdp = await shared.context.newCDPSession(shared.page);
@@ -75,15 +89,18 @@ async function paintOnce(url, mark, capture = false) {
   const page = shared.page;
   await page.goto(new URL('/health', url).href);
   await page.goto(url);
-  const t = await page.waitForFunction((m) => {
-    const e = performance.getEntriesByName(m)[0];
-    return e ? e.startTime : null;
-  }, mark, { timeout: 30000, polling: 20 });
-  const ms = await t.jsonValue();
+  const ms = await markTime(page, mark);
+  // the rows drawn at first paint (the view notes them in its mark; the
+  // static page has them all)
+  const firstRows = await page.evaluate(() => {
+    const r = performance.getEntriesByName('mz:executions-rendered')[0];
+    return r && r.detail ? r.detail.rows : document.querySelectorAll('li.exec').length;
+  });
+  const all = completeMark ? await markTime(page, completeMark) : ms;
   const rows = await page.locator('li.exec').count();
   const markers = await page.locator('li.exec .marker').count();
   const html = capture ? await page.evaluate(() => document.body.innerHTML) : null;
-  return { ms, rows, markers, html };
+  return { ms, all, firstRows, rows, markers, html };
 }
 
 // Types each query into the filter box and times the input event to the
@@ -112,21 +129,29 @@ async function filterTimes(bare) {
 }
 
 async function main() {
-  const srv = await Server.start();
-  let staticSrv = null;
   const webCopy = fs.mkdtempSync(path.join(os.tmpdir(), 'mizzen-bench-ui-'));
+  const args = [];
+  if (!/--config/.test(process.env.MZ_SERVE_ARGS || '')) {
+    fs.writeFileSync(path.join(webCopy, 'config.json'), JSON.stringify({ retention: { executionsPerPipeline: 100000 } }));
+    args.push('--config', path.join(webCopy, 'config.json'));
+  }
+  const srv = await Server.start({ args });
+  let staticSrv = null;
   try {
     await seed(srv);
     const url = `${srv.url}/ui/#/applications/${APP}/executions`;
-    await paintOnce(url, 'mz:executions-painted'); // warm the server's page cache
-    const mz = [];
+    await paintOnce(url, 'mz:executions-painted', false, 'mz:executions-complete'); // warm the server's page cache
+    const mz = [], mzAll = [], first = [];
     let shape = null;
     for (let i = 0; i < RUNS; i++) {
-      const r = await paintOnce(url, 'mz:executions-painted', i === 0);
+      const r = await paintOnce(url, 'mz:executions-painted', i === 0, 'mz:executions-complete');
       mz.push(r.ms);
+      mzAll.push(r.all);
+      first.push(r.firstRows);
       if (r.html) shape = r;
     }
-    console.log(`mizzen UI: ${shape.rows} rows, ${shape.markers} stage markers painted; first paint per run (ms): ${mz.map((x) => x.toFixed(0)).join(' ')}`);
+    console.log(`mizzen UI: first screen per run (ms): ${mz.map((x) => x.toFixed(0)).join(' ')} (rows on the page then: ${first.join(' ')})`);
+    console.log(`mizzen UI: all ${shape.rows} rows, ${shape.markers} stage markers drawn per run (ms): ${mzAll.map((x) => x.toFixed(0)).join(' ')}`);
     const typed = await filterTimes(false);
     console.log(`mizzen UI filter, input to repaint per query (ms): ${typed.map((x) => x.toFixed(0)).join(' ')}`);
 
@@ -153,9 +178,10 @@ async function main() {
     console.log(`static page (${(page.length / 1024).toFixed(0)} KB, ${srows} rows) from mizzen's /ui/ file server: first paint per run (ms): ${base.map((x) => x.toFixed(0)).join(' ')}`);
     const bare = await filterTimes(true);
     console.log(`static page, bare loop hiding rows per query (ms): ${bare.map((x) => x.toFixed(0)).join(' ')}`);
-    const m = median(mz), bl = median(base);
-    console.log(`median first paint: mizzen UI ${m.toFixed(0)} ms (target <= ${TARGET_MS} ms), static baseline ${bl.toFixed(0)} ms`);
-    console.log(`RESULT|ui first paint ${N} executions, ${PIPES} pipelines (ms)|${m.toFixed(0)}|${bl.toFixed(0)} (static HTML, same rows)|${(m / bl).toFixed(2)}|<= ${TARGET_MS} ms|${m <= TARGET_MS ? 'yes' : 'NO'}`);
+    const m = median(mz), ma = median(mzAll), bl = median(base);
+    console.log(`median first paint: mizzen UI ${m.toFixed(0)} ms (target <= ${TARGET_MS} ms), all rows ${ma.toFixed(0)} ms, static baseline (all rows) ${bl.toFixed(0)} ms`);
+    console.log(`RESULT|ui first paint ${N} executions, ${PIPES} pipelines (ms)|${m.toFixed(0)}|${bl.toFixed(0)} (static HTML, all rows)|${(m / bl).toFixed(2)}|<= ${TARGET_MS} ms|${m <= TARGET_MS ? 'yes' : 'NO'}`);
+    console.log(`RESULT|ui all ${shape.rows} rows drawn, ${N} executions (ms)|${ma.toFixed(0)}|${bl.toFixed(0)} (static HTML, all rows)|${(ma / bl).toFixed(2)}|-|-`);
     const fm = Math.max(...typed), fb = Math.max(...bare);
     console.log(`RESULT|ui filter typing to repaint, slowest of ${QUERIES.length} (ms)|${fm.toFixed(0)}|${fb.toFixed(0)} (bare loop, static rows)|${(fm / Math.max(fb, 1)).toFixed(2)}|<= ${FILTER_TARGET_MS} ms|${fm <= FILTER_TARGET_MS ? 'yes' : 'NO'}`);
   } finally {

@@ -35,6 +35,7 @@ export class Live {
     // its list before that may have missed some ("hello"), and after a
     // broken connection every view has ("resync").
     es.addEventListener('hello', () => {
+      if (!this.hellos) performance.mark('mz:stream-confirmed');
       indicator(true);
       this.hellos++;
       for (const w of this.waiters.splice(0)) w();

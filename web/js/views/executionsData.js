@@ -24,20 +24,37 @@ export function page(app, configId, start) {
 // once; only a pipeline that may have more than it got there (the newest
 // page was full and not all its own) needs a page of its own. An
 // application with one pipeline, or fewer than PAGE executions, costs one
-// round trip.
+// round trip. The pages come back as they come, one promise per config,
+// so the view paints the first screen from the first pages without
+// waiting for the twentieth (the server answers them one after another).
+// Resolves with {configs, pages: Map configId -> Promise<summaries>,
+// orphans: summaries of deleted pipelines among the newest}.
 async function read(app) {
-  const [configs, newest] = await Promise.all([
-    get(`/applications/${enc(app)}/pipelineConfigs`).then((c) => c || []),
-    get(`/applications/${enc(app)}/pipelines?limit=${PAGE}&startIndex=0&expand=false`).then((e) => e || []),
-  ]);
+  const newestP = get(`/applications/${enc(app)}/pipelines?limit=${PAGE}&startIndex=0&expand=false`).then((e) => e || []);
+  newestP.catch(() => {});
+  const configs = (await get(`/applications/${enc(app)}/pipelineConfigs`)) || [];
+  // The first pipeline's page is what the first screen shows: asked for
+  // now, beside the newest page, unless that page turns out to hold it.
+  let firstPage = null;
+  const newestNow = await Promise.race([newestP, null]);
+  if (configs.length && !newestNow) {
+    firstPage = page(app, configs[0].id, 0).then((x) => x || []);
+    firstPage.catch(() => {});
+  }
+  const newest = await newestP;
   const mine = new Map(configs.map((c) => [c.id, []]));
   for (const e of newest) if (mine.has(e.pipelineConfigId)) mine.get(e.pipelineConfigId).push(e);
   const complete = newest.length < PAGE; // every execution of the application is here
-  const pages = await Promise.all(configs.map((c) => (complete || mine.get(c.id).length >= PAGE
-    ? mine.get(c.id) : page(app, c.id, 0))));
+  const pages = new Map();
+  for (const c of configs) {
+    const p = complete || mine.get(c.id).length >= PAGE ? Promise.resolve(mine.get(c.id))
+      : firstPage && c === configs[0] ? firstPage : page(app, c.id, 0).then((x) => x || []);
+    p.catch(() => {}); // the view handles a failed page when it takes it
+    pages.set(c.id, p);
+  }
   // Executions of deleted pipelines stay visible (under their name).
   const orphans = newest.filter((e) => !mine.has(e.pipelineConfigId));
-  return [configs, [...pages.flat(), ...orphans]];
+  return { configs, pages, orphans };
 }
 
 // Pipelines that ran but have no config any more: the newest execution
