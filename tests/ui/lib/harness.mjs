@@ -84,11 +84,12 @@ export class Server {
     await this.spawn();
   }
 
-  // The test's arguments, with the repository's examples/ (where the deploy
-  // tests' images lie) added to providers.local.imageRoots: a copy of the
-  // test's --config FILE, or a config of its own.
+  // The test's arguments ($MZ_SERVE_ARGS first: bench/run names its config
+  // there), with the repository's examples/ (where the deploy tests' images
+  // lie) added to providers.local.imageRoots: a copy of the --config FILE
+  // they name, or a config of its own (one --config either way).
   serveArgs() {
-    const args = [...(this.args || [])];
+    const args = [...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(' ') : []), ...(this.args || [])];
     const at = args.indexOf('--config');
     let settings = {};
     if (at >= 0) {
@@ -110,7 +111,7 @@ export class Server {
   async spawn() {
     const s = this, env = this.env;
     const log = fs.openSync(s.logFile, 'a');
-    s.proc = spawn(BIN, ["serve", ...(process.env.MZ_SERVE_ARGS ? process.env.MZ_SERVE_ARGS.split(" ") : []), ...s.serveArgs(), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
+    s.proc = spawn(BIN, ["serve", ...s.serveArgs(), "--listen", `127.0.0.1:${s.port}`, '--data', path.join(s.dir, 'data')], {
       env: { ...process.env, MIZZEN_WEB_DIR: path.join(REPO, 'web'), ...env },
       stdio: ['ignore', log, log],
     });
