@@ -117,7 +117,8 @@ export class Server {
     });
     fs.closeSync(log);
     s.exited = new Promise((resolve) => s.proc.on('exit', (code, signal) => resolve({ code, signal })));
-    await until(async () => (await fetch(`${s.url}/health`)).status === 200, { what: `${BIN} to answer /health` });
+    // 30 s: on the shared 2-core machine under a load of 18 a start took more than 10.
+    await until(async () => (await fetch(`${s.url}/health`)).status === 200, { timeoutMs: 30000, what: `${BIN} to answer /health` });
     if (!s.password) {
       const file = path.join(s.dir, 'data', 'initial-admin-password');
       s.password = await until(() => { try { return fs.readFileSync(file, 'utf8').trim(); } catch { return null; } },
