@@ -10,6 +10,7 @@
  *   GET /capabilities/deploymentMonitors
  *   GET /plugins/deck/plugin-manifest.json
  *   GET /artifacts/credentials         the artifact accounts and their types
+ *   GET /artifacts/account/mizzen/names|versions   what builds published
  *   GET /artifacts/content-address/[{app}/]{sha256}   a stored artifact
  *   GET|POST /notifications/application/{app}   an application's notifications
  *   GET /v2/builds, /v3/builds/{master}/jobs, /v3/builds/{master}/builds
@@ -225,6 +226,52 @@ artifact_credentials(api_req *r)
 	api_reply_json(r, 200, json_pack(
 		"[{s:s, s:[s, s, s, s]}]", "name", "mizzen", "types", "mizzen/file", "git/repo",
 		"embedded/base64", "http/file"));
+}
+
+/* Clouddriver's artifact account listings for the local store: the names
+ * builds published files under, and a name's versions (newest first). */
+static bool
+artifact_account_ok(api_req *r)
+{
+	if (mz_streq(r->param[0], "mizzen"))
+		return true;
+	api_reply_error(r, 404, "Artifact account not found: %s (this server has 'mizzen')",
+	                r->param[0]);
+	return false;
+}
+
+static bool
+file_type(api_req *r)
+{
+	const char *type = api_query(r, "type");
+	return !type || !*type || mz_streq(type, "mizzen/file");
+}
+
+static void
+artifact_names(api_req *r)
+{
+	if (!artifact_account_ok(r))
+		return;
+	api_reply_json(r, 200, file_type(r) ? mz_artifacts_catalog_names() : json_array());
+}
+
+static void
+artifact_versions(api_req *r)
+{
+	if (!artifact_account_ok(r))
+		return;
+	const char *name = api_query(r, "artifactName");
+	if (!name || !*name) {
+		api_reply_error(r, 400, "artifactName is required");
+		return;
+	}
+	json_t *out = json_array();
+	json_t *all = file_type(r) ? mz_artifacts_catalog_versions(name) : json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(all, i, v) json_array_append(out, json_object_get(v, "version"));
+	json_decref(all);
+	api_reply_json(r, 200, out);
 }
 
 /* Gate's content-addressed artifact lookup ({application}/{hash}, or the
@@ -601,6 +648,8 @@ const api_route api_deck_routes[] = {
 	{"GET", "/capabilities/deploymentMonitors", empty_list},
 	{"GET", "/plugins/deck/plugin-manifest.json", empty_list},
 	{"GET", "/artifacts/credentials", artifact_credentials},
+	{"GET", "/artifacts/account/{account}/names", artifact_names},
+	{"GET", "/artifacts/account/{account}/versions", artifact_versions},
 	{"GET", "/artifacts/content-address/{hash}", content_address},
 	{"GET", "/artifacts/content-address/{application}/{hash}", content_address},
 	{"GET", "/notifications/application/{app}", app_notifications_get},
@@ -647,7 +696,6 @@ const api_route api_deck_routes[] = {
 	{"GET", "/artifactory/names", empty_list},
 	/* Igor lists CI builds by repository only for CI services that index
 	 * them (not Jenkins): none here */
-	{"GET", "/ci/builds", empty_list},
 	{"GET", "/pipelineTemplates", empty_list}, /* v1 templates: none (v2 below) */
 	{NULL, NULL, NULL},
 };

@@ -111,6 +111,7 @@ extern const api_route api_cloud_routes[];
 extern const api_route api_event_routes[];
 extern const api_route api_artifact_routes[];
 extern const api_route api_image_routes[];
+extern const api_route api_ci_routes[];
 extern const api_route api_deck_routes[];     /* api_deck.c: Deck's lookups */
 extern const api_route api_strategy_routes[]; /* api_strategies.c */
 extern const api_route api_search_routes[];   /* api_search.c */

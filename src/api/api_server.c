@@ -41,7 +41,7 @@ static const api_route *const route_tables[] = {
 	api_task_routes, api_event_routes, api_cloud_routes, api_webhook_routes,
 	api_artifact_routes, api_image_routes, api_deck_routes, api_strategy_routes,
 	api_search_routes, api_project_routes, api_template_routes, api_node_routes,
-	api_repo_routes, api_auth_routes, api_audit_routes, NULL,
+	api_repo_routes, api_auth_routes, api_audit_routes, api_ci_routes, NULL,
 };
 
 /* ---- decoding -------------------------------------------------------- */

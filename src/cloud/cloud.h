@@ -50,8 +50,12 @@ void mz_cloud_register_stages(mz_cloud *cloud);
 void mz_cloud_register_jobs(mz_cloud *cloud, const char *data_dir);
 /* The tail (at most max bytes) of a job's log, or NULL when the job is
  * unknown; *job (may be NULL) receives {jobId, pid, startTime, workspace,
- * jobState: Running|Succeeded|Failed|Unknown, exitCode?}. */
+ * url, ref, application, executionId, jobState: Running|Succeeded|Failed|
+ * Unknown, exitCode?, endTime?, commit?}. */
 char *mz_cloud_job_log(const char *job_id, size_t max, json_t **job);
+/* Every job this node has (their job.json with jobState, exitCode, endTime
+ * and the commit built, as above): a new array, in no order. */
+json_t *mz_cloud_jobs(void);
 /* Registers each runJob template of job.preconfigured.local as a stage
  * type of its own (cloud_preconfigured.c); before mz_engine_start. */
 void mz_cloud_register_preconfigured_jobs(const json_t *jobs);

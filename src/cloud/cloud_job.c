@@ -424,6 +424,10 @@ publish_artifacts(const json_t *ctx, const char *dir, const char *ws, const char
 		json_t *last = json_array_get(outs, json_array_size(outs) - 1);
 		if (!*mz_json_str(last, "version"))
 			json_object_set_new(last, "version", json_stringn(hex, 12));
+		if (mz_artifacts_catalog_add(mz_json_str(last, "name"), mz_json_str(last, "version"),
+		                             hex, &err) != MZ_OK)
+			mz_warn("runJob %s: output artifact %s is stored but not listed: %s", job_id,
+			        mz_json_str(last, "name"), err.msg);
 		if (is_dir)
 			unlink(src);
 		free(real);
@@ -604,6 +608,61 @@ job_cancel(mz_task_ctx *c, mz_task_result *r)
 	free(jpath);
 }
 
+/* ---- the jobs, for the API --------------------------------------------------------- */
+
+/* The state of a job from its files (job.json already read into job). */
+static void
+add_state(json_t *job, const char *dir)
+{
+	char reason[64];
+	int code = job_exit(dir, reason, sizeof(reason));
+	json_object_set_new(job, "jobState",
+	                    json_string(code < 0 ? (job_alive(job) ? "Running" : "Unknown")
+	                                         : code == 0 ? "Succeeded" : "Failed"));
+	if (code >= 0) {
+		char *p = mz_asprintf("%s/exit", dir);
+		struct stat sb;
+		json_object_set_new(job, "exitCode", json_integer(code));
+		if (stat(p, &sb) == 0)
+			json_object_set_new(job, "endTime", json_integer((json_int_t)sb.st_mtime * 1000));
+		free(p);
+	}
+	/* the commit built: a checkout leaves a detached HEAD */
+	char *hp = mz_asprintf("%s/.git/HEAD", mz_json_str(job, "workspace") ?
+	                       mz_json_str(job, "workspace") : "/nonexistent");
+	size_t hl = 0;
+	char *head = mz_read_file(hp, &hl, NULL);
+	if (head && hl >= 40 && strncmp(head, "ref:", 4) != 0)
+		json_object_set_new(job, "commit", json_stringn(head, 40));
+	free(head);
+	free(hp);
+}
+
+json_t *
+mz_cloud_jobs(void)
+{
+	json_t *out = json_array();
+	DIR *d = g_jobs ? opendir(g_jobs) : NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || !mz_id_valid(e->d_name))
+			continue;
+		char *dir = job_dir(e->d_name);
+		char *jpath = mz_asprintf("%s/job.json", dir);
+		json_t *job = mz_json_read_file(jpath);
+		if (json_is_object(job)) {
+			add_state(job, dir);
+			json_array_append(out, job);
+		}
+		json_decref(job);
+		free(jpath);
+		free(dir);
+	}
+	if (d)
+		closedir(d);
+	return out;
+}
+
 /* ---- API reads ----------------------------------------------------------------------- */
 
 char *
@@ -618,13 +677,7 @@ mz_cloud_job_log(const char *job_id, size_t max, json_t **job_out)
 	if (job) {
 		out = log_tail(dir, max);
 		if (job_out) {
-			char reason[64];
-			int code = job_exit(dir, reason, sizeof(reason));
-			json_object_set_new(job, "jobState",
-			                    json_string(code < 0 ? (job_alive(job) ? "Running" : "Unknown")
-			                                         : code == 0 ? "Succeeded" : "Failed"));
-			if (code >= 0)
-				json_object_set_new(job, "exitCode", json_integer(code));
+			add_state(job, dir);
 			*job_out = json_incref(job);
 		}
 	}

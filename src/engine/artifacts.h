@@ -40,6 +40,18 @@ mz_code mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_
  * hex is not 64 hex digits. */
 char *mz_artifacts_path(const char *hex);
 
+/* The catalog of what builds published (artifacts_catalog.c): each
+ * mizzen/file a runJob publishes is recorded under its name and version,
+ * so the artifact account can list names and versions as Clouddriver's
+ * artifact accounts do. */
+mz_code mz_artifacts_catalog_add(const char *name, const char *version, const char *reference,
+                                 mz_err *err);
+/* The names with at least one version still stored, sorted (new array). */
+json_t *mz_artifacts_catalog_names(void);
+/* A name's versions, newest first, each once, only those still stored:
+ * a new array of {version, reference, time}. */
+json_t *mz_artifacts_catalog_versions(const char *name);
+
 /* Materialises an artifact's content as a file at dest (mizzen/file: a
  * copy from the store, embedded/base64: decoded, http/file: downloaded).
  * MZ_EINVAL for types that have no file content. */

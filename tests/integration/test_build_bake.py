@@ -418,6 +418,52 @@ class BuildBake(unittest.TestCase):
         self.assertEqual(e["status"], "TERMINAL")
         self.assertIn("Unable to determine source image(s)", json.dumps(e))
 
+    def test_9_ci_builds_and_artifact_names(self):
+        srv = self.srv
+        e = self.run_p("ci-build", [build_stage(self.repo.path, self.commit1)])
+        self.assertSucceeded(e)
+        job_id = stage_named(e, "Build")["context"]["jobStatus"]["name"]
+        # Deck's CI view: the builds of the repository, by owner and name
+        owner = os.path.basename(os.path.dirname(self.repo.path))
+        slug = os.path.basename(self.repo.path)
+        s, builds = srv.request("GET", "/ci/builds?repoType=git&projectKey=%s&repoSlug=%s"
+                                % (owner, slug))
+        self.assertEqual(s, 200, builds)
+        mine = [b for b in builds if b["id"] == job_id]
+        self.assertEqual(len(mine), 1, builds)
+        b = mine[0]
+        self.assertEqual(b["result"], "SUCCESS")
+        self.assertFalse(b["building"])
+        self.assertEqual(b["scm"][0]["sha1"], self.commit1)
+        self.assertEqual(b["properties"]["repoSlug"], slug)
+        self.assertEqual(b["number"], max(x["number"] for x in builds))
+        self.assertEqual(builds[0]["id"], job_id, "newest first")
+        s, other = srv.request("GET", "/ci/builds?repoType=git&projectKey=%s&repoSlug=nope"
+                               % owner)
+        self.assertEqual(other, [])
+        s, running = srv.request("GET", "/ci/builds?repoType=git&projectKey=%s&repoSlug=%s"
+                                 "&completionStatus=INCOMPLETE" % (owner, slug))
+        self.assertEqual(running, [])
+        s, out = srv.request("GET", "/ci/builds/%s/output?start=-1&limit=4095" % job_id)
+        self.assertEqual(s, 200, out)
+        self.assertIn("building " + self.commit1, out["log"])
+        s, tail = srv.request("GET", "/ci/builds/%s/output?start=1&limit=1" % job_id)
+        self.assertEqual(tail["log"], out["log"].splitlines(True)[1])
+        s, body = srv.request("GET", "/ci/builds/01NOSUCHJOB0000000000000000/output")
+        self.assertEqual(s, 404, body)
+        # the artifact account lists what builds published, by name and version
+        s, names = srv.request("GET", "/artifacts/account/mizzen/names?type=mizzen/file")
+        self.assertEqual(s, 200, names)
+        self.assertIn("app-package", names)
+        s, versions = srv.request("GET", "/artifacts/account/mizzen/versions?type=mizzen/file"
+                                  "&artifactName=app-package")
+        self.assertEqual(s, 200, versions)
+        self.assertIn(self.commit1, versions)
+        s, none = srv.request("GET", "/artifacts/account/mizzen/names?type=docker/image")
+        self.assertEqual(none, [])
+        s, body = srv.request("GET", "/artifacts/account/elsewhere/names")
+        self.assertEqual(s, 404, body)
+
 
 if __name__ == "__main__":
     unittest.main()
