@@ -390,8 +390,18 @@ mz__build_pipeline(const json_t *cfg, const json_t *trigger, const char *user,
 	json_t *t = normalise_trigger(cfg, trigger, user, err);
 	if (!t)
 		return NULL;
+	/* a caller may name the new execution (a retry then finds it: the
+	 * launch of an id that exists fails, mz_engine_launch_store) */
 	const char *given = mz_json_str(cfg, "executionId");
-	if (given && strlen(given) < sizeof(id))
+	if (given && (!*given || strlen(given) >= sizeof(id) ||
+	              strspn(given, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                            "_-") != strlen(given))) {
+		json_decref(t);
+		mz_fail(err, MZ_EINVAL, "executionId: at most %zu letters, digits, '_' or '-'",
+		        sizeof(id) - 1);
+		return NULL;
+	}
+	if (given)
 		snprintf(id, sizeof(id), "%s", given);
 	else
 		mz_ulid(id);
@@ -447,6 +457,7 @@ struct mz_launch {
 	char *text;       /* its stored text */
 	size_t len;
 	bool start;       /* enqueue startExecution (false: failed at startup) */
+	bool given_id;    /* the id came from the config (executionId) */
 	char id[27];
 };
 
@@ -481,6 +492,21 @@ mz_launch_id(const mz_launch *l)
 mz_code
 mz_engine_launch_store(mz_store *st, const mz_launch *l, mz_err *err)
 {
+	if (l->given_id) {
+		/* the store's put replaces a document of the same id: a named
+		 * launch must not overwrite another execution, of any application */
+		char *body = NULL, type[16];
+		size_t len = 0;
+		mz_code xrc = mz_exec_get_raw(st, l->id, &body, &len, type, err);
+		free(body);
+		if (xrc == MZ_OK)
+			return mz_fail(err, MZ_ECONFLICT, "an execution with id %s exists already "
+			               "(executionId names a new execution)", l->id);
+		if (xrc != MZ_ENOTFOUND)
+			return xrc;
+		if (err)
+			memset(err, 0, sizeof(*err));
+	}
 	mz_code rc = mz_exec_put_text(st, l->exec, l->text, err);
 	if (rc == MZ_OK && l->start) {
 		json_t *m = mz__msg_exec("startExecution", l->exec);
@@ -591,11 +617,13 @@ prepare_rendered(mz_engine *eng, mz_store *st, const json_t *cfg, const json_t *
 			                    json_pack("{s:{s:s, s:[s]}}", "details", "error", aerr.msg,
 			                              "errors", aerr.msg));
 			*out = launch_new(st, exec, false);
+			(*out)->given_id = mz_json_str(cfg, "executionId") != NULL;
 			return MZ_OK;
 		}
 	}
 	(void)eng;
 	*out = launch_new(st, exec, true);
+	(*out)->given_id = mz_json_str(cfg, "executionId") != NULL;
 	return MZ_OK;
 }
 

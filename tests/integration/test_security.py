@@ -338,6 +338,44 @@ class Authentication(ServerTestCase):
         _, runs = self.server.request("GET", "/applications/%s/pipelines" % app)
         self.assertEqual(len(runs), 1)
 
+    def test_a_launch_never_overwrites_another_execution(self):
+        """executionId names a new execution: naming one that exists (of an
+        application the caller may not even READ) is refused with 409 and
+        leaves it as it was."""
+        srv = self.server
+        victim, mine = unique("victim"), unique("mine")
+        create_app_with(srv, victim, {"READ": ["ops"], "EXECUTE": ["ops"], "WRITE": ["ops"]})
+        create_app(srv, mine)
+        save_pipeline(srv, {"application": victim, "name": "p", "stages": [
+            {"refId": "1", "type": "wait", "name": "w", "waitTime": 0}]})
+        _, body = srv.request("POST", "/pipelines/%s/p" % victim, {"type": "manual"})
+        vid = body["ref"].split("/")[-1]
+        wait_until(lambda: srv.request("GET", "/pipelines/" + vid)[1]["status"] == "SUCCEEDED",
+                   timeout=20, message="the victim's execution")
+        _, before = srv.request("GET", "/pipelines/" + vid)
+        eve = unique("eve")
+        pw = srv.add_user(eve, ["dev"])
+        self.assertEqual(srv.request("GET", "/pipelines/" + vid, auth=(eve, pw))[0], 403)
+        status, body = srv.request("POST", "/pipelines/start", {
+            "application": mine, "name": "x", "executionId": vid,
+            "stages": [{"refId": "1", "type": "wait", "name": "overwritten", "waitTime": 0}]},
+            auth=(eve, pw))
+        self.assertEqual(status, 409, body)
+        # a saved config naming it: the trigger is refused the same way
+        save_pipeline(srv, {"application": mine, "name": "named", "executionId": vid,
+                            "stages": [{"refId": "1", "type": "wait", "name": "w",
+                                        "waitTime": 0}]})
+        status, body = srv.request("POST", "/pipelines/%s/named" % mine, {"type": "manual"},
+                                   auth=(eve, pw))
+        self.assertEqual(status, 409, body)
+        status, body = srv.request("POST", "/pipelines/start", {
+            "application": mine, "name": "x", "executionId": "../" + vid, "stages": []},
+            auth=(eve, pw))
+        self.assertEqual(status, 400, body)
+        time.sleep(0.5)
+        _, after = srv.request("GET", "/pipelines/" + vid)
+        self.assertEqual(after, before)
+
     def test_cors_preflight(self):
         # the default allows no origin
         status, body, hdrs = http("OPTIONS", self.server.url + "/pipelines", auth=None, headers={
