@@ -72,45 +72,6 @@ mz__stages(const json_t *exec)
 	return s;
 }
 
-/* Consecutive messages mostly name the same stage (startStage, startTask,
- * runTask, completeTask, completeStage): the position of the last stage
- * found is tried first. Only a position is remembered, and the stage
- * there is checked by its id, so a stale hint costs one lookup, never a
- * wrong answer. */
-static __thread const json_t *hint_stages;
-static __thread size_t hint_index;
-
-json_t *
-mz__stage_by_id(const json_t *exec, const char *id)
-{
-	json_t *stages = mz__stages(exec);
-	size_t i;
-	json_t *s;
-	if (stages == hint_stages && (s = json_array_get(stages, hint_index)) &&
-	    mz_streq(mz_json_str(s, "id"), id))
-		return s;
-	json_array_foreach(stages, i, s) {
-		if (mz_streq(mz_json_str(s, "id"), id)) {
-			hint_stages = stages;
-			hint_index = i;
-			return s;
-		}
-	}
-	return NULL;
-}
-
-json_t *
-mz__stage_by_ref(const json_t *exec, const char *ref)
-{
-	size_t i;
-	json_t *s;
-	json_array_foreach(mz__stages(exec), i, s) {
-		if (mz_streq(mz_json_str(s, "refId"), ref))
-			return s;
-	}
-	return NULL;
-}
-
 json_t *
 mz__task_by_id(const json_t *stage, const char *id)
 {
@@ -132,13 +93,6 @@ mz__ctx(json_t *stage)
 		json_object_set_new(stage, "context", c);
 	}
 	return c;
-}
-
-json_t *
-mz__parent(const json_t *exec, const json_t *stage)
-{
-	const char *p = mz_json_str(stage, "parentStageId");
-	return p ? mz__stage_by_id(exec, p) : NULL;
 }
 
 bool
@@ -165,74 +119,6 @@ mz__top_level(const json_t *exec, json_t *stage)
 		stage = p;
 	}
 	return stage;
-}
-
-static bool
-requires(const json_t *stage, const char *ref)
-{
-	size_t i;
-	json_t *r;
-	json_array_foreach(json_object_get(stage, "requisiteStageRefIds"), i, r) {
-		if (json_is_string(r) && mz_streq(json_string_value(r), ref))
-			return true;
-	}
-	return false;
-}
-
-/* The graph walks below run several times per stage transition over every
- * stage of the execution: each tests the cheapest, most selective key
- * first and reads the stage's own parent once. */
-json_t *
-mz__downstream(const json_t *exec, const json_t *stage)
-{
-	json_t *out = json_array();
-	const char *ref = mz_json_str(stage, "refId");
-	const char *parent = mz_json_str(stage, "parentStageId");
-	size_t i;
-	json_t *s;
-	if (!ref)
-		return out;
-	json_array_foreach(mz__stages(exec), i, s) {
-		if (s != stage && requires(s, ref) &&
-		    mz_streq(mz_json_str(s, "parentStageId"), parent))
-			json_array_append(out, s);
-	}
-	return out;
-}
-
-json_t *
-mz__upstream(const json_t *exec, const json_t *stage)
-{
-	json_t *out = json_array();
-	json_t *stages = mz__stages(exec);
-	const char *parent = mz_json_str(stage, "parentStageId");
-	size_t i, j;
-	json_t *r, *s;
-	json_array_foreach(json_object_get(stage, "requisiteStageRefIds"), i, r) {
-		if (!json_is_string(r))
-			continue;
-		json_array_foreach(stages, j, s) {
-			if (s != stage && mz_streq(mz_json_str(s, "refId"), json_string_value(r)) &&
-			    mz_streq(mz_json_str(s, "parentStageId"), parent))
-				json_array_append(out, s);
-		}
-	}
-	return out;
-}
-
-json_t *
-mz__children(const json_t *exec, const json_t *stage, const char *owner)
-{
-	json_t *out = json_array();
-	const char *id = mz_json_str(stage, "id");
-	size_t i;
-	json_t *s;
-	json_array_foreach(mz__stages(exec), i, s) {
-		if (mz_streq(mz_json_str(s, "parentStageId"), id) &&
-		    (!owner || mz_streq(mz_json_str(s, "syntheticStageOwner"), owner)))
-			json_array_append(out, s);
-	}
-	return out;
 }
 
 const char *

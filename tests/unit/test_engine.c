@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "engine/engine_int.h" /* the stage graph index */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -588,11 +589,91 @@ test_secrets_resolve_and_scrub(void **state)
 	mz_engine_set_secret_fn(NULL, NULL);
 }
 
+static json_t *
+gstage(const char *id, const char *ref, const char *req, const char *parent)
+{
+	json_t *s = json_pack("{s:s, s:s, s:[]}", "id", id, "refId", ref, "requisiteStageRefIds");
+	if (req)
+		json_array_append_new(json_object_get(s, "requisiteStageRefIds"), json_string(req));
+	if (parent) {
+		json_object_set_new(s, "parentStageId", json_string(parent));
+		json_object_set_new(s, "syntheticStageOwner", json_string("STAGE_BEFORE"));
+	}
+	return s;
+}
+
+static void
+assert_stages(json_t *got, const json_t *a, const json_t *b)
+{
+	assert_int_equal(json_array_size(got), (a != NULL) + (b != NULL));
+	if (a)
+		assert_ptr_equal(json_array_get(got, 0), a);
+	if (b)
+		assert_ptr_equal(json_array_get(got, 1), b);
+	json_decref(got);
+}
+
+/* The graph walks answer from an index of the execution's stages
+ * (engine_graph.c), which must follow every change of the stages array:
+ * a stage inserted, a stage removed and another put in its place (even
+ * with the same id), the whole array replaced, another execution. */
+static void
+test_stage_graph_follows_changes(void **state)
+{
+	(void)state;
+	json_t *exec = json_pack("{s:[]}", "stages");
+	json_t *stages = json_object_get(exec, "stages");
+	json_t *a = gstage("a", "1", NULL, NULL), *b = gstage("b", "2", "1", NULL),
+	       *c = gstage("c", "3", "2", NULL);
+	json_array_append_new(stages, a);
+	json_array_append_new(stages, b);
+	json_array_append_new(stages, c);
+	assert_stages(mz__downstream(exec, a), b, NULL);
+	assert_stages(mz__upstream(exec, c), b, NULL);
+	assert_ptr_equal(mz__stage_by_id(exec, "b"), b);
+	assert_ptr_equal(mz__stage_by_ref(exec, "3"), c);
+	assert_stages(mz__children(exec, a, NULL), NULL, NULL);
+
+	/* a synthetic stage inserted */
+	json_t *d = gstage("d", "1<1", NULL, "a");
+	json_array_insert_new(stages, 1, d);
+	assert_stages(mz__children(exec, a, "STAGE_BEFORE"), d, NULL);
+	assert_stages(mz__children(exec, a, "STAGE_AFTER"), NULL, NULL);
+	assert_ptr_equal(mz__parent(exec, d), a);
+	assert_stages(mz__downstream(exec, a), b, NULL); /* d has another parent */
+
+	/* b removed, and another stage with its id and refId in its place,
+	 * now not waiting for a */
+	json_array_remove(stages, 2);
+	json_t *b2 = gstage("b", "2", NULL, NULL);
+	json_array_insert_new(stages, 2, b2);
+	assert_ptr_equal(mz__stage_by_id(exec, "b"), b2);
+	assert_stages(mz__downstream(exec, a), NULL, NULL);
+	assert_stages(mz__upstream(exec, c), b2, NULL);
+
+	/* the whole array replaced */
+	json_t *e = gstage("e", "2", "1", NULL);
+	json_object_set_new(exec, "stages", json_pack("[O, o]", a, e));
+	assert_ptr_equal(mz__stage_by_id(exec, "b"), NULL);
+	assert_stages(mz__downstream(exec, a), e, NULL);
+
+	/* another execution (maybe at the same address) */
+	json_decref(exec);
+	exec = json_pack("{s:[o, o]}", "stages", gstage("x", "1", NULL, NULL),
+	                 gstage("y", "2", "1", NULL));
+	json_t *x = mz__stage_by_id(exec, "x");
+	assert_non_null(x);
+	assert_null(mz__stage_by_id(exec, "a"));
+	assert_stages(mz__downstream(exec, x), mz__stage_by_ref(exec, "2"), NULL);
+	json_decref(exec);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_stage_graph_follows_changes),
 		cmocka_unit_test(test_linear_refless),
 		cmocka_unit_test(test_parallel_join),
 		cmocka_unit_test(test_variables_and_preconditions),
