@@ -102,7 +102,9 @@ mz_store_rollback(mz_store *st)
 mz_code
 mz__run(mz_stmt *s, int64_t *changes, mz_err *err, const char *what)
 {
+	s->nowait = !changes;
 	int rc = mz__step(s);
+	s->nowait = false;
 	if (rc < 0) {
 		mz_code code = mz__fail(s->st, err, what);
 		mz__reset(s);

@@ -88,6 +88,11 @@ struct mz_store {
 /* Every back-end's statement struct starts with this. */
 struct mz_stmt {
 	mz_store *st;
+	/* Set by mz__run for a statement whose row count nobody asked for:
+	 * inside a transaction the driver may send it without waiting and
+	 * report a failure at the transaction's next read or COMMIT (the
+	 * transaction fails as a whole either way). */
+	bool nowait;
 };
 
 mz_code mz_store__sqlite_open(const char *path, mz_store **out, mz_err *err);
@@ -178,7 +183,9 @@ mz__fail(mz_store *st, mz_err *err, const char *what)
 }
 
 /* Runs a statement to its end (no rows wanted); *changes (may be NULL)
- * receives the rows it changed. Resets it. */
+ * receives the rows it changed. Resets it. Without changes, inside a
+ * transaction, its failure may be reported by a later statement of the
+ * transaction instead (see mz_stmt.nowait). */
 mz_code mz__run(mz_stmt *s, int64_t *changes, mz_err *err, const char *what);
 /* First column of the first row as JSON (MZ_ENOTFOUND without a row). */
 mz_code mz__one_body(mz_stmt *s, json_t **out, mz_err *err, const char *what);

@@ -120,6 +120,8 @@ typedef struct pg_store {
 	mz_store base;
 	PGconn *conn;
 	pg_stmt stmt[Q_COUNT];
+	/* statements sent in pipeline mode whose results are not read yet */
+	int pipelined;
 	/* the last failed statement's error, for fail() */
 	char err_state[8];
 	char err_msg[400];
@@ -201,6 +203,115 @@ reconnect_if_broken(pg_store *s)
 		mz_warn("store: reconnected to PostgreSQL");
 }
 
+/* ---- the pipeline --------------------------------------------------------
+ *
+ * Each statement is a round trip to the server, and a round trip, not the
+ * work, is most of what a statement of the engine costs (the more so on a
+ * loaded machine, where every wake-up of the server process waits for a
+ * core). Inside a transaction, statements whose results nobody reads
+ * (mz_stmt.nowait: run by mz__run without asking for a row count - the
+ * writes of a batch: executions, queue pushes and acknowledgements, the
+ * outbox, advisory locks, notifications) and BEGIN itself are sent in
+ * libpq's pipeline mode without waiting; the next statement whose rows or
+ * row count are wanted, or COMMIT, goes out behind them and one sync
+ * reads every result. A batch of the engine then costs about one round
+ * trip per execution it loads plus one to commit. PostgreSQL runs the
+ * pipeline in order, so a read sees the writes sent before it; a write
+ * that fails aborts the transaction, and the failure is reported by the
+ * statement or COMMIT that synced, which the caller rolls back as it
+ * would have on the write itself. */
+
+static bool
+pipe_on(pg_store *s)
+{
+	return PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF;
+}
+
+/* Sends a statement (prepared q, or the one-off sql) in pipeline mode. */
+static bool
+pipe_send(pg_store *s, int q, const char *sql, int n, const char *const *vals)
+{
+	if (!pipe_on(s) && !PQenterPipelineMode(s->conn))
+		goto fail;
+	int ok;
+	if (q >= 0) {
+		char name[16];
+		snprintf(name, sizeof(name), "mz%d", q);
+		ok = PQsendQueryPrepared(s->conn, name, n, vals, NULL, NULL, 0);
+	} else {
+		ok = PQsendQueryParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	}
+	if (!ok)
+		goto fail;
+	s->pipelined++;
+	return true;
+fail:
+	keep_error(s, NULL);
+	return false;
+}
+
+/* Syncs the pipeline and reads every result; the last statement's result
+ * goes to *last when asked for (else it is dropped). False after keeping
+ * the first failure's error. Leaves pipeline mode. */
+static bool
+pipe_sync(pg_store *s, PGresult **last)
+{
+	bool ok = true;
+	int64_t changed = 0;
+	if (last)
+		*last = NULL;
+	if (!pipe_on(s))
+		return true;
+	if (!PQpipelineSync(s->conn)) {
+		keep_error(s, NULL);
+		ok = false;
+	}
+	/* each statement's results end with a NULL; a failure's followers
+	 * come back PGRES_PIPELINE_ABORTED; the sync ends it all */
+	for (int i = 0; i < s->pipelined; i++) {
+		PGresult *res;
+		while ((res = PQgetResult(s->conn)) != NULL) {
+			ExecStatusType rs = PQresultStatus(res);
+			if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+				if (strncmp(PQcmdStatus(res), "SELECT", 6) != 0) /* rows changed */
+					changed += strtoll(PQcmdTuples(res), NULL, 10);
+			} else {
+				if (ok && rs != PGRES_PIPELINE_ABORTED)
+					keep_error(s, res); /* the first failure */
+				ok = false;
+			}
+			if (last && i == s->pipelined - 1 && !*last)
+				*last = res;
+			else
+				PQclear(res);
+		}
+	}
+	PGresult *res = PQstatus(s->conn) == CONNECTION_OK ? PQgetResult(s->conn) : NULL;
+	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+		if (ok)
+			keep_error(s, res);
+		ok = false;
+	}
+	PQclear(res);
+	s->pipelined = 0;
+	if (!PQexitPipelineMode(s->conn)) {
+		/* out of step with the server (a broken connection): start over */
+		if (ok)
+			keep_error(s, NULL);
+		ok = false;
+		PQreset(s->conn);
+		for (int i = 0; i < Q_COUNT; i++)
+			s->stmt[i].prepared = false;
+	}
+	if (!ok && last) {
+		PQclear(*last);
+		*last = NULL;
+	}
+	if (changed > 0)
+		s->base.tx_wrote = true;
+	return ok;
+}
+
 static mz_stmt *
 pg_prepare(mz_store *st, int q, mz_err *err)
 {
@@ -213,6 +324,10 @@ pg_prepare(mz_store *st, int q, mz_err *err)
 	pg_reset(&c->base);
 	if (!c->prepared) {
 		char name[16];
+		if (!pipe_sync(s, NULL)) { /* PQprepare waits: not in pipeline mode */
+			pg_fail(st, err, "prepare");
+			return NULL;
+		}
 		snprintf(name, sizeof(name), "mz%d", q);
 		char *sql = to_dollars(mz_store__sql_for(st->drv, q));
 		PGresult *res = PQprepare(s->conn, name, sql, 0, NULL);
@@ -304,7 +419,17 @@ pg_step(mz_stmt *x)
 		const char *vals[c->nparams > 0 ? c->nparams : 1];
 		for (int i = 0; i < c->nparams; i++)
 			vals[i] = c->params[i].is_int ? c->params[i].num : c->params[i].text;
-		if (c->q >= 0) {
+		if (x->st->tx_depth && x->nowait) {
+			/* nobody reads its result: sent now, read at the next sync */
+			if (!pipe_send(s, c->q, c->sql, c->nparams, vals))
+				return -1;
+			return MZ_STEP_DONE;
+		}
+		if (pipe_on(s)) {
+			/* behind the statements sent before it, in one round trip */
+			if (!pipe_send(s, c->q, c->sql, c->nparams, vals) || !pipe_sync(s, &c->res))
+				return -1;
+		} else if (c->q >= 0) {
 			char name[16];
 			snprintf(name, sizeof(name), "mz%d", c->q);
 			c->res = PQexecPrepared(s->conn, name, c->nparams, vals, NULL, NULL, 0);
@@ -363,6 +488,8 @@ static mz_code
 pg_exec(mz_store *st, const char *sql, mz_err *err)
 {
 	pg_store *s = PG(st);
+	if (!pipe_sync(s, NULL))
+		return pg_fail(st, err, "exec");
 	PGresult *res = PQexec(s->conn, sql);
 	ExecStatusType rs = PQresultStatus(res);
 	mz_code rc = MZ_OK;
@@ -378,6 +505,7 @@ static void
 pg_close(mz_store *st)
 {
 	pg_store *s = PG(st);
+	pipe_sync(s, NULL);
 	for (int i = 0; i < Q_COUNT; i++) {
 		pg_reset(&s->stmt[i].base);
 		free(s->stmt[i].params);
@@ -386,22 +514,34 @@ pg_close(mz_store *st)
 	free(s);
 }
 
+/* BEGIN goes out with the transaction's first statement; COMMIT with its
+ * last writes. */
 static mz_code
 pg_begin(mz_store *st, mz_err *err)
 {
-	reconnect_if_broken(PG(st));
-	return pg_exec(st, "BEGIN", err);
+	pg_store *s = PG(st);
+	reconnect_if_broken(s);
+	if (!pipe_sync(s, NULL) || !pipe_send(s, -1, "BEGIN", 0, NULL))
+		return pg_fail(st, err, "begin");
+	return MZ_OK;
 }
 
 static mz_code
 pg_commit(mz_store *st, mz_err *err)
 {
-	return pg_exec(st, "COMMIT", err);
+	pg_store *s = PG(st);
+	if (!pipe_on(s))
+		return pg_exec(st, "COMMIT", err);
+	if (!pipe_send(s, -1, "COMMIT", 0, NULL) || !pipe_sync(s, NULL))
+		return pg_fail(st, err, "commit");
+	return MZ_OK;
 }
 
 static void
 pg_rollback(mz_store *st)
 {
+	pg_store *s = PG(st);
+	pipe_sync(s, NULL); /* whatever failed, the transaction is undone below */
 	pg_exec(st, "ROLLBACK", NULL);
 }
 

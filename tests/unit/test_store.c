@@ -856,6 +856,47 @@ test_concurrent_documents(void **state)
 	json_decref(templates);
 }
 
+/* Writes whose row count nobody asks for may go out without waiting
+ * (PostgreSQL's pipeline): a read later in the transaction sees them, and
+ * one that fails fails the transaction - reported then or at the latest by
+ * COMMIT - and leaves nothing behind; the connection works afterwards. */
+static void
+test_writes_without_waiting(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	json_t *m = J("{\"kind\": \"startExecution\", \"executionId\": \"p1\"}");
+	int n = -1;
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_pending_push(st, "cfg", m, &err), MZ_OK);
+	assert_int_equal(mz_pending_push(st, "cfg", m, &err), MZ_OK);
+	assert_int_equal(mz_pending_count(st, "cfg", &n, &err), MZ_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+
+	/* a NULL config id breaks a NOT NULL constraint */
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	mz_code a = mz_pending_push(st, "cfg", m, &err);
+	mz_code b = a ? a : mz_pending_push(st, NULL, m, &err);
+	mz_code c = b ? b : mz_pending_push(st, "cfg", m, &err);
+	mz_code d = c ? c : mz_store_commit(st, &err);
+	if (!d)
+		fail_msg("a transaction with a failed write committed");
+	if (mz_store_shared(st))
+		assert_int_equal(b, MZ_OK); /* PostgreSQL: sent without waiting */
+	if (d != b) /* not reported by the write itself */
+		assert_true(strstr(err.msg, "null") || strstr(err.msg, "NULL"));
+	mz_store_rollback(st);
+	assert_int_equal(mz_pending_count(st, "cfg", &n, &err), MZ_OK);
+	assert_int_equal(n, 2); /* nothing of it stayed */
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_pending_push(st, "cfg", m, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(mz_pending_count(st, "cfg", &n, &err), MZ_OK);
+	assert_int_equal(n, 3);
+	json_decref(m);
+}
+
 int
 main(void)
 {
@@ -875,6 +916,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_claims_skip_locked, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_cloud_ops_and_state, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_concurrent_documents, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_writes_without_waiting, open_store, close_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
