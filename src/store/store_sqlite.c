@@ -114,6 +114,10 @@ typedef struct sq_store {
 	sqlite3 *db;
 	bool in_tx;     /* between sq_begin and sq_commit / sq_rollback */
 	bool lone_held; /* write_lock held for a write statement outside one */
+	/* write_lock was just taken for a BEGIN or a lone write that holds no
+	 * SQLite lock yet: while SQLite's lock is busy it may let go of it */
+	bool may_yield;
+	int64_t busy_since; /* when the current wait for SQLite's lock began */
 	mz_wal_ckpt *wal; /* checkpoints this connection's commits call for */
 	sq_stmt stmt[Q_COUNT];
 } sq_store;
@@ -217,9 +221,10 @@ sq_step(mz_stmt *x)
 		mz__store_urgent_waiting(x->st, 1);
 		pthread_mutex_lock(&write_lock);
 		mz__store_urgent_waiting(x->st, -1);
-		s->lone_held = thread_writes = true;
+		s->lone_held = thread_writes = s->may_yield = true;
 	}
 	int rc = sqlite3_step(SS(x));
+	s->may_yield = false;
 	if (rc == SQLITE_ROW)
 		return MZ_STEP_ROW;
 	lone_release(s);
@@ -299,8 +304,9 @@ static mz_code
 sq_begin(mz_store *st, mz_err *err)
 {
 	pthread_mutex_lock(&write_lock);
-	SQ(st)->in_tx = thread_writes = true;
+	SQ(st)->in_tx = thread_writes = SQ(st)->may_yield = true;
 	mz_code rc = run_cached(st, Q_BEGIN, err, "begin");
+	SQ(st)->may_yield = false;
 	if (rc) {
 		SQ(st)->in_tx = thread_writes = false;
 		pthread_mutex_unlock(&write_lock);
@@ -325,6 +331,41 @@ sq_rollback(mz_store *st)
 	run_cached(st, Q_ROLLBACK, NULL, "rollback");
 	SQ(st)->in_tx = thread_writes = false;
 	pthread_mutex_unlock(&write_lock);
+}
+
+/* SQLite's lock is held elsewhere: by another process (the sqlite3 shell,
+ * a backup) since writers of this one queue on write_lock. A writer that
+ * holds write_lock and waits here would make every other writer of the
+ * process wait behind it, one busy timeout each (ten writers queued: 100 s
+ * for the last, an HTTP request among them). So a writer that has not got
+ * SQLite's lock yet lets go of write_lock while it sleeps and takes it back
+ * to try again: every writer waits out its own timeout at the same time,
+ * and fails (MZ_EBUSY, 503) after BUSY_TIMEOUT_MS at most. The delays are
+ * SQLite's default handler's. */
+#define BUSY_TIMEOUT_MS 10000
+
+static int
+sq_busy(void *arg, int count)
+{
+	static const int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+	sq_store *s = arg;
+	int64_t now = mz_mono_ms();
+	if (count == 0)
+		s->busy_since = now;
+	if (now - s->busy_since >= BUSY_TIMEOUT_MS)
+		return 0;
+	int n = (int)(sizeof(delays) / sizeof(delays[0]));
+	int ms = delays[count < n ? count : n - 1];
+	if (s->may_yield) {
+		pthread_mutex_unlock(&write_lock);
+		sqlite3_sleep(ms);
+		mz__store_urgent_waiting(&s->base, 1);
+		pthread_mutex_lock(&write_lock);
+		mz__store_urgent_waiting(&s->base, -1);
+	} else {
+		sqlite3_sleep(ms);
+	}
+	return 1;
 }
 
 static const mz_sql_driver sqlite_driver = {
@@ -418,7 +459,7 @@ mz_store__sqlite_open(const char *path, mz_store **out, mz_err *err)
 		free(s);
 		return MZ_EIO;
 	}
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_handler(s->db, sq_busy, s);
 	sync = sync && strcmp(sync, "FULL") == 0 ? "FULL" : "NORMAL";
 	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous = %s", sync);
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||

@@ -138,10 +138,19 @@ class DiskFull(unittest.TestCase):
 class LockedDatabase(unittest.TestCase):
     """Another process holds SQLite's write lock for longer than the busy
     timeout (10 s): writes fail with 503, /health says the database is
-    locked, the server does not spin, and work goes on once it is free."""
+    locked, the server does not spin, and work goes on once it is free.
+    Writers of the server wait for that lock side by side, not one after
+    the other: a trigger and a save sent together are both answered within
+    two busy timeouts (a save's 503 comes after its audit row, written on
+    its HTTP thread, waited one too; a second save could share that thread
+    and wait for it, so there is one). Queued behind each other on the
+    process's writer mutex, one busy timeout each, the save took 30 s or
+    more, and under load a trigger queued behind the background writers
+    (engine, event outbox, heartbeat, retention) timed out."""
 
     def test_locked_database(self):
         import sqlite3
+        import threading
         with Server() as srv:
             create_app(srv, "locked")
             save_pipeline(srv, {"application": "locked", "name": "p", "stages": [
@@ -149,13 +158,35 @@ class LockedDatabase(unittest.TestCase):
             db = sqlite3.connect(os.path.join(srv.data_dir, "mizzen.db"),
                                  isolation_level=None, timeout=0)
             db.execute("BEGIN IMMEDIATE")
+            answers = {}
+
+            def send(name, method, path, body):
+                t = time.monotonic()
+                try:
+                    status, reply = srv.request(method, path, body, timeout=60)
+                except Exception as e:  # a timeout: recorded, judged below
+                    status, reply = None, repr(e)
+                answers[name] = (status, reply, time.monotonic() - t)
+
             try:
                 cpu0 = cpu_seconds(srv.proc.pid)
                 t0 = time.monotonic()
-                status, body = srv.request("POST", "/pipelines/locked/p", {"type": "manual"},
-                                           timeout=30)
-                self.assertEqual(status, 503, body)
-                self.assertIn("locked", body["message"])
+                senders = [threading.Thread(target=send, args=(
+                    "trigger", "POST", "/pipelines/locked/p", {"type": "manual"}))]
+                senders.append(threading.Thread(target=send, args=(
+                    "save", "POST", "/pipelines",
+                    {"application": "locked", "name": "q", "stages": []})))
+                senders[0].start()
+                time.sleep(0.5)  # the trigger's writer waits first
+                senders[1].start()
+                for t in senders:
+                    t.join()
+                for name, (status, body, took) in sorted(answers.items()):
+                    self.assertEqual(status, 503, (name, body))
+                    self.assertIn("locked", body["message"], name)
+                    self.assertEqual(body["status"], 503, name)
+                    self.assertLess(took, 27, "%s answered after %.1fs: %s"
+                                    % (name, took, answers))
                 status, health = srv.request("GET", "/health")
                 self.assertEqual(status, 503, health)
                 self.assertIn("database locked", health["reason"])
