@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Server, browser, screenshot, until } from './lib/harness.mjs';
+import { Server, browser, screenshot, screenshotsEveryWay, until } from './lib/harness.mjs';
 
 const APP = 'gitops';
 let srv, b, page, repo, confDir;
@@ -108,5 +108,6 @@ test('a new commit shows in the editor and in the revision history, which restor
   assert.match(await hist.locator('pre.diff').textContent(), /-\s+"waitTime": 0/);
   assert.equal(await hist.getByRole('button', { name: 'Restore this revision' }).count(), 0);
   await screenshot(page, 'editor-git-history');
+  await screenshotsEveryWay(page, 'view-editor-git-locked', page.url(), '.locked-banner .facts');
   assert.deepEqual(b.errors, []);
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Server, browser, screenshot, until } from './lib/harness.mjs';
+import { Server, browser, screenshot, screenshotsEveryWay, until } from './lib/harness.mjs';
 
 const APP = 'panes';
 let srv, b, page, listener, hookUrl, confDir;
@@ -71,6 +71,7 @@ test('a webhook stage shows the request, the response status and body', async ()
   assert.equal(facts['Response status'], '201 Created');
   assert.deepEqual(JSON.parse(await pane.getByLabel('Response body').textContent()), { accepted: true, got: { version: '1.2.3' } });
   await screenshot(page, 'execution-webhook');
+  await screenshotsEveryWay(page, 'view-execution-webhook', page.url(), '.webhook-pane');
 
   // A 404: the stage fails with the far end's answer, and the pane says so.
   await srv.savePipeline({ application: APP, name: 'notify-wrong', stages: [{ refId: '1', type: 'webhook', name: 'Wrong hook',
@@ -110,6 +111,7 @@ test('a bake stage shows the image made in each region, and reuse on the next ru
   assert.deepEqual(rows.map((r) => r.slice(0, 4)), ['east', 'west'].map((r) => [r, details[r].imageId, details[r].imageName, 'no']));
   for (const r of rows) assert.match(r[4], /^\d/, 'a bake time');
   await screenshot(page, 'execution-bake');
+  await screenshotsEveryWay(page, 'view-execution-bake', page.url(), '.bake-table');
 
   // The same package again: each region's image is reused.
   const again = await srv.trigger(APP, 'image');

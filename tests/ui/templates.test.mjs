@@ -6,7 +6,7 @@
 // again with its values.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, browser, screenshot, until } from './lib/harness.mjs';
+import { Server, browser, screenshot, screenshotsEveryWay, until } from './lib/harness.mjs';
 
 const APP = 'templated';
 let srv, b, page;
@@ -108,6 +108,9 @@ test('a pipeline from a template: choose it, fill its variables, preview, save, 
   assert.equal(await again.getByLabel('Pipeline template').inputValue(), 'soak-and-report');
   assert.equal(await again.getByLabel(/^label/).inputValue(), 'blue');
   assert.equal(await again.getByLabel('verbose').isChecked(), true);
+  await screenshotsEveryWay(page, 'view-editor-templated', `${base()}/configure/${saved.id}`, '.template-preview svg');
+  await open(`${base()}/configure/${saved.id}`);
+  await again.getByLabel('Pipeline template').waitFor();
   // Another template keeps no variable the new one lacks.
   await again.getByLabel('Pipeline template').selectOption('other');
   await until(async () => /Just wait/.test(await again.locator('.template-preview').textContent()), { what: 'the other template rendered' });

@@ -302,3 +302,24 @@ export function waitPipeline(app, name, waits, extra = {}) {
     ...extra,
   };
 }
+
+// Screenshots of url at 1440 and 390 px, light and dark (name-WIDTH-SCHEME),
+// each once ready (a selector) is shown; fails if the page is wider than
+// the screen at either width. Leaves the page light at 1440 px.
+export async function screenshotsEveryWay(page, name, url, ready) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [w, h] of [[1440, 900], [390, 844]]) {
+      await page.setViewportSize({ width: w, height: h });
+      await page.goto('about:blank');
+      await page.goto(url);
+      await page.locator(ready).first().waitFor({ timeout: 30000 });
+      await page.waitForTimeout(300);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+      if (wide > 1) throw new Error(`${name} at ${w} px (${scheme}) is ${wide} px wider than the screen`);
+      await screenshot(page, `${name}-${w}-${scheme}`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1440, height: 900 });
+}

@@ -218,7 +218,7 @@ export function mount(el, ctx) {
         <button type="button" class="collapse" data-act="collapse" data-group="${g.key}" aria-expanded="${String(!collapsed)}" aria-label="${collapsed ? 'Expand' : 'Collapse'} ${g.name}">${collapsed ? '▸' : '▾'}</button>
         <h2>${g.name}</h2><span class="count badge-count" title="executions loaded">${count}</span>
         ${cfg && cfg.disabled ? html`<span class="badge st-canceled">DISABLED</span>` : ''}
-        ${cfg && cfg.locked && cfg.locked.ui ? html`<span class="muted" title="${cfg.locked.description || ''}">🔒 ${cfg.managedBy ? 'managed in git' : 'locked'}</span>` : ''}
+        ${cfg && cfg.locked && cfg.locked.ui ? html`<span class="muted" title="${cfg.locked.description || ''}"><svg class="lock-icon" viewBox="0 0 16 16" width="13" height="13" aria-hidden="true"><path fill="currentColor" d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 0 0-4 0v2z"/></svg> ${cfg.managedBy ? 'managed in git' : 'locked'}</span>` : ''}
         ${cfg && (cfg.triggers || []).length ? html`<span class="muted">${cfg.triggers.length} trigger${cfg.triggers.length > 1 ? 's' : ''}</span>` : ''}
         <span class="spacer"></span>
         ${cfg ? html`<a class="btn btn-sm btn-link" href="${base}/configure/${enc(cfg.id)}">Configure</a>

@@ -287,7 +287,7 @@ export function mount(el, ctx) {
     const url = g.commit ? commitUrl({ hash: g.commit, url: g.url }) : null;
     const short = g.commit ? String(g.commit).slice(0, 12) : '';
     return html`<div class="locked-banner" role="note" aria-label="Locked pipeline">
-      <strong>🔒 ${g.type === 'git' ? 'Managed in git: read-only here.' : 'Locked: read-only here.'}</strong>
+      <strong><svg class="lock-icon" viewBox="0 0 16 16" width="13" height="13" aria-hidden="true"><path fill="currentColor" d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 0 0-4 0v2z"/></svg> ${g.type === 'git' ? 'Managed in git: read-only here.' : 'Locked: read-only here.'}</strong>
       ${g.url ? html`<dl class="facts">
         <div><dt>Repository</dt><dd class="mono">${g.url}</dd></div>
         ${g.branch ? html`<div><dt>Branch</dt><dd class="mono">${g.branch}</dd></div>` : ''}
