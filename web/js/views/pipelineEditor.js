@@ -321,6 +321,7 @@ export function mount(el, ctx) {
     }
     const my = ++previewSeq;
     previewTimer = setTimeout(async () => {
+      if (!cfg) return;
       const markup = await tf.previewHTML(cfg);
       const host = $('.template-preview', el);
       if (my === previewSeq && host) render(host, markup);
@@ -652,6 +653,9 @@ export function mount(el, ctx) {
 
   async function load(c) {
     const id = (c.rest || [])[1];
+    // Another pipeline (or a new one) in the same view: the old form goes
+    // at once, not after the reads (nothing is typed into it meanwhile).
+    if (cfg) { cfg = null; render(el, html`<p class="loading">Loading…</p>`); }
     try {
       const list = await loadEnv();
       if (!id || id === 'new') {
