@@ -299,6 +299,17 @@ allowed_accounts(mz_store *st, const char *user, void *udata)
 	return mz_auth_allowed_accounts(c->auth, st, user, c->accounts);
 }
 
+/* The engine's permission check for a preconfigured webhook's
+ * "permissions" (src/auth). */
+static bool
+user_permits(mz_store *st, const char *user, const json_t *permissions, const char *perm,
+             void *udata)
+{
+	accounts_ctx *c = udata;
+	return mz_auth_user_allowed(c->auth, st, user, permissions,
+	                            strcmp(perm, "READ") == 0 ? MZ_PERM_READ : MZ_PERM_WRITE);
+}
+
 /* The engine's secret resolver: src/auth's /secrets; the values used are
  * noted so the effect can scrub them from what it gets back. */
 static void
@@ -567,6 +578,7 @@ serve(int argc, char **argv)
 	actx.auth = auth;
 	actx.accounts = accounts;
 	mz_engine_set_accounts_fn(allowed_accounts, &actx);
+	mz_engine_set_permits_fn(user_permits, &actx);
 	mz_engine_set_secret_fn(resolve_secrets, auth);
 	mz_engine_set_seal_fn(seal_text, auth);
 	mz_cloud_config ccfg = {.data_dir = o.data,
@@ -663,6 +675,7 @@ out:
 	mz_engine_set_secret_fn(NULL, NULL);
 	mz_engine_set_seal_fn(NULL, NULL);
 	mz_engine_set_accounts_fn(NULL, NULL);
+	mz_engine_set_permits_fn(NULL, NULL);
 	mz_auth_stop(auth);
 	json_decref(local_accounts);
 	json_decref(hosted);

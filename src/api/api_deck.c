@@ -63,7 +63,8 @@ empty_object(api_req *r)
 /* ---- preconfigured webhooks and jobs ------------------------------------ */
 
 /* Orca's view of a preconfigured webhook: the fields its config fixes are
- * listed in preconfiguredProperties and hidden from the stage editor. */
+ * listed in preconfiguredProperties and hidden from the stage editor; an
+ * entry with "permissions" is listed to those who may READ it. */
 static void
 webhooks_preconfigured(api_req *r)
 {
@@ -73,7 +74,8 @@ webhooks_preconfigured(api_req *r)
 	json_t *w;
 	json_array_foreach(setting(r, "webhook", "preconfigured", NULL), i, w) {
 		if (!json_is_object(w) || !mz_json_str(w, "type") ||
-		    !mz_json_bool(w, "enabled", true))
+		    !mz_json_bool(w, "enabled", true) ||
+		    !mz_auth_allows(&r->id, json_object_get(w, "permissions"), MZ_PERM_READ))
 			continue;
 		json_t *props = json_array();
 		for (int k = 0; fixed[k]; k++)

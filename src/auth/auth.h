@@ -113,6 +113,11 @@ bool mz_auth_restricted(const json_t *permissions);
  * when authentication is off. A new array. */
 json_t *mz_auth_allowed_accounts(mz_auth *a, mz_store *st, const char *user,
                                  const json_t *accounts);
+/* Whether the stored user may do p under permissions (as mz_auth_allows);
+ * an unknown user only where permissions lists no role; anyone when
+ * authentication is off. */
+bool mz_auth_user_allowed(mz_auth *a, mz_store *st, const char *user,
+                          const json_t *permissions, mz_perm p);
 
 /* ---- sessions ---------------------------------------------------------- */
 

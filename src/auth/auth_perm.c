@@ -74,17 +74,24 @@ mz_auth_allows(const mz_identity *id, const json_t *permissions, mz_perm p)
 	return false;
 }
 
+/* The identity user acts as: false when there is none (an unknown user,
+ * authentication on); with authentication off an anonymous admin. */
+static bool
+acting_identity(mz_auth *a, mz_store *st, const char *user, mz_identity *id)
+{
+	if (!mz_auth_enabled(a)) {
+		memset(id, 0, sizeof(*id));
+		id->admin = true; /* authentication off: every caller may do anything */
+		return true;
+	}
+	return user && mz_auth_identity_of(a, st, user, id, NULL) == MZ_OK;
+}
+
 json_t *
 mz_auth_allowed_accounts(mz_auth *a, mz_store *st, const char *user, const json_t *accounts)
 {
 	mz_identity id;
-	bool known = !mz_auth_enabled(a);
-	if (known) {
-		memset(&id, 0, sizeof(id));
-		id.admin = true; /* authentication off: every caller may do anything */
-	} else if (user && mz_auth_identity_of(a, st, user, &id, NULL) == MZ_OK) {
-		known = true;
-	}
+	bool known = acting_identity(a, st, user, &id);
 	json_t *out = json_array();
 	size_t i;
 	json_t *acct;
@@ -95,4 +102,14 @@ mz_auth_allowed_accounts(mz_auth *a, mz_store *st, const char *user, const json_
 			json_array_append_new(out, json_string(mz_json_str(acct, "name")));
 	}
 	return out;
+}
+
+bool
+mz_auth_user_allowed(mz_auth *a, mz_store *st, const char *user, const json_t *permissions,
+                     mz_perm p)
+{
+	mz_identity id;
+	if (!acting_identity(a, st, user, &id))
+		return !mz_auth_restricted(permissions);
+	return mz_auth_allows(&id, permissions, p);
 }

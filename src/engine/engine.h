@@ -137,6 +137,14 @@ void mz_engine_register_preconfigured_webhooks(const json_t *hooks);
 /* The webhook fields a preconfigured webhook fixes when its entry sets
  * them (NULL-terminated): Deck hides them from the stage editor. */
 extern const char *const mz_webhook_preconfigured_fields[];
+/* Whether user may do perm ("WRITE") under a permissions object
+ * {"READ": [roles], "WRITE": [roles]} (src/auth, set by main.c). A
+ * preconfigured webhook whose entry has "permissions" runs only for an
+ * execution whose user may WRITE it, as Orca checks it with Fiat; without
+ * a resolver every user may. */
+typedef bool (*mz_permits_fn)(mz_store *st, const char *user, const json_t *permissions,
+                              const char *perm, void *udata);
+void mz_engine_set_permits_fn(mz_permits_fn fn, void *udata);
 
 /* Who may deploy where (src/auth, set by main.c): the accounts `user` may
  * WRITE, as a new JSON array of names, stored in every new execution's

@@ -14,8 +14,10 @@
  * what it left out the stage may set, as in Orca. A parameter the stage
  * does not give takes its defaultValue; expressions in the configured
  * fields (${parameterValues.env}) are evaluated before each task runs, and
- * ${#secret(...)} only inside the call, as for any webhook stage. GET
- * /webhooks/preconfigured lists the entries for Deck. */
+ * ${#secret(...)} only inside the call, as for any webhook stage. An entry
+ * with "permissions" ({"READ": [roles], "WRITE": [roles]}) runs only for an
+ * execution whose user may WRITE it. GET /webhooks/preconfigured lists the
+ * entries a caller may READ for Deck. */
 #include "engine/stage_webhook.h"
 
 #include "engine/engine.h"
@@ -30,6 +32,33 @@ const char *const mz_webhook_preconfigured_fields[] = {
 	"waitBeforeMonitor", "retryStatusCodes", NULL};
 
 static json_t *g_hooks; /* type -> entry; never freed while the engine may plan */
+static mz_permits_fn g_permits;
+static void *g_permits_udata;
+
+void
+mz_engine_set_permits_fn(mz_permits_fn fn, void *udata)
+{
+	g_permits = fn;
+	g_permits_udata = udata;
+}
+
+/* An entry with "permissions" listing roles runs only for a user who may
+ * WRITE it (Orca: PreconfiguredWebhookUnauthorizedException). */
+static bool
+may_run(mz_plan *p, const json_t *def)
+{
+	const json_t *perms = json_object_get(def, "permissions");
+	const char *k;
+	json_t *roles;
+	bool restricted = false;
+	json_object_foreach((json_t *)perms, k, roles) restricted |= json_array_size(roles) > 0;
+	if (!restricted || !g_permits)
+		return true;
+	const char *user = mz_json_str(json_object_get(mz_plan_execution(p), "authentication"),
+	                               "user");
+	return g_permits(mz_plan_store(p), user ? user : "anonymous", perms, "WRITE",
+	                 g_permits_udata);
+}
 static mz_stage_def g_defs[MAX_PRECONFIGURED];
 static int g_ndefs;
 
@@ -41,6 +70,12 @@ preconfigured_plan(mz_plan *p, mz_err *err)
 	json_t *def = json_object_get(g_hooks, type ? type : "");
 	if (!def)
 		return mz_fail(err, MZ_EINVAL, "preconfigured webhook '%s' is not configured", type);
+	if (!may_run(p, def)) {
+		const char *user = mz_json_str(json_object_get(mz_plan_execution(p),
+		                                               "authentication"), "user");
+		return mz_fail(err, MZ_EFORBIDDEN, "%s may not run the preconfigured webhook %s "
+		               "(its permissions ask for WRITE)", user ? user : "anonymous", type);
+	}
 	json_t *ctx = json_object_get(stage, "context");
 	if (!ctx) {
 		ctx = json_object();

@@ -191,7 +191,10 @@ class PreconfiguredWebhooks(unittest.TestCase):
                     "parameters": [{"name": "env", "label": "Environment",
                                     "defaultValue": "test"},
                                    {"name": "version", "label": "Version"}]}, {
-                    "type": "wait", "label": "takes a built-in type", "url": rec.url}]}}, f)
+                    "type": "wait", "label": "takes a built-in type", "url": rec.url}, {
+                    "type": "opsBoard", "label": "Ops board (ops only)",
+                    "url": rec.url + "/ops", "method": "POST", "payload": {"tag": "ops"},
+                    "permissions": {"READ": ["ops"], "WRITE": ["ops"]}}]}}, f)
             with Server(extra_args=["--config", conf]) as srv:
                 create_app(srv, "hookapp")
                 s, body = srv.request("PUT", "/secrets/board", {"value": "s3cret-token"})
@@ -246,6 +249,29 @@ class PreconfiguredWebhooks(unittest.TestCase):
                 e = wait_execution(srv, run_pipeline(srv, "hookapp", "plain-wait"), timeout=30)
                 self.assertEqual(e["status"], "SUCCEEDED", e)
                 self.assertEqual([t["name"] for t in e["stages"][0]["tasks"]], ["wait"])
+
+                # an entry with permissions: listed to and run for its roles only
+                ops = ("opsy", srv.add_user("opsy", ["ops"]))
+                dev = ("devy", srv.add_user("devy", ["dev"]))
+                for who, listed in ((ops, True), (dev, False)):
+                    s, hooks = srv.request("GET", "/webhooks/preconfigured", auth=who)
+                    self.assertEqual(s, 200, hooks)
+                    self.assertEqual("opsBoard" in [h["type"] for h in hooks], listed, who[0])
+                for who, status in ((dev, "TERMINAL"), (ops, "SUCCEEDED")):
+                    name = "ops-board-" + who[0]
+                    s, b = srv.request("POST", "/pipelines", {
+                        "application": "hookapp", "name": name, "stages": [
+                            {"refId": "1", "type": "opsBoard", "name": "Ops"}]}, auth=who)
+                    self.assertEqual(s, 200, b)
+                    s, b = srv.request("POST", "/pipelines/hookapp/" + name, {"type": "manual"},
+                                       auth=who)
+                    self.assertEqual(s, 202, b)
+                    e = wait_execution(srv, b["ref"].split("/")[-1], timeout=30)
+                    self.assertEqual(e["status"], status, e)
+                    if status == "TERMINAL":
+                        self.assertIn("devy may not run the preconfigured webhook opsBoard",
+                                      json.dumps(e))
+                self.assertEqual(len([r for r in rec.requests if r[1] == "/ops"]), 1)
 
 
 if __name__ == "__main__":
