@@ -22,17 +22,21 @@
  *
  * git runs through src/proc in the sandbox, with the server's uid (a local
  * repository may be readable only by it), the mirror writable, a local
- * repository visible read-only. */
+ * repository visible read-only. Mirrors of repositories no longer
+ * configured are removed when the server starts. */
 #include "pollers/pollers_int.h"
 
 #include "proc/proc.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define REPO_GIT_TIMEOUT_MS 60000
 #define REPO_MAX_COMMITS 200   /* applied per sync; the rest on the next one */
@@ -364,6 +368,67 @@ record_failure(mz_store *st, const char *key, const char *msg)
 	json_decref(state);
 }
 
+/* The bare mirror of the repository whose state key is key. */
+static char *
+mirror_path(const char *data_dir, const char *key)
+{
+	mz_sha256_ctx c;
+	mz_sha256_init(&c);
+	mz_sha256_update(&c, key, strlen(key));
+	char hex[65];
+	mz_sha256_hex(&c, hex);
+	return mz_asprintf("%s/pipeline-repos/%.24s.git", data_dir, hex);
+}
+
+static int
+remove_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Mirrors of repositories no longer configured are removed at start (the
+ * configuration is read only then): nothing else would ever delete them.
+ * Only names the mirrors are made with (24 hex digits, ".git") go. */
+static void
+prune_mirrors(const char *data_dir, const json_t *repos)
+{
+	char *dir = mz_asprintf("%s/pipeline-repos", data_dir);
+	DIR *d = opendir(dir);
+	if (!d) {
+		free(dir);
+		return;
+	}
+	json_t *keep = json_object();
+	size_t i;
+	json_t *r;
+	json_array_foreach(repos, i, r) {
+		char *key = mz_repos_state_key(r);
+		char *m = mirror_path(data_dir, key);
+		json_object_set_new(keep, strrchr(m, '/') + 1, json_true());
+		free(m);
+		free(key);
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n != 28 || strcmp(e->d_name + 24, ".git") != 0 ||
+		    strspn(e->d_name, "0123456789abcdef") != 24 || json_object_get(keep, e->d_name))
+			continue;
+		char *path = mz_asprintf("%s/%s", dir, e->d_name);
+		if (nftw(path, remove_cb, 16, FTW_DEPTH | FTW_PHYS) == 0)
+			mz_info("pipelineRepos: removed %s, the mirror of a repository no longer "
+			        "configured", path);
+		else
+			mz_warn("pipelineRepos: cannot remove %s: %s", path, strerror(errno));
+		free(path);
+	}
+	closedir(d);
+	json_decref(keep);
+	free(dir);
+}
+
 static void
 sync_repo(mz_repos *rp, mz_store *st, const json_t *repo)
 {
@@ -372,12 +437,7 @@ sync_repo(mz_repos *rp, mz_store *st, const json_t *repo)
 	if (!url || !*url || url[0] == '-' || branch[0] == '-' || strchr(branch, ':'))
 		return;
 	char *key = mz_repos_state_key(repo);
-	mz_sha256_ctx c;
-	mz_sha256_init(&c);
-	mz_sha256_update(&c, key, strlen(key));
-	char hex[65];
-	mz_sha256_hex(&c, hex);
-	char *mirror = mz_asprintf("%s/pipeline-repos/%.24s.git", rp->data_dir, hex);
+	char *mirror = mirror_path(rp->data_dir, key);
 	git_ctx g = {.mirror = mirror};
 	const char *local = strncmp(url, "file://", 7) == 0 ? url + 7 : url[0] == '/' ? url : NULL;
 	if (local)
@@ -540,6 +600,8 @@ mz_repos_start(const mz_repos_config *cfg, mz_repos **out, mz_err *err)
 			return mz_fail(err, MZ_EINVAL, "pipelineRepos[%zu]: a url or branch may not "
 			               "start with '-' (nor a branch hold ':')", i);
 	}
+	if (cfg->data_dir)
+		prune_mirrors(cfg->data_dir, cfg->repos);
 	if (!json_array_size(cfg->repos))
 		return MZ_OK; /* nothing to keep in sync: no thread */
 	mz_repos *rp = calloc(1, sizeof(*rp));

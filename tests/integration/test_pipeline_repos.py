@@ -168,5 +168,55 @@ class PipelineRepos(unittest.TestCase):
         self.assertEqual(s, 200, body)
 
 
+class StaleMirrors(unittest.TestCase):
+    """A repository removed from pipelineRepos: its mirror in
+    DATA/pipeline-repos goes when the server next starts; the mirror of one
+    still configured, and files that are no mirror, stay."""
+
+    def conf(self, repos):
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pollers": {"intervalSeconds": 3600}, "pipelineRepos": [
+                {"url": r.path, "branch": "main", "path": "pipelines"} for r in repos]}, f)
+        self.addCleanup(os.unlink, path)
+        return path
+
+    def test_mirrors_of_removed_repositories_go(self):
+        kept, dropped = GitRepo(), GitRepo()
+        self.addCleanup(kept.close)
+        self.addCleanup(dropped.close)
+        first = Server(extra_args=["--config", self.conf([kept, dropped])], keep_data=True)
+        self.addCleanup(lambda: __import__("shutil").rmtree(first.data_dir, ignore_errors=True))
+        first.start()
+        try:
+            def synced():
+                s, body = first.request("GET", "/pipelineRepos")
+                return s == 200 and len(body) == 2 and all(r.get("lastSync") for r in body)
+            wait_until(synced, timeout=30, message="both repositories synced")
+        finally:
+            first.close()
+        mirrors = os.path.join(first.data_dir, "pipeline-repos")
+        before = sorted(os.listdir(mirrors))
+        self.assertEqual(len(before), 2, before)
+        with open(os.path.join(mirrors, "notes.txt"), "w") as f:
+            f.write("not a mirror\n")
+        second = Server(extra_args=["--config", self.conf([kept])], data_dir=first.data_dir,
+                        keep_data=True, credentials=first.credentials)
+        second.start()
+        try:
+            after = sorted(os.listdir(mirrors))
+            self.assertEqual(len(after), 2, after)
+            self.assertIn("notes.txt", after)
+            left = [m for m in after if m != "notes.txt"][0]
+            self.assertIn(left, before)
+            self.assertTrue(log_has(second, "the mirror of a repository no longer configured"))
+            # the one kept is the configured repository's: it still syncs
+            s, body = second.request("GET", "/pipelineRepos")
+            self.assertEqual(s, 200, body)
+            self.assertEqual([r["url"] for r in body], [kept.path])
+        finally:
+            second.close()
+
+
 if __name__ == "__main__":
     unittest.main()
