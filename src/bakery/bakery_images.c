@@ -2,8 +2,9 @@
  * bakery_images.c - the images of the local cloud's image store, as
  * Clouddriver and Orca see them: the image search and image routes of the
  * API, and the stages findImageFromTags (the newest image of a package
- * with given tags) and upsertImageTags (Orca's UpsertImageTagsStage: tags
- * the images the stage names, or those upstream stages baked or found).
+ * with given tags), upsertImageTags (Orca's UpsertImageTagsStage: tags
+ * the images the stage names, or those upstream stages baked or found) and
+ * deleteImage.
  */
 #include "bakery/bakery.h"
 #include "bakery/bakery_int.h"
@@ -477,6 +478,55 @@ upsert_tags_plan(mz_plan *p, mz_err *err)
 	return MZ_OK;
 }
 
+/* ---- deleteImage ------------------------------------------------------------------------ */
+
+/* Orca's DeleteImageStage over the local image store: each of imageIds is
+ * removed; one a server group still uses fails the stage (Clouddriver
+ * refuses it too), one already gone counts as deleted, so a replay after a
+ * crash ends the same. Context deletedImages. */
+static void
+delete_image_task(mz_task_ctx *c, mz_task_result *r)
+{
+	json_t *ctx = json_object_get(c->stage, "context");
+	json_t *ids = json_object_get(ctx, "imageIds");
+	mz_local *lp = mz__bakery_local();
+	if (!lp) {
+		mz_task_result_set(r, "TERMINAL", "the bakery is not running");
+		return;
+	}
+	if (!json_array_size(ids)) {
+		mz_task_result_set(r, "TERMINAL", "deleteImage needs imageIds");
+		return;
+	}
+	json_t *done = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v) {
+		mz_err err = {0};
+		const char *id = json_string_value(v);
+		mz_code rc = id ? mz_local_image_delete(lp, id, &err) : MZ_EINVAL;
+		if (rc != MZ_OK && rc != MZ_ENOTFOUND) {
+			mz_task_result_set(r, "TERMINAL", "cannot delete image %s: %s", id ? id : "?",
+			                   id ? err.msg : "not a string");
+			break;
+		}
+		json_array_append(done, v);
+	}
+	if (!r->status) {
+		json_object_set(mz_task_result_context(r), "deletedImages", done);
+		r->status = "SUCCEEDED";
+	}
+	json_decref(done);
+}
+
+static mz_code
+delete_image_plan(mz_plan *p, mz_err *err)
+{
+	(void)err;
+	mz_plan_task(p, "deleteImage");
+	return MZ_OK;
+}
+
 /* ---- registration ---------------------------------------------------------------------- */
 
 static const mz_task_def image_tasks[] = {
@@ -484,6 +534,8 @@ static const mz_task_def image_tasks[] = {
 	 .execute = find_from_tags_task, .flags = MZ_TASK_EXTERNAL},
 	{.name = "upsertImageTags", .impl_class = ORCA_IMAGE "UpsertImageTagsTask",
 	 .execute = upsert_tags_task, .flags = MZ_TASK_EXTERNAL},
+	{.name = "deleteImage", .impl_class = ORCA_IMAGE "DeleteImageTask",
+	 .execute = delete_image_task, .flags = MZ_TASK_EXTERNAL},
 	{.name = "waitForTaggedImage", .impl_class = ORCA_IMAGE "WaitForUpsertedImageTagsTask",
 	 .execute = wait_tagged_task, .backoff_ms = 1000, .timeout_ms = 10 * 60 * 1000,
 	 .flags = MZ_TASK_EXTERNAL | MZ_TASK_RETRYABLE},
@@ -492,6 +544,7 @@ static const mz_task_def image_tasks[] = {
 static const mz_stage_def image_stages[] = {
 	{.type = "findImageFromTags", .plan = find_tags_plan},
 	{.type = "upsertImageTags", .plan = upsert_tags_plan},
+	{.type = "deleteImage", .plan = delete_image_plan},
 };
 
 void

@@ -10,7 +10,8 @@
  * mz_bakery_start and after mz_bakery_stop (bakery.c). */
 mz_local *mz__bakery_local(void);
 
-/* Registers findImageFromTags and upsertImageTags (bakery_images.c). */
+/* Registers findImageFromTags, upsertImageTags and deleteImage
+ * (bakery_images.c). */
 void mz__bakery_register_image_stages(void);
 
 #endif

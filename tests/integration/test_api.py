@@ -363,7 +363,7 @@ class SpinContractTest(ApiTestCase):
         types = {t["type"]: t for t in body}
         for t in ("wait", "manualJudgment", "deploy", "bake", "runJob", "jenkins", "webhook",
                   "pipeline", "disableCluster", "findImageFromTags", "rollbackCluster",
-                  "upsertImageTags"):
+                  "upsertImageTags", "deleteImage"):
             self.assertIn(t, types)
         self.assertNotIn("canaryAnalysis", types)
         self.assertTrue(types["wait"]["canManuallySkip"])

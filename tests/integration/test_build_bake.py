@@ -464,6 +464,25 @@ class BuildBake(unittest.TestCase):
         s, body = srv.request("GET", "/artifacts/account/elsewhere/names")
         self.assertEqual(s, 404, body)
 
+    def test_9b_delete_image(self):
+        srv = self.srv
+        delete = {"refId": "del", "type": "deleteImage", "name": "Delete image",
+                  "requisiteStageRefIds": ["bake"], "cloudProvider": "local",
+                  "credentials": "local", "region": "east",
+                  "imageIds": ["${#stage('Bake')['outputs']['deploymentDetails'][0]['imageId']}"]}
+        e = self.run_p("bake-and-delete", [build_stage(self.repo.path, self.commit1),
+                                           bake_stage(rebake=True, regions=["east"]), delete])
+        self.assertSucceeded(e)
+        image = stage_named(e, "Bake")["outputs"]["deploymentDetails"][0]["imageId"]
+        self.assertEqual(stage_named(e, "Delete image")["context"]["deletedImages"], [image])
+        s, body = srv.request("GET", "/images/local/east/%s?single=true" % image)
+        self.assertEqual(s, 404, body)
+        # already gone: deleted all the same
+        e = self.run_p("delete-again", [{"refId": "1", "type": "deleteImage", "name": "Again",
+                                         "cloudProvider": "local", "imageIds": [image]}],
+                       timeout=30)
+        self.assertSucceeded(e)
+
 
 if __name__ == "__main__":
     unittest.main()
