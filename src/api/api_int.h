@@ -195,6 +195,10 @@ void api_filter_reply(api_req *r, const api_route *rt);
 /* A pipeline's triggers' runAsUser: only that user or an admin may save
  * it, and it must hold EXECUTE on the application; else replies. */
 bool api_check_run_as(api_req *r, const json_t *cfg);
+/* The first half of that for any list of triggers (a template's): only
+ * the user a trigger runs as, or an admin, may name it; else replies 403
+ * naming where[i]. */
+bool api_check_run_as_names(api_req *r, const json_t *triggers, const char *where);
 /* A trigger's secret is write-only: "********" or none keeps the stored
  * one (existing: the stored config, or NULL). */
 void api_keep_trigger_secrets(json_t *cfg, const json_t *existing);

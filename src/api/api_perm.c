@@ -295,21 +295,37 @@ api_filter_reply(api_req *r, const api_route *rt)
 /* ---- what a saved pipeline may say ------------------------------------ */
 
 bool
-api_check_run_as(api_req *r, const json_t *cfg)
+api_check_run_as_names(api_req *r, const json_t *triggers, const char *where)
 {
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(cfg, "triggers"), i, t) {
+	json_array_foreach(triggers, i, t) {
 		const char *who = mz_json_str(t, "runAsUser");
 		if (!who || !*who || !mz_auth_enabled(r->api->auth))
 			continue;
 		/* Spinnaker's rule: a trigger runs as its runAsUser, so only that
-		 * user (or an admin) may name it, and it must hold EXECUTE */
+		 * user (or an admin) may name it */
 		if (!r->id.admin && strcmp(who, r->id.user) != 0) {
-			api_reply_error(r, 403, "triggers[%zu].runAsUser: only %s or an admin may save a "
-			                "trigger that runs as %s", i, who, who);
+			api_reply_error(r, 403, "%s[%zu].runAsUser: only %s or an admin may save a "
+			                "trigger that runs as %s", where, i, who, who);
 			return false;
 		}
+	}
+	return true;
+}
+
+bool
+api_check_run_as(api_req *r, const json_t *cfg)
+{
+	size_t i;
+	json_t *t;
+	if (!api_check_run_as_names(r, json_object_get(cfg, "triggers"), "triggers"))
+		return false;
+	json_array_foreach(json_object_get(cfg, "triggers"), i, t) {
+		const char *who = mz_json_str(t, "runAsUser");
+		if (!who || !*who || !mz_auth_enabled(r->api->auth))
+			continue;
+		/* and the user it runs as must hold EXECUTE */
 		mz_identity id;
 		mz_err err = {0};
 		if (mz_auth_identity_of(r->api->auth, api_store(r), who, &id, &err) != MZ_OK) {

@@ -80,6 +80,24 @@ api_is_strategy(const json_t *cfg)
 	return mz_json_bool(cfg, "strategy", false);
 }
 
+/* A templated config's inherited triggers fire as its own do: the same
+ * rule for their runAsUser (the config renders: it was validated). */
+static bool
+check_inherited_run_as(api_req *r, const json_t *cfg)
+{
+	json_t *out = NULL;
+	mz_err err = {0};
+	if (!mz_template_is_v2_config(cfg))
+		return true;
+	if (mz_template_render(api_store(r), cfg, &out, &err) != MZ_OK) {
+		api_reply_error(r, 400, "%s", err.msg);
+		return false;
+	}
+	bool ok = api_check_run_as(r, out);
+	json_decref(out);
+	return ok;
+}
+
 void
 api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 {
@@ -188,7 +206,7 @@ api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 	}
 	if (!json_object_get(cfg, "index") && existing && json_object_get(existing, "index"))
 		json_object_set(cfg, "index", json_object_get(existing, "index"));
-	if (!api_check_run_as(r, cfg))
+	if (!api_check_run_as(r, cfg) || !check_inherited_run_as(r, cfg))
 		goto fail;
 	api_keep_trigger_secrets(cfg, existing);
 	api_seal_config_headers(cfg, existing);

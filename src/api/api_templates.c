@@ -118,6 +118,12 @@ save_template(api_req *r, const char *path_id, bool create)
 		json_decref(t);
 		return;
 	}
+	/* a template's triggers fire for every config that inherits them */
+	if (!api_check_run_as_names(r, json_object_get(json_object_get(t, "pipeline"), "triggers"),
+	                            "pipeline.triggers")) {
+		json_decref(t);
+		return;
+	}
 	const char *id = mz_json_str(t, "id");
 	if (path_id && strcmp(path_id, id) != 0) {
 		api_reply_error(r, 400, "The template id %s does not match the path id %s", id,

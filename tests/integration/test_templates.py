@@ -316,6 +316,29 @@ class TemplateTriggers(unittest.TestCase):
         self.assertEqual(len(polled), 1, self.executions("fired"))
         self.assertEqual(self.executions("quiet"), [])
 
+    def test_3_inherited_run_as_user(self):
+        # a trigger a template defines runs for every config using it: only
+        # the user it runs as (or an admin) may put runAsUser in either
+        bob = ("bob", self.srv.add_user("bob", ["dev"]))
+        tmpl = json.loads(json.dumps(TRIGGERED))
+        tmpl["id"] = "runs-as-admin"
+        tmpl["pipeline"]["triggers"] = [{"type": "webhook", "source": "as-admin",
+                                         "enabled": True, "runAsUser": "admin"}]
+        s, b = self.srv.request("POST", "/v2/pipelineTemplates/create", tmpl, auth=bob)
+        self.assertEqual(s, 403, b)
+        self.assertIn("only admin or an admin may save", b["message"])
+        s, b = self.srv.request("POST", "/v2/pipelineTemplates/create", tmpl)
+        self.assertEqual(s, 202, b)
+        cfg = {"schema": "v2", "application": APP, "name": "as-admin",
+               "template": {"reference": "spinnaker://runs-as-admin"},
+               "variables": {"repo": "widget"}, "stages": [], "triggers": []}
+        s, b = self.srv.request("POST", "/pipelines", cfg, auth=bob)
+        self.assertEqual(s, 403, b)
+        self.assertIn("runAsUser", b["message"])
+        s, b = self.srv.request("POST", "/pipelines", cfg)
+        self.assertEqual(s, 200, b)
+        self.assertEqual(self.hook("as-admin"), ["as-admin"])
+
     def test_2_a_template_change_is_reindexed(self):
         self.save("fired2")
         changed = json.loads(json.dumps(TRIGGERED))
