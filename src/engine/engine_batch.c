@@ -23,6 +23,7 @@
 #include "engine/engine_int.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +70,77 @@ slice_over(const mz_batch *b)
 	       (now >= b->slice_start + MZ_BATCH_MIN_MS && mz_store_urgent_waiting() > 0);
 }
 
+static unsigned
+id_hash(const char *id)
+{
+	unsigned h = 2166136261u; /* FNV-1a */
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
+}
+
+static unsigned
+doc_hash(const json_t *doc)
+{
+	uintptr_t p = (uintptr_t)doc >> 4;
+	return (unsigned)(p * 2654435761u) ^ (unsigned)(p >> 29);
+}
+
+/* Adds cache entry i to both indexes (an id already there keeps its
+ * first entry, as a scan in order would find it). */
+static void
+index_add(mz_batch *b, int i)
+{
+	unsigned mask = (unsigned)b->nslots - 1;
+	unsigned h = id_hash(b->cache[i].id) & mask;
+	while (b->by_id[h] && strcmp(b->cache[b->by_id[h] - 1].id, b->cache[i].id) != 0)
+		h = (h + 1) & mask;
+	if (!b->by_id[h])
+		b->by_id[h] = i + 1;
+	h = doc_hash(b->cache[i].exec) & mask;
+	while (b->by_doc[h] && b->cache[b->by_doc[h] - 1].exec != b->cache[i].exec)
+		h = (h + 1) & mask;
+	if (!b->by_doc[h])
+		b->by_doc[h] = i + 1;
+}
+
+static void
+index_rebuild(mz_batch *b)
+{
+	int n = 16;
+	while (n < 2 * b->capcache)
+		n *= 2;
+	free(b->by_id);
+	free(b->by_doc);
+	b->by_id = calloc((size_t)n, sizeof(int));
+	b->by_doc = calloc((size_t)n, sizeof(int));
+	if (!b->by_id || !b->by_doc)
+		abort();
+	b->nslots = n;
+	for (int i = 0; i < b->ncache; i++)
+		index_add(b, i);
+}
+
+static mz_cached_exec *
+cached_by_id(const mz_batch *b, const char *id)
+{
+	if (!b->nslots)
+		return NULL;
+	unsigned mask = (unsigned)b->nslots - 1;
+	for (unsigned h = id_hash(id) & mask; b->by_id[h]; h = (h + 1) & mask) {
+		mz_cached_exec *c = &b->cache[b->by_id[h] - 1];
+		if (strcmp(c->id, id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
 json_t *
 mz__exec_load(mz_batch *b, const char *id)
 {
-	for (int i = 0; i < b->ncache; i++)
-		if (strcmp(b->cache[i].id, id) == 0)
-			return b->cache[i].exec;
+	mz_cached_exec *hit = cached_by_id(b, id);
+	if (hit)
+		return hit->exec;
 	char *text = NULL;
 	size_t len = 0;
 	json_t *exec = mz__cache_load(b->eng ? b->eng->cache : NULL, b->st, id, &text, &len,
@@ -98,6 +164,7 @@ mz__exec_adopt(mz_batch *b, json_t *exec)
 		b->cache = realloc(b->cache, sizeof(*b->cache) * (size_t)b->capcache);
 		if (!b->cache)
 			abort();
+		index_rebuild(b);
 	}
 	mz_cached_exec *c = &b->cache[b->ncache++];
 	snprintf(c->id, sizeof(c->id), "%s", mz_json_str(exec, "id"));
@@ -106,16 +173,23 @@ mz__exec_adopt(mz_batch *b, json_t *exec)
 	c->len = 0;
 	c->dirty = true;
 	c->changed = true;
+	index_add(b, b->ncache - 1);
 }
 
 void
 mz__exec_dirty(mz_batch *b, const json_t *exec)
 {
-	for (int i = 0; i < b->ncache; i++)
-		if (b->cache[i].exec == exec) {
-			b->cache[i].dirty = true;
-			b->cache[i].changed = true;
+	if (!b->nslots)
+		return;
+	unsigned mask = (unsigned)b->nslots - 1;
+	for (unsigned h = doc_hash(exec) & mask; b->by_doc[h]; h = (h + 1) & mask) {
+		mz_cached_exec *c = &b->cache[b->by_doc[h] - 1];
+		if (c->exec == exec) {
+			c->dirty = true;
+			c->changed = true;
+			return;
 		}
+	}
 }
 
 static void
@@ -168,6 +242,8 @@ mz__batch_release(mz_batch *b)
 		free(b->cache[i].text);
 	}
 	free(b->cache);
+	free(b->by_id);
+	free(b->by_doc);
 	for (int i = b->headlocal; i < b->nlocal; i++)
 		json_decref(b->local[i]);
 	free(b->local);

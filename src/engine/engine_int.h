@@ -85,6 +85,11 @@ typedef struct mz_batch {
 	int64_t now;
 	mz_cached_exec *cache;
 	int ncache, capcache;
+	/* cache indexes + 1 (0: empty) by id and by document: a batch may
+	 * touch hundreds of executions, each looked up several times per
+	 * message (open addressing, nslots a power of two >= 2 * capcache) */
+	int *by_id, *by_doc;
+	int nslots;
 	json_t **local; /* messages to handle in this transaction, FIFO */
 	int nlocal, caplocal, headlocal;
 	/* the stored message being handled (NULL for local ones) */
