@@ -3,10 +3,13 @@
  * the same transaction as the state change they describe, in Echo's event
  * shape {details: {type, source, created, application}, content: {...}}.
  *
- * Pipeline events are always emitted (two per execution). Stage events are
- * emitted only for stages someone listens to: stages with notifications
- * and manual judgments, so the engine's hot path stays a single write per
- * execution per batch. */
+ * Only events someone reads are written (each costs the dispatcher a
+ * transaction): a pipeline's end always (pipeline triggers match it), its
+ * start only when the execution has notifications, stage events only for
+ * stages with notifications and manual judgments, an orchestration's never
+ * (nothing consumes them). A pipeline event says whether the execution has
+ * notifications ("hasNotifications"), so the dispatcher reads the
+ * execution only when a notification or a pipeline trigger needs it. */
 #include "engine/engine_int.h"
 
 #include <string.h>
@@ -28,7 +31,9 @@ mz__emit(mz_batch *b, const char *what, const json_t *exec, const json_t *stage)
 {
 	const char *etype = mz_json_str(exec, "type");
 	bool orchestration = mz_streq(etype, "ORCHESTRATION");
-	if (stage && !stage_wanted(exec, stage))
+	bool notifications = json_array_size(json_object_get(exec, "notifications")) > 0;
+	if (stage ? !stage_wanted(exec, stage)
+	          : orchestration || (strcmp(what, "starting") == 0 && !notifications))
 		return MZ_OK;
 	char type[64];
 	snprintf(type, sizeof(type), "orca:%s:%s",
@@ -42,6 +47,8 @@ mz__emit(mz_batch *b, const char *what, const json_t *exec, const json_t *stage)
 	                            "status", mz_json_str(exec, "status"),
 	                            "trigger", "type", mz_json_str(trigger, "type"),
 	                            "user", mz_json_str(trigger, "user"));
+	if (!stage)
+		json_object_set_new(content, "hasNotifications", json_boolean(notifications));
 	if (stage) {
 		json_object_set_new(content, "stageId", json_string(mz_json_str(stage, "id")));
 		json_object_set_new(content, "stageName", json_string(mz_json_str(stage, "name")));

@@ -335,7 +335,18 @@ outbox_one(mz_events *ev, mz_store *st, json_int_t id, const json_t *oevent, boo
 	}
 	json_t *exec = NULL;
 	const char *exec_id = mz_json_str(c, "executionId");
-	if (exec_id) {
+	/* The execution is read (and parsed) only when something needs it:
+	 * a pipeline event says whether it has notifications, and its end
+	 * needs it only if some pipeline trigger could match (older rows
+	 * without the flag: read). */
+	bool need_exec = true;
+	if (json_is_false(json_object_get(c, "hasNotifications"))) {
+		const json_t *cands = NULL;
+		if (mz_streq(type, "orca:pipeline:complete") || mz_streq(type, "orca:pipeline:failed"))
+			cands = mz__index_candidates(ev->index, oevent);
+		need_exec = json_array_size(cands) > 0;
+	}
+	if (exec_id && need_exec) {
 		mz_err gerr = {0};
 		if (mz_exec_get(st, exec_id, &exec, &gerr) != MZ_OK)
 			exec = NULL;

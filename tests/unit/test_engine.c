@@ -589,6 +589,61 @@ test_secrets_resolve_and_scrub(void **state)
 	mz_engine_set_secret_fn(NULL, NULL);
 }
 
+/* The outbox events of one execution, as "type:hasNotifications" strings
+ * in order (no event bus runs here, so they stay in the outbox). */
+static char *
+outbox_of(const char *exec_id)
+{
+	json_t *list = NULL;
+	mz_err err = {0};
+	assert_int_equal(mz_outbox_fetch(st, 0, 10000, &list, &err), MZ_OK);
+	mz_buf out;
+	mz_buf_init(&out, 1 << 16);
+	size_t i;
+	json_t *item;
+	json_array_foreach(list, i, item) {
+		json_t *ev = json_object_get(item, "event");
+		json_t *c = json_object_get(ev, "content");
+		if (!mz_streq(mz_json_str(c, "executionId"), exec_id))
+			continue;
+		json_t *hn = json_object_get(c, "hasNotifications");
+		char line[128];
+		snprintf(line, sizeof(line), "%s%s:%s", out.len ? " " : "",
+		         mz_json_str(json_object_get(ev, "details"), "type"),
+		         json_is_boolean(hn) ? (json_is_true(hn) ? "yes" : "no") : "-");
+		mz_buf_adds(&out, line);
+	}
+	json_decref(list);
+	char *text = mz_buf_detach(&out, NULL);
+	return text ? text : mz_strdup("");
+}
+
+/* Only events someone reads go to the outbox: a pipeline's start only
+ * with notifications (the dispatcher's transaction and the execution's
+ * parse are per event), its end always (pipeline triggers), saying
+ * whether the execution has notifications. */
+static void
+test_outbox_events(void **state)
+{
+	(void)state;
+	char *quiet = launch("{\"application\":\"app\",\"name\":\"quiet\",\"stages\":["
+	                     "{\"refId\":\"1\",\"type\":\"wait\",\"name\":\"a\",\"waitTime\":0}]}",
+	                     NULL);
+	char *told = launch("{\"application\":\"app\",\"name\":\"told\",\"notifications\":[{"
+	                    "\"type\":\"email\",\"address\":\"ops@example.com\",\"when\":["
+	                    "\"pipeline.starting\"]}],\"stages\":[{\"refId\":\"1\",\"type\":"
+	                    "\"wait\",\"name\":\"a\",\"waitTime\":0}]}", NULL);
+	json_decref(wait_done(quiet, 5000));
+	json_decref(wait_done(told, 5000));
+	char *q = outbox_of(quiet), *t = outbox_of(told);
+	assert_string_equal(q, "orca:pipeline:complete:no");
+	assert_string_equal(t, "orca:pipeline:starting:yes orca:pipeline:complete:yes");
+	free(q);
+	free(t);
+	free(quiet);
+	free(told);
+}
+
 static json_t *
 gstage(const char *id, const char *ref, const char *req, const char *parent)
 {
@@ -674,6 +729,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_stage_graph_follows_changes),
+		cmocka_unit_test(test_outbox_events),
 		cmocka_unit_test(test_linear_refless),
 		cmocka_unit_test(test_parallel_join),
 		cmocka_unit_test(test_variables_and_preconditions),
