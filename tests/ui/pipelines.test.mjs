@@ -92,7 +92,7 @@ test('start from the dialog; the stage bar moves to SUCCEEDED without a reload',
   await row.locator('.marker.st-running').first().waitFor({ timeout: 5000 });
   await screenshot(page, 'executions-running');
   // ...then done, with every marker green.
-  await row.locator('.badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 10000 });
+  await srv.expect(row.locator('.badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 30000 }), APP, b);
   assert.equal(await row.locator('.marker').count(), 2);
   assert.equal(await row.locator('.marker.st-succeeded').count(), 2);
   assert.match(await row.locator('.dur').textContent(), /^00:0[1-9]$/);
@@ -141,7 +141,7 @@ test('approve a manual judgment from the UI', async () => {
   await form.getByLabel('Judgment input').selectOption('hold');
   await screenshot(page, 'manual-judgment');
   await form.getByRole('button', { name: 'Continue' }).click();
-  await row.locator('.badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 10000 });
+  await srv.expect(row.locator('.badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 30000 }), APP, b);
   const exec = await srv.execution(id);
   const judged = exec.stages.find((s) => s.refId === '2');
   assert.equal(judged.context.judgmentStatus, 'continue');
@@ -215,7 +215,7 @@ test('parameters: the Start Manual Execution form', async () => {
   await screenshot(page, 'manual-execution-dialog');
   await dlg.getByRole('button', { name: 'Run' }).click();
   const row = rows('params').first();
-  await row.locator('.badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 10000 });
+  await srv.expect(row.locator('.badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 30000 }), APP, b);
   const exec = await srv.execution(await row.getAttribute('data-id'));
   assert.deepEqual(exec.trigger.parameters, { env: 'prod', note: 'from the UI' });
 });
@@ -273,7 +273,7 @@ test('after a server restart the page reconnects and catches up by itself', asyn
   // Started while the page may still be reconnecting: it must show up
   // either from its events or from the resync after the reconnection.
   const id = await srv.trigger(APP, 'quick');
-  await page.locator(`#x-${id} .badge`, { hasText: 'SUCCEEDED' }).waitFor({ timeout: 20000 });
+  await srv.expect(page.locator(`#x-${id} .badge`, { hasText: 'SUCCEEDED' }).waitFor({ timeout: 30000 }), APP, b);
   assert.equal(await rows('quick').count(), before + 1);
   assert.equal(await page.locator('#live').textContent(), 'live');
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');

@@ -48,7 +48,7 @@ export function mount(el, ctx) {
     during: null,            // ids of summaries received while the list is read
     readStarted: false,      // the list has been asked for
     helloAtLoad: 0,          // the stream's hellos when the list was last read
-    reloadAfterFirst: false, // the stream was confirmed while the first read ran
+    reloadAfterFirst: false, // the stream was confirmed while a read ran
     frame: 0,
     loaded: false,           // every page is in (links, paging, reloads act from here)
     gen: 0,                  // the current read (a newer one supersedes)
@@ -131,6 +131,8 @@ export function mount(el, ctx) {
       if (gen !== s.gen) return new Promise(() => {});
       if (during.size) setTimeout(() => catchUp(during), 0);
       s.loaded = true;
+      // the stream was confirmed while this read ran: read again
+      if (s.reloadAfterFirst) { s.reloadAfterFirst = false; setTimeout(reload, 0); }
     }, (err) => { done(); throw err; });
     if (!firstScreen) await rest;
     return { rest };
@@ -715,7 +717,6 @@ export function mount(el, ctx) {
       el.dataset.painted = 'true';
     }));
     rest.then(() => {
-      if (s.reloadAfterFirst) { s.reloadAfterFirst = false; reload(); }
       drawSoon();
       applyRoute(ctx);
       loadOrphans();
