@@ -19,20 +19,38 @@ top_level_stages(const json_t *exec)
 	return out;
 }
 
+/* On a shared store one node at a time decides for a pipeline: the lock
+ * on its config. A batch holds the rows of the executions it changed, so
+ * it never waits for the lock - another batch holding it may be waiting
+ * for one of those rows (a deadlock PostgreSQL breaks only after a
+ * second): *got false means "handle the message again a little later". */
+static mz_code
+lock_config(mz_batch *b, const char *cfg, bool *got)
+{
+	char *key = mz_asprintf("config:%s", cfg);
+	mz_code rc = mz_store_try_lock(b->st, key, got, &b->err);
+	free(key);
+	return rc;
+}
+
+#define MZ_CONFIG_LOCK_RETRY_MS 20
+
 mz_code
-mz__should_queue(mz_batch *b, const json_t *exec, bool *queue)
+mz__should_queue(mz_batch *b, const json_t *exec, bool *queue, bool *busy)
 {
 	const char *cfg = mz_json_str(exec, "pipelineConfigId");
 	bool limit = mz_json_bool(exec, "limitConcurrent", false);
 	int64_t max = mz_json_int(exec, "maxConcurrentExecutions", 0);
 	int running = 0;
-	*queue = false;
+	bool got = false;
+	*queue = *busy = false;
 	if (!cfg || (!limit && max <= 0))
 		return MZ_OK;
-	/* on a shared store, one node at a time decides for a pipeline */
-	char *key = mz_asprintf("config:%s", cfg);
-	mz_code rc = mz_store_lock(b->st, key, &b->err);
-	free(key);
+	mz_code rc = lock_config(b, cfg, &got);
+	if (rc == MZ_OK && !got) {
+		*busy = true;
+		return MZ_OK;
+	}
 	if (rc == MZ_OK)
 		rc = mz__batch_flush(b);
 	if (rc == MZ_OK)
@@ -67,10 +85,12 @@ mz__h_start_execution(mz_batch *b, json_t *exec, const json_t *msg)
 	if (strcmp(status, "NOT_STARTED") != 0)
 		return MZ_OK;
 
-	bool queue = false;
-	mz_code rc = mz__should_queue(b, exec, &queue);
+	bool queue = false, busy = false;
+	mz_code rc = mz__should_queue(b, exec, &queue, &busy);
 	if (rc)
 		return rc;
+	if (busy)
+		return mz__push(b, json_deep_copy(msg), MZ_CONFIG_LOCK_RETRY_MS);
 	if (queue) {
 		mz_info("engine: execution %s waits behind a running execution of its pipeline",
 		        mz_json_str(exec, "id"));
@@ -270,9 +290,10 @@ mz__h_start_waiting(mz_batch *b, const json_t *msg)
 	json_t *next = NULL;
 	if (!cfg)
 		return MZ_OK;
-	char *key = mz_asprintf("config:%s", cfg);
-	mz_code rc = mz_store_lock(b->st, key, &b->err);
-	free(key);
+	bool got = false;
+	mz_code rc = lock_config(b, cfg, &got);
+	if (rc == MZ_OK && !got)
+		return mz__push(b, json_deep_copy(msg), MZ_CONFIG_LOCK_RETRY_MS);
 	if (rc == MZ_OK)
 		rc = mz_pending_pop(b->st, cfg, purge, &next, &b->err);
 	if (rc || !next)

@@ -254,8 +254,9 @@ mz_code mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *
 /* Pushes StartStage for downstream stages, or ContinueParentStage, or
  * CompleteExecution (Orca's startNext). */
 mz_code mz__start_next(mz_batch *b, json_t *exec, json_t *stage);
-/* Should this execution wait behind others of its config? */
-mz_code mz__should_queue(mz_batch *b, const json_t *exec, bool *queue);
+/* Whether an execution starting must wait behind its pipeline's running
+ * ones; *busy: another node is deciding for the pipeline, try later. */
+mz_code mz__should_queue(mz_batch *b, const json_t *exec, bool *queue, bool *busy);
 
 /* Tells the engine's listener about every execution a committed batch
  * changed. */

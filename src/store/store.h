@@ -327,6 +327,10 @@ mz_code mz_lease_drop(mz_store *st, const char *name, const char *holder, mz_err
 /* Locks key until the end of the current transaction (PostgreSQL: an
  * advisory lock; SQLite: nothing to do). */
 mz_code mz_store_lock(mz_store *st, const char *key, mz_err *err);
+/* The same without waiting: *got is false when another transaction holds
+ * key (SQLite: always true). Whoever already holds other locks (rows it
+ * changed) should not wait for one: two such waiters deadlock. */
+mz_code mz_store_try_lock(mz_store *st, const char *key, bool *got, mz_err *err);
 /* Sends payload on channel to every listening node when the current
  * transaction commits (PostgreSQL NOTIFY; a no-op on SQLite). */
 mz_code mz_store_notify(mz_store *st, const char *channel, const char *payload, mz_err *err);

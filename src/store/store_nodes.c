@@ -107,6 +107,22 @@ mz_store_lock(mz_store *st, const char *key, mz_err *err)
 }
 
 mz_code
+mz_store_try_lock(mz_store *st, const char *key, bool *got, mz_err *err)
+{
+	*got = true;
+	if (!mz_store_shared(st))
+		return MZ_OK;
+	mz_stmt *q = mz__stmt(st, Q_TRY_LOCK, err);
+	if (!q)
+		return MZ_EIO;
+	mz__text(q, 1, key);
+	int64_t v = 0;
+	mz_code rc = mz__one_int(q, &v, NULL, err, "try lock");
+	*got = rc == MZ_OK && v == 1;
+	return rc;
+}
+
+mz_code
 mz_store_notify(mz_store *st, const char *channel, const char *payload, mz_err *err)
 {
 	if (!st->drv->listen)

@@ -40,6 +40,7 @@ static const char *const pg_sql[Q_COUNT] = {
 	                  "claimed_by = ?4 FROM c WHERE queue.id = c.id "
 	                  "RETURNING queue.id, queue.fingerprint, c.due, queue.attempts - 1, 1",
 	[Q_LOCK] = "SELECT pg_advisory_xact_lock(7274917, hashtext(?1))",
+	[Q_TRY_LOCK] = "SELECT pg_try_advisory_xact_lock(7274917, hashtext(?1))::int",
 	[Q_NOTIFY] = "SELECT pg_notify(?1, ?2)",
 };
 

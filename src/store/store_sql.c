@@ -118,6 +118,7 @@ const char *const mz_store__sql[Q_COUNT] = {
 	/* SQLite has one writer: nothing to lock, nothing to notify (these
 	 * only bind their parameters); PostgreSQL's driver has its own. */
 	[Q_LOCK] = "SELECT ?1",
+	[Q_TRY_LOCK] = "SELECT 1, ?1",
 	[Q_NOTIFY] = "SELECT ?1, ?2",
 	/* Cloud operations routed to the node hosting their region, and the
 	 * cloud state each node publishes (store_cloud.c). */

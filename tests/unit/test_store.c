@@ -668,6 +668,22 @@ test_claims_skip_locked(void **state)
 	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
 	mz_msg_release(&a[0]);
 	mz_msg_release(&b[0]);
+
+	/* a key locked by one transaction: the other's try says no, at once */
+	bool got = false;
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_store_lock(st, "config:c", &err), MZ_OK);
+	assert_int_equal(mz_store_try_lock(st, "config:c", &got, &err), MZ_OK);
+	assert_true(got); /* its own */
+	assert_int_equal(mz_store_begin(other, &err), MZ_OK);
+	assert_int_equal(mz_store_try_lock(other, "config:c", &got, &err), MZ_OK);
+	assert_false(got);
+	assert_int_equal(mz_store_try_lock(other, "config:d", &got, &err), MZ_OK);
+	assert_true(got);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(mz_store_try_lock(other, "config:c", &got, &err), MZ_OK);
+	assert_true(got);
+	assert_int_equal(mz_store_commit(other, &err), MZ_OK);
 	mz_store_close(other);
 	json_decref(m1);
 	json_decref(m2);
