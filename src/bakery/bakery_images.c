@@ -234,6 +234,16 @@ find_tags_plan(mz_plan *p, mz_err *err)
 	return MZ_OK;
 }
 
+/* The image store for a task; NULL after setting the result TERMINAL. */
+static mz_local *
+task_store(mz_task_result *r)
+{
+	mz_local *lp = mz__bakery_local();
+	if (!lp)
+		mz_task_result_set(r, "TERMINAL", "the bakery is not running");
+	return lp;
+}
+
 /* ---- upsertImageTags ------------------------------------------------------------------- */
 
 /* consideredStages limits the upstream stages whose images are tagged to
@@ -376,11 +386,9 @@ upsert_tags_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = json_object_get(c->stage, "context");
 	json_t *tags = json_object_get(ctx, "tags");
-	mz_local *lp = mz__bakery_local();
-	if (!lp) {
-		mz_task_result_set(r, "TERMINAL", "the bakery is not running");
+	mz_local *lp = task_store(r);
+	if (!lp)
 		return;
-	}
 	if (!json_is_object(tags) || !json_object_size(tags)) {
 		mz_task_result_set(r, "TERMINAL", "upsertImageTags needs tags: {\"name\": \"value\"}");
 		return;
@@ -438,13 +446,11 @@ static void
 wait_tagged_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = json_object_get(c->stage, "context");
-	mz_local *lp = mz__bakery_local();
+	mz_local *lp = task_store(r);
 	size_t i;
 	json_t *t;
-	if (!lp) {
-		mz_task_result_set(r, "TERMINAL", "the bakery is not running");
+	if (!lp)
 		return;
-	}
 	json_array_foreach(json_object_get(ctx, "targets"), i, t) {
 		json_t *im = mz_local_image(lp, mz_json_str(t, "imageId"));
 		if (!im) {
@@ -489,11 +495,9 @@ delete_image_task(mz_task_ctx *c, mz_task_result *r)
 {
 	json_t *ctx = json_object_get(c->stage, "context");
 	json_t *ids = json_object_get(ctx, "imageIds");
-	mz_local *lp = mz__bakery_local();
-	if (!lp) {
-		mz_task_result_set(r, "TERMINAL", "the bakery is not running");
+	mz_local *lp = task_store(r);
+	if (!lp)
 		return;
-	}
 	if (!json_array_size(ids)) {
 		mz_task_result_set(r, "TERMINAL", "deleteImage needs imageIds");
 		return;

@@ -128,6 +128,19 @@ mz__cloud_cluster_groups(mz_store *st, const char *account, const char *region,
 }
 
 json_t *
+mz__cloud_select(const json_t *groups, bool only_enabled)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *sg;
+	json_array_foreach(groups, i, sg) {
+		if (!only_enabled || !mz_json_bool(sg, "disabled", false))
+			json_array_append(out, sg);
+	}
+	return out;
+}
+
+json_t *
 mz__cloud_ctx(mz_task_ctx *c)
 {
 	return json_object_get(c->stage, "context");

@@ -20,6 +20,9 @@ bool mz__cloud_read_sg(mz_task_ctx *c, mz_task_result *r, const char *account,
                        const char *region, const char *name, json_t **sg);
 bool mz__cloud_read_cluster(mz_task_ctx *c, mz_task_result *r, const char *account,
                             const char *region, const char *cluster, json_t **groups);
+/* The server groups of a list (in its order) that are enabled, or all of
+ * them; a new array. */
+json_t *mz__cloud_select(const json_t *groups, bool only_enabled);
 
 /* Several nodes (cloud_nodes.c): queues operation op for a live node that
  * hosts its region (the node holding the server group or load balancer it

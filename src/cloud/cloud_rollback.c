@@ -260,13 +260,9 @@ determine_candidates_task(mz_task_ctx *c, mz_task_result *r)
 		json_t *groups = NULL;
 		if (!mz__cloud_read_cluster(c, r, acct, region, cluster, &groups))
 			break;
-		json_t *enabled = json_array();
+		json_t *enabled = mz__cloud_select(groups, true);
 		size_t j;
 		json_t *sg;
-		json_array_foreach(groups, j, sg) {
-			if (!mz_json_bool(sg, "disabled", false))
-				json_array_append(enabled, sg);
-		}
 		if (json_array_size(groups) < 2 || !json_array_size(enabled)) {
 			mz_debug("rollbackCluster: no rollback candidate in cluster %s, region %s "
 			         "(%zu server groups, %zu enabled): region skipped", cluster, region,

@@ -617,13 +617,9 @@ find_image_task(mz_task_ctx *c, mz_task_result *r)
 		json_t *groups = NULL;
 		if (!mz__cloud_read_cluster(c, r, acct, region, cluster, &groups))
 			break;
-		json_t *cands = json_array();
+		json_t *cands = mz__cloud_select(groups, only_enabled);
 		size_t j;
 		json_t *sg;
-		json_array_foreach(groups, j, sg) {
-			if (!only_enabled || !mz_json_bool(sg, "disabled", false))
-				json_array_append(cands, sg);
-		}
 		json_t *pick = NULL;
 		size_t n = json_array_size(cands);
 		if (n == 0) {
