@@ -123,6 +123,14 @@ class RealPipelines(unittest.TestCase):
                                    {"name": "state", "label": "State",
                                     "defaultValue": "operational"}]}]}}, f)
         cls.srv = Server(extra_args=["--config", conf], keep_data=True).start()
+        try:
+            cls.save_all()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def save_all(cls):
         create_app(cls.srv, "storefront", "storefront@example.com")
         create_app(cls.srv, "payments", "payments@example.com")
         with open(os.path.join(PIPES, "templates", "storefront-smoke.json")) as f:

@@ -29,7 +29,11 @@ class RollbackCluster(unittest.TestCase):
             json.dump({"providers": {"local": {"accounts": [
                 {"name": "local", "regions": ["local", "local-b"]}]}}}, f)
         cls.srv = Server(extra_args=["--config", conf], keep_data=True).start()
-        create_app(cls.srv, APP)
+        try:
+            create_app(cls.srv, APP)
+        except Exception:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def tearDownClass(cls):
