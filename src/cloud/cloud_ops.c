@@ -466,6 +466,7 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 	int64_t target_size = -1;
 	const char *region;
 	json_t *names;
+	json_t *on_nodes = json_array(); /* the nodes of what is not there yet */
 
 	if (!mz__cloud) {
 		mz_task_result_set(r, "TERMINAL", "no cloud provider is running");
@@ -482,6 +483,7 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 			if (kind == WAIT_DESTROYED) {
 				if (sg) {
 					done = false;
+					json_array_append_new(on_nodes, json_string(mz_json_str(sg, "node")));
 					snprintf(why, sizeof(why), "server group %s:%s still exists", region, name);
 				}
 				json_decref(sg);
@@ -577,8 +579,10 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 			default:
 				break;
 			}
-			if (!ok)
+			if (!ok) {
 				done = false;
+				json_array_append_new(on_nodes, json_string(mz_json_str(sg, "node")));
+			}
 			json_decref(sg);
 			continue;
 		out_sg:
@@ -591,6 +595,8 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 		json_object_set_new(mz_task_result_context(r), "targetDesiredSize",
 		                    json_integer(target_size));
 	if (done) {
+		if (json_is_string(json_object_get(ctx, "waitingForHost")))
+			json_object_set_new(mz_task_result_context(r), "waitingForHost", json_null());
 		r->status = "SUCCEEDED";
 		goto out;
 	}
@@ -606,7 +612,24 @@ wait_task(mz_task_ctx *c, mz_task_result *r, enum wait_kind kind)
 	json_object_set_new(mz_task_result_context(r), "waitingFor", json_string(why));
 	r->status = "RUNNING";
 	r->backoff_ms = MZ_CLOUD_POLL_MS;
+	if (mz__cloud->shared) {
+		/* several nodes: what it waits for may be on a node that is down */
+		char host[400] = "";
+		mz_err err = {0};
+		if (!mz__cloud_nodes_down(c->store, on_nodes, host, sizeof(host), &err)) {
+			((mz_batch *)c->internal)->err = err;
+			r->status = "TERMINAL"; /* never applied: the batch rolls back */
+			goto out;
+		}
+		if (host[0]) {
+			json_object_set_new(mz_task_result_context(r), "waitingForHost", json_string(host));
+			r->backoff_ms = 1000;
+		} else if (json_is_string(json_object_get(ctx, "waitingForHost"))) {
+			json_object_set_new(mz_task_result_context(r), "waitingForHost", json_null());
+		}
+	}
 out:
+	json_decref(on_nodes);
 	json_decref(counts);
 }
 

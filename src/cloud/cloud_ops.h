@@ -37,4 +37,9 @@ bool mz__cloud_route(mz_task_ctx *c, mz_task_result *r, const char *op, const js
 json_t *mz__cloud_routed_task(mz_store *st, const char *id, char *waiting, size_t n,
                               mz_err *err);
 
+/* Whether any of the nodes (a JSON array of ids; nulls skipped) is not
+ * alive: *why names it, "" when all are. False when the store failed. */
+bool mz__cloud_nodes_down(mz_store *st, const json_t *node_ids, char *why, size_t n,
+                          mz_err *err);
+
 #endif

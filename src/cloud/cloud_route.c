@@ -223,3 +223,27 @@ out:
 		mz__cloud_store_give(st);
 	return task;
 }
+
+bool
+mz__cloud_nodes_down(mz_store *st, const json_t *node_ids, char *why, size_t n, mz_err *err)
+{
+	json_t *nodes = NULL;
+	size_t i;
+	json_t *id;
+	why[0] = '\0';
+	if (json_array_size(node_ids) == 0)
+		return true;
+	if (mz_node_list(st, mz_now_ms(), MZ_NODE_LEASE_MS, &nodes, err))
+		return false;
+	json_array_foreach(node_ids, i, id) {
+		const json_t *nd = json_is_string(id) ? find_node(nodes, json_string_value(id)) : NULL;
+		if (nd && !json_is_true(json_object_get(nd, "alive"))) {
+			snprintf(why, n, "node %s (%s), which runs the server group, is not alive: "
+			         "waiting for it to return", json_string_value(id),
+			         mz_json_str(nd, "address") ? mz_json_str(nd, "address") : "unknown");
+			break;
+		}
+	}
+	json_decref(nodes);
+	return true;
+}

@@ -13,8 +13,9 @@ on node 3 within a second; a deploy to east and west in parallel started
 on node 3 runs east's instances under node 1 and west's under node 2, each
 serving through its own node's HAProxy, and node 3's read API shows both
 regions with the node of every instance and load balancer; with node 2
-killed, a deploy to west says it waits for a node hosting west and
-completes once node 2 is back."""
+killed, a deploy to west (and an orchestration) says it waits for a node
+hosting west and completes once node 2 is back, as does a deploy whose
+node dies while its instances start."""
 import json
 import os
 import tempfile
@@ -405,6 +406,36 @@ class ThreeNodes(unittest.TestCase):
         s, groups = n3.request("GET", "/applications/%s/serverGroups" % GEO)
         west = [g for g in groups if g["region"] == "west"]
         self.assertEqual([(g["node"], g["instanceCounts"]["up"]) for g in west], [(id2, 2)])
+
+    def test_7_instances_of_a_dead_node_are_waited_for(self):
+        """A deploy whose node dies while its instances start: the wait says
+        which node it waits for, and ends when that node is back."""
+        n1, n2, n3 = self.nodes
+        if not getattr(self, "lb_ports", None):
+            self.skipTest("needs the load balancers of test_5")
+        exec_id = self.deploy(n3, "west-slow", [cluster_spec(
+            GEO, "v3", "highlander", "%s-west" % GEO, capacity=2, region="west",
+            env={"VERSION": "v3", "START_DELAY": "4"})])
+
+        def context():
+            e = get_execution(n3, exec_id)
+            return next((st["context"] for st in e["stages"]
+                         if st["type"] == "createServerGroup"), {})
+        wait_until(lambda: "instances Up" in (context().get("waitingFor") or ""), timeout=30,
+                   interval=0.1, message="the deploy to wait for its instances")
+        n2.kill9()
+        try:
+            why = wait_until(lambda: context().get("waitingForHost"), timeout=LEASE_S + 5,
+                             interval=0.2, message="the wait to name node 2")
+            self.assertIn(self.node_ids()[1], why)
+            self.assertEqual(get_execution(n1, exec_id)["status"], "RUNNING")
+        finally:
+            n2.start()
+        e = self.finished(n3, exec_id)
+        self.assertIsNone(next(st for st in e["stages"]
+                               if st["type"] == "createServerGroup")["context"]
+                          .get("waitingForHost"))
+        self.assertEqual(self.served(self.lb_ports["west"]), {"v3"})
 
 
 GEO = "geo"
