@@ -644,6 +644,62 @@ test_outbox_events(void **state)
 	free(told);
 }
 
+/* Launches of one config copy its validated, built stages (engine_launch.c's
+ * templates): each execution still gets its own stage ids, and a config
+ * that changed in any way, even into an invalid one, is built afresh. */
+static void
+test_launch_template(void **state)
+{
+	(void)state;
+	const char *text = "{\"id\":\"tmpl-1\",\"application\":\"app\",\"name\":\"tmpl\","
+	                   "\"stages\":[{\"refId\":\"1\",\"type\":\"wait\",\"name\":\"a\","
+	                   "\"waitTime\":1},{\"refId\":\"2\",\"requisiteStageRefIds\":[\"1\"],"
+	                   "\"type\":\"wait\",\"name\":\"b\",\"waitTime\":2}]}";
+	json_t *cfg = parse(text);
+	mz_err err = {0};
+	json_t *a = mz__build_pipeline(cfg, NULL, "u", "api", &err);
+	json_t *b = mz__build_pipeline(cfg, NULL, "u", "api", &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	json_t *sa = json_object_get(a, "stages"), *sb = json_object_get(b, "stages");
+	assert_int_equal(json_array_size(sb), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *x = json_array_get(sa, i), *y = json_array_get(sb, i);
+		assert_string_not_equal(mz_json_str(x, "id"), mz_json_str(y, "id"));
+		json_t *yc = json_deep_copy(y);
+		json_object_set(yc, "id", json_object_get(x, "id"));
+		assert_true(json_equal(x, yc)); /* the same stage but its id */
+		json_decref(yc);
+	}
+	assert_true(strcmp(mz_json_str(json_array_get(sb, 0), "id"),
+	                   mz_json_str(json_array_get(sb, 1), "id")) < 0);
+	assert_string_not_equal(mz_json_str(a, "id"), mz_json_str(b, "id"));
+	/* the same id, another config */
+	json_t *changed = parse(text);
+	json_object_set_new(json_array_get(json_object_get(changed, "stages"), 1), "waitTime",
+	                    json_integer(7));
+	json_t *c = mz__build_pipeline(changed, NULL, "u", "api", &err);
+	assert_non_null(c);
+	assert_int_equal(mz_json_int(json_object_get(json_array_get(
+		json_object_get(c, "stages"), 1), "context"), "waitTime", 0), 7);
+	/* and one that no longer validates */
+	json_object_set_new(json_array_get(json_object_get(changed, "stages"), 1),
+	                    "requisiteStageRefIds", json_pack("[s]", "9"));
+	assert_null(mz__build_pipeline(changed, NULL, "u", "api", &err));
+	assert_int_equal(err.code, MZ_EINVAL);
+	/* the first config again: its stages, not the changed ones */
+	json_t *d = mz__build_pipeline(cfg, NULL, "u", "api", &err);
+	assert_non_null(d);
+	assert_int_equal(mz_json_int(json_object_get(json_array_get(
+		json_object_get(d, "stages"), 1), "context"), "waitTime", 0), 2);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(d);
+	json_decref(changed);
+	json_decref(cfg);
+}
+
 static json_t *
 gstage(const char *id, const char *ref, const char *req, const char *parent)
 {
@@ -730,6 +786,7 @@ main(void)
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_stage_graph_follows_changes),
 		cmocka_unit_test(test_outbox_events),
+		cmocka_unit_test(test_launch_template),
 		cmocka_unit_test(test_linear_refless),
 		cmocka_unit_test(test_parallel_join),
 		cmocka_unit_test(test_variables_and_preconditions),
