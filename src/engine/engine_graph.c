@@ -33,8 +33,13 @@
 typedef struct gnode {
 	json_t *stage; /* held */
 	const char *id, *ref, *parent, *owner; /* copies, NULL when absent */
+	unsigned id_hash;
 	const char **reqs; /* the string requisites, copies */
 	size_t nreqs;
+	/* positions of its upstream and downstream stages (same parent), in
+	 * the order the walks return them; computed on first use */
+	int *up, *down;
+	int nup, ndown;
 } gnode;
 
 typedef struct graph {
@@ -43,6 +48,7 @@ typedef struct graph {
 	size_t n;
 	gnode *node;
 	char *text; /* the copied strings and requisite vectors */
+	int *links; /* every node's up and down positions, once computed */
 	size_t hint; /* where the last stage looked up by id was: consecutive
 	              * messages mostly name the same stage */
 } graph;
@@ -64,6 +70,7 @@ graph_clear(graph *g)
 	json_decref(g->stages);
 	free(g->node);
 	free(g->text);
+	free(g->links);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -80,6 +87,15 @@ static void
 cache_key_make(void)
 {
 	pthread_key_create(&cache_key, cache_free);
+}
+
+static unsigned
+hash_of(const char *s)
+{
+	unsigned h = 2166136261u; /* FNV-1a */
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
 static const char *
@@ -139,6 +155,7 @@ graph_build(graph *g, const json_t *exec, json_t *stages)
 		gnode *d = &g->node[i];
 		d->stage = json_incref(s);
 		d->id = put(g->text, &at, str_of(s, "id"));
+		d->id_hash = hash_of(d->id);
 		d->ref = put(g->text, &at, str_of(s, "refId"));
 		d->parent = put(g->text, &at, str_of(s, "parentStageId"));
 		d->owner = put(g->text, &at, str_of(s, "syntheticStageOwner"));
@@ -217,6 +234,58 @@ requires(const gnode *d, const char *ref)
 	return false;
 }
 
+/* Every node's upstream and downstream positions (a join of many branches
+ * is asked for its upstream stages once per branch that completes). */
+static bool
+graph_links(graph *g)
+{
+	if (g->links || g->n == 0)
+		return true;
+	size_t total = 0;
+	for (size_t i = 0; i < g->n; i++) {
+		gnode *d = &g->node[i];
+		d->nup = d->ndown = 0;
+		for (size_t r = 0; r < d->nreqs; r++)
+			for (size_t j = 0; j < g->n; j++)
+				if (j != i && mz_streq(g->node[j].ref, d->reqs[r]) &&
+				    mz_streq(g->node[j].parent, d->parent))
+					d->nup++;
+		for (size_t j = 0; d->ref && j < g->n; j++)
+			if (j != i && requires(&g->node[j], d->ref) &&
+			    mz_streq(g->node[j].parent, d->parent))
+				d->ndown++;
+		total += (size_t)(d->nup + d->ndown);
+	}
+	g->links = malloc((total ? total : 1) * sizeof(int));
+	if (!g->links)
+		return false;
+	int *at = g->links;
+	for (size_t i = 0; i < g->n; i++) {
+		gnode *d = &g->node[i];
+		d->up = at;
+		for (size_t r = 0; r < d->nreqs; r++)
+			for (size_t j = 0; j < g->n; j++)
+				if (j != i && mz_streq(g->node[j].ref, d->reqs[r]) &&
+				    mz_streq(g->node[j].parent, d->parent))
+					*at++ = (int)j;
+		d->down = at;
+		for (size_t j = 0; d->ref && j < g->n; j++)
+			if (j != i && requires(&g->node[j], d->ref) &&
+			    mz_streq(g->node[j].parent, d->parent))
+				*at++ = (int)j;
+	}
+	return true;
+}
+
+static json_t *
+stages_at(const graph *g, const int *pos, int n)
+{
+	json_t *out = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append(out, g->node[pos[i]].stage);
+	return out;
+}
+
 /* ---- the walks (engine_int.h) -------------------------------------------
  * Each falls back to reading the stage itself when it is not among the
  * execution's stages (a stage being built) or memory ran out. */
@@ -236,8 +305,9 @@ mz__stage_by_id(const json_t *exec, const char *id)
 	}
 	if (g->hint < g->n && mz_streq(g->node[g->hint].id, id))
 		return g->node[g->hint].stage;
+	unsigned h = hash_of(id);
 	for (size_t i = 0; i < g->n; i++) {
-		if (mz_streq(g->node[i].id, id)) {
+		if (g->node[i].id_hash == h && mz_streq(g->node[i].id, id)) {
 			g->hint = i;
 			return g->node[i].stage;
 		}
@@ -277,9 +347,11 @@ mz__parent(const json_t *exec, const json_t *stage)
 json_t *
 mz__downstream(const json_t *exec, const json_t *stage)
 {
-	json_t *out = json_array();
-	const graph *g = graph_of(exec);
+	graph *g = graph_of(exec);
 	const gnode *d = g ? node_of(g, stage) : NULL;
+	if (d && graph_links(g))
+		return stages_at(g, d->down, d->ndown);
+	json_t *out = json_array();
 	const char *ref = d ? d->ref : str_of(stage, "refId");
 	const char *parent = d ? d->parent : str_of(stage, "parentStageId");
 	if (!ref)
@@ -308,9 +380,11 @@ mz__downstream(const json_t *exec, const json_t *stage)
 json_t *
 mz__upstream(const json_t *exec, const json_t *stage)
 {
-	json_t *out = json_array();
-	const graph *g = graph_of(exec);
+	graph *g = graph_of(exec);
 	const gnode *d = g ? node_of(g, stage) : NULL;
+	if (d && graph_links(g))
+		return stages_at(g, d->up, d->nup);
+	json_t *out = json_array();
 	const char *parent = d ? d->parent : str_of(stage, "parentStageId");
 	json_t *reqs = d ? NULL : json_object_get(stage, "requisiteStageRefIds");
 	size_t nreqs = d ? d->nreqs : json_array_size(reqs);
