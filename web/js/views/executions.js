@@ -693,6 +693,8 @@ export function mount(el, ctx) {
     try {
       await load();
       renderAll();
+      // an address changed while the list was read waited for it (update)
+      applyRoute(ctx);
       if (s.open) refreshDetails();
       loadOrphans();
     } catch (err) {
