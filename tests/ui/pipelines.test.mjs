@@ -155,7 +155,7 @@ test('stop at a manual judgment', async () => {
   const form = page.locator('form.judgment');
   await form.waitFor();
   await form.getByRole('button', { name: 'Stop' }).click();
-  await page.locator(`#x-${id} .badge`, { hasText: 'TERMINAL' }).waitFor({ timeout: 10000 });
+  await srv.expect(page.locator(`#x-${id} .badge`, { hasText: 'TERMINAL' }).waitFor({ timeout: 20000 }), APP, b);
   assert.equal((await srv.execution(id)).status, 'TERMINAL');
 });
 
@@ -165,12 +165,12 @@ test('pause, resume and cancel a running execution', async () => {
   const id = await srv.trigger(APP, 'slow');
   const row = page.locator(`#x-${id}`);
   await row.getByRole('button', { name: 'Pause' }).click();
-  await row.locator('.badge', { hasText: 'PAUSED' }).waitFor();
+  await srv.expect(row.locator('.badge', { hasText: 'PAUSED' }).waitFor({ timeout: 20000 }), APP, b);
   await row.getByRole('button', { name: 'Resume' }).click();
-  await row.locator('.badge', { hasText: 'RUNNING' }).waitFor();
+  await srv.expect(row.locator('.badge', { hasText: 'RUNNING' }).waitFor({ timeout: 20000 }), APP, b);
   await row.getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('dialog', { name: 'Cancel slow?' }).getByRole('button', { name: 'Cancel execution' }).click();
-  await row.locator('.badge', { hasText: 'CANCELED' }).waitFor({ timeout: 10000 });
+  await srv.expect(row.locator('.badge', { hasText: 'CANCELED' }).waitFor({ timeout: 20000 }), APP, b);
   assert.equal(await row.getByRole('button', { name: 'Cancel' }).count(), 0);
   const exec = await srv.execution(id);
   assert.equal(exec.status, 'CANCELED');
@@ -186,7 +186,7 @@ test('skip a wait, and restart a failed stage', async () => {
   await page.goto(`${base()}/details/${id}`);
   await page.getByRole('heading', { name: 'Stage details: Soak' }).waitFor();
   await page.getByRole('button', { name: 'Skip remaining wait' }).click();
-  await page.locator(`#x-${id} .badge`, { hasText: 'TERMINAL' }).waitFor({ timeout: 10000 });
+  await srv.expect(page.locator(`#x-${id} .badge`, { hasText: 'TERMINAL' }).waitFor({ timeout: 20000 }), APP, b);
   const gate = page.locator(`#x-${id} .marker`).nth(1);
   await gate.click();
   await page.getByRole('heading', { name: 'Stage details: Gate' }).waitFor();
@@ -277,6 +277,30 @@ test('after a server restart the page reconnects and catches up by itself', asyn
   assert.equal(await rows('quick').count(), before + 1);
   assert.equal(await page.locator('#live').textContent(), 'live');
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+});
+
+// The event stream is the live path; when it carries nothing (here every
+// request for it is refused, as a proxy that buffers it would), the view's
+// slow re-read of active executions still brings the row to its end.
+test('with no event stream at all, a running execution still reaches its final status', async () => {
+  const b2 = await browser();
+  try {
+    await b2.context.route((url) => url.pathname === '/events', (route) => route.abort());
+    const p2 = b2.page;
+    await srv.savePipeline(waitPipeline(APP, 'unheard', [600]));
+    const id = await srv.trigger(APP, 'unheard');
+    await until(async () => (await srv.execution(id)).stages[0].status === 'RUNNING', { what: 'the wait to start' });
+    await p2.goto(base());
+    const row = p2.locator(`#x-${id}`);
+    await srv.expect(row.locator('.badge', { hasText: 'RUNNING' }).waitFor({ timeout: 20000 }), APP, b2);
+    const stage = (await srv.execution(id)).stages[0].id;
+    assert.equal((await srv.call('PATCH', `/pipelines/${id}/stages/${stage}`, { skipRemainingWait: true })).status, 200);
+    // No event reaches the page: the re-read of active executions does.
+    await srv.expect(row.locator('.badge', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 20000 }), APP, b2);
+    assert.equal(await p2.locator('#live').textContent(), 'reconnecting…', 'the stream never came up');
+  } finally {
+    await b2.close();
+  }
 });
 
 test('TASKS and CONFIG', async () => {

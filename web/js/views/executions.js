@@ -5,7 +5,9 @@
 //
 // Live: the server's events carry execution summaries; a changed row is
 // re-rendered alone (batched per animation frame), an open details panel
-// re-fetches its one execution. Every click is handled by one delegated
+// re-fetches its one execution. Under the stream, a slow re-read of the
+// executions still shown as active catches any change the stream missed
+// (poll). Every click is handled by one delegated
 // listener on the view.
 //
 // First paint: only the first screen. Pages of executions arrive one per
@@ -48,7 +50,7 @@ export function mount(el, ctx) {
     during: null,            // ids of summaries received while the list is read
     readStarted: false,      // the list has been asked for
     helloAtLoad: 0,          // the stream's hellos when the list was last read
-    reloadAfterFirst: false, // the stream was confirmed while a read ran
+    reloadAfter: false, // the stream was confirmed while a read ran
     frame: 0,
     loaded: false,           // every page is in (links, paging, reloads act from here)
     gen: 0,                  // the current read (a newer one supersedes)
@@ -56,6 +58,8 @@ export function mount(el, ctx) {
     drawn: new Set(),        // keys of groups whose rows are on the page
     restTimer: 0,
     complete: false,         // every group drawn
+    heard: new Map(),        // id -> when its summary was last taken (ms)
+    polling: false,          // a safety-net read is in flight
   };
 
   const groupKey = (e) => e.pipelineConfigId || `name:${e.name}`;
@@ -97,6 +101,7 @@ export function mount(el, ctx) {
     s.configs = plan.configs || [];
     s.groups.clear();
     s.execs.clear();
+    s.heard.clear();
     for (const c of s.configs) s.groups.set(c.id, { key: c.id, name: c.name, config: c, ids: [], more: false, ready: false });
     for (const e of plan.orphans) {
       s.execs.set(e.id, e);
@@ -107,9 +112,11 @@ export function mount(el, ctx) {
     const take1 = (c) => plan.pages.get(c.id).then((page) => {
       if (gen !== s.gen) return;
       const g = s.groups.get(c.id);
+      const now = Date.now();
       for (const e of page) {
         if (!s.execs.has(e.id)) g.ids.push(e.id);
         s.execs.set(e.id, e);
+        s.heard.set(e.id, now);
       }
       g.ids.sort((a, b) => byNewest(s.execs.get(a), s.execs.get(b)));
       g.more = page.length >= PAGE;
@@ -132,7 +139,7 @@ export function mount(el, ctx) {
       if (during.size) setTimeout(() => catchUp(during), 0);
       s.loaded = true;
       // the stream was confirmed while this read ran: read again
-      if (s.reloadAfterFirst) { s.reloadAfterFirst = false; setTimeout(reload, 0); }
+      if (s.reloadAfter) { s.reloadAfter = false; setTimeout(reload, 0); }
     }, (err) => { done(); throw err; });
     if (!firstScreen) await rest;
     return { rest };
@@ -434,6 +441,45 @@ export function mount(el, ctx) {
     }
   }
 
+  // A safety net under the event stream. Events are the live path; every
+  // POLL_MS this re-reads, in one request, the executions shown as active
+  // whose summary has not been heard of for that long, and takes those that
+  // moved on. A lost event, a proxy that holds the stream back, or a race
+  // between a read and the stream would otherwise leave an execution
+  // RUNNING on the page for good (Deck polls its running executions too).
+  // Nothing is read while every shown execution is finished, or while the
+  // tab is hidden.
+  const POLL_MS = 4000, POLL_BATCH = 100;
+  const sig = (e) => `${e.status}|${e.endTime || ''}|${(e.stages || []).map((x) => x.status).join(',')}`;
+  async function poll() {
+    pollTimer = setTimeout(poll, POLL_MS);
+    if (document.hidden || !s.loaded || s.polling) return;
+    const now = Date.now();
+    const ids = [];
+    for (const e of s.execs.values()) {
+      if (isActive(e.status) && now - (s.heard.get(e.id) || 0) >= POLL_MS) ids.push(e.id);
+    }
+    const o = s.open;
+    if (o && o.exec && !s.execs.has(o.id) && isActive(o.exec.status)) ids.push(o.id);
+    if (!ids.length) return;
+    s.polling = true;
+    try {
+      for (let i = 0; i < ids.length; i += POLL_BATCH) {
+        const batch = ids.slice(i, i + POLL_BATCH);
+        const got = (await get(`/executions?executionIds=${batch.map(enc).join(',')}&expand=false`)) || [];
+        const at = Date.now();
+        for (const e of got) {
+          const had = s.execs.get(e.id) || (s.open && s.open.id === e.id ? s.open.exec : null);
+          if (had && sig(had) === sig(e)) s.heard.set(e.id, at);
+          else onSummary(e);
+        }
+      }
+    } catch { /* the next tick tries again */ } finally {
+      s.polling = false;
+    }
+  }
+  let pollTimer = setTimeout(poll, POLL_MS);
+
   // An execution of a pipeline saved since the list was read: read the
   // configs again so its group gets its Start and Configure buttons.
   async function refreshConfigs() {
@@ -454,9 +500,11 @@ export function mount(el, ctx) {
     s.frame = 0;
     if (!s.rendered) { s.frame = requestAnimationFrame(flush); return; } // after the first paint
     const touched = new Set();
+    const now = Date.now();
     for (const e of s.pending.values()) {
       const known = s.execs.has(e.id);
       s.execs.set(e.id, e);
+      s.heard.set(e.id, now);
       const g = groupFor(e);
       if (!known) {
         if (!g.config && e.pipelineConfigId) refreshConfigs();
@@ -666,7 +714,7 @@ export function mount(el, ctx) {
     if (type === 'execution') onSummary(data);
     else if (type === 'resync') { if (s.loaded) reload(); else { clearTimeout(retry); first(); } }
     // the list was read before the stream was confirmed: read it again
-    else if (type === 'hello' && s.readStarted && !s.helloAtLoad) { if (s.loaded) reload(); else s.reloadAfterFirst = true; }
+    else if (type === 'hello' && s.readStarted && !s.helloAtLoad) { if (s.loaded) reload(); else s.reloadAfter = true; }
   }) : () => {};
 
   // After the first paint: executions of deleted pipelines, older than
@@ -735,6 +783,6 @@ export function mount(el, ctx) {
 
   return {
     update(c) { if (s.loaded) applyRoute(c); else ctx = c; },
-    unmount() { unsubscribe(); s.gen++; clearTimeout(logTimer); clearTimeout(retry); clearTimeout(s.restTimer); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
+    unmount() { unsubscribe(); s.gen++; clearTimeout(logTimer); clearTimeout(pollTimer); clearTimeout(retry); clearTimeout(s.restTimer); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
   };
 }
