@@ -1,0 +1,373 @@
+"""Pipelines written by others (tests/integration/pipelines/others/, see its
+README for where each file comes from): Deck's and Orca's own test
+fixtures, kept verbatim. Each pipeline in them is saved through the API
+and read back; each whose stages run here is started the way its kind is
+started (by hand, with its parameters and artifacts; Orca's ad-hoc
+orchestrations through POST /pipelines/start) and followed to the final
+status a Spinnaker user would expect, with the order of its stages (each
+starts after every stage it requires ended) and its effects checked.
+
+The fixtures are never edited; what the test changes before saving is
+listed in the README and done in `substitute` below."""
+import json
+import os
+import sys
+import tempfile
+import unittest
+from urllib.parse import quote
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mizzen_harness import Server, wait_until  # noqa: E402
+from mizzen_flow import Recorder, create_app, get_execution, wait_execution  # noqa: E402
+from cloud_util import APP_DIR, close_cloud_server, run_task  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OTHERS = os.path.join(HERE, "pipelines", "others")
+
+# What each pipeline must do here, by "<file>:<name as written>".
+#   start: "manual" (POST /pipelines/{app}/{name}), "adhoc" (POST
+#          /pipelines/start with the fixture itself), "cloud" (manual, in
+#          order, on the cluster the test deploys first), or None: saved
+#          only, and "why" says why it cannot run here.
+#   status: the final status a user would expect; "error": text of the
+#          failing stage's (or the execution's) message.
+#   refused: a start without the expected artifacts is refused (400) with
+#          this text; "artifacts": what a user supplies to start it.
+DECK = {
+    "deck/appengine-pipelineConfigs.json:Deploy a Container":
+        {"start": None, "why": "App Engine deploy (containerImageUrl, appengine provider)"},
+    "deck/appengine-pipelineConfigs.json:Deploy Many Services From Inline Config File":
+        {"start": None, "why": "App Engine deploy (inline app.yaml files)"},
+    "deck/appengine-pipelineConfigs.json:Deploy Exploded WAR":
+        {"start": None, "why": "App Engine deploy (a WAR from a git repository)"},
+    "deck/appengine-pipelineConfigs.json:Trigger from Cloud Build Subscription":
+        {"start": "manual", "status": "SUCCEEDED",
+         "refused": "Unmatched expected artifact ba157234-4127-4b05-a037-729f98faeb20",
+         "artifacts": [{"type": "gcs/object", "name": "gs://sbws/cloud-build-test/app.yaml",
+                        "reference": "gs://sbws/cloud-build-test/app.yaml"}]},
+    "deck/cloudfoundry-pipelineConfigs.json:bake-cf-manifest":
+        {"start": None, "why": "bakeCloudFoundryManifest (no Cloud Foundry)"},
+    "deck/core-pipelineConfigs.json:Simple Wait Pipeline":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "deck/ecs-pipelineConfigs.json:ecs-demo":
+        {"start": None, "why": "ECS deploy (task definition artifact, ecs provider)"},
+    "deck/google-pipelineConfigs.json:resize-up":
+        {"start": "cloud", "order": 1, "status": "SUCCEEDED"},
+    "deck/google-pipelineConfigs.json:resize-down":
+        {"start": "cloud", "order": 3, "status": "SUCCEEDED"},
+    "deck/google-pipelineConfigs.json:clone":
+        {"start": None, "why": "GCE deploy from a GCE image artifact",
+         "refused": "Unmatched expected artifact cd50818c-9334-4aa2-b1c3-0d7d4c0c87a7"},
+    "deck/google-pipelineConfigs.json:bake+deploy":
+        {"start": None, "why": "GCE bake (Rosco's gce baker)",
+         "refused": "Unmatched expected artifact 8e62a85b-7631-4161-920b-459611bd3a90"},
+    "deck/google-pipelineConfigs.json:gce - bake+deploy":
+        {"start": None, "why": "GCE bake (Rosco's gce baker) and GCE deploy"},
+    "deck/google-pipelineConfigs.json:Kayenta-Shorter-Lifetimes":
+        {"start": "cloud", "order": 2, "status": "TERMINAL",
+         "error": "Unknown stage type 'kayentaCanary'"},
+    "deck/google-pipelineConfigs.json:Kayenta-Add-New-Canary-Stage":
+        {"start": "manual", "status": "TERMINAL"},
+    "deck/google-pipelineConfigs.json:Deploy Server Group":
+        {"start": None, "why": "GCE bake and deploy",
+         "refused": "Unmatched expected artifact ced95e27-79f6-4d3a-9d37-0243a057153f"},
+    "deck/google-pipelineConfigs.json:Webhook Artifacts":
+        {"start": "manual", "status": "SUCCEEDED"},
+}
+ORCA = {
+    "orca/ad-hoc-deploy-manifest.json:Deploy manifest":
+        {"start": None, "why": "deployManifest (no Kubernetes provider)"},
+    "orca/ad-hoc-pipeline-with-pipeline-trigger.json:wait stage":
+        {"start": "adhoc", "status": "SUCCEEDED"},
+    "orca/ad-hoc-save-pipeline-permitted-user.json:Save pipeline 'new-test-pipeline'":
+        {"start": None, "why": "savePipeline (Gate's save through Orca)"},
+    "orca/ad-hoc-update-application.json:Update Application: amahajantest":
+        {"start": "adhoc", "status": "SUCCEEDED"},
+    "orca/v1schema-dependsOn-expected.json:Stage dependsOn test":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-example-expected.json:My super awesome pipeline":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-exampleCombined-expected.json:My super awesome pipeline":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-expectedArtifactsInheritance-expected.json:Unnamed Execution":
+        {"start": None, "why": "no stages; its expected artifact has no default",
+         "refused": "Unmatched expected artifact an-artifact"},
+    "orca/v1schema-inheritance-expected.json:MPT Inheritance Test":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-loops-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-modularStageConfig-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-modules-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-nestedConditionalStage-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-parameterInheritance-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "TERMINAL"},
+    "orca/v1schema-partials-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "TERMINAL",
+         "error": "the jenkins stage needs 'master' and 'job'"},
+    "orca/v1schema-partialsAndModules-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "TERMINAL",
+         "error": "the jenkins stage needs 'master' and 'job'"},
+    "orca/v1schema-simple-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "TERMINAL"},
+    "orca/v1schema-stageInjection-expected.json:Stage Injection Test":
+        {"start": "manual", "status": "SUCCEEDED"},
+    "orca/v1schema-stageReplacement-expected.json:MPT Stage Replacement Test":
+        {"start": "manual", "status": "TERMINAL",
+         "error": "Could not find an image of package orca"},
+    "orca/v1schema-triggerInheritance-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "TERMINAL"},
+    "orca/v1schema-variableParameters-expected.json:Unnamed Execution":
+        {"start": "manual", "status": "TERMINAL"},
+}
+EXPECT = dict(DECK, **ORCA)
+
+# The local accounts the test's server has, named as the fixtures name
+# theirs, so that their cloud stages run on the local provider unchanged.
+ACCOUNTS = [{"name": "local", "regions": ["local"]},
+            {"name": "gce", "regions": ["us-central1"]},
+            {"name": "myAccount", "regions": ["us-east-1", "us-west-2"]}]
+
+
+def load_fixtures():
+    """[(key, file, pipeline)] for every pipeline of every file, in order."""
+    out = []
+    for sub in sorted(os.listdir(OTHERS)):
+        folder = os.path.join(OTHERS, sub)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".json"):
+                continue
+            with open(os.path.join(folder, name)) as f:
+                doc = json.load(f)
+            for p in doc if isinstance(doc, list) else [doc]:
+                out.append(("%s/%s:%s" % (sub, name, p["name"]), "%s/%s" % (sub, name), p))
+    return out
+
+
+def substitute(key, pipeline, seen, hook_url):
+    """What the test changes before saving (the README lists it): Orca's
+    renderer writes "id": "unknown" (Front50 keys configs by id, so they
+    would replace each other): dropped; a name repeated in an application
+    gets its file's name; the webhook fixture's URL (a port on the
+    author's machine) is a local listener; a deploy cluster without an
+    image deploys the example web app."""
+    p = json.loads(json.dumps(pipeline))
+    if p.get("id") == "unknown":
+        del p["id"]
+    if (p["application"], p["name"]) in seen:
+        p["name"] = "%s [%s]" % (p["name"], key.split(":")[0].split("/")[1][:-5])
+    seen.add((p["application"], p["name"]))
+    for s in p["stages"]:
+        if s.get("type") == "webhook" and s.get("url") == "http://localhost:9090":
+            s["url"] = hook_url + "/deck-webhook"
+        for c in s.get("clusters", []) if s.get("type") == "deploy" else []:
+            if "image" not in c and c.get("provider") == "aws" and "capacity" not in c:
+                c.update({"image": APP_DIR, "command": ["python3", "$IMAGE_DIR/app.py"],
+                          "healthCheck": {"path": "/health"},
+                          "capacity": {"min": 1, "max": 1, "desired": 1}})
+    return p
+
+
+def message_of(e):
+    """The failing stages' messages and the execution's, for asserts."""
+    out = []
+    for s in e["stages"]:
+        ex = s["context"].get("exception") or {}
+        out += (ex.get("details") or {}).get("errors") or []
+    return out
+
+
+class OthersPipelines(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mizzen-others-")
+        cls.rec = Recorder().__enter__()
+        conf = os.path.join(cls.tmp, "config.json")
+        with open(conf, "w") as f:
+            json.dump({"providers": {"local": {"accounts": ACCOUNTS}}}, f)
+        cls.srv = Server(extra_args=["--config", conf], keep_data=True).start()
+        try:
+            cls.save_all()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def save_all(cls):
+        cls.fixtures = load_fixtures()
+        cls.saved = {}   # key -> (the config sent, the config read back)
+        apps, seen = set(), set()
+        for key, _, pipeline in cls.fixtures:
+            if pipeline["application"] not in apps:
+                create_app(cls.srv, pipeline["application"])
+                apps.add(pipeline["application"])
+            cfg = substitute(key, pipeline, seen, cls.rec.url)
+            s, body = cls.srv.request("POST", "/pipelines", cfg)
+            assert s == 200, (key, s, body)
+            s, got = cls.srv.request("GET", "/applications/%s/pipelineConfigs/%s"
+                                     % (cfg["application"], quote(cfg["name"], safe="")))
+            assert s == 200, (key, s, got)
+            cls.saved[key] = (cfg, got)
+
+    @classmethod
+    def tearDownClass(cls):
+        close_cloud_server(cls.srv, cls.tmp)
+        cls.rec.__exit__(None, None, None)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def start(self, key):
+        spec = EXPECT[key]
+        cfg, got = self.saved[key]
+        if spec["start"] == "adhoc":
+            s, b = self.srv.request("POST", "/pipelines/start",
+                                    [p for k, _, p in self.fixtures if k == key][0])
+        else:
+            trigger = {"type": "manual", "user": "tester"}
+            if "artifacts" in spec:
+                trigger["artifacts"] = spec["artifacts"]
+            s, b = self.srv.request("POST", "/pipelines/%s/%s" % (
+                got["application"], quote(got["name"], safe="")), trigger)
+        self.assertEqual(s, 202, "%s: %s" % (key, b))
+        return b["ref"].split("/")[-1]
+
+    def finish(self, key, eid, timeout=180):
+        spec = EXPECT[key]
+        e = wait_execution(self.srv, eid, timeout=timeout)
+        msgs = message_of(e)
+        self.assertEqual(e["status"], spec["status"], "%s: %s" % (key, msgs))
+        if "error" in spec:
+            self.assertTrue(any(spec["error"] in m for m in msgs), "%s: %s" % (key, msgs))
+        self.assert_order(key, e)
+        return e
+
+    def assert_order(self, key, e):
+        """Every stage that ran started after each stage it requires ended,
+        and every stage of the config is in the execution."""
+        top = {s["refId"]: s for s in e["stages"] if not s.get("parentStageId")}
+        cfg, _ = self.saved[key]
+        self.assertEqual(sorted(top), sorted(s["refId"] for s in cfg["stages"]), key)
+        for s in top.values():
+            if not s.get("startTime"):
+                continue
+            for req in s.get("requisiteStageRefIds") or []:
+                up = top[req]
+                self.assertTrue(up.get("endTime") and up["endTime"] <= s["startTime"],
+                                "%s: %s started before %s ended" % (key, s["name"], up["name"]))
+
+    def cluster_groups(self, app, cluster):
+        s, gs = self.srv.request("GET", "/applications/%s/serverGroups" % app)
+        self.assertEqual(s, 200, gs)
+        return sorted([g for g in gs if g["cluster"] == cluster], key=lambda g: g["createdTime"])
+
+    # -- the tests -------------------------------------------------------------
+
+    def test_1_each_is_saved_and_reads_back(self):
+        keys = [k for k, _, _ in self.fixtures]
+        self.assertGreaterEqual(len(keys), 20)
+        self.assertEqual(sorted(keys), sorted(EXPECT), "every pipeline has its expectation")
+        for key, _, written in self.fixtures:
+            with self.subTest(key):
+                cfg, got = self.saved[key]
+                # what the author wrote comes back, unknown keys too
+                for k, v in written.items():
+                    if k not in ("id", "name", "lastModifiedBy", "updateTs"):
+                        self.assertIn(k, got)
+                self.assertEqual([s["type"] for s in got["stages"]],
+                                 [s["type"] for s in written["stages"]])
+                self.assertEqual(got["stages"][0] if got["stages"] else None,
+                                 cfg["stages"][0] if cfg["stages"] else None)
+                if written.get("id") not in (None, "unknown"):
+                    self.assertEqual(got["id"], written["id"])
+
+    def test_2_a_start_without_the_expected_artifacts_is_refused(self):
+        for key, spec in EXPECT.items():
+            if "refused" not in spec:
+                continue
+            with self.subTest(key):
+                _, got = self.saved[key]
+                s, b = self.srv.request("POST", "/pipelines/%s/%s" % (
+                    got["application"], quote(got["name"], safe="")), {"type": "manual"})
+                self.assertEqual(s, 400, b)
+                self.assertIn(spec["refused"], b["message"])
+
+    def test_3_each_that_runs_here_reaches_its_final_status(self):
+        # the cloud ones in order, one after the other, on a cluster that
+        # Deck's fixtures expect: "compute" in account gce, us-central1
+        task = run_task(self.srv, "compute", [{
+            "type": "createServerGroup", "application": "compute", "stack": "",
+            "account": "gce", "credentials": "gce", "cloudProvider": "local",
+            "region": "us-central1", "capacity": {"min": 1, "max": 1, "desired": 1},
+            "image": APP_DIR, "command": ["python3", "$IMAGE_DIR/app.py"],
+            "healthCheck": {"path": "/health"}}], timeout=120)
+        self.assertEqual(task["status"], "SUCCEEDED", task)
+        # the others all at once
+        started = {k: self.start(k) for k, spec in EXPECT.items()
+                   if spec["start"] in ("manual", "adhoc")}
+        ran = {}
+        for key in sorted((k for k in EXPECT if EXPECT[k]["start"] == "cloud"),
+                          key=lambda k: EXPECT[k]["order"]):
+            with self.subTest(key):
+                ran[key] = self.finish(key, self.start(key))
+                check = getattr(self, "check_" + key.split(":")[1].replace("-", "_"), None)
+                if check:
+                    check(ran[key])
+        for key, eid in started.items():
+            with self.subTest(key):
+                ran[key] = self.finish(key, eid)
+        self.check_others(ran)
+        saved_only = sorted(k for k in EXPECT if EXPECT[k]["start"] is None)
+        ok = sum(1 for e in ran.values() if e["status"] == "SUCCEEDED")
+        sys.stderr.write("\n%d pipelines by others saved, %d run to their final status "
+                         "(%d SUCCEEDED, %d TERMINAL as expected), %d saved only:\n  %s\n"
+                         % (len(EXPECT), len(ran), ok, len(ran) - ok, len(saved_only),
+                            "\n  ".join("%s (%s)" % (k, EXPECT[k]["why"]) for k in saved_only)))
+
+    # -- what each should have done ------------------------------------------
+
+    def check_resize_up(self, e):
+        (g,) = self.cluster_groups("compute", "compute")
+        self.assertEqual(g["capacity"]["desired"], 2, g)
+
+    def check_Kayenta_Shorter_Lifetimes(self, e):
+        # findImage and the clone ran; the canary stage is what is missing
+        gs = self.cluster_groups("compute", "compute")
+        self.assertEqual(len(gs), 2, gs)
+        s, a = self.srv.request("GET", "/serverGroups/gce/us-central1/" + gs[0]["name"])
+        s, b = self.srv.request("GET", "/serverGroups/gce/us-central1/" + gs[1]["name"])
+        self.assertEqual(a["image"]["imageId"], b["image"]["imageId"])
+        self.assertEqual(b["capacity"]["desired"], 2, b)
+
+    def check_resize_down(self, e):
+        gs = self.cluster_groups("compute", "compute")
+        self.assertEqual(gs[-1]["capacity"]["desired"], 0, gs[-1])
+        self.assertEqual(gs[0]["capacity"]["desired"], 2, gs[0])
+
+    def check_others(self, ran):
+        e = ran["deck/core-pipelineConfigs.json:Simple Wait Pipeline"]
+        self.assertEqual(e["trigger"]["parameters"], {"param1": "123", "param2": "abc"})
+        e = ran["deck/appengine-pipelineConfigs.json:Trigger from Cloud Build Subscription"]
+        self.assertEqual([a["name"] for a in e["trigger"]["artifacts"]],
+                         ["gs://sbws/cloud-build-test/app.yaml"])
+        self.assertIn("/deck-webhook", [r[1] for r in self.rec.requests if r[0] == "GET"])
+        # Orca's ad-hoc updateApplication changed the application
+        s, app = self.srv.request("GET", "/applications/amahajantest")
+        self.assertEqual(s, 200, app)
+        self.assertEqual(app["attributes"]["dataSources"]["enabled"],
+                         ["serverGroups", "loadBalancers", "securityGroups"], app)
+        # modules' deploy: one server group in each of the two regions
+        gs = self.cluster_groups("orca", "orca")
+        self.assertEqual(sorted(g["region"] for g in gs), ["us-east-1", "us-west-2"], gs)
+        # Orca's stageInjection: "last" waits for both branches
+        e = ran["orca/v1schema-stageInjection-expected.json:Stage Injection Test"]
+        self.assertEqual([s["name"] for s in sorted(e["stages"], key=lambda s: s["startTime"])
+                          ][-1], "last")
+
+
+if __name__ == "__main__":
+    unittest.main()
