@@ -515,6 +515,10 @@ wait_job_task(mz_task_ctx *c, mz_task_result *r)
 			goto out;
 		}
 	}
+	/* The monitor writes the status, then exits: one that finished between
+	 * the two looks above left its status behind it. */
+	if (code < 0)
+		code = job_exit(dir, reason, sizeof(reason));
 	if (code < 0) {
 		/* the monitor is gone without a status: it was killed */
 		write_exit(dir, 137, "vanished");

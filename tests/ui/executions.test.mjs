@@ -145,7 +145,8 @@ test('a runJob\'s log and its artifact, downloadable', async () => {
     command: ['sh', '-c', 'echo compiling the thing; echo built > out.txt'], outputArtifacts: [{ name: 'out.txt', path: 'out.txt' }] }] });
   const id = await srv.trigger(APP, 'build');
   await done(id);
-  assert.equal((await srv.execution(id)).status, 'SUCCEEDED');
+  const ran = await srv.execution(id);
+  assert.equal(ran.status, 'SUCCEEDED', `the build: ${JSON.stringify(ran.stages.map((x) => [x.name, x.status, x.context]))}\nserver log (end):\n${srv.log().slice(-3000)}`);
   await open(`${base()}/details/${id}`);
   const log = page.getByLabel('Job log');
   await until(async () => /compiling the thing/.test(await log.textContent()), { what: 'the job log' });
