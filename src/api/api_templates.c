@@ -104,6 +104,62 @@ versions(api_req *r)
 	api_reply_json(r, 200, out);
 }
 
+/* Configs of any application whose template reference names id. */
+static json_t *
+dependents(mz_store *st, const char *id, mz_err *err)
+{
+	json_t *cfgs = NULL;
+	if (mz_pipeline_list(st, NULL, &cfgs, err) != MZ_OK)
+		return NULL;
+	json_t *out = json_array();
+	char *ref = mz_asprintf("spinnaker://%s", id);
+	size_t n = strlen(ref), i;
+	json_t *c;
+	json_array_foreach(cfgs, i, c) {
+		const char *cr = mz_json_str(json_object_get(c, "template"), "reference");
+		if (mz_template_is_v2_config(c) && cr && strncmp(cr, ref, n) == 0 &&
+		    (cr[n] == '\0' || cr[n] == ':' || cr[n] == '@'))
+			json_array_append(out, c);
+	}
+	free(ref);
+	json_decref(cfgs);
+	return out;
+}
+
+/* A template is shared: a change to it changes what every pipeline built on
+ * it runs, under those pipelines' applications and trigger users. So
+ * changing one needs WRITE on each application with a pipeline built on
+ * it (admins pass; a template nothing uses yet is anyone's to change who
+ * may save pipelines). False after a reply. */
+static bool
+may_change_template(api_req *r, mz_store *st, const char *id)
+{
+	if (r->id.admin)
+		return true;
+	mz_err err = {0};
+	json_t *deps = dependents(st, id, &err);
+	if (!deps) {
+		api_reply_mzerr(r, &err);
+		return false;
+	}
+	size_t i;
+	json_t *c;
+	json_array_foreach(deps, i, c) {
+		const char *app = mz_json_str(c, "application");
+		if (app && !api_may(r, app, MZ_PERM_WRITE)) {
+			api_reply_error(r, 403, "Pipeline template %s is used by the pipeline %s of "
+			                "application %s, which %s may not WRITE: changing the template "
+			                "would change what that pipeline runs (an admin, or someone "
+			                "with WRITE on %s, may)", id, mz_json_str(c, "name"), app,
+			                r->user, app);
+			json_decref(deps);
+			return false;
+		}
+	}
+	json_decref(deps);
+	return true;
+}
+
 static void
 save_template(api_req *r, const char *path_id, bool create)
 {
@@ -149,6 +205,8 @@ save_template(api_req *r, const char *path_id, bool create)
 	} else if (rc != MZ_OK && rc != MZ_ENOTFOUND) {
 		api_rollback(r);
 		api_reply_mzerr(r, &err);
+	} else if (!create && !may_change_template(r, st, id)) {
+		api_rollback(r);
 	} else {
 		json_object_set_new(t, "lastModifiedBy", json_string(r->user));
 		if (mz_template_put(st, t, tag, &err) != MZ_OK) {
@@ -192,28 +250,6 @@ get_template(api_req *r)
 		api_reply_json(r, 200, t);
 }
 
-/* Configs of any application whose template reference names id. */
-static json_t *
-dependents(mz_store *st, const char *id, mz_err *err)
-{
-	json_t *cfgs = NULL;
-	if (mz_pipeline_list(st, NULL, &cfgs, err) != MZ_OK)
-		return NULL;
-	json_t *out = json_array();
-	char *ref = mz_asprintf("spinnaker://%s", id);
-	size_t n = strlen(ref), i;
-	json_t *c;
-	json_array_foreach(cfgs, i, c) {
-		const char *cr = mz_json_str(json_object_get(c, "template"), "reference");
-		if (mz_template_is_v2_config(c) && cr && strncmp(cr, ref, n) == 0 &&
-		    (cr[n] == '\0' || cr[n] == ':' || cr[n] == '@'))
-			json_array_append(out, c);
-	}
-	free(ref);
-	json_decref(cfgs);
-	return out;
-}
-
 static void
 dependent_pipelines(api_req *r)
 {
@@ -237,6 +273,10 @@ delete_template(api_req *r)
 	if (!st)
 		return;
 	mz_err err = {0};
+	if (tag && *tag && !may_change_template(r, st, r->param[0])) {
+		api_rollback(r);
+		return;
+	}
 	json_t *deps = tag && *tag ? json_array() : dependents(st, r->param[0], &err);
 	if (!deps) {
 		api_rollback(r);

@@ -520,6 +520,42 @@ class Permissions(unittest.TestCase):
         self.assertEqual(status, 403)
         self.server.request("PUT", "/pipelines/%s/cancel" % eid)
 
+    def test_a_template_changes_only_with_write_on_its_users(self):
+        # A template that a pipeline of `hidden` is built on: dev (no WRITE
+        # there) may not change what that pipeline runs through it.
+        tid = unique("tpl")
+        tpl = {"schema": "v2", "id": tid, "protect": False, "variables": [],
+               "metadata": {"name": tid, "description": "d", "owner": "o", "scopes": ["global"]},
+               "pipeline": {"stages": [{"refId": "1", "type": "wait", "name": "Soak",
+                                        "waitTime": 1, "requisiteStageRefIds": []}],
+                            "triggers": [], "parameterConfig": [], "notifications": []}}
+        status, body = self.req(self.dev, "POST", "/v2/pipelineTemplates/create", tpl)
+        self.assertEqual(status, 202, body)   # nothing uses it yet: anyone may
+        ref = {"artifactAccount": "front50ArtifactCredentials", "type": "front50/pipelineTemplate",
+               "reference": "spinnaker://" + tid}
+        status, body = self.server.request("POST", "/pipelines", {
+            "schema": "v2", "application": self.hidden, "name": "templated", "template": ref,
+            "variables": {}, "exclude": [], "stages": [], "triggers": []})
+        self.assertEqual(status, 200, body)
+        evil = json.loads(json.dumps(tpl))
+        evil["pipeline"]["stages"][0] = {"refId": "1", "type": "runJob", "name": "Soak",
+                                         "cloudProvider": "local", "account": "local",
+                                         "command": ["sh", "-c", "echo owned"],
+                                         "requisiteStageRefIds": []}
+        for method, path in (("POST", "/v2/pipelineTemplates/update/" + tid),
+                             ("POST", "/v2/pipelineTemplates/update/%s?tag=v2" % tid)):
+            status, body = self.req(self.dev, method, path, evil)
+            self.assertEqual(status, 403, body)
+            self.assertIn(self.hidden, body["message"])
+        status, body = self.req(self.dev, "DELETE", "/v2/pipelineTemplates/%s?tag=latest" % tid)
+        self.assertEqual(status, 403, body)
+        _, got = self.server.request("GET", "/v2/pipelineTemplates/" + tid)
+        self.assertEqual(got["pipeline"]["stages"][0]["type"], "wait")  # unchanged
+        # ops may WRITE hidden: the change goes through
+        status, body = self.req(self.ops, "POST", "/v2/pipelineTemplates/update/" + tid, evil)
+        self.assertEqual(status, 202, body)
+        self.server.request("DELETE", "/pipelines/%s/templated" % self.hidden)
+
     def test_event_stream_leaves_out_what_dev_may_not_read(self):
         stream = self.server.stream("/events", auth=self.dev)
         try:
