@@ -15,10 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A file a build published on another node is read from the store the
+ * nodes share (and kept here). */
 static void
 artifact_get(api_req *r)
 {
-	char *p = mz_artifacts_path(r->param[0]);
+	mz_err err = {0};
+	char *p = mz_artifacts_path_any(r->param[0], &err);
 	int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
 	struct stat sb;
 	free(p);
@@ -37,7 +40,8 @@ artifact_get(api_req *r)
 static void
 artifact_meta(api_req *r)
 {
-	char *p = mz_artifacts_path(r->param[0]);
+	mz_err err = {0};
+	char *p = mz_artifacts_path_any(r->param[0], &err);
 	struct stat sb;
 	if (!p || stat(p, &sb) != 0) {
 		free(p);

@@ -224,10 +224,13 @@ do_bake(const char *bake_id)
 	if (!src_path && art) {
 		const char *type = mz_json_str(art, "type");
 		if (mz_streq(type, "mizzen/file")) {
-			pkgfile = mz_artifacts_path(mz_json_str(art, "reference"));
+			/* built on another node: read from the store the nodes share */
+			mz_err e = {0};
+			pkgfile = mz_artifacts_path_any(mz_json_str(art, "reference"), &e);
 			if (!pkgfile) {
 				snprintf(msg, sizeof(msg), "package artifact %s (%s) is not in the artifact "
-				         "store", mz_json_str(art, "name"), mz_json_str(art, "reference"));
+				         "store: %s", mz_json_str(art, "name"), mz_json_str(art, "reference"),
+				         e.msg);
 				goto fail;
 			}
 		} else {
@@ -795,10 +798,14 @@ bake_plan(mz_plan *p, mz_err *err)
 }
 
 static const mz_task_def bake_tasks[] = {
+	/* a bake for a region runs on a node hosting it, so the image is in
+	 * the image store of the node that deploys it; its thread and record
+	 * are that node's (engine_route.c) */
 	{.name = "createBake", .impl_class = ORCA_BAKE "CreateBakeTask", .execute = create_bake_task,
-	 .flags = MZ_TASK_EXTERNAL},
+	 .flags = MZ_TASK_EXTERNAL | MZ_TASK_ON_NODE | MZ_TASK_IN_REGION},
 	{.name = "monitorBake", .impl_class = ORCA_BAKE "MonitorBakeTask",
-	 .execute = monitor_bake_task, .backoff_ms = BAKE_POLL_MS, .flags = MZ_TASK_EXTERNAL},
+	 .execute = monitor_bake_task, .backoff_ms = BAKE_POLL_MS,
+	 .flags = MZ_TASK_EXTERNAL | MZ_TASK_ON_NODE | MZ_TASK_IN_REGION},
 	{.name = "completedBake", .impl_class = ORCA_BAKE "CompletedBakeTask",
 	 .execute = completed_bake_task},
 	{.name = "completeParallel",

@@ -765,11 +765,13 @@ run_job_plan(mz_plan *p, mz_err *err)
 }
 
 static const mz_task_def job_tasks[] = {
+	/* a job is processes and files on the node that started it: every
+	 * look at it, and its cancel, runs there (engine_route.c) */
 	{.name = "runJob", .impl_class = ORCA_JOB "RunJobTask", .execute = run_job_task,
-	 .flags = MZ_TASK_EXTERNAL, .on_cancel = job_cancel},
+	 .flags = MZ_TASK_EXTERNAL | MZ_TASK_ON_NODE, .on_cancel = job_cancel},
 	{.name = "waitOnJobCompletion", .impl_class = ORCA_JOB "WaitOnJobCompletion",
-	 .execute = wait_job_task, .backoff_ms = JOB_POLL_MS, .flags = MZ_TASK_EXTERNAL,
-	 .on_cancel = job_cancel},
+	 .execute = wait_job_task, .backoff_ms = JOB_POLL_MS,
+	 .flags = MZ_TASK_EXTERNAL | MZ_TASK_ON_NODE, .on_cancel = job_cancel},
 };
 
 /* At save and at run: `"sandbox": false` only where the config allows it. */

@@ -34,11 +34,20 @@ const char *mz_artifacts_root(void);
 
 /* Streaming SHA-256 of a file, as 64 hex digits. */
 mz_code mz_sha256_file(const char *path, char hex[65], int64_t *size, mz_err *err);
-/* Copies a file into the store; hex receives its address. Idempotent. */
+/* Several nodes: every file put from now on is also stored in the
+ * database at db_url (shared by the nodes), and a file another node put is
+ * read from there (mz_artifacts_path_any). NULL: this node's files only. */
+void mz_artifacts_share(const char *db_url);
+/* Copies a file into the store; hex receives its address. Idempotent.
+ * Shared: returns once the other nodes can read it too. */
 mz_code mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_err *err);
 /* The path of a stored file (new string), or NULL when it is not stored or
  * hex is not 64 hex digits. */
 char *mz_artifacts_path(const char *hex);
+/* The same, and when this node does not have the file but another node
+ * stored it (mz_artifacts_share), copies it here first (checking its
+ * digest). NULL with err set when no node has it. */
+char *mz_artifacts_path_any(const char *hex, mz_err *err);
 
 /* The catalog of what builds published (artifacts_catalog.c): each
  * mizzen/file a runJob publishes is recorded under its name and version,

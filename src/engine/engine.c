@@ -164,6 +164,12 @@ worker_main(void *arg)
 		 * straight back. Bounded, so the engine cannot be starved. */
 		for (int i = 0; i < 40 && mz_store_urgent_waiting() > 0; i++)
 			usleep(100);
+		if (eng->shared) {
+			/* which targeted messages it may claim (engine_route.c) */
+			pthread_mutex_lock(&eng->mu);
+			mz_store_set_accept(st, eng->accept);
+			pthread_mutex_unlock(&eng->mu);
+		}
 		int n = mz__batch_run(eng, st, &err);
 		if (n >= 0 && failures > 0) {
 			mz_info("engine: the store is writable again (after %ld failed attempts)",
@@ -216,6 +222,7 @@ mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err)
 	         cfg->node_id && *cfg->node_id ? cfg->node_id : "local");
 	eng->address = mz_strdup(cfg->address ? cfg->address : "");
 	eng->host_regions = cfg->host_regions ? json_deep_copy(cfg->host_regions) : json_array();
+	mz__route_init(eng);
 
 	/* Messages left claimed by this server when it died (a SQLite file has
 	 * one server: all of them; a shared PostgreSQL: those this node
@@ -243,6 +250,7 @@ mz_engine_start(const mz_engine_config *cfg, mz_engine **out, mz_err *err)
 		free(eng->ui_base);
 		free(eng->address);
 		json_decref(eng->host_regions);
+		mz__route_free(eng);
 		free(eng);
 		return rc;
 	}
@@ -275,6 +283,7 @@ mz_engine_stop(mz_engine *eng)
 	free(eng->threads);
 	free(eng->address);
 	json_decref(eng->host_regions);
+	mz__route_free(eng);
 	pthread_mutex_destroy(&eng->mu);
 	pthread_cond_destroy(&eng->cv);
 	mz__cache_free(eng->cache);

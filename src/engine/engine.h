@@ -71,6 +71,14 @@ enum {
 	MZ_TASK_RETRYABLE = 1 << 0,           /* has backoff/timeout */
 	MZ_TASK_TIMEOUT_OVERRIDABLE = 1 << 1, /* stageTimeoutMs replaces timeout */
 	MZ_TASK_EXTERNAL = 1 << 2,            /* performs I/O: run outside tx */
+	/* Several nodes: the task keeps state on the node that runs it (a
+	 * process, files in its data directory), so every run of the stage's
+	 * ON_NODE tasks happens on the node that ran the first (recorded as
+	 * the stage's "node"); see engine_route.c. */
+	MZ_TASK_ON_NODE = 1 << 3,
+	/* ... and that first run is on a node hosting the stage context's
+	 * "region" (a bake, whose image the region's instances use). */
+	MZ_TASK_IN_REGION = 1 << 4,
 };
 
 typedef struct mz_task_def {

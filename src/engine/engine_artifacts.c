@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,62 @@
 #define MZ_ARTIFACT_DOWNLOAD_TIMEOUT_MS (300L * 1000)
 
 static char *g_root;
+
+/* Several nodes: the store the nodes share, where every file a build
+ * publishes is also kept (store_blobs.c), so a stage on another node - a
+ * bake in the region that node hosts - reads it even when the node that
+ * made it is gone. One connection, used under the mutex. */
+static pthread_mutex_t g_share_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *g_share_url;
+static mz_store *g_share_st;
+
+void
+mz_artifacts_share(const char *db_url)
+{
+	pthread_mutex_lock(&g_share_mu);
+	free(g_share_url);
+	g_share_url = db_url ? mz_strdup(db_url) : NULL;
+	mz_store_close(g_share_st);
+	g_share_st = NULL;
+	pthread_mutex_unlock(&g_share_mu);
+}
+
+/* Runs fn on the shared store; MZ_OK without doing anything when the
+ * store is not shared. A failure closes the connection (it may be the
+ * one that broke), and the next call opens another. */
+static mz_code
+with_share(mz_code (*fn)(mz_store *, const char *, const char *, int, mz_err *),
+           const char *hex, const char *path, int fd, mz_err *err)
+{
+	mz_code rc = MZ_OK;
+	pthread_mutex_lock(&g_share_mu);
+	if (g_share_url && !g_share_st)
+		rc = mz_store_open(g_share_url, &g_share_st, err);
+	if (rc == MZ_OK && g_share_st)
+		rc = fn(g_share_st, hex, path, fd, err);
+	else if (rc == MZ_OK)
+		rc = MZ_ENOTFOUND;
+	if (rc && rc != MZ_ENOTFOUND) {
+		mz_store_close(g_share_st);
+		g_share_st = NULL;
+	}
+	pthread_mutex_unlock(&g_share_mu);
+	return rc;
+}
+
+static mz_code
+share_put(mz_store *st, const char *hex, const char *path, int fd, mz_err *err)
+{
+	(void)fd;
+	return mz_blob_put_file(st, hex, path, err);
+}
+
+static mz_code
+share_get(mz_store *st, const char *hex, const char *path, int fd, mz_err *err)
+{
+	(void)path;
+	return mz_blob_get_fd(st, hex, fd, err);
+}
 
 /* ---- the store ------------------------------------------------------------ */
 
@@ -119,6 +176,9 @@ mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_err *err
 			unlink(tmp); /* identical content already stored */
 		else if (rename(tmp, final) != 0)
 			rc = mz_fail(err, MZ_EIO, "cannot store %s: %s", final, strerror(errno));
+		/* and for the other nodes: published only once they can read it */
+		if (rc == MZ_OK && (rc = with_share(share_put, hex, final, -1, err)) == MZ_ENOTFOUND)
+			rc = MZ_OK;
 		free(final);
 	} else {
 		unlink(tmp);
@@ -140,6 +200,46 @@ mz_artifacts_path(const char *hex)
 	return p;
 }
 
+char *
+mz_artifacts_path_any(const char *hex, mz_err *err)
+{
+	char *p = mz_artifacts_path(hex);
+	if (p || !g_root || !is_hex64(hex))
+		return p;
+	/* made on another node: copied here from the shared store, checked
+	 * against its address, and kept (the content never changes) */
+	char rnd[27];
+	mz_ulid(rnd);
+	char *tmp = mz_asprintf("%s/.tmp-%s", g_root, rnd);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	mz_code rc = fd < 0 ? mz_fail(err, MZ_EIO, "cannot create %s: %s", tmp, strerror(errno))
+	                    : with_share(share_get, hex, NULL, fd, err);
+	if (rc == MZ_ENOTFOUND && !err->msg[0])
+		mz_fail(err, MZ_ENOTFOUND, "artifact %s is not in the artifact store", hex);
+	if (fd >= 0 && rc == MZ_OK && fsync(fd) != 0)
+		rc = mz_fail(err, MZ_EIO, "fsync %s: %s", tmp, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	char got[65] = "";
+	if (rc == MZ_OK && (rc = mz_sha256_file(tmp, got, NULL, err)) == MZ_OK &&
+	    strcmp(got, hex) != 0)
+		rc = mz_fail(err, MZ_EIO, "artifact %s from the shared store has the digest %s", hex,
+		             got);
+	if (rc == MZ_OK) {
+		p = mz_asprintf("%s/%s", g_root, hex);
+		chmod(tmp, 0444);
+		if (rename(tmp, p) != 0) {
+			mz_fail(err, MZ_EIO, "cannot store %s: %s", p, strerror(errno));
+			free(p);
+			p = NULL;
+		}
+	}
+	if (!p)
+		unlink(tmp);
+	free(tmp);
+	return p;
+}
+
 mz_code
 mz_artifact_fetch(const json_t *a, const char *dest, mz_err *err)
 {
@@ -149,9 +249,11 @@ mz_artifact_fetch(const json_t *a, const char *dest, mz_err *err)
 		return mz_fail(err, MZ_EINVAL, "artifact %s has no reference",
 		               mz_json_str(a, "name") ? mz_json_str(a, "name") : "(unnamed)");
 	if (mz_streq(type, "mizzen/file")) {
-		char *p = mz_artifacts_path(ref);
+		char *p = mz_artifacts_path_any(ref, err);
 		if (!p)
-			return mz_fail(err, MZ_ENOTFOUND, "artifact %s is not in the artifact store", ref);
+			return err->code ? err->code
+			                 : mz_fail(err, MZ_ENOTFOUND, "artifact %s is not in the "
+			                           "artifact store", ref);
 		char hex[65];
 		int out = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		mz_code rc = out < 0 ? mz_fail(err, MZ_EIO, "cannot create %s: %s", dest,

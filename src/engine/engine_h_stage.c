@@ -560,6 +560,9 @@ reset_stage(mz_batch *b, json_t *exec, json_t *stage, const char *user, bool fir
 	json_object_del(ctx, "beforeStagePlanningFailed");
 	json_object_del(ctx, "_afterStagesPlanned");
 	json_object_del(ctx, "_failureStagesPlanned");
+	/* a restart may run on any node (or in its region) again */
+	json_object_del(stage, "node");
+	json_object_del(ctx, "waitingForHost");
 	const mz_stage_def *def = mz_engine_stage_def(mz_json_str(stage, "type"));
 	if (def && def->prepare_restart)
 		def->prepare_restart(stage);

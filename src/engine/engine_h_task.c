@@ -245,6 +245,11 @@ mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 		return rc;
 	}
 	if (mz_json_bool(exec, "canceled", false) || mz_status_complete(estatus)) {
+		bool away = false;
+		/* a cancel that kills something runs where that something is */
+		if (def->on_cancel && mz_json_bool(exec, "canceled", false) &&
+		    ((rc = mz__route_task(b, exec, stage, msg, def, true, &away)) || away))
+			return rc;
 		if (def->on_cancel && mz_json_bool(exec, "canceled", false)) {
 			mz_task_ctx ctx = {.engine = b->eng, .store = b->st, .execution = exec,
 			                   .stage = stage, .task = task, .now = b->now, .internal = b};
@@ -273,6 +278,9 @@ mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 		result_release(&r);
 		return rc;
 	}
+	bool away = false;
+	if ((rc = mz__route_task(b, exec, stage, msg, def, false, &away)) || away)
+		return rc;
 	if (def->flags & MZ_TASK_EXTERNAL) {
 		if (!b->cur) /* handled locally: go through the queue to get a lease */
 			return mz_queue_push(b->st, msg, b->now, &b->err);

@@ -55,6 +55,11 @@ struct mz_engine {
 	char *address;
 	json_t *host_regions;
 	bool shared;            /* the store is shared with other nodes */
+	/* targets of messages this node claims (engine_route.c), under mu:
+	 * mine: its own id and regions; accept: those and the dead nodes'
+	 * and unhosted regions'; nodes: the registry as last read */
+	char *mine, *accept;
+	json_t *nodes;
 	pthread_t node_thread, remote_thread;
 	bool have_node_thread, have_remote_thread;
 };
@@ -247,6 +252,18 @@ mz_code mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
                        const json_t *msg);
 mz_code mz__h_complete_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
                             const json_t *msg);
+
+/* Several nodes (engine_route.c): whether a task of an ON_NODE stage
+ * runs here; *away when the message was sent on (or put back to wait for
+ * its node) instead. */
+mz_code mz__route_task(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg,
+                       const mz_task_def *def, bool canceling, bool *away);
+/* Adds the stage's target to a runTask message built for it. */
+void mz__route_msg(const json_t *stage, const json_t *task, json_t *msg);
+void mz__route_init(mz_engine *eng);
+/* Recomputes what this node accepts from the node registry. */
+void mz__route_update(mz_engine *eng, const json_t *nodes);
+void mz__route_free(mz_engine *eng);
 
 /* Applies a task result (shared by in-transaction and external tasks). */
 mz_code mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *task,

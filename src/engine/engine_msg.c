@@ -41,6 +41,8 @@ mz__msg_task(const char *kind, const json_t *exec, const json_t *stage, const js
 {
 	json_t *m = mz__msg_stage(kind, exec, stage);
 	set_str(m, "taskId", mz_json_str(task, "id"));
+	if (strcmp(kind, "runTask") == 0)
+		mz__route_msg(stage, task, m);
 	return m;
 }
 

@@ -12,6 +12,7 @@
  * delivered only if it commits: a thread LISTENs, loads each changed
  * execution and hands it to this node's listener.
  */
+#include "engine/artifacts.h"
 #include "engine/engine_int.h"
 
 #include <errno.h>
@@ -182,6 +183,7 @@ take_over_dead(mz_engine *eng, mz_store *st, int64_t now)
 		mz_warn("engine: cannot list nodes: %s", err.msg);
 		return;
 	}
+	mz__route_update(eng, nodes);
 	size_t i;
 	json_t *n;
 	json_array_foreach(nodes, i, n) {
@@ -237,6 +239,8 @@ mz__node_start(mz_engine *eng, mz_err *err)
 	if (rc)
 		return rc;
 	eng->shared = mz_store_shared(st);
+	if (eng->shared) /* a build's files, for the bakes of other nodes */
+		mz_artifacts_share(eng->db_url);
 	rc = mz_node_heartbeat(st, mz_engine_node_id(eng), eng->address, eng->host_regions,
 	                       mz_now_ms(), true, err);
 	mz_store_close(st);
@@ -260,5 +264,7 @@ mz__node_stop(mz_engine *eng)
 		pthread_join(eng->node_thread, NULL);
 	if (eng->have_remote_thread)
 		pthread_join(eng->remote_thread, NULL);
+	if (eng->shared)
+		mz_artifacts_share(NULL);
 	eng->have_node_thread = eng->have_remote_thread = false;
 }

@@ -188,6 +188,15 @@ prune_store(mz_engine *eng, mz_store *st)
 	events += n > 0 ? n : 0;
 	if (eng->shared) /* only several nodes route cloud operations through the store */
 		prune(eng, st, P_CLOUD_OPS_OLD, NULL, before);
+	/* and share the files builds publish (each node keeps its own copies
+	 * in its artifact store): the shared copy goes after maxAgeDays, as
+	 * events do, one file per transaction */
+	for (int got = RETENTION_BATCH; eng->shared && got == RETENTION_BATCH && !stopping(eng);) {
+		if (mz_blob_prune(st, before, RETENTION_BATCH, &got, &err) != MZ_OK) {
+			mz_warn("retention: shared files: %s (the next pass tries again)", err.msg);
+			break;
+		}
+	}
 	list = NULL;
 	if (mz_retention_crowded_histories(st, r->config_history, &list, &err) == MZ_OK) {
 		json_array_foreach(list, i, id) {

@@ -32,8 +32,11 @@ mz_store_open(const char *url, mz_store **out, mz_err *err)
 void
 mz_store_close(mz_store *st)
 {
-	if (st)
+	if (st) {
+		free(st->accept);
+		st->accept = NULL;
 		st->drv->close(st);
+	}
 }
 
 const char *

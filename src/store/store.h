@@ -312,6 +312,26 @@ bool mz_store_url_shared(const char *url);
 /* The node this connection works for: the messages it claims record it,
  * so others can take them back if it dies. */
 void mz_store_set_node(mz_store *st, const char *node_id);
+/* The targets of the messages this connection may claim, as ",t1,t2,"
+ * (e.g. ",node:ID,region:east,"); NULL or "": only messages without a
+ * target. A message with "target" in its body is stored with it (see
+ * mz_queue_push) and claimed, and counted by mz_queue_next_due, only by a
+ * connection that accepts it. */
+void mz_store_set_accept(mz_store *st, const char *accept);
+
+/* ---- files shared by the nodes (store_blobs.c) ------------------------- */
+
+/* A file stored under its SHA-256 (64 lower-case hex digits), in chunks of
+ * MZ_BLOB_CHUNK bytes, so a file one node made (a build's artifact) can be
+ * read by another. Each call is its own transaction (none may be open). */
+#define MZ_BLOB_CHUNK (1024 * 1024)
+/* Stores the file at path under sha256 unless it is stored already. */
+mz_code mz_blob_put_file(mz_store *st, const char *sha256, const char *path, mz_err *err);
+/* Writes the stored file to the open descriptor fd; MZ_ENOTFOUND when no
+ * file is stored under sha256. The caller checks the digest. */
+mz_code mz_blob_get_fd(mz_store *st, const char *sha256, int fd, mz_err *err);
+/* Deletes up to limit files stored before before_ms; *n how many. */
+mz_code mz_blob_prune(mz_store *st, int64_t before_ms, int limit, int *n, mz_err *err);
 /* Registers or refreshes a node (address: its --listen HOST:PORT;
  * host_regions: a JSON array of names). starting resets its start time. */
 mz_code mz_node_heartbeat(mz_store *st, const char *id, const char *address,

@@ -81,6 +81,7 @@ struct mz_store {
 	const mz_sql_driver *drv;
 	int tx_depth; /* 1 while inside mz_store_begin/commit */
 	char node[64]; /* the node whose claims this connection records */
+	char *accept;  /* targets of messages it may claim (mz_store_set_accept) */
 	bool tx_wrote; /* the open transaction changed a row */
 	bool urgent;  /* mz_store_set_urgent */
 };

@@ -15,6 +15,15 @@ mz_store_set_node(mz_store *st, const char *node_id)
 	snprintf(st->node, sizeof(st->node), "%s", node_id ? node_id : "");
 }
 
+void
+mz_store_set_accept(mz_store *st, const char *accept)
+{
+	if (mz_streq(st->accept, accept && *accept ? accept : NULL))
+		return;
+	free(st->accept);
+	st->accept = accept && *accept ? mz_strdup(accept) : NULL;
+}
+
 mz_code
 mz_node_heartbeat(mz_store *st, const char *id, const char *address,
                   const json_t *host_regions, int64_t now, bool starting, mz_err *err)

@@ -34,7 +34,8 @@ static const char *const pg_sql[Q_COUNT] = {
 	/* Claimed and leased in one round trip; rows other transactions hold
 	 * are skipped, not waited for. */
 	[Q_QUEUE_CLAIM] = "WITH c AS (SELECT id, deliver_at AS due FROM queue "
-	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2 "
+	                  "WHERE deliver_at <= ?1 AND (target IS NULL OR CAST(?5 AS TEXT) LIKE "
+	                  "('%,' || target || ',%')) ORDER BY deliver_at, id LIMIT ?2 "
 	                  "FOR UPDATE SKIP LOCKED) "
 	                  "UPDATE queue SET attempts = queue.attempts + 1, deliver_at = ?3, "
 	                  "claimed_by = ?4 FROM c WHERE queue.id = c.id "
@@ -98,6 +99,11 @@ static const char *const migrations[] = {
 	"  app TEXT, body TEXT NOT NULL, updated_at BIGINT NOT NULL,"
 	"  PRIMARY KEY(node, kind, key));"
 	"CREATE INDEX cloud_state_app ON cloud_state(kind, app);",
+	"ALTER TABLE queue ADD COLUMN target TEXT;"
+	"CREATE TABLE blobs(sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL,"
+	"  chunks INTEGER NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE TABLE blob_chunks(sha256 TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  data TEXT NOT NULL, PRIMARY KEY(sha256, seq));",
 };
 
 typedef struct pg_param {

@@ -51,6 +51,7 @@ push(mz_store *st, const json_t *msg, int64_t at, bool only_reschedule, mz_err *
 	mz__text(q, 1, fp);
 	mz__text(q, 2, mz_json_str(msg, "executionId"));
 	mz__int(q, 3, at);
+	mz__text(q, 4, mz_json_str(msg, "target"));
 	rc = mz__run(q, NULL, err, "queue push");
 out:
 	free(fp);
@@ -93,6 +94,7 @@ mz_queue_claim(mz_store *st, int64_t now, int64_t lease_ms, mz_msg *out, int max
 	mz__int(q, 2, max);
 	mz__int(q, 3, now + lease_ms);
 	mz__text(q, 4, st->node[0] ? st->node : NULL);
+	mz__text(q, 5, st->accept);
 	while (got < max && (rc = mz__step(q)) == MZ_STEP_ROW) {
 		json_t *body = mz__col_json(q, 1);
 		leased = mz__col_int(q, 4) != 0;
@@ -160,6 +162,7 @@ mz_queue_next_due(mz_store *st, int64_t *when, mz_err *err)
 	*when = INT64_MAX;
 	if (!q)
 		return MZ_EIO;
+	mz__text(q, 1, st->accept);
 	int rc = mz__step(q);
 	if (rc < 0) {
 		mz_code code = mz__fail(st, err, "queue next");

@@ -5,6 +5,11 @@
 #define COP_COLS "id, request_id, region, node, op, body, state, claimed_by, task, " \
                  "created_at, updated_at"
 
+/* A message with a target (several nodes: "node:<id>" or "region:<name>")
+ * is claimed only by a connection whose accept list (",a,b,", from
+ * mz_store_set_accept) names it; one without is claimed by any. */
+#define QUEUE_ACCEPTS(p) "(target IS NULL OR CAST(" p " AS TEXT) LIKE ('%,' || target || ',%'))"
+
 const char *const mz_store__sql[Q_COUNT] = {
 	[Q_APP_GET] = "SELECT body FROM applications WHERE name = ?1",
 	[Q_APP_PUT] = "INSERT INTO applications(name, body, updated_at) VALUES(?1, ?2, ?3) "
@@ -48,20 +53,21 @@ const char *const mz_store__sql[Q_COUNT] = {
 	 * message (attempts > 0) is not moved: its handler is at work (an
 	 * external call in flight) and will decide its fate. One statement, so
 	 * two writers pushing the same message cannot both insert it. */
-	[Q_QUEUE_UPSERT] = "INSERT INTO queue(fingerprint, execution_id, deliver_at) "
-	                   "VALUES(?1, ?2, ?3) ON CONFLICT(fingerprint) DO UPDATE SET "
+	[Q_QUEUE_UPSERT] = "INSERT INTO queue(fingerprint, execution_id, deliver_at, target) "
+	                   "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO UPDATE SET "
 	                   "deliver_at = excluded.deliver_at WHERE queue.attempts = 0",
 	[Q_QUEUE_MOVE] = "UPDATE queue SET deliver_at = ?2 WHERE id = ?1 AND attempts = 0",
 	/* Due messages; the fifth column says whether the statement leased
 	 * them too (a driver's one-statement variant) or Q_QUEUE_LEASE must. */
 	[Q_QUEUE_CLAIM] = "SELECT id, fingerprint, deliver_at, attempts, 0 FROM queue "
-	                  "WHERE deliver_at <= ?1 ORDER BY deliver_at, id LIMIT ?2",
+	                  "WHERE deliver_at <= ?1 AND " QUEUE_ACCEPTS("?5")
+	                  " ORDER BY deliver_at, id LIMIT ?2",
 	[Q_QUEUE_LEASE] = "UPDATE queue SET attempts = attempts + 1, deliver_at = ?2, "
 	                  "claimed_by = ?3 WHERE id = ?1",
 	[Q_QUEUE_ACK] = "DELETE FROM queue WHERE id = ?1",
 	[Q_QUEUE_SET] = "UPDATE queue SET deliver_at = ?2, attempts = 0, claimed_by = NULL "
 	                "WHERE id = ?1",
-	[Q_QUEUE_NEXT] = "SELECT min(deliver_at) FROM queue",
+	[Q_QUEUE_NEXT] = "SELECT min(deliver_at) FROM queue WHERE " QUEUE_ACCEPTS("?1"),
 	[Q_QUEUE_RELEASE] = "UPDATE queue SET deliver_at = ?1 WHERE deliver_at > ?1 AND attempts > 0",
 	[Q_QUEUE_RELEASE_NODE] = "UPDATE queue SET deliver_at = ?1 WHERE claimed_by = ?2 AND "
 	                         "deliver_at > ?1 AND attempts > 0",
@@ -142,6 +148,16 @@ const char *const mz_store__sql[Q_COUNT] = {
 	[Q_CST_CLEAR] = "DELETE FROM cloud_state WHERE node = ?1",
 	[Q_CST_LIST] = "SELECT node, key, body FROM cloud_state WHERE kind = ?1 AND "
 	               "(CAST(?2 AS TEXT) IS NULL OR app = ?2) AND node <> ?3 ORDER BY key, node",
+	/* Content-addressed files shared by the nodes (store_blobs.c). */
+	[Q_BLOB_HAS] = "SELECT size, chunks FROM blobs WHERE sha256 = ?1",
+	[Q_BLOB_ADD] = "INSERT INTO blobs(sha256, size, chunks, created_at) VALUES(?1, ?2, ?3, ?4) "
+	               "ON CONFLICT(sha256) DO NOTHING",
+	[Q_BLOB_CHUNK_ADD] = "INSERT INTO blob_chunks(sha256, seq, data) VALUES(?1, ?2, ?3) "
+	                     "ON CONFLICT(sha256, seq) DO NOTHING",
+	[Q_BLOB_CHUNK_GET] = "SELECT data FROM blob_chunks WHERE sha256 = ?1 AND seq = ?2",
+	[Q_BLOB_OLD] = "SELECT sha256 FROM blobs WHERE created_at < ?1 ORDER BY created_at LIMIT ?2",
+	[Q_BLOB_DEL] = "DELETE FROM blobs WHERE sha256 = ?1",
+	[Q_BLOB_CHUNKS_DEL] = "DELETE FROM blob_chunks WHERE sha256 = ?1",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",

@@ -88,6 +88,14 @@ static const char *const migrations[] = {
 	"  app TEXT, body TEXT NOT NULL, updated_at INTEGER NOT NULL,"
 	"  PRIMARY KEY(node, kind, key));"
 	"CREATE INDEX cloud_state_app ON cloud_state(kind, app);",
+	/* 7: several nodes: messages for one node or a node hosting a region
+	 * (the stages that keep files on their node: builds, bakes), and the
+	 * files those stages hand to each other (artifacts), in chunks */
+	"ALTER TABLE queue ADD COLUMN target TEXT;"
+	"CREATE TABLE blobs(sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+	"  chunks INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE blob_chunks(sha256 TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  data TEXT NOT NULL, PRIMARY KEY(sha256, seq));",
 };
 
 /* SQLite has one writer at a time. Writers of this process queue on this

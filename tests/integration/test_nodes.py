@@ -33,7 +33,9 @@ APP = "fleet"
 LEASE_S = 10  # the most a dead node may still be shown alive (DESIGN: <= 10 s)
 
 
-class ThreeNodes(unittest.TestCase):
+class NodesBase(unittest.TestCase):
+    """PostgreSQL and three nodes: east on node 1, west on node 2, node 3
+    hosting none (test_nodes_seed.py uses it too)."""
     pg = None
     nodes = []
 
@@ -88,6 +90,22 @@ class ThreeNodes(unittest.TestCase):
     def address(self, node):
         return "127.0.0.1:%d" % node.port
 
+    def node_ids(self):
+        listed = self.node_list(self.nodes[2])
+        return [listed[self.address(n)]["id"] for n in self.nodes]
+
+    def finished(self, via, exec_id, timeout=120):
+        def done():
+            e = get_execution(via, exec_id)
+            return e if e["status"] not in ("RUNNING", "NOT_STARTED") else None
+        e = wait_until(done, timeout=timeout, interval=0.3, message="execution %s" % exec_id)
+        bad = [(st["name"], st["status"], st["context"].get("exception"))
+               for st in e["stages"] if st["status"] != "SUCCEEDED"]
+        self.assertEqual(e["status"], "SUCCEEDED", bad)
+        return e
+
+
+class ThreeNodes(NodesBase):
     # -- the registry ------------------------------------------------------
 
     def test_1_every_node_registers(self):
@@ -260,10 +278,6 @@ class ThreeNodes(unittest.TestCase):
 
     # -- regions on nodes -------------------------------------------------------
 
-    def node_ids(self):
-        listed = self.node_list(self.nodes[2])
-        return [listed[self.address(n)]["id"] for n in self.nodes]
-
     def served(self, port):
         """The versions answering through a load balancer (a few requests)."""
         seen = set()
@@ -279,16 +293,6 @@ class ThreeNodes(unittest.TestCase):
         s, b = via.request("POST", "/pipelines/%s/%s" % (GEO, name), {"type": "manual"})
         self.assertEqual(s, 202, b)
         return b["ref"].split("/")[-1]
-
-    def finished(self, via, exec_id, timeout=120):
-        def done():
-            e = get_execution(via, exec_id)
-            return e if e["status"] not in ("RUNNING", "NOT_STARTED") else None
-        e = wait_until(done, timeout=timeout, interval=0.3, message="execution %s" % exec_id)
-        bad = [(st["name"], st["status"], st["context"].get("exception"))
-               for st in e["stages"] if st["status"] != "SUCCEEDED"]
-        self.assertEqual(e["status"], "SUCCEEDED", bad)
-        return e
 
     def test_5_regions_run_on_their_nodes(self):
         n1, n2, n3 = self.nodes

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -917,6 +918,116 @@ test_writes_without_waiting(void **state)
 	json_decref(m);
 }
 
+/* Several nodes: a message with a target is claimed, and counted as due,
+ * only by a connection that accepts it; others by anyone. */
+static void
+test_queue_targets(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	mz_msg out[8];
+	int n = 0;
+	int64_t when = 0;
+	json_t *any = J("{\"kind\": \"runTask\", \"executionId\": \"t1\"}");
+	json_t *east = J("{\"kind\": \"runTask\", \"executionId\": \"t2\", "
+	                 "\"target\": \"region:east\"}");
+	json_t *node = J("{\"kind\": \"runTask\", \"executionId\": \"t3\", "
+	                 "\"target\": \"node:N2\"}");
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_push(st, east, 100, &err), MZ_OK);
+	assert_int_equal(mz_queue_push(st, node, 200, &err), MZ_OK);
+	assert_int_equal(mz_queue_push(st, any, 300, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+
+	/* no accept list: only the message without a target */
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_int_equal(when, 300);
+	/* a node hosting west: not east's, not N2's ("node:N" is no prefix match) */
+	mz_store_set_accept(st, ",node:N,region:west,region:eas,");
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_int_equal(when, 300);
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_claim(st, 1000, 60000, out, 8, &n, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(mz_json_str(out[0].body, "executionId"), "t1");
+	assert_int_equal(mz_queue_ack(st, out[0].id, &err), MZ_OK);
+	mz_msg_release(&out[0]);
+	/* node N2 hosting east takes both */
+	mz_store_set_accept(st, ",node:N2,region:east,");
+	assert_int_equal(mz_queue_next_due(st, &when, &err), MZ_OK);
+	assert_int_equal(when, 100);
+	assert_int_equal(mz_store_begin(st, &err), MZ_OK);
+	assert_int_equal(mz_queue_claim(st, 1000, 60000, out, 8, &n, &err), MZ_OK);
+	assert_int_equal(mz_store_commit(st, &err), MZ_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(mz_json_str(out[0].body, "target"), "region:east");
+	assert_string_equal(mz_json_str(out[1].body, "target"), "node:N2");
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(mz_queue_ack(st, out[i].id, &err), MZ_OK);
+		mz_msg_release(&out[i]);
+	}
+	mz_store_set_accept(st, NULL);
+	json_decref(any);
+	json_decref(east);
+	json_decref(node);
+}
+
+/* Files shared by the nodes: stored once under their digest, in chunks,
+ * read back whole. */
+static void
+test_blobs(void **state)
+{
+	mz_store *st = *state;
+	mz_err err = {0};
+	char tmp[] = "/tmp/mz-blob-XXXXXX";
+	assert_non_null(mkdtemp(tmp));
+	char *src = mz_asprintf("%s/src", tmp), *dst = mz_asprintf("%s/dst", tmp);
+	size_t len = MZ_BLOB_CHUNK * 2 + 12345;
+	unsigned char *data = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (unsigned char)(i * 7 + i / 1000);
+	FILE *f = fopen(src, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+	const char *sha = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(mz_blob_get_fd(st, sha, fd, &err), MZ_ENOTFOUND);
+	assert_int_equal(mz_blob_put_file(st, sha, src, &err), MZ_OK);
+	assert_int_equal(mz_blob_put_file(st, sha, src, &err), MZ_OK); /* stored already */
+	assert_int_equal(mz_blob_get_fd(st, sha, fd, &err), MZ_OK);
+	close(fd);
+	size_t got_len = 0;
+	char *got = mz_read_file(dst, &got_len, NULL);
+	assert_int_equal(got_len, len);
+	assert_memory_equal(got, data, len);
+	free(got);
+	/* an empty file is a file too */
+	const char *sha0 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	f = fopen(src, "wb");
+	fclose(f);
+	assert_int_equal(mz_blob_put_file(st, sha0, src, &err), MZ_OK);
+	fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(mz_blob_get_fd(st, sha0, fd, &err), MZ_OK);
+	close(fd);
+	struct stat sb;
+	assert_int_equal(stat(dst, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	int pruned = 0;
+	assert_int_equal(mz_blob_prune(st, mz_now_ms() + 1000, 100, &pruned, &err), MZ_OK);
+	assert_int_equal(pruned, 2);
+	fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(mz_blob_get_fd(st, sha, fd, &err), MZ_ENOTFOUND);
+	close(fd);
+	unlink(src);
+	unlink(dst);
+	rmdir(tmp);
+	free(src);
+	free(dst);
+	free(data);
+}
+
 int
 main(void)
 {
@@ -925,6 +1036,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pipelines, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_executions, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_queue, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_queue_targets, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_blobs, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_pending_outbox_kv, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_kv_list_and_audit, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_events_deliveries, open_store, close_store),

@@ -1,0 +1,211 @@
+"""The seed flow across three nodes on one PostgreSQL (the set-up of
+test_nodes.py: east hosted by node 1, west by node 2, node 3 hosting
+none).
+
+What it shows: a build runs on whichever node takes it; the bake of each
+region runs on the node hosting that region, reading the build's artifact
+from the database when the build ran elsewhere; the red/black deploy of
+each region runs on its node and serves through its node's HAProxy; a
+second run replaces the first in both regions. With node 2 down, west's
+bake says it waits for a node hosting west and the flow completes once
+node 2 is back. A build canceled through another node than the one that
+runs it is killed on its node."""
+import json
+import os
+import shutil
+import unittest
+
+from cloud_util import get, run_task
+from mizzen_flow import create_app, get_execution, save_pipeline
+from mizzen_harness import free_port, wait_until
+from test_nodes import LEASE_S, NodesBase
+from trigger_helpers import GitRepo
+
+SEED = "seedn"
+SEED_APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                        "seed-flow", "app")
+
+
+def seed_pipeline(repo):
+    return {"application": SEED, "name": "ship", "stages": [
+        {"refId": "build", "type": "runJob", "name": "Build", "cloudProvider": "local",
+         "account": "local", "git": {"url": repo, "ref": "main"},
+         "command": ["./build.sh"], "timeoutSeconds": 120,
+         "outputArtifacts": [{"name": "seed-app", "path": "dist"}],
+         "propertyFile": "build.properties"},
+        {"refId": "bake", "type": "bake", "name": "Bake", "requisiteStageRefIds": ["build"],
+         "cloudProviderType": "local", "package": "seed-app", "regions": ["east", "west"],
+         "command": ["sh", "-c", "date -u > baked-at.txt"],
+         "startCommand": ["python3", "$IMAGE_DIR/server.py"],
+         "healthCheck": {"path": "/health"}},
+        {"refId": "deploy", "type": "deploy", "name": "Deploy",
+         "requisiteStageRefIds": ["bake"], "clusters": [
+             {"application": SEED, "stack": "web", "freeFormDetails": "",
+              "account": "local", "cloudProvider": "local", "region": region,
+              "capacity": {"min": 2, "max": 2, "desired": 2},
+              "strategy": "redblack", "maxRemainingAsgs": 2,
+              "healthCheck": {"path": "/health"},
+              "loadBalancers": ["%s-%s" % (SEED, region)]}
+             for region in ("east", "west")]}]}
+
+
+class SeedAcrossNodes(NodesBase):
+    repo = None
+    ports = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.repo = GitRepo()
+        for name in ("build.sh", "server.py"):
+            shutil.copy(os.path.join(SEED_APP, name), cls.repo.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.repo:
+            cls.repo.close()
+        super().tearDownClass()
+
+    def commit(self, version):
+        with open(os.path.join(self.repo.path, "version.txt"), "w") as f:
+            f.write(version + "\n")
+        self.repo._git("add", "-A")
+        self.repo._git("commit", "-q", "-m", version)
+
+    def sites(self, port):
+        """What a load balancer serves ("site <version>"), over a few requests."""
+        seen = set()
+        for _ in range(6):
+            status, body = get("http://127.0.0.1:%d/" % port)
+            self.assertEqual(status, 200)
+            seen.add(" ".join(body.split()[:2]))
+        return seen
+
+    def ship(self, via):
+        s, b = via.request("POST", "/pipelines/%s/ship" % SEED, {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        return b["ref"].split("/")[-1]
+
+    def check_run(self, e, version):
+        ids = self.node_ids()
+        by_name = {st["name"]: st for st in e["stages"]}
+        build = by_name["Build"]
+        self.assertIn(build["node"], ids)
+        self.assertEqual(build["outputs"]["VERSION"], version)
+        # each region's bake ran on the node hosting it
+        self.assertEqual(by_name["Bake in east"]["node"], ids[0])
+        self.assertEqual(by_name["Bake in west"]["node"], ids[1])
+        # the build ran on one node: at least one bake read its artifact
+        # from the database, and both baking nodes hold it now
+        art = build["outputs"]["artifacts"][0]["reference"]
+        for n in self.nodes[:2]:
+            self.assertTrue(os.path.exists(os.path.join(n.data_dir, "artifacts", art)),
+                            "node %s (%s) has artifact %s" % (n.port, n.data_dir, art))
+        details = by_name["Bake"]["outputs"]["deploymentDetails"]
+        self.assertEqual(sorted(d["region"] for d in details), ["east", "west"])
+        for region, port in self.ports.items():
+            self.assertEqual(self.sites(port), {"site " + version},
+                             "%s serves %s only" % (region, version))
+        print("%s: built on node %d, baked east on node 1 and west on node 2" %
+              (version, ids.index(build["node"]) + 1))
+
+    def test_1_seed_flow_across_nodes(self):
+        n1, n2, n3 = self.nodes
+        id1, id2, _ = self.node_ids()
+        SeedAcrossNodes.ports = {"east": free_port(), "west": free_port()}
+        create_app(n3, SEED)
+        for region, port in self.ports.items():
+            t = run_task(n3, SEED, [{
+                "type": "upsertLoadBalancer", "cloudProvider": "local", "credentials": "local",
+                "region": region, "name": "%s-%s" % (SEED, region),
+                "listeners": [{"externalPort": port, "externalProtocol": "HTTP"}],
+                "healthCheck": {"path": "/health"}}], timeout=60)
+            self.assertEqual(t["status"], "SUCCEEDED", t)
+        save_pipeline(n3, seed_pipeline(self.repo.path))
+
+        # started through node 1, then node 3 (which hosts no region)
+        for version, via in (("v1", n1), ("v2", n3)):
+            self.commit(version)
+            e = self.finished(n3, self.ship(via), timeout=240)
+            self.check_run(e, version)
+        s, groups = n3.request("GET", "/applications/%s/serverGroups" % SEED)
+        self.assertEqual(s, 200, groups)
+        # red/black: v1's groups stay, disabled, on their region's node
+        self.assertEqual(sorted((g["region"], g["node"], g["isDisabled"]) for g in groups),
+                         [("east", id1, False), ("east", id1, True),
+                          ("west", id2, False), ("west", id2, True)])
+
+    def test_2_a_bake_waits_for_its_region(self):
+        """With node 2 down, west's bake says so and waits; east goes on."""
+        n1, n2, n3 = self.nodes
+        if not self.ports:
+            self.skipTest("needs the load balancers and pipeline of test_1")
+        n2.kill9()
+        wait_until(lambda: not self.node_list(n3)[self.address(n2)]["alive"],
+                   timeout=LEASE_S + 2, interval=0.2, message="node 2 shown dead")
+        try:
+            self.commit("v3")
+            exec_id = self.ship(n3)
+
+            def west_bake():
+                e = get_execution(n3, exec_id)
+                return next((st for st in e["stages"] if st["name"] == "Bake in west"), None)
+            why = wait_until(lambda: (west_bake() or {}).get("context", {})
+                             .get("waitingForHost"), timeout=120, interval=0.3,
+                             message="west's bake to say it waits for a node hosting west")
+            self.assertIn("region west", why)
+            self.assertEqual(west_bake()["status"], "RUNNING")
+            def east_bake():
+                e = get_execution(n1, exec_id)
+                return next((st for st in e["stages"] if st["name"] == "Bake in east"
+                             and st["status"] == "SUCCEEDED"), None)
+            east = wait_until(east_bake, timeout=120, interval=0.3,
+                              message="east's bake to finish meanwhile")
+            self.assertEqual(east["node"], self.node_ids()[0])
+        finally:
+            n2.start()
+        e = self.finished(n3, exec_id, timeout=240)
+        west = next(st for st in e["stages"] if st["name"] == "Bake in west")
+        self.assertIsNone(west["context"].get("waitingForHost"))
+        self.check_run(e, "v3")
+
+    def test_3_cancel_reaches_the_build_on_its_node(self):
+        n1, n2, n3 = self.nodes
+        save_pipeline(n3, {"application": SEED, "name": "long-build", "stages": [
+            {"refId": "1", "type": "runJob", "name": "Build", "cloudProvider": "local",
+             "account": "local", "command": ["sleep", "300"], "timeoutSeconds": 600}]})
+        s, b = n3.request("POST", "/pipelines/%s/long-build" % SEED, {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        exec_id = b["ref"].split("/")[-1]
+
+        def started():
+            st = get_execution(n3, exec_id)["stages"][0]
+            return st if st.get("node") and st["context"].get("jobId") else None
+        st = wait_until(started, timeout=60, interval=0.2, message="the build to start")
+        ids = self.node_ids()
+        runner = self.nodes[ids.index(st["node"])]
+        other = next(n for n in self.nodes if n is not runner)
+        job_dir = os.path.join(runner.data_dir, "jobs", st["context"]["jobId"])
+        self.assertTrue(os.path.exists(os.path.join(job_dir, "job.json")), job_dir)
+        s, b = other.request("PUT", "/pipelines/%s/cancel" % exec_id)
+        self.assertIn(s, (200, 202), b)
+        wait_until(lambda: get_execution(n3, exec_id)["status"] == "CANCELED", timeout=30,
+                   interval=0.2, message="the execution to be canceled")
+        exit_file = os.path.join(job_dir, "exit")
+        wait_until(lambda: os.path.exists(exit_file), timeout=30, interval=0.2,
+                   message="the job on node %d to be killed" % (ids.index(st["node"]) + 1))
+        with open(exit_file) as f:
+            self.assertIn("canceled", f.read())
+        with open(os.path.join(job_dir, "job.json")) as f:
+            pid = json.load(f)["pid"]
+        def gone():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().split()[2] == "Z"
+            except OSError:
+                return True
+        wait_until(gone, timeout=10, message="the job's processes to be gone")
+
+
+if __name__ == "__main__":
+    unittest.main()
