@@ -1,18 +1,19 @@
 #!/bin/sh
-# Three mizzen nodes on one PostgreSQL, on loopback: a throwaway PostgreSQL
-# (unix socket in a temp dir), node 1 hosting region east, node 2 west,
-# node 3 none. A commit to a git repository polled by all three starts one
-# execution; it runs across the nodes, is approved through node 2 and
-# watched through node 3. Then a deploy of examples/webapp to east and west
-# in parallel, started on node 3, runs east's instances under node 1 and
-# west's under node 2, each behind its own node's HAProxy, and node 3 lists
-# both. Node 1 is killed with kill -9: GET /nodes shows it dead within the
-# lease, a deploy to east says it waits for a node hosting east (east keeps
-# serving), and completes when node 1 is back.
+# The seed flow across three mizzen nodes on one PostgreSQL, on loopback: a
+# throwaway PostgreSQL (unix socket in a temp dir), node 1 hosting region
+# east, node 2 west, node 3 none. A commit to a git repository polled by
+# all three starts one execution of Build (runJob) -> Bake in east and west
+# in parallel -> Approve (manual judgment) -> red/black Deploy to east and
+# west. The build runs on whichever node takes it; each region's bake runs
+# on the node hosting that region (reading the build's artifact from the
+# database when it was built elsewhere), and each region's deploy on the
+# same node, behind that node's HAProxy; node 3 lists all of it. Then node
+# 1 is killed with kill -9: GET /nodes shows it dead within the lease, the
+# next commit's east bake says it waits for a node hosting east (east keeps
+# serving), and the flow completes when node 1 is back, east and west
+# switched red/black to the new version.
 #   examples/nodes/run.sh        (needs build/mizzen and Debian's postgresql)
 # KEEP=1 leaves PostgreSQL and the nodes running (and prints where).
-# (The build and bake steps of the seed flow are not part of it: builds and
-# bakes are not shared across nodes yet, see README "Running several nodes".)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin="$here/../../build/mizzen"
@@ -68,9 +69,8 @@ as_pg "$pgbin/createdb" -h "$tmp/pg" -p "$pgport" -U "$user" mizzen
 db="postgres://$user@/mizzen?host=$tmp/pg&port=$pgport"
 echo "PostgreSQL on $tmp/pg (port $pgport)"
 
-webapp=$(cd "$here/../webapp" && pwd)
-printf '{"providers": {"local": {"accounts": [{"name": "local", "regions": ["east", "west"]}],
-  "imageRoots": ["%s"]}}}' "$webapp" >"$tmp/config.json"
+printf '{"providers": {"local": {"accounts": [{"name": "local", "regions": ["east", "west"]}]}}}' \
+	>"$tmp/config.json"
 start_node() { # N REGIONS
 	port=$((base + $1 - 1))
 	MZ_POLL_INTERVAL_MS=500 "$bin" serve --listen "127.0.0.1:$port" --data "$tmp/node$1" \
@@ -91,46 +91,27 @@ start_node 2 west
 start_node 3 ""
 
 echo "GET /nodes:"
-api "$(url 3)/nodes" | python3 -m json.tool
+api "$(url 3)/nodes" | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    print("  %s %s hosts %s, alive: %s" % (n["id"], n["address"], n["hostRegions"], n["alive"]))'
 
+# the sample app of examples/seed-flow in a fresh repository
 git -C "$tmp" init -q -b main repo
-git -C "$tmp/repo" -c user.name=me -c user.email=me@example.com commit -q --allow-empty -m first
+cp "$here/../seed-flow/app/server.py" "$here/../seed-flow/app/build.sh" "$tmp/repo/"
+echo 1.0 >"$tmp/repo/version.txt"
+git -C "$tmp/repo" add .
+git -C "$tmp/repo" -c user.name=me -c user.email=me@example.com commit -q -m first
+commit() { # VERSION
+	echo "$1" >"$tmp/repo/version.txt"
+	git -C "$tmp/repo" -c user.name=me -c user.email=me@example.com commit -q -am "version $1"
+	git -C "$tmp/repo" rev-parse HEAD
+}
+
 api -X POST "$(url 1)/tasks" -d '{"application": "fleet", "description": "Create Application",
   "job": [{"type": "createApplication", "application": {"name": "fleet", "email": "me@example.com"}}]}' >/dev/null
-sleep 1
-api -X POST "$(url 2)/pipelines" -d "{\"application\": \"fleet\", \"name\": \"release\",
-  \"triggers\": [{\"type\": \"git\", \"source\": \"git\", \"url\": \"$tmp/repo\", \"branch\": \"main\", \"enabled\": true}],
-  \"stages\": [
-    {\"refId\": \"1\", \"type\": \"evaluateVariables\", \"name\": \"Plan\",
-     \"variables\": [{\"key\": \"version\", \"value\": \"\${trigger.hash.substring(0, 7)}\"}]},
-    {\"refId\": \"2\", \"requisiteStageRefIds\": [\"1\"], \"type\": \"wait\", \"name\": \"Soak\", \"waitTime\": 1},
-    {\"refId\": \"3\", \"requisiteStageRefIds\": [\"2\"], \"type\": \"manualJudgment\", \"name\": \"Approve\"}]}" >/dev/null
-sleep 2
-git -C "$tmp/repo" -c user.name=me -c user.email=me@example.com commit -q --allow-empty -m second
-echo "committed $(git -C "$tmp/repo" rev-parse --short HEAD); all three nodes poll the repository"
-
-count() { api "$(url 3)/applications/fleet/pipelines" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-until [ "$(count)" -ge 1 ]; do sleep 0.3; done
-sleep 3
-echo "executions started by the commit: $(count)"
-id=$(api "$(url 3)/applications/fleet/pipelines" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-stage_id() {
-	api "$(url 2)/pipelines/$id" | python3 -c '
-import json, sys
-e = json.load(sys.stdin)
-s = [s for s in e["stages"] if s["name"] == "Approve" and s["status"] == "RUNNING"]
-print(s[0]["id"] if s else "")'
-}
-until [ -n "$(stage_id)" ]; do sleep 0.3; done
-api -X PATCH "$(url 2)/pipelines/$id/stages/$(stage_id)" -d '{"judgmentStatus": "continue"}' >/dev/null
-echo "approved through node 2"
-status() { api "$(url 3)/pipelines/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
-until [ "$(status)" = SUCCEEDED ]; do sleep 0.3; done
-echo "execution $id: SUCCEEDED (read through node 3)"
-
-# ---- regions on nodes: a deploy to east and west, started on node 3 --------
 lb_east=$((base + 10)) lb_west=$((base + 11))
-for r in east west; do
+for r in east west; do # through node 3, which hosts neither
 	eval "lbport=\$lb_$r"
 	api -X POST "$(url 3)/applications/fleet/tasks" -d "{\"application\": \"fleet\",
 	  \"description\": \"load balancer in $r\", \"job\": [{\"type\": \"upsertLoadBalancer\",
@@ -138,20 +119,56 @@ for r in east west; do
 	  \"name\": \"fleet-$r\", \"listeners\": [{\"externalPort\": $lbport, \"externalProtocol\": \"HTTP\"}],
 	  \"healthCheck\": {\"path\": \"/health\"}}]}" >/dev/null
 done
-cluster() { # REGION VERSION
-	echo "{\"application\": \"fleet\", \"stack\": \"web\", \"account\": \"local\",
-	  \"cloudProvider\": \"local\", \"region\": \"$1\", \"strategy\": \"highlander\",
-	  \"capacity\": {\"min\": 2, \"max\": 2, \"desired\": 2}, \"image\": \"$webapp\",
-	  \"command\": [\"python3\", \"\$IMAGE_DIR/app.py\"], \"env\": {\"VERSION\": \"$2\"},
-	  \"healthCheck\": {\"path\": \"/health\"}, \"loadBalancers\": [\"fleet-$1\"]}"
+cluster() { # REGION
+	echo "{\"application\": \"fleet\", \"stack\": \"web\", \"freeFormDetails\": \"\",
+	  \"account\": \"local\", \"cloudProvider\": \"local\", \"region\": \"$1\",
+	  \"capacity\": {\"min\": 2, \"max\": 2, \"desired\": 2}, \"strategy\": \"redblack\",
+	  \"maxRemainingAsgs\": 2, \"healthCheck\": {\"path\": \"/health\"},
+	  \"loadBalancers\": [\"fleet-$1\"]}"
 }
-deploy() { # NAME CLUSTERS -> execution id (started through node 3)
-	api -X POST "$(url 3)/pipelines" -d "{\"application\": \"fleet\", \"name\": \"$1\",
-	  \"stages\": [{\"refId\": \"1\", \"type\": \"deploy\", \"name\": \"Deploy\", \"clusters\": [$2]}]}" >/dev/null
-	api -X POST "$(url 3)/pipelines/fleet/$1" -d '{"type": "manual"}' |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["ref"].split("/")[-1])'
+api -X POST "$(url 2)/pipelines" -d "{\"application\": \"fleet\", \"name\": \"release\",
+  \"triggers\": [{\"type\": \"git\", \"source\": \"git\", \"url\": \"$tmp/repo\", \"branch\": \"main\", \"enabled\": true}],
+  \"stages\": [
+    {\"refId\": \"build\", \"type\": \"runJob\", \"name\": \"Build\", \"cloudProvider\": \"local\",
+     \"account\": \"local\", \"git\": {\"url\": \"$tmp/repo\", \"ref\": \"\${trigger.hash}\"},
+     \"command\": [\"./build.sh\"], \"timeoutSeconds\": 120,
+     \"outputArtifacts\": [{\"name\": \"fleet-app\", \"path\": \"dist\"}],
+     \"propertyFile\": \"build.properties\"},
+    {\"refId\": \"bake\", \"type\": \"bake\", \"name\": \"Bake\", \"requisiteStageRefIds\": [\"build\"],
+     \"cloudProviderType\": \"local\", \"package\": \"fleet-app\", \"regions\": [\"east\", \"west\"],
+     \"startCommand\": [\"python3\", \"\$IMAGE_DIR/server.py\"], \"healthCheck\": {\"path\": \"/health\"}},
+    {\"refId\": \"approve\", \"type\": \"manualJudgment\", \"name\": \"Approve\",
+     \"requisiteStageRefIds\": [\"bake\"]},
+    {\"refId\": \"deploy\", \"type\": \"deploy\", \"name\": \"Deploy\", \"requisiteStageRefIds\": [\"approve\"],
+     \"clusters\": [$(cluster east), $(cluster west)]}]}" >/dev/null
+# the trigger's baseline is taken by whichever node polls first
+until grep -qE "baseline|first seen" "$tmp"/node*.log; do sleep 0.2; done
+
+node_no() { # NODE-ID -> 1, 2 or 3
+	api "$(url 3)/nodes" | python3 -c "
+import json, sys
+print(next(int(n['address'].rsplit(':', 1)[1]) - $base + 1 for n in json.load(sys.stdin)
+           if n['id'] == sys.argv[1]))" "$1"
+}
+exec_for() { # HASH -> the id of the execution it started ("" until then)
+	api "$(url 3)/applications/fleet/pipelines" | python3 -c '
+import json, sys
+print(next((e["id"] for e in json.load(sys.stdin) if e["trigger"].get("hash") == sys.argv[1]), ""))' "$1"
+}
+stage() { # EXEC NAME FIELD (status, node, id, waitingForHost)
+	api "$(url 3)/pipelines/$1" | python3 -c '
+import json, sys
+s = next((s for s in json.load(sys.stdin)["stages"] if s["name"] == sys.argv[1]), {})
+v = s.get(sys.argv[2], s.get("context", {}).get(sys.argv[2]))
+print(v if v is not None else "")' "$2" "$3"
 }
 exec_status() { api "$(url 3)/pipelines/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+wait_stage() { # EXEC NAME STATUS
+	while [ "$(stage "$1" "$2" status)" != "$3" ]; do
+		case $(exec_status "$1") in RUNNING|NOT_STARTED) sleep 0.3;;
+		*) echo "execution $1: $(exec_status "$1")" >&2; exit 1;; esac
+	done
+}
 wait_done() {
 	while :; do
 		s=$(exec_status "$1")
@@ -159,17 +176,46 @@ wait_done() {
 		*) echo "execution $1: $s" >&2; exit 1;; esac
 	done
 }
-id=$(deploy spread "$(cluster east v1), $(cluster west v1)")
-wait_done "$id"
-echo "deploy to east and west (started on node 3): SUCCEEDED"
-echo "  east's load balancer (node 1's HAProxy) answers: $(curl -s "http://127.0.0.1:$lb_east/")"
-echo "  west's load balancer (node 2's HAProxy) answers: $(curl -s "http://127.0.0.1:$lb_west/")"
-echo "server groups as node 3 lists them:"
-api "$(url 3)/applications/fleet/serverGroups" | python3 -c '
+where() { # EXEC: which node ran what
+	echo "  Build on node $(node_no "$(stage "$1" Build node)"), Bake in east on node" \
+		"$(node_no "$(stage "$1" "Bake in east" node)"), Bake in west on node" \
+		"$(node_no "$(stage "$1" "Bake in west" node)")"
+}
+approve() { # EXEC, through node 2
+	wait_stage "$1" Approve RUNNING
+	api -X PATCH "$(url 2)/pipelines/$1/stages/$(stage "$1" Approve id)" \
+		-d '{"judgmentStatus": "continue"}' >/dev/null
+	echo "  approved through node 2"
+}
+groups() {
+	echo "server groups as node 3 lists them:"
+	api "$(url 3)/applications/fleet/serverGroups" | python3 -c '
 import json, sys
-for g in json.load(sys.stdin):
-    print("  %s in %s on node %s: %s" % (g["name"], g["region"], g["node"],
+for g in sorted(json.load(sys.stdin), key=lambda g: (g["region"], g["name"])):
+    print("  %s in %s on node %s%s: %s" % (g["name"], g["region"], g["node"],
+          " (disabled)" if g["isDisabled"] else "",
           ", ".join("%s %s" % (i["id"], i["healthState"]) for i in g["instances"])))'
+}
+serving() {
+	echo "  east's load balancer (node 1's HAProxy) answers: $(curl -s "http://127.0.0.1:$lb_east/")"
+	echo "  west's load balancer (node 2's HAProxy) answers: $(curl -s "http://127.0.0.1:$lb_west/")"
+}
+
+hash=$(commit 1.1)
+echo "committed version 1.1 ($hash); all three nodes poll the repository"
+id=""
+until [ -n "$id" ]; do sleep 0.3; id=$(exec_for "$hash"); done
+sleep 2
+echo "executions the commit started: $(api "$(url 3)/applications/fleet/pipelines" | python3 -c '
+import json, sys
+print(sum(1 for e in json.load(sys.stdin) if e["trigger"].get("hash") == sys.argv[1]))' "$hash")"
+echo "execution $id (UI: $(url 3)/ui/#/applications/fleet/executions/$id)"
+approve "$id"
+wait_done "$id"
+echo "execution $id: SUCCEEDED (read through node 3)"
+where "$id"
+serving
+groups
 
 eval "kill -9 \$pid1"
 echo "node 1 killed with kill -9; waiting for GET /nodes to show it dead"
@@ -179,19 +225,27 @@ import json, sys
 print([n['alive'] for n in json.load(sys.stdin) if n['address'] == '127.0.0.1:$base'][0])"; }
 until [ "$(alive)" = False ]; do sleep 0.2; done
 echo "node 1 shown dead after $(( $(date +%s) - t0 )) s"
-id=$(deploy east-v2 "$(cluster east v2)")
-waiting() { api "$(url 3)/pipelines/$id" | python3 -c '
-import json, sys
-print(next((s["context"]["waitingForHost"] for s in json.load(sys.stdin)["stages"]
-            if s["context"].get("waitingForHost")), ""))'; }
-until [ -n "$(waiting)" ]; do sleep 0.3; done
-echo "deploy to east while node 1 is down: $(exec_status "$id"), waitingForHost: $(waiting)"
+hash=$(commit 1.2)
+echo "committed version 1.2 ($hash)"
+id=""
+until [ -n "$id" ]; do sleep 0.3; id=$(exec_for "$hash"); done
+until [ -n "$(stage "$id" "Bake in east" waitingForHost)" ]; do
+	[ "$(exec_status "$id")" = RUNNING ] || { echo "execution $id: $(exec_status "$id")" >&2; exit 1; }
+	sleep 0.3
+done
+echo "execution $id while node 1 is down: Bake in east waits: $(stage "$id" "Bake in east" waitingForHost)"
+wait_stage "$id" "Bake in west" SUCCEEDED
+echo "  Bake in west: SUCCEEDED on node $(node_no "$(stage "$id" "Bake in west" node)")"
 echo "  east still answers (its instances outlive node 1): $(curl -s "http://127.0.0.1:$lb_east/")"
 start_node 1 east
 until [ "$(alive)" = True ]; do sleep 0.2; done
 echo "node 1 is back"
+approve "$id"
 wait_done "$id"
-echo "deploy to east: SUCCEEDED; east answers: $(curl -s "http://127.0.0.1:$lb_east/")"
+echo "execution $id: SUCCEEDED"
+where "$id"
+serving
+groups
 if [ "${KEEP:-0}" = 1 ]; then
 	echo "left running: nodes on ports $base-$((base + 2)), PostgreSQL in $tmp/pg; logs in $tmp"
 fi

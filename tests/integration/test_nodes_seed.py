@@ -187,6 +187,17 @@ class SeedAcrossNodes(NodesBase):
         other = next(n for n in self.nodes if n is not runner)
         job_dir = os.path.join(runner.data_dir, "jobs", st["context"]["jobId"])
         self.assertTrue(os.path.exists(os.path.join(job_dir, "job.json")), job_dir)
+        # the log is read through the node that runs the job; another node
+        # answers with the job as its stage knows it and where the log is
+        job_path = "/applications/%s/jobs/local/local/%s" % (SEED, st["context"]["jobId"])
+        s, text = runner.request("GET", job_path + "/logs")
+        self.assertEqual(s, 200, text)
+        self.assertIn("$ sleep 300", text)
+        s, text = other.request("GET", job_path + "/logs")
+        self.assertEqual(s, 200, text)
+        self.assertIn("runs on node %s (%s)" % (st["node"], self.address(runner)), text)
+        s, job = other.request("GET", job_path)
+        self.assertEqual((s, job["node"], job["jobState"]), (200, st["node"], "Running"), job)
         s, b = other.request("PUT", "/pipelines/%s/cancel" % exec_id)
         self.assertIn(s, (200, 202), b)
         wait_until(lambda: get_execution(n3, exec_id)["status"] == "CANCELED", timeout=30,
