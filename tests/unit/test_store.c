@@ -521,9 +521,11 @@ test_wal_checkpoints(void **state)
 	/* below the 16,000 frames at which the writer would checkpoint:
 	 * the thread copied most of it (all but the last 1,000 frames at
 	 * most, which it waits for) */
+	/* up to a minute: the thread's copy and fsync of ~50 MB is slow on a
+	 * busy disk (CI failed after 10 s at load 8) */
 	int waited = 0;
-	while (file_size("store.db") < db0 + 3000LL * 3000 / 2 && waited++ < 10000)
-		usleep(1000);
+	while (file_size("store.db") < db0 + 3000LL * 3000 / 2 && waited++ < 6000)
+		usleep(10000);
 	assert_true(file_size("store.db") >= db0 + 3000LL * 3000 / 2);
 	for (int i = 0; i < 9000; i++) { /* three times as many again */
 		snprintf(key, sizeof(key), "k%d", i % 3000);
