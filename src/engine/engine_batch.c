@@ -193,19 +193,29 @@ mz__exec_dirty(mz_batch *b, const json_t *exec)
 }
 
 static void
-local_append(mz_batch *b, json_t *msg)
+local_append(mz_batch *b, mz_qmsg msg)
 {
 	if (b->nlocal == b->caplocal) {
 		b->caplocal = b->caplocal ? b->caplocal * 2 : 64;
-		b->local = realloc(b->local, sizeof(json_t *) * (size_t)b->caplocal);
+		b->local = realloc(b->local, sizeof(mz_qmsg) * (size_t)b->caplocal);
 		if (!b->local)
 			abort();
 	}
 	b->local[b->nlocal++] = msg;
 }
 
+/* A message going to the queue table: its JSON, made now. */
+static mz_code
+store_push(mz_batch *b, const mz_qmsg *msg, int64_t at)
+{
+	json_t *j = mz__qm_json(msg);
+	mz_code rc = mz_queue_push(b->st, j, at, &b->err);
+	json_decref(j);
+	return rc;
+}
+
 mz_code
-mz__push(mz_batch *b, json_t *msg, int64_t delay_ms)
+mz__push(mz_batch *b, mz_qmsg msg, int64_t delay_ms)
 {
 	mz_code rc = MZ_OK;
 	if (delay_ms < 0)
@@ -213,24 +223,36 @@ mz__push(mz_batch *b, json_t *msg, int64_t delay_ms)
 	/* Equal JSON is equal fingerprint (the store's canonical text), found
 	 * without serialising: most pushes are handled in this batch and never
 	 * need their text. */
-	if (b->cur && json_equal(msg, b->cur->body)) {
+	if (b->cur && mz__qm_equal_json(&msg, b->cur->body)) {
 		/* Re-pushing the message being handled: deliver it again later. */
 		b->requeue_at = b->now + delay_ms;
 	} else if (delay_ms == 0 && !b->store_only && b->handled < MZ_MAX_LOCAL &&
 	           !slice_over(b)) {
-		local_append(b, json_incref(msg));
+		local_append(b, msg); /* the batch owns it now */
+		return MZ_OK;
 	} else {
-		rc = mz_queue_push(b->st, msg, b->now + delay_ms, &b->err);
+		rc = store_push(b, &msg, b->now + delay_ms);
 	}
-	json_decref(msg);
+	mz__qm_release(&msg);
 	return rc;
 }
 
 mz_code
-mz__reschedule(mz_batch *b, json_t *msg, int64_t delay_ms)
+mz__reschedule(mz_batch *b, mz_qmsg msg, int64_t delay_ms)
 {
-	mz_code rc = mz_queue_reschedule(b->st, msg, b->now + delay_ms, &b->err);
-	json_decref(msg);
+	json_t *j = mz__qm_json(&msg);
+	mz_code rc = mz_queue_reschedule(b->st, j, b->now + delay_ms, &b->err);
+	json_decref(j);
+	mz__qm_release(&msg);
+	return rc;
+}
+
+mz_code
+mz__push_local_to_store(mz_batch *b)
+{
+	mz_code rc = MZ_OK;
+	for (int j = b->headlocal; rc == MZ_OK && j < b->nlocal; j++)
+		rc = store_push(b, &b->local[j], b->now);
 	return rc;
 }
 
@@ -245,7 +267,7 @@ mz__batch_release(mz_batch *b)
 	free(b->by_id);
 	free(b->by_doc);
 	for (int i = b->headlocal; i < b->nlocal; i++)
-		json_decref(b->local[i]);
+		mz__qm_release(&b->local[i]);
 	free(b->local);
 	for (int i = 0; i < b->ndefer; i++) {
 		json_decref(b->defer[i].msg);
@@ -303,16 +325,16 @@ static mz_code
 drain_local(mz_batch *b)
 {
 	while (b->headlocal < b->nlocal) {
-		json_t *m = b->local[b->headlocal++];
+		mz_qmsg m = b->local[b->headlocal++];
 		mz_code rc;
 		if (slice_over(b)) {
 			/* Out of time: the next batch handles it. */
-			rc = mz_queue_push(b->st, m, b->now, &b->err);
+			rc = store_push(b, &m, b->now);
 		} else {
 			b->handled++;
-			rc = mz__handle(b, m);
+			rc = mz__handle(b, &m);
 		}
-		json_decref(m);
+		mz__qm_release(&m);
 		if (rc)
 			return rc;
 	}
@@ -336,9 +358,9 @@ dead_letter(mz_batch *b, const json_t *msg)
 	if (!exec)
 		return MZ_OK;
 	if (task) {
-		json_t *m = mz__msg_task("completeTask", exec, stage, task);
-		json_object_set_new(m, "status", json_string("TERMINAL"));
-		json_object_set_new(m, "originalStatus", json_string("TERMINAL"));
+		mz_qmsg m = mz__msg_task("completeTask", exec, stage, task);
+		mz__qm_set(&m, "status", json_string("TERMINAL"));
+		mz__qm_set(&m, "originalStatus", json_string("TERMINAL"));
 		mz__set_exception(stage, "DeadMessage",
 		                  "The task did not finish: its message was delivered too often "
 		                  "without completing (was the server restarted during a call?)");
@@ -358,10 +380,12 @@ handle_stored(mz_batch *b, mz_msg *m)
 	b->requeue_at = -1;
 	b->deferred = false;
 	b->handled++;
-	if (m->attempts > MZ_MAX_ATTEMPTS)
+	if (m->attempts > MZ_MAX_ATTEMPTS) {
 		rc = dead_letter(b, m->body);
-	else
-		rc = mz__handle(b, m->body);
+	} else {
+		mz_qmsg q = {.json = m->body}; /* borrowed */
+		rc = mz__handle(b, &q);
+	}
 	if (rc == MZ_OK && !b->deferred) {
 		if (b->requeue_at >= 0)
 			rc = mz_queue_set_delivery(b->st, m->id, b->requeue_at, &b->err);

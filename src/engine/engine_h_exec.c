@@ -71,11 +71,11 @@ push_start_waiting(mz_batch *b, const json_t *exec)
 	json_t *m = json_pack("{s:s, s:s, s:b}", "kind", "startWaitingExecutions",
 	                      "pipelineConfigId", cfg, "purgeQueue",
 	                      !mz_json_bool(exec, "keepWaitingPipelines", false));
-	return mz__push(b, m, 0);
+	return mz__push(b, mz__qm_from_json(m), 0);
 }
 
 mz_code
-mz__h_start_execution(mz_batch *b, json_t *exec, const json_t *msg)
+mz__h_start_execution(mz_batch *b, json_t *exec, const mz_qmsg *msg)
 {
 	const char *status = mz__status(exec);
 	bool canceled = mz_json_bool(exec, "canceled", false);
@@ -90,16 +90,19 @@ mz__h_start_execution(mz_batch *b, json_t *exec, const json_t *msg)
 	if (rc)
 		return rc;
 	if (busy)
-		return mz__push(b, json_deep_copy(msg), MZ_CONFIG_LOCK_RETRY_MS);
+		return mz__push(b, mz__qm_copy(msg), MZ_CONFIG_LOCK_RETRY_MS);
 	if (queue) {
 		mz_info("engine: execution %s waits behind a running execution of its pipeline",
 		        mz_json_str(exec, "id"));
-		return mz_pending_push(b->st, mz_json_str(exec, "pipelineConfigId"), msg, &b->err);
+		json_t *j = mz__qm_json(msg);
+		rc = mz_pending_push(b->st, mz_json_str(exec, "pipelineConfigId"), j, &b->err);
+		json_decref(j);
+		return rc;
 	}
 
 	int64_t expiry = mz_json_int(exec, "startTimeExpiry", 0);
 	if (expiry > 0 && b->now > expiry) {
-		json_t *m = mz__msg_exec("cancelExecution", exec);
+		mz_qmsg m = mz__msg_exec("cancelExecution", exec);
 		json_object_set_new(exec, "canceled", json_true());
 		json_object_set_new(exec, "canceledBy", json_string("spinnaker"));
 		json_object_set_new(exec, "cancellationReason",
@@ -162,7 +165,7 @@ ready_to_run(const json_t *exec, const json_t *stage)
 }
 
 mz_code
-mz__h_complete_execution(mz_batch *b, json_t *exec, const json_t *msg)
+mz__h_complete_execution(mz_batch *b, json_t *exec, const mz_qmsg *msg)
 {
 	if (mz_status_complete(mz__status(exec)))
 		return MZ_OK;
@@ -228,13 +231,14 @@ mz__h_complete_execution(mz_batch *b, json_t *exec, const json_t *msg)
 	 * instead of at its next poll. */
 	const char *parent = mz_json_str(json_object_get(exec, "trigger"), "parentPipelineId");
 	if (rc == MZ_OK && parent)
-		rc = mz__push(b, json_pack("{s:s, s:s, s:s}", "kind", "rescheduleExecution",
-		                           "executionType", "PIPELINE", "executionId", parent), 0);
+		rc = mz__push(b, mz__qm_from_json(json_pack("{s:s, s:s, s:s}", "kind",
+		                                            "rescheduleExecution", "executionType",
+		                                            "PIPELINE", "executionId", parent)), 0);
 	return rc ? rc : push_start_waiting(b, exec);
 }
 
 mz_code
-mz__h_cancel_execution(mz_batch *b, json_t *exec, const json_t *msg)
+mz__h_cancel_execution(mz_batch *b, json_t *exec, const mz_qmsg *msg)
 {
 	size_t i;
 	json_t *s;
@@ -253,7 +257,7 @@ mz__h_cancel_execution(mz_batch *b, json_t *exec, const json_t *msg)
 }
 
 mz_code
-mz__h_reschedule_execution(mz_batch *b, json_t *exec, const json_t *msg)
+mz__h_reschedule_execution(mz_batch *b, json_t *exec, const mz_qmsg *msg)
 {
 	size_t i, j;
 	json_t *s, *t;
@@ -270,7 +274,7 @@ mz__h_reschedule_execution(mz_batch *b, json_t *exec, const json_t *msg)
 }
 
 mz_code
-mz__h_resume_execution(mz_batch *b, json_t *exec, const json_t *msg)
+mz__h_resume_execution(mz_batch *b, json_t *exec, const mz_qmsg *msg)
 {
 	size_t i;
 	json_t *s;
@@ -283,17 +287,17 @@ mz__h_resume_execution(mz_batch *b, json_t *exec, const json_t *msg)
 }
 
 mz_code
-mz__h_start_waiting(mz_batch *b, const json_t *msg)
+mz__h_start_waiting(mz_batch *b, const mz_qmsg *msg)
 {
-	const char *cfg = mz_json_str(msg, "pipelineConfigId");
-	bool purge = mz_json_bool(msg, "purgeQueue", false);
+	const char *cfg = mz__qm_str(msg, "pipelineConfigId");
+	bool purge = mz__qm_bool(msg, "purgeQueue", false);
 	json_t *next = NULL;
 	if (!cfg)
 		return MZ_OK;
 	bool got = false;
 	mz_code rc = lock_config(b, cfg, &got);
 	if (rc == MZ_OK && !got)
-		return mz__push(b, json_deep_copy(msg), MZ_CONFIG_LOCK_RETRY_MS);
+		return mz__push(b, mz__qm_copy(msg), MZ_CONFIG_LOCK_RETRY_MS);
 	if (rc == MZ_OK)
 		rc = mz_pending_pop(b->st, cfg, purge, &next, &b->err);
 	if (rc || !next)
@@ -322,5 +326,5 @@ mz__h_start_waiting(mz_batch *b, const json_t *msg)
 			older = NULL;
 		}
 	}
-	return mz__push(b, next, 0);
+	return mz__push(b, mz__qm_from_json(next), 0);
 }

@@ -100,7 +100,7 @@ inject_window(mz_plan *p)
 }
 
 mz_code
-mz__h_start_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_start_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	if (mz_status_complete(mz__status(exec)) || mz_json_bool(exec, "canceled", false))
 		return mz__push(b, mz__msg_exec("completeExecution", exec), 0);
@@ -276,7 +276,7 @@ record_expression_errors(json_t *stage)
 }
 
 mz_code
-mz__h_complete_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_complete_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	const char *cur = mz__status(stage);
 	if (strcmp(cur, "RUNNING") && strcmp(cur, "NOT_STARTED"))
@@ -403,17 +403,17 @@ mz__start_next(mz_batch *b, json_t *exec, json_t *stage)
 		json_t *parent = mz__parent(exec, stage);
 		if (!parent)
 			return MZ_OK;
-		json_t *m = mz__msg_stage("continueParentStage", exec, parent);
-		json_object_set(m, "phase", json_object_get(stage, "syntheticStageOwner"));
+		mz_qmsg m = mz__msg_stage("continueParentStage", exec, parent);
+		mz__qm_set(&m, "phase", json_incref(json_object_get(stage, "syntheticStageOwner")));
 		return mz__push(b, m, 0);
 	}
 	return mz__push(b, mz__msg_exec("completeExecution", exec), 0);
 }
 
 mz_code
-mz__h_continue_parent(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_continue_parent(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
-	const char *phase = mz_json_str(msg, "phase");
+	const char *phase = mz__qm_str(msg, "phase");
 	json_t *kids = mz__children(exec, stage, phase ? phase : "STAGE_BEFORE");
 	size_t i;
 	json_t *s;
@@ -431,7 +431,7 @@ mz__h_continue_parent(mz_batch *b, json_t *exec, json_t *stage, const json_t *ms
 	if (mz_streq(phase, "STAGE_AFTER")) {
 		if (all_complete)
 			return mz__push(b, mz__msg_stage("completeStage", exec, stage), 0);
-		return mz__push(b, json_deep_copy(msg), 5000);
+		return mz__push(b, mz__qm_copy(msg), 5000);
 	}
 	if (all_ok) {
 		json_t *first = json_array_get(json_object_get(stage, "tasks"), 0);
@@ -442,7 +442,7 @@ mz__h_continue_parent(mz_batch *b, json_t *exec, json_t *stage, const json_t *ms
 		return MZ_OK;
 	}
 	if (!any_failed)
-		return mz__push(b, json_deep_copy(msg), 5000);
+		return mz__push(b, mz__qm_copy(msg), 5000);
 	return MZ_OK;
 }
 
@@ -464,7 +464,7 @@ skip_children(mz_batch *b, json_t *exec, json_t *stage)
 }
 
 mz_code
-mz__h_skip_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_skip_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	const char *st = mz__status(stage);
 	bool manual = mz_json_bool(json_object_get(stage, "context"), "manualSkip", false);
@@ -486,7 +486,7 @@ mz__h_skip_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
 }
 
 mz_code
-mz__h_cancel_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_cancel_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	size_t i;
 	json_t *t;
@@ -507,7 +507,7 @@ mz__h_cancel_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
 }
 
 mz_code
-mz__h_abort_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_abort_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	const char *st = mz__status(stage);
 	if (strcmp(st, "RUNNING") && strcmp(st, "NOT_STARTED"))
@@ -583,13 +583,13 @@ reset_stage(mz_batch *b, json_t *exec, json_t *stage, const char *user, bool fir
 }
 
 mz_code
-mz__h_restart_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_restart_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	json_t *top = mz__top_level(exec, stage);
 	const char *st = mz__status(top);
 	if (!mz_status_complete(st) && strcmp(st, "NOT_STARTED"))
 		return MZ_OK;
-	reset_stage(b, exec, top, mz_json_str(msg, "user"), true);
+	reset_stage(b, exec, top, mz__qm_str(msg, "user"), true);
 	mz__set_status(exec, "RUNNING");
 	json_object_del(exec, "endTime");
 	json_object_set_new(exec, "canceled", json_false());
@@ -600,7 +600,7 @@ mz__h_restart_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
 }
 
 mz_code
-mz__h_pause_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_pause_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	mz__set_status(stage, "PAUSED");
 	mz__exec_dirty(b, exec);
@@ -611,7 +611,7 @@ mz__h_pause_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
 }
 
 mz_code
-mz__h_resume_stage(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg)
+mz__h_resume_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	size_t i;
 	json_t *t;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 mz_code
-mz__h_start_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const json_t *msg)
+mz__h_start_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const mz_qmsg *msg)
 {
 	if (strcmp(mz__status(task), "NOT_STARTED") != 0)
 		return MZ_OK;
@@ -22,9 +22,9 @@ static mz_code
 complete_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const char *status,
               const char *original)
 {
-	json_t *m = mz__msg_task("completeTask", exec, stage, task);
-	json_object_set_new(m, "status", json_string(status));
-	json_object_set_new(m, "originalStatus", json_string(original ? original : status));
+	mz_qmsg m = mz__msg_task("completeTask", exec, stage, task);
+	mz__qm_set(&m, "status", json_string(status));
+	mz__qm_set(&m, "originalStatus", json_string(original ? original : status));
 	return mz__push(b, m, 0);
 }
 
@@ -140,7 +140,7 @@ backoff_for(mz_batch *b, const json_t *exec, json_t *stage, const json_t *task,
 
 mz_code
 mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
-                      const json_t *msg, mz_task_result *r)
+                      const mz_qmsg *msg, mz_task_result *r)
 {
 	const mz_task_def *def = mz_engine_task_def(mz_json_str(task, "name"));
 	json_t *ctx = mz__ctx(stage);
@@ -158,7 +158,7 @@ mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
 	}
 	mz__exec_dirty(b, exec);
 	if (strcmp(st, "RUNNING") == 0)
-		return mz__push(b, json_deep_copy(msg), backoff_for(b, exec, stage, task, def, r));
+		return mz__push(b, mz__qm_copy(msg), backoff_for(b, exec, stage, task, def, r));
 	if (strcmp(st, "TERMINAL") == 0 || strcmp(st, "CANCELED") == 0) {
 		if (r->error[0]) {
 			mz__set_exception(stage, strcmp(st, "CANCELED") ? "TaskFailed" : "Canceled",
@@ -196,7 +196,7 @@ result_release(mz_task_result *r)
  * the call runs after this batch commits. The key survives a crash, so a
  * replay repeats the call under the same idempotency key. */
 static mz_code
-defer_external(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const json_t *msg)
+defer_external(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const mz_qmsg *msg)
 {
 	const char *key = mz_json_str(task, "effectKey");
 	char *k;
@@ -218,7 +218,7 @@ defer_external(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 	mz_deferred *d = &b->defer[b->ndefer++];
 	memset(d, 0, sizeof(*d));
 	d->msg_id = b->cur->id;
-	d->msg = json_deep_copy(msg);
+	d->msg = mz__qm_json(msg);
 	d->execution = json_deep_copy(exec);
 	snprintf(d->stage_id, sizeof(d->stage_id), "%s", mz_json_str(stage, "id"));
 	snprintf(d->task_id, sizeof(d->task_id), "%s", mz_json_str(task, "id"));
@@ -228,7 +228,7 @@ defer_external(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 }
 
 mz_code
-mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const json_t *msg)
+mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const mz_qmsg *msg)
 {
 	const mz_task_def *def = mz_engine_task_def(mz_json_str(task, "name"));
 	mz_task_result r = {0};
@@ -282,8 +282,12 @@ mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 	if ((rc = mz__route_task(b, exec, stage, msg, def, false, &away)) || away)
 		return rc;
 	if (def->flags & MZ_TASK_EXTERNAL) {
-		if (!b->cur) /* handled locally: go through the queue to get a lease */
-			return mz_queue_push(b->st, msg, b->now, &b->err);
+		if (!b->cur) { /* handled locally: go through the queue to get a lease */
+			json_t *j = mz__qm_json(msg);
+			rc = mz_queue_push(b->st, j, b->now, &b->err);
+			json_decref(j);
+			return rc;
+		}
 		return defer_external(b, exec, stage, task, msg);
 	}
 	json_t *view = evaluated_stage(exec, stage);
@@ -299,10 +303,10 @@ mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const jso
 }
 
 mz_code
-mz__h_complete_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const json_t *msg)
+mz__h_complete_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const mz_qmsg *msg)
 {
-	const char *status = mz_json_str(msg, "status");
-	const char *original = mz_json_str(msg, "originalStatus");
+	const char *status = mz__qm_str(msg, "status");
+	const char *original = mz__qm_str(msg, "originalStatus");
 	const char *cur = mz__status(task);
 	if (!status)
 		status = "TERMINAL";
@@ -376,7 +380,8 @@ mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b)
 			                    json_integer(mz_json_int(ltask, "effectSeq", 0) + 1));
 			if (mz_json_bool(lexec, "canceled", false) && mz_streq(r.status, "RUNNING"))
 				r.backoff_ms = 1; /* let RunTask see the cancellation now */
-			rc = mz__apply_task_result(&ab, lexec, lstage, ltask, d->msg, &r);
+			mz_qmsg q = {.json = d->msg}; /* borrowed */
+			rc = mz__apply_task_result(&ab, lexec, lstage, ltask, &q, &r);
 		}
 		if (rc == MZ_OK) {
 			if (ab.requeue_at >= 0)
@@ -385,8 +390,8 @@ mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b)
 				rc = mz_queue_ack(st, d->msg_id, &ab.err);
 		}
 		/* Follow-ups pushed with no delay were queued locally: store them. */
-		for (int j = ab.headlocal; rc == MZ_OK && j < ab.nlocal; j++)
-			rc = mz_queue_push(st, ab.local[j], ab.now, &ab.err);
+		if (rc == MZ_OK)
+			rc = mz__push_local_to_store(&ab);
 		if (rc == MZ_OK)
 			rc = mz__batch_flush(&ab);
 		if (rc == MZ_OK)

@@ -635,9 +635,11 @@ mz_engine_launch_store(mz_store *st, const mz_launch *l, mz_err *err)
 	}
 	mz_code rc = mz_exec_put_text(st, l->exec, l->text, err);
 	if (rc == MZ_OK && l->start) {
-		json_t *m = mz__msg_exec("startExecution", l->exec);
+		mz_qmsg q = mz__msg_exec("startExecution", l->exec);
+		json_t *m = mz__qm_json(&q);
 		rc = mz_queue_push(st, m, mz_now_ms(), err);
 		json_decref(m);
+		mz__qm_release(&q);
 	}
 	return rc;
 }

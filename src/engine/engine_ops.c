@@ -176,8 +176,8 @@ do_restart(mz_batch *b, void *arg)
 	if (!mz_status_complete(st) && strcmp(st, "NOT_STARTED"))
 		return mz_fail(&b->err, MZ_ECONFLICT, "Stage '%s' is %s: only a finished stage can be "
 		               "restarted", mz_json_str(top, "name"), st);
-	json_t *m = mz__msg_stage("restartStage", exec, top);
-	json_object_set_new(m, "user", json_string(a->user ? a->user : "anonymous"));
+	mz_qmsg m = mz__msg_stage("restartStage", exec, top);
+	mz__qm_set(&m, "user", json_string(a->user ? a->user : "anonymous"));
 	a->exec_out = json_incref(exec);
 	return mz__push(b, m, 0);
 }

@@ -62,13 +62,15 @@ task_target(const mz_engine *eng, const json_t *stage, const mz_task_def *def)
 }
 
 void
-mz__route_msg(const json_t *stage, const json_t *task, json_t *msg)
+mz__route_msg(const json_t *stage, const json_t *task, mz_qmsg *msg)
 {
-	const mz_task_def *def = mz_engine_task_def(mz_json_str(task, "name"));
-	const char *node = mz_json_str(stage, "node");
 	/* the pin is only ever set on a shared store */
-	if (node && def && (def->flags & MZ_TASK_ON_NODE))
-		json_object_set_new(msg, "target", json_sprintf("node:%s", node));
+	const char *node = mz_json_str(stage, "node");
+	if (!node)
+		return;
+	const mz_task_def *def = mz_engine_task_def(mz_json_str(task, "name"));
+	if (def && (def->flags & MZ_TASK_ON_NODE))
+		mz__qm_set(msg, "target", json_sprintf("node:%s", node));
 }
 
 static char *
@@ -118,7 +120,7 @@ region_known(mz_engine *eng, const char *region)
 }
 
 mz_code
-mz__route_task(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg,
+mz__route_task(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg,
                const mz_task_def *def, bool canceling, bool *away)
 {
 	mz_engine *eng = b->eng;
@@ -146,9 +148,9 @@ mz__route_task(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg,
 	if (canceling && dead)
 		goto out; /* a cancel does not wait for a dead node */
 	*away = true;
-	json_t *m = json_deep_copy(msg);
-	json_object_set_new(m, "target", json_string(target));
-	if (dead && mz_streq(mz_json_str(msg, "target"), target)) {
+	mz_qmsg m = mz__qm_copy(msg);
+	mz__qm_set(&m, "target", json_string(target));
+	if (dead && mz_streq(mz__qm_str(msg, "target"), target)) {
 		/* claimed because its node is gone: say so, look again later */
 		char *why = why_waiting(eng, target);
 		if (!mz_streq(mz_json_str(ctx, "waitingForHost"), why)) {
@@ -159,8 +161,10 @@ mz__route_task(mz_batch *b, json_t *exec, json_t *stage, const json_t *msg,
 		rc = mz__push(b, m, WAIT_HOST_MS);
 	} else {
 		/* to its node through the queue (never handled in this batch) */
-		rc = mz_queue_push(b->st, m, b->now, &b->err);
-		json_decref(m);
+		json_t *j = mz__qm_json(&m);
+		rc = mz_queue_push(b->st, j, b->now, &b->err);
+		json_decref(j);
+		mz__qm_release(&m);
 	}
 out:
 	free(accept);
