@@ -779,12 +779,99 @@ test_stage_graph_follows_changes(void **state)
 	json_decref(exec);
 }
 
+/* Typed messages (engine_msg.c) have the JSON messages always had, in
+ * the queue table and in comparisons, and fall back to JSON when a value
+ * is missing or too long to be held, or when a key beyond theirs is set. */
+static void
+assert_msg_json(const mz_qmsg *m, const char *want)
+{
+	json_t *j = mz__qm_json(m);
+	char *got = mz_json_canonical(j);
+	assert_string_equal(got, want);
+	assert_true(mz__qm_equal_json(m, j));
+	free(got);
+	json_decref(j);
+}
+
+static void
+test_typed_messages(void **state)
+{
+	(void)state;
+	json_t *exec = json_pack("{s:s, s:s}", "id", "01JEXEC", "type", "ORCHESTRATION");
+	json_t *stage = json_pack("{s:s}", "id", "01JSTAGE");
+	json_t *task = json_pack("{s:s}", "id", "3");
+
+	mz_qmsg m = mz__msg_task("completeTask", exec, stage, task);
+	assert_null(m.json);
+	mz__qm_set(&m, "status", json_string("TERMINAL"));
+	mz__qm_set(&m, "originalStatus", json_string("FAILED_CONTINUE"));
+	assert_null(m.json); /* statuses stay typed */
+	assert_string_equal(mz__qm_str(&m, "status"), "TERMINAL");
+	assert_string_equal(mz__qm_str(&m, "taskId"), "3");
+	assert_msg_json(&m, "{\"executionId\":\"01JEXEC\",\"executionType\":\"ORCHESTRATION\","
+	                    "\"kind\":\"completeTask\",\"originalStatus\":\"FAILED_CONTINUE\","
+	                    "\"stageId\":\"01JSTAGE\",\"status\":\"TERMINAL\",\"taskId\":\"3\"}");
+
+	/* equality with a stored message: one key more or less, or another
+	 * value, is another message */
+	json_t *j = mz__qm_json(&m);
+	json_object_set_new(j, "extra", json_true());
+	assert_false(mz__qm_equal_json(&m, j));
+	json_object_del(j, "extra");
+	json_object_del(j, "originalStatus");
+	assert_false(mz__qm_equal_json(&m, j));
+	json_object_set_new(j, "originalStatus", json_string("TERMINAL"));
+	assert_false(mz__qm_equal_json(&m, j));
+	json_decref(j);
+
+	/* a copy is independent; another key makes the message JSON */
+	mz_qmsg c = mz__qm_copy(&m);
+	mz__qm_set(&c, "phase", json_string("STAGE_AFTER"));
+	assert_non_null(c.json);
+	assert_string_equal(mz__qm_str(&c, "phase"), "STAGE_AFTER");
+	assert_string_equal(mz__qm_str(&c, "status"), "TERMINAL");
+	assert_null(mz__qm_str(&m, "phase"));
+	mz__qm_release(&c);
+	mz__qm_release(&m);
+
+	/* an execution without a type is a PIPELINE's, as before */
+	json_object_del(exec, "type");
+	m = mz__msg_exec("startExecution", exec);
+	assert_null(m.json);
+	assert_msg_json(&m, "{\"executionId\":\"01JEXEC\",\"executionType\":\"PIPELINE\","
+	                    "\"kind\":\"startExecution\"}");
+	mz__qm_release(&m);
+
+	/* a missing id is a null member, an id too long for the fields and an
+	 * unknown type are kept whole: JSON messages */
+	m = mz__msg_stage("startStage", exec, json_object_get(exec, "nothing"));
+	assert_non_null(m.json);
+	assert_msg_json(&m, "{\"executionId\":\"01JEXEC\",\"executionType\":\"PIPELINE\","
+	                    "\"kind\":\"startStage\",\"stageId\":null}");
+	mz__qm_release(&m);
+	json_object_set_new(stage, "id", json_string("a-stage-id-longer-than-thirty-two-chars"));
+	m = mz__msg_stage("startStage", exec, stage);
+	assert_non_null(m.json);
+	assert_string_equal(mz__qm_str(&m, "stageId"), "a-stage-id-longer-than-thirty-two-chars");
+	mz__qm_release(&m);
+	json_object_set_new(exec, "type", json_string("SOMETHING"));
+	m = mz__msg_exec("startExecution", exec);
+	assert_non_null(m.json);
+	assert_string_equal(mz__qm_str(&m, "executionType"), "SOMETHING");
+	mz__qm_release(&m);
+
+	json_decref(exec);
+	json_decref(stage);
+	json_decref(task);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_stage_graph_follows_changes),
+		cmocka_unit_test(test_typed_messages),
 		cmocka_unit_test(test_outbox_events),
 		cmocka_unit_test(test_launch_template),
 		cmocka_unit_test(test_linear_refless),
