@@ -47,6 +47,7 @@ struct mz_wal_ckpt {
 	char sync[8];
 	int refs; /* connections attached (guarded by registry_lock) */
 	atomic_int copied; /* frames of the current WAL the thread has copied */
+	atomic_int frames; /* frames in the WAL at the last commit */
 	atomic_bool running;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -81,11 +82,23 @@ checkpointer(void *arg)
 			break;
 		ck->wake = false;
 		pthread_mutex_unlock(&ck->mu);
-		int log = 0, done = 0;
-		if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
-		              SQLITE_OK &&
-		    done >= 0)
+		/* A pass copies what was committed when it began; commits made
+		 * while it ran found it running and did not wake it, so it goes
+		 * again while it leaves WAL_WAKE_FRAMES behind and still gets
+		 * further (a reader's snapshot can hold it back: then the next
+		 * commit wakes it). */
+		int prev = -1, done = 0;
+		for (;;) {
+			int log = 0;
+			done = 0;
+			if (!db || sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+			                                     &done) != SQLITE_OK || done < 0)
+				break;
 			atomic_store(&ck->copied, done);
+			if (done <= prev || atomic_load(&ck->frames) - done < WAL_WAKE_FRAMES)
+				break;
+			prev = done;
+		}
 		atomic_store(&ck->running, false);
 		pthread_mutex_lock(&ck->mu);
 	}
@@ -101,6 +114,7 @@ on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct mz_wal_ckpt *ck = arg;
 	int copied = atomic_load(&ck->copied);
+	atomic_store(&ck->frames, frames);
 	if (frames < copied) /* the WAL started again from its beginning */
 		atomic_store(&ck->copied, copied = 0);
 	if (frames >= WAL_INLINE_FRAMES) {
