@@ -753,6 +753,14 @@ prune_jobs(const mz_prune_ctx *pc, void *udata)
 	json_decref(execs);
 }
 
+/* The files builds published (artifacts_prune.c says what goes). */
+static void
+prune_artifacts(const mz_prune_ctx *pc, void *udata)
+{
+	(void)udata;
+	mz_artifacts_prune(pc->st, pc->before_ms);
+}
+
 /* ---- registration ------------------------------------------------------------------- */
 
 static mz_code
@@ -799,6 +807,7 @@ mz_cloud_register_jobs(mz_cloud *cloud, const char *data_dir)
 		mz_engine_register_task(&job_tasks[i]);
 	mz_engine_register_stage(&job_stage);
 	mz_engine_register_pruner("runJob workspaces", prune_jobs, NULL);
+	mz_engine_register_pruner("artifact store", prune_artifacts, NULL);
 }
 
 mz_local *

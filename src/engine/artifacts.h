@@ -49,6 +49,12 @@ char *mz_artifacts_path(const char *hex);
  * digest). NULL with err set when no node has it. */
 char *mz_artifacts_path_any(const char *hex, mz_err *err);
 
+/* Retention (artifacts_prune.c): removes the stored files no one used
+ * (published, read by a bake, a job or a download) for longer than up to
+ * before_ms, unless a running execution names them; interrupted copies;
+ * catalog versions whose file is gone. */
+void mz_artifacts_prune(mz_store *st, int64_t before_ms);
+
 /* The catalog of what builds published (artifacts_catalog.c): each
  * mizzen/file a runJob publishes is recorded under its name and version,
  * so the artifact account can list names and versions as Clouddriver's

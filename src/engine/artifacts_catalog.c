@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,7 +72,19 @@ mz_artifacts_catalog_add(const char *name, const char *version, const char *refe
 	json_decref(entry);
 	line = mz_asprintf("%s\n", text);
 	free(text);
-	int fd = open(vpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* under the lock retention rewrites the file under (artifacts_prune.c):
+	 * a file it replaced meanwhile is opened again */
+	int fd = -1;
+	for (int tries = 0; tries < 5; tries++) {
+		fd = open(vpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0 || flock(fd, LOCK_EX) != 0)
+			break;
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && stat(vpath, &b) == 0 && a.st_ino == b.st_ino)
+			break;
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
 		rc = mz_fail(err, MZ_EIO, "cannot append to %s: %s", vpath, strerror(errno));
 	if (fd >= 0)

@@ -172,8 +172,10 @@ mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_err *err
 	if (rc == MZ_OK) {
 		char *final = mz_asprintf("%s/%s", g_root, hex);
 		chmod(tmp, 0444);
-		if (access(final, F_OK) == 0)
-			unlink(tmp); /* identical content already stored */
+		if (access(final, F_OK) == 0) {
+			unlink(tmp); /* identical content already stored: used again */
+			mz__artifacts_touch(final);
+		}
 		else if (rename(tmp, final) != 0)
 			rc = mz_fail(err, MZ_EIO, "cannot store %s: %s", final, strerror(errno));
 		/* and for the other nodes: published only once they can read it */
@@ -204,6 +206,8 @@ char *
 mz_artifacts_path_any(const char *hex, mz_err *err)
 {
 	char *p = mz_artifacts_path(hex);
+	if (p)
+		mz__artifacts_touch(p); /* read for its content: a use */
 	if (p || !g_root || !is_hex64(hex))
 		return p;
 	/* made on another node: copied here from the shared store, checked

@@ -329,4 +329,7 @@ void mz__node_stop(mz_engine *eng);
 void mz__run_deferred(mz_engine *eng, mz_store *st, mz_batch *b);
 void mz__batch_release(mz_batch *b);
 
+/* A stored artifact file was used (artifacts_prune.c keeps it). */
+void mz__artifacts_touch(const char *path);
+
 #endif

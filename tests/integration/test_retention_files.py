@@ -3,11 +3,15 @@
 bake records, the bake cache and baked images. With executionsPerPipeline
 1 and imagesPerPackage 1, the files of pruned executions go, an image that
 a server group uses stays however old, and of the unused images of a
-package only the newest stays.
+package only the newest stays. The artifact store: a file no one used for
+maxAgeDays goes (with its catalog version), one downloaded since stays,
+one a running execution names stays however old, and so do the temporary
+files of a copy younger than a day.
 """
 import json
 import os
 import tempfile
+import time
 import unittest
 
 from cloud_util import close_cloud_server
@@ -148,6 +152,84 @@ class RetentionOfFiles(unittest.TestCase):
             self.assertEqual(s, 200, full)
             images.add(full["image"]["imageId"])
         self.assertEqual(images, {first})
+
+
+def publish_pipeline(name, content, judge=False):
+    stages = [{"refId": "1", "type": "runJob", "name": "Build", "cloudProvider": "local",
+               "account": "local", "command": ["sh", "-c", "printf %s > out.txt" % content],
+               "outputArtifacts": [{"name": "out-%s.txt" % name, "path": "out.txt"}]}]
+    if judge:
+        stages.append({"refId": "2", "requisiteStageRefIds": ["1"], "type": "manualJudgment",
+                       "name": "Hold"})
+    return {"application": APP, "name": name, "stages": stages}
+
+
+class RetentionOfArtifacts(unittest.TestCase):
+
+    def setUp(self):
+        # a pass a second; executions are kept (a day's age, 100 each)
+        self.cfg = config_file({"retention": {"maxAgeDays": 1, "intervalSeconds": 1}})
+        self.srv = Server(extra_args=("--config", self.cfg))
+
+    def tearDown(self):
+        try:
+            self.srv.stop()
+        finally:
+            os.unlink(self.cfg)
+
+    def test_unused_artifact_files_go_used_and_running_ones_stay(self):
+        srv = self.srv.start()
+        create_app(srv, APP)
+        refs = {}
+        for name, content in (("unused", "nobody reads me"), ("read", "downloaded later")):
+            save_pipeline(srv, publish_pipeline(name, content))
+            e = wait_execution(srv, run_pipeline(srv, APP, name), timeout=60)
+            self.assertEqual(e["status"], "SUCCEEDED", e["stages"][0]["context"])
+            refs[name] = e["stages"][0]["outputs"]["artifacts"][0]["reference"]
+        save_pipeline(srv, publish_pipeline("held", "held at a judgment", judge=True))
+        held = run_pipeline(srv, APP, "held")
+        wait_until(lambda: stage(srv.request("GET", "/pipelines/" + held)[1], "Hold")["status"]
+                   == "RUNNING", timeout=60, message="the held pipeline at its judgment")
+        refs["held"] = stage(srv.request("GET", "/pipelines/" + held)[1],
+                             "Build")["outputs"]["artifacts"][0]["reference"]
+        store = os.path.join(srv.data_dir, "artifacts")
+        for ref in refs.values():
+            self.assertTrue(os.path.exists(os.path.join(store, ref)), ref)
+        # three days unused, all of them; an interrupted copy two days old, one fresh
+        old = time.time() - 3 * 86400
+        for ref in refs.values():
+            os.utime(os.path.join(store, ref), (old, old))
+        for tmp, age in ((".tmp-OLDCOPY", 2 * 86400), (".tmp-NEWCOPY", 0)):
+            with open(os.path.join(store, tmp), "w") as f:
+                f.write("partial")
+            os.utime(os.path.join(store, tmp), (time.time() - age, time.time() - age))
+        # read since: a download is a use
+        status, body = srv.request("GET", "/artifacts/local/" + refs["read"])
+        self.assertEqual(status, 200)
+        wait_until(lambda: not os.path.exists(os.path.join(store, refs["unused"])), timeout=30,
+                   interval=0.2, message="the unused artifact file removed")
+        wait_until(lambda: not os.path.exists(os.path.join(store, ".tmp-OLDCOPY")), timeout=30,
+                   interval=0.2, message="the old interrupted copy removed")
+        self.assertTrue(os.path.exists(os.path.join(store, refs["read"])), "a file read since")
+        self.assertTrue(os.path.exists(os.path.join(store, refs["held"])),
+                        "a file a running execution names")
+        self.assertTrue(os.path.exists(os.path.join(store, ".tmp-NEWCOPY")), "a copy under way")
+        # the catalog forgets the removed version; the others are listed
+        status, names = srv.request("GET", "/artifacts/account/mizzen/names")
+        self.assertEqual(status, 200, names)
+        self.assertNotIn("out-unused.txt", names)
+        self.assertIn("out-read.txt", names)
+        catalog = os.path.join(store, "catalog")
+        lines = []
+        for entry in os.listdir(catalog):
+            with open(os.path.join(catalog, entry, "versions")) as f:
+                lines += f.read().splitlines()
+        self.assertEqual(sorted(json.loads(line)["reference"] for line in lines),
+                         sorted([refs["read"], refs["held"]]), "the catalog files compacted")
+        # the held pipeline goes on: its deploy-time needs are still there
+        status, _ = srv.request("GET", "/artifacts/local/" + refs["held"])
+        self.assertEqual(status, 200)
+        srv.request("PUT", "/pipelines/%s/cancel" % held)
 
 
 if __name__ == "__main__":
