@@ -49,6 +49,7 @@ struct mz_bakery {
 	char *root;      /* <data>/bakery */
 	json_t *package_roots; /* realpaths under which a package path may lie */
 	mz_local *lp;
+	mz_cloud *cloud;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	json_t *running; /* bakeId -> pgid of its command (0 when none) */
@@ -448,6 +449,8 @@ do_bake(const char *bake_id)
 		char image_id[80];
 		mz_err e = {0};
 		mz_code rc = mz_local_image_import(g_bk->lp, stage, man, image_id, &e);
+		if (rc == MZ_OK) /* several nodes: for the others hosting this region */
+			mz_cloud_image_share(g_bk->cloud, image_id, stage, man);
 		json_decref(man);
 		if (rc != MZ_OK) {
 			snprintf(msg, sizeof(msg), "cannot store the image: %s", e.msg);
@@ -844,6 +847,7 @@ mz_bakery_start(const mz_bakery_config *cfg, mz_bakery **out, mz_err *err)
 	b->package_roots = mz_path_roots(cfg->package_roots, "bakery.packageRoots");
 	mz_proc_sandbox_hide(cfg->data_dir);
 	b->lp = lp;
+	b->cloud = cfg->cloud;
 	b->running = json_object();
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);

@@ -85,4 +85,11 @@ json_t *mz_cloud_instance(mz_cloud *cloud, const char *account, const char *regi
 json_t *mz_cloud_console(mz_cloud *cloud, const char *account, const char *region,
                          const char *id);
 
+/* Several nodes: stores an image this node baked (its id, the directory
+ * it was imported from, its manifest) in the database the nodes share, so
+ * another node hosting its region can deploy it (cloud_images.c). Nothing
+ * on one node; a failure is logged, the image stays this node's. */
+void mz_cloud_image_share(mz_cloud *c, const char *image_id, const char *dir,
+                          const json_t *manifest);
+
 #endif

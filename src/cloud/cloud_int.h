@@ -113,4 +113,9 @@ void mz__cloud_register_preconditions(void); /* cloud_preconditions.c */
 void mz__cloud_register_lb_stages(void);      /* cloud_lbs.c */
 void mz__cloud_register_rollback_stages(void); /* cloud_rollback.c */
 
+/* Several nodes: makes sure this node has image_id, importing it from
+ * the database when another node stored it (cloud_images.c); MZ_OK for a
+ * path or an image it has. */
+mz_code mz__cloud_image_fetch(mz_cloud *c, const char *image_id, mz_err *err);
+
 #endif

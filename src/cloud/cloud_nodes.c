@@ -140,8 +140,14 @@ start_op(mz_cloud *c, const json_t *op)
 	const char *name = mz_json_str(op, "op");
 	char tid[40];
 	mz_err err = {0};
-	mz_code rc = mz_local_submit(c->local, name, json_object_get(op, "description"), id, tid,
-	                             &err);
+	mz_code rc = MZ_OK;
+	const char *image = mz_json_str(json_object_get(op, "description"), "image");
+	/* an image another node baked: imported from the database first */
+	if ((mz_streq(name, "createServerGroup") || mz_streq(name, "cloneServerGroup")) && image)
+		rc = mz__cloud_image_fetch(c, image, &err);
+	if (rc == MZ_OK)
+		rc = mz_local_submit(c->local, name, json_object_get(op, "description"), id, tid,
+		                     &err);
 	if (rc) {
 		mz_warn("cloud: %s %s refused: %s", name, id, err.msg);
 		json_object_set_new(c->node->tracked, id,

@@ -321,7 +321,8 @@ void mz_store_set_accept(mz_store *st, const char *accept);
 
 /* ---- files shared by the nodes (store_blobs.c) ------------------------- */
 
-/* A file stored under its SHA-256 (64 lower-case hex digits), in chunks of
+/* A file stored under its SHA-256 (64 lower-case hex digits; or another
+ * key such as "image:<id>", see src/cloud/cloud_images.c), in chunks of
  * MZ_BLOB_CHUNK bytes, so a file one node made (a build's artifact) can be
  * read by another. Each call is its own transaction (none may be open). */
 #define MZ_BLOB_CHUNK (1024 * 1024)

@@ -52,6 +52,7 @@ class NodesBase(unittest.TestCase):
                 {"name": "local", "regions": ["east", "west"]}]}},
                 "retention": {"executionsPerPipeline": 1000}}, f)
         env = {"MZ_POLL_INTERVAL_MS": "300"}
+        cls.db_url, cls.config, cls.env = url, config, env
         cls.nodes = []
         try:
             for regions in ("east", "west", ""):

@@ -9,7 +9,8 @@ each region runs on its node and serves through its node's HAProxy; a
 second run replaces the first in both regions. With node 2 down, west's
 bake says it waits for a node hosting west and the flow completes once
 node 2 is back. A build canceled through another node than the one that
-runs it is killed on its node."""
+runs it is killed on its node. A second node hosting east deploys an
+image node 1 baked, reading it from the database while node 1 is down."""
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import unittest
 
 from cloud_util import get, run_task
 from mizzen_flow import create_app, get_execution, save_pipeline
-from mizzen_harness import free_port, wait_until
+from mizzen_harness import Server, free_port, wait_until
 from test_nodes import LEASE_S, NodesBase
 from trigger_helpers import GitRepo
 
@@ -103,6 +104,7 @@ class SeedAcrossNodes(NodesBase):
                             "node %s (%s) has artifact %s" % (n.port, n.data_dir, art))
         details = by_name["Bake"]["outputs"]["deploymentDetails"]
         self.assertEqual(sorted(d["region"] for d in details), ["east", "west"])
+        SeedAcrossNodes.images = {d["region"]: d["imageId"] for d in details}
         for region, port in self.ports.items():
             self.assertEqual(self.sites(port), {"site " + version},
                              "%s serves %s only" % (region, version))
@@ -169,8 +171,53 @@ class SeedAcrossNodes(NodesBase):
         self.assertIsNone(west["context"].get("waitingForHost"))
         self.check_run(e, "v3")
 
-    def test_3_cancel_reaches_the_build_on_its_node(self):
-        n1, n2, n3 = self.nodes
+    def test_3_another_node_of_the_region_deploys_its_image(self):
+        """Node 4 also hosts east; with node 1 (which baked east's image)
+        down, a new cluster in east is deployed by node 4, which reads the
+        image from the database."""
+        n1, n2, n3 = self.nodes[:3]
+        if not getattr(self, "images", None):
+            self.skipTest("needs the bakes of test_1")
+        image = self.images["east"]
+        n4 = Server(extra_args=("--db", self.db_url, "--config", self.config,
+                                "--host-regions", "east"), env=self.env).start()
+        self.nodes.append(n4)
+        n1.kill9()
+        try:
+            wait_until(lambda: not self.node_list(n3)[self.address(n1)]["alive"],
+                       timeout=LEASE_S + 2, interval=0.2, message="node 1 shown dead")
+            self.assertFalse(os.path.exists(os.path.join(n4.data_dir, "cloud", "images",
+                                                         image)))
+            save_pipeline(n3, {"application": SEED, "name": "canary", "stages": [
+                {"refId": "1", "type": "deploy", "name": "Deploy", "clusters": [
+                    {"application": SEED, "stack": "canary", "freeFormDetails": "",
+                     "account": "local", "cloudProvider": "local", "region": "east",
+                     "capacity": {"min": 1, "max": 1, "desired": 1},
+                     "strategy": "highlander", "image": image,
+                     "healthCheck": {"path": "/health"}}]}]})
+            s, b = n3.request("POST", "/pipelines/%s/canary" % SEED, {"type": "manual"})
+            self.assertEqual(s, 202, b)
+            self.finished(n3, b["ref"].split("/")[-1], timeout=120)
+            id4 = self.node_list(n3)[self.address(n4)]["id"]
+
+            def canary():
+                s, groups = n3.request("GET", "/applications/%s/serverGroups" % SEED)
+                return next((g for g in groups if g["cluster"] == "%s-canary" % SEED and
+                             g["instanceCounts"]["up"] == 1), None)
+            g = wait_until(canary, timeout=10, message="the canary group Up on node 4")
+            self.assertEqual((g["region"], g["node"]), ("east", id4))
+            self.assertTrue(os.path.exists(os.path.join(n4.data_dir, "cloud", "images", image)))
+            # Up by its HTTP health check, a process of node 4
+            s, full = n4.request("GET", "/instances/local/east/%s" % g["instances"][0]["id"])
+            self.assertEqual(s, 200, full)
+            self.assertTrue(full["workdir"].startswith(n4.data_dir + "/"), full)
+        finally:
+            n1.start()
+            wait_until(lambda: self.node_list(n3)[self.address(n1)]["alive"], timeout=10,
+                       message="node 1 alive again")
+
+    def test_4_cancel_reaches_the_build_on_its_node(self):
+        n1, n2, n3 = self.nodes[:3]
         save_pipeline(n3, {"application": SEED, "name": "long-build", "stages": [
             {"refId": "1", "type": "runJob", "name": "Build", "cloudProvider": "local",
              "account": "local", "command": ["sleep", "300"], "timeoutSeconds": 600}]})
