@@ -75,6 +75,34 @@ test('filters: status, free text (a parameter value, an execution id), only runn
   await page.getByLabel('Show only running').uncheck();
 });
 
+test('typing narrows and widens the filter: a group hidden and shown again shows exactly its matching rows', async () => {
+  await open(base());
+  await group('alpha').waitFor();
+  const box = page.getByPlaceholder(/Filter: pipeline/);
+  const shownIn = (name) => visibleRows(name).evaluateAll((rs) => rs.map((r) => r.dataset.id).sort());
+  const expectRows = (name, want, what) => srv.expect(until(async () => JSON.stringify(await shownIn(name)) === JSON.stringify([...want].sort()),
+    { timeoutMs: 30000, what }), APP, b);
+  await box.fill('prod');
+  await expectRows('alpha', [ids.alpha[0], ids.alpha[1], ids.alpha[3]], 'the three prod runs');
+  // alpha hides (its rows are left as they were), beta shows by its name...
+  await box.fill('beta');
+  await srv.expect(until(async () => (await group('alpha').isHidden()) && (await visibleRows('beta').count()) === 2 && (await page.locator('li.exec:visible').count()) === 2,
+    { timeoutMs: 30000, what: 'only beta\'s two runs (its own and the one parent started)' }), APP, b);
+  // ...and alpha comes back with the staging runs only, not the prod ones it last showed.
+  await box.fill('staging');
+  await expectRows('alpha', [ids.alpha[2], ids.alpha[4]], 'the two staging runs');
+  assert.equal(await group('alpha').locator('.count').textContent(), '2 of 5');
+  // Typed and erased a key at a time.
+  await box.fill('');
+  await expectRows('alpha', ids.alpha, 'every alpha run');
+  await box.pressSequentially('stag');
+  await expectRows('alpha', [ids.alpha[2], ids.alpha[4]], 'the staging runs, typed');
+  for (let i = 0; i < 4; i++) await box.press('Backspace');
+  await expectRows('alpha', ids.alpha, 'every alpha run again');
+  assert.equal(await group('alpha').locator('.count').textContent(), '5');
+  assert.equal(await page.locator('.filter-count').textContent(), '');
+});
+
 test('a group collapses, and stays collapsed after a reload', async () => {
   await open(base());
   await group('alpha').getByRole('button', { name: 'Collapse alpha' }).click();

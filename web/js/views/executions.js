@@ -58,6 +58,7 @@ export function mount(el, ctx) {
     drawn: new Set(),        // keys of groups whose rows are on the page
     restTimer: 0,
     complete: false,         // every group drawn
+    dom: 0,                  // counts re-renders of rows (applyFilter's answers hold within one)
     heard: new Map(),        // id -> when its summary was last taken (ms)
     polling: false,          // a safety-net read is in flight
   };
@@ -168,8 +169,14 @@ export function mount(el, ctx) {
     return true;
   }
   // Hides rows and groups that do not match; updates each group's count.
+  // A keystroke touches only the rows whose answer changed: a group keeps
+  // the answers it last put on the page (g.shown) with the page's
+  // generation then (s.dom, counted up by every re-render of rows), so
+  // after a re-render the next pass sets every row again.
   function applyFilter(only = null) {
     const on = filtering();
+    const openId = s.open ? s.open.id : null;
+    const openKey = openId && s.execs.has(openId) ? groupKey(s.execs.get(openId)) : null;
     let total = 0;
     for (const g of only ? [only] : s.groups.values()) {
       const sec = document.getElementById(`g-${g.key}`);
@@ -178,23 +185,30 @@ export function mount(el, ctx) {
       // Decide first, touch the page after: the rows of a group that ends
       // up hidden are left as they are (a hidden section costs no layout;
       // they are set again when it shows).
-      const oks = g.ids.map((id) => !on || shown(s.execs.get(id), nameMatches) || !!(s.open && s.open.id === id));
-      const n = oks.reduce((a, ok) => a + (ok ? 1 : 0), 0);
+      const ids = g.ids;
+      const oks = new Uint8Array(ids.length);
+      let n = 0;
+      for (let i = 0; i < ids.length; i++) {
+        if (!on || ids[i] === openId || shown(s.execs.get(ids[i]), nameMatches)) { oks[i] = 1; n++; }
+      }
       total += n;
-      const hide = on && !n && !nameMatches && !(s.open && g.ids.includes(s.open.id));
+      const hide = on && !n && !nameMatches && g.key !== openKey;
       if (sec.hidden !== hide) sec.hidden = hide;
       if (!hide) {
-        g.ids.forEach((id, i) => {
-          const ok = oks[i];
-          const row = document.getElementById(`x-${id}`);
-          if (!row) return;
+        const was = g.shown && g.shown.dom === s.dom && g.shown.oks.length === oks.length ? g.shown.oks : null;
+        for (let i = 0; i < ids.length; i++) {
+          if (was && was[i] === oks[i]) continue;
+          const row = document.getElementById(`x-${ids[i]}`);
+          if (!row) continue;
+          const ok = oks[i] === 1;
           if (row.hidden === ok) row.hidden = !ok;
           const d = row.nextElementSibling;
           if (d && d.classList.contains('details-row') && d.hidden === ok) d.hidden = !ok;
-        });
+        }
+        g.shown = { dom: s.dom, oks };
       }
       const c = sec.querySelector('.count');
-      const text = on ? `${n} of ${g.ids.length}${g.more ? '+' : ''}` : `${g.ids.length}${g.more ? '+' : ''}`;
+      const text = on ? `${n} of ${ids.length}${g.more ? '+' : ''}` : `${ids.length}${g.more ? '+' : ''}`;
       if (c && c.textContent !== text) c.textContent = text;
     }
     const box = $('.filter-count', el);
@@ -287,6 +301,7 @@ export function mount(el, ctx) {
       <div class="pinned-host">${pinnedHTML()}</div>
       <div class="groups">${groups.length ? groups.map((g) => groupHTML(g, full.has(g)))
         : html`<div class="empty-state"><p>No pipelines in ${app} yet.</p><a class="btn btn-primary" href="${base}/configure/new">Create a pipeline</a></div>`}</div>`);
+    s.dom++;
     if (filtering()) applyFilter();
     s.complete = false;
     drawSoon();
@@ -329,6 +344,7 @@ export function mount(el, ctx) {
 
   function renderGroup(g) {
     if (!s.rendered) return;
+    s.dom++;
     const old = document.getElementById(`g-${g.key}`);
     if (old) replaceWith(old, groupHTML(g));
     else {
@@ -345,6 +361,7 @@ export function mount(el, ctx) {
     const e = s.execs.get(id) || (s.open && s.open.id === id ? s.open.exec : null);
     const row = document.getElementById(`x-${id}`);
     if (e && row) {
+      s.dom++;
       const hidden = row.hidden;
       const n = replaceWith(row, rowHTML(e, base, openId(), openStage()));
       if (filtering() && s.execs.has(id)) {
@@ -366,6 +383,7 @@ export function mount(el, ctx) {
     const d = document.getElementById(`d-${o.id}`);
     const row = document.getElementById(`x-${o.id}`);
     if (!row) return;
+    s.dom++;
     if (d) replaceWith(d, detailsRow(o.id));
     else row.insertAdjacentHTML('afterend', detailsRow(o.id).s);
     renderRow(o.id);
@@ -379,6 +397,7 @@ export function mount(el, ctx) {
     const row = document.getElementById(`x-${o.id}`);
     if (!row) return;
     o.scroll = false;
+    s.dom++;
     row.hidden = false;
     const r = row.getBoundingClientRect();
     if (r.top < 0 || r.top > innerHeight - 80) row.scrollIntoView({ block: 'start' });
@@ -702,12 +721,23 @@ export function mount(el, ctx) {
     for (const b of form.querySelectorAll('button')) b.disabled = false;
   });
 
+  // Typing: the first key after a frame is applied at once (the browser
+  // lays it out while it waits for the next frame); keys that follow before
+  // that frame are applied once, just before it is painted, so keys typed
+  // faster than frames are drawn (a loaded machine) cost one pass, not one
+  // each. Nothing shows later than it would.
+  let filterFrame = 0, filterDue = false;
+  const filterNow = () => { applyFilter(); performance.mark('mz:filtered'); };
   on(el, 'input', '[data-act="filter"]', (e, t) => {
     s.filter = t.value.trim().toLowerCase();
     const clear = $('[data-act="clear-filters"]', el);
     if (clear) clear.hidden = !filtering();
-    applyFilter();
-    performance.mark('mz:filtered');
+    if (filterFrame) { filterDue = true; return; }
+    filterNow();
+    filterFrame = requestAnimationFrame(() => {
+      filterFrame = 0;
+      if (filterDue) { filterDue = false; filterNow(); }
+    });
   });
 
   const unsubscribe = ctx.live ? ctx.live.subscribe((type, data) => {
@@ -783,6 +813,6 @@ export function mount(el, ctx) {
 
   return {
     update(c) { if (s.loaded) applyRoute(c); else ctx = c; },
-    unmount() { unsubscribe(); s.gen++; clearTimeout(logTimer); clearTimeout(pollTimer); clearTimeout(retry); clearTimeout(s.restTimer); if (s.frame) cancelAnimationFrame(s.frame); s.open = null; },
+    unmount() { unsubscribe(); s.gen++; clearTimeout(logTimer); clearTimeout(pollTimer); clearTimeout(retry); clearTimeout(s.restTimer); if (s.frame) cancelAnimationFrame(s.frame); cancelAnimationFrame(filterFrame); s.open = null; },
   };
 }
