@@ -93,9 +93,15 @@ test('admin page: add a user with roles, make and revoke an API token', async ()
     await page.getByRole('button', { name: 'Revoke' }).click();
     await page.getByRole('dialog', { name: 'Revoke the token ci?' }).getByRole('button', { name: 'Revoke' }).click();
     await until(async () => (await fetch(`${srv.url}/auth/user`, { headers: { Authorization: `Bearer ${tok}` } })).status === 401, { what: 'the token revoked' });
-    // The AUDIT tab reads the application's audit log.
+    // The AUDIT tab reads the application's audit log: the trigger made
+    // before the tests is listed, by admin, with its status.
     await page.goto(`${srv.url}/ui/#/applications/guarded/audit`);
-    await page.locator('.audit-table, .empty-state, [role="alert"]').first().waitFor();
+    const table = page.locator('.audit-table');
+    await srv.expect(table.waitFor({ timeout: 30000 }), 'guarded', b);
+    const trigger = table.locator('tbody tr', { hasText: 'POST /pipelines/guarded/ship' });
+    assert.equal(await trigger.count(), 1);
+    assert.deepEqual((await trigger.locator('td').allTextContents()).slice(1).map((t) => t.trim()).filter((t, i) => i !== 1),
+      ['admin', 'POST /pipelines/guarded/ship', '202']);
     assert.deepEqual(b.errors, []);
   } finally { await b.close(); }
 });

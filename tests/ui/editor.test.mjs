@@ -110,6 +110,50 @@ test('changing a stage\'s type or a trigger\'s type resets its fields', async ()
   await screenshot(page, 'editor-checks');
 });
 
+test('parameters, notifications and expected artifacts through their forms', async () => {
+  await open(`${base()}/configure/new`);
+  await page.getByLabel('Pipeline name').fill('lists');
+  const params = page.locator('[data-section="parameterConfig"]');
+  await params.getByRole('button', { name: 'Add Parameter' }).click();
+  await params.getByLabel('Name').fill('env');
+  await params.getByLabel('Default').fill('dev');
+  await params.getByLabel('Options').fill('dev, prod');
+  await params.getByLabel('Required').check();
+  const notes = page.locator('[data-section="notifications"]');
+  await notes.getByRole('button', { name: 'Add Notification' }).click();
+  await notes.getByLabel('Type').selectOption('slack');
+  await notes.getByLabel('Address').fill('#deploys');
+  await notes.getByLabel('pipeline.complete').check();
+  const arts = page.locator('[data-section="expectedArtifacts"]');
+  await arts.getByRole('button', { name: 'Add Artifact' }).click();
+  await arts.getByLabel('Display name').fill('app');
+  await arts.getByLabel('Name matches').fill('app-.*\\.tar\\.gz');
+  // A required field left empty is caught before saving.
+  await notes.getByLabel('Address').fill('');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.locator('.save-error').waitFor({ state: 'visible', timeout: 30000 });
+  assert.match(await page.locator('.check-summary').textContent(), /Address is required/);
+  await notes.getByLabel('Address').fill('#deploys');
+  const cfg = await json();
+  assert.deepEqual(cfg.parameterConfig.map((p) => [p.name, p.default, p.required, p.options]), [['env', 'dev', true, [{ value: 'dev' }, { value: 'prod' }]]]);
+  assert.deepEqual(cfg.notifications.map((n) => [n.type, n.address, [...n.when].sort()]), [['slack', '#deploys', ['pipeline.complete', 'pipeline.failed']]]);
+  assert.deepEqual(cfg.expectedArtifacts.map((a) => [a.displayName, a.matchArtifact.type, a.matchArtifact.name, typeof a.id]), [['app', 'mizzen/file', 'app-.*\\.tar\\.gz', 'string']]);
+  await screenshot(page, 'editor-lists');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.waitForURL(/configure\/[0-9a-f-]{36}$/, { timeout: 30000 });
+  const saved = (await srv.call('GET', `/applications/${APP}/pipelineConfigs/lists`)).body;
+  assert.equal(saved.parameterConfig[0].name, 'env');
+  assert.deepEqual(saved.parameterConfig[0].options, [{ value: 'dev' }, { value: 'prod' }]);
+  assert.equal(saved.notifications[0].address, '#deploys');
+  assert.equal(saved.expectedArtifacts[0].displayName, 'app');
+  // Opened again, the forms show what was saved.
+  await open(`${base()}/configure/${saved.id}`);
+  await srv.expect(page.locator('[data-section="parameterConfig"]').getByLabel('Default').waitFor({ timeout: 30000 }), APP, b);
+  assert.equal(await page.locator('[data-section="parameterConfig"]').getByLabel('Default').inputValue(), 'dev');
+  assert.equal(await page.locator('[data-section="notifications"]').getByLabel('Address').inputValue(), '#deploys');
+  assert.equal(await page.locator('[data-section="expectedArtifacts"]').getByLabel('Display name').inputValue(), 'app');
+});
+
 test('leaving with unsaved changes asks first', async () => {
   await open(`${base()}/configure/new`);
   await page.getByLabel('Pipeline name').fill('unsaved');

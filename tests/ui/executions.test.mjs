@@ -144,6 +144,28 @@ test('details: trigger, parameters, parent and child links; re-run with the same
   assert.equal(ex.trigger.rerunOf, ids.alpha[2]);
 });
 
+test('a git trigger\'s commit links to its repository where the URL allows', async () => {
+  await srv.savePipeline({ ...waitPipeline(APP, 'pushed', [0]), triggers: [{ type: 'git', source: 'github', project: 'acme', slug: 'shop', branch: 'main', enabled: true }] });
+  const sha = '0123456789abcdef0123456789abcdef01234567';
+  const r = await fetch(`${srv.url}/webhooks/git/github`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ repository: { name: 'shop', owner: { name: 'acme' } }, ref: 'refs/heads/main', after: sha }) });
+  assert.equal(r.status, 200, await r.text());
+  const cfg = (await srv.call('GET', `/applications/${APP}/pipelineConfigs/pushed`)).body;
+  const pushed = await until(async () => (await srv.call('GET', `/applications/${APP}/pipelines?pipelineConfigIds=${cfg.id}&limit=1`)).body[0],
+    { timeoutMs: 30000, what: 'the push to start pushed' });
+  await open(`${base()}/details/${pushed.id}`);
+  const summary = page.getByRole('region', { name: 'Trigger and parameters' });
+  await srv.expect(summary.waitFor({ timeout: 30000 }), APP, b);
+  const link = summary.getByRole('link', { name: sha.slice(0, 10) });
+  assert.equal(await link.getAttribute('href'), `https://github.com/acme/shop/commit/${sha}`);
+  assert.match(await summary.textContent(), /on main/);
+  // A repository on a path: the commit is named, not linked.
+  const local = await srv.trigger(APP, 'pushed', { type: 'git', hash: 'fedcba9876543210fedcba9876543210fedcba98', url: '/srv/repos/shop.git', branch: 'dev' });
+  await open(`${base()}/details/${local}`);
+  await srv.expect(summary.getByText('fedcba9876 on dev').waitFor({ timeout: 30000 }), APP, b);
+  assert.equal(await summary.getByRole('link', { name: 'fedcba9876' }).count(), 0);
+});
+
 test('a deep link to the 900th execution scrolls to it and marks it', async () => {
   const many = await srv.savePipeline(waitPipeline(APP, 'many', [0]));
   const made = [];
