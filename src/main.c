@@ -299,15 +299,24 @@ allowed_accounts(mz_store *st, const char *user, void *udata)
 	return mz_auth_allowed_accounts(c->auth, st, user, c->accounts);
 }
 
-/* The engine's permission check for a preconfigured webhook's
- * "permissions" (src/auth). */
+/* The engine's permission check (src/auth): a preconfigured webhook's
+ * "permissions", an application's for a stage that saves pipelines, and
+ * whether the user is an admin ("ADMIN"). */
 static bool
 user_permits(mz_store *st, const char *user, const json_t *permissions, const char *perm,
              void *udata)
 {
 	accounts_ctx *c = udata;
-	return mz_auth_user_allowed(c->auth, st, user, permissions,
-	                            strcmp(perm, "READ") == 0 ? MZ_PERM_READ : MZ_PERM_WRITE);
+	if (strcmp(perm, "ADMIN") == 0) {
+		mz_identity id;
+		if (!mz_auth_enabled(c->auth))
+			return true;
+		return user && mz_auth_identity_of(c->auth, st, user, &id, NULL) == MZ_OK && id.admin;
+	}
+	mz_perm p = strcmp(perm, "READ") == 0      ? MZ_PERM_READ
+	            : strcmp(perm, "EXECUTE") == 0 ? MZ_PERM_EXECUTE
+	                                           : MZ_PERM_WRITE;
+	return mz_auth_user_allowed(c->auth, st, user, permissions, p);
 }
 
 /* The engine's secret resolver: src/auth's /secrets; the values used are

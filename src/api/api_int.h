@@ -199,13 +199,6 @@ bool api_check_run_as(api_req *r, const json_t *cfg);
  * the user a trigger runs as, or an admin, may name it; else replies 403
  * naming where[i]. */
 bool api_check_run_as_names(api_req *r, const json_t *triggers, const char *where);
-/* A trigger's secret is write-only: "********" or none keeps the stored
- * one (existing: the stored config, or NULL). */
-void api_keep_trigger_secrets(json_t *cfg, const json_t *existing);
-/* Seals the sensitive customHeaders of a config's stages (as executions
- * keep them: "****" and sealedHeaders), keeping the stored sealed value of
- * a header saved back as "****" (existing: the stored config, or NULL). */
-void api_seal_config_headers(json_t *cfg, const json_t *existing);
 /* Records the request in the audit trail when it changed state or was
  * refused with 401/403 (api_audit.c). api_audit_entry is the row it
  * would write (NULL: none, or already taken care of: r->audited). */

@@ -11,19 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The text of an updateTs value as sent (string or number); NULL if absent. */
-static char *
-ts_text(const json_t *v)
-{
-	if (json_is_string(v))
-		return mz_strdup(json_string_value(v));
-	if (json_is_integer(v))
-		return mz_asprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	if (json_is_real(v))
-		return mz_asprintf("%.0f", json_real_value(v));
-	return NULL;
-}
-
 static char *
 trimmed(const char *s)
 {
@@ -178,8 +165,8 @@ api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 		goto fail;
 	}
 	if (stale_check && existing && json_object_get(cfg, "updateTs")) {
-		char *submitted = ts_text(json_object_get(cfg, "updateTs"));
-		char *stored = ts_text(json_object_get(existing, "updateTs"));
+		char *submitted = mz_json_ts_text(json_object_get(cfg, "updateTs"));
+		char *stored = mz_json_ts_text(json_object_get(existing, "updateTs"));
 		bool stale = !mz_streq(submitted, stored);
 		if (stale)
 			api_reply_error(r, 400, "The submitted pipeline is stale.  submitted updateTs %s "
@@ -208,8 +195,8 @@ api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 		json_object_set(cfg, "index", json_object_get(existing, "index"));
 	if (!api_check_run_as(r, cfg) || !check_inherited_run_as(r, cfg))
 		goto fail;
-	api_keep_trigger_secrets(cfg, existing);
-	api_seal_config_headers(cfg, existing);
+	mz_config_keep_trigger_secrets(cfg, existing);
+	mz_config_seal_headers(cfg, existing);
 	json_object_set_new(cfg, "lastModifiedBy", json_string(r->user));
 	char ts[32];
 	snprintf(ts, sizeof(ts), "%" PRId64, mz_now_ms());

@@ -125,6 +125,9 @@ int64_t mz_json_int(const json_t *obj, const char *key, int64_t dflt);
 double mz_json_num(const json_t *obj, const char *key, double dflt);
 /* Spinnaker parses booleans with toString()+parseBoolean: "true" works. */
 bool mz_json_bool(const json_t *obj, const char *key, bool dflt);
+/* The text of a timestamp such as updateTs, which clients send as a
+ * string or a number: malloc'd, or NULL when v is neither. */
+char *mz_json_ts_text(const json_t *v);
 /* Borrowed; NULL when absent or not of that type. */
 json_t *mz_json_obj(const json_t *obj, const char *key);
 json_t *mz_json_arr(const json_t *obj, const char *key);

@@ -61,6 +61,18 @@ mz_json_bool(const json_t *obj, const char *key, bool dflt)
 	return dflt;
 }
 
+char *
+mz_json_ts_text(const json_t *v)
+{
+	if (json_is_string(v))
+		return mz_strdup(json_string_value(v));
+	if (json_is_integer(v))
+		return mz_asprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	if (json_is_real(v))
+		return mz_asprintf("%.0f", json_real_value(v));
+	return NULL;
+}
+
 json_t *
 mz_json_obj(const json_t *obj, const char *key)
 {

@@ -145,11 +145,13 @@ void mz_engine_register_preconfigured_webhooks(const json_t *hooks);
 /* The webhook fields a preconfigured webhook fixes when its entry sets
  * them (NULL-terminated): Deck hides them from the stage editor. */
 extern const char *const mz_webhook_preconfigured_fields[];
-/* Whether user may do perm ("WRITE") under a permissions object
- * {"READ": [roles], "WRITE": [roles]} (src/auth, set by main.c). A
+/* Whether user may do perm ("READ", "WRITE", "EXECUTE") under a
+ * permissions object {"READ": [roles], "WRITE": [roles]}, or is an admin
+ * (perm "ADMIN", permissions unused) (src/auth, set by main.c). A
  * preconfigured webhook whose entry has "permissions" runs only for an
- * execution whose user may WRITE it, as Orca checks it with Fiat; without
- * a resolver every user may. */
+ * execution whose user may WRITE it, as Orca checks it with Fiat; a stage
+ * that saves pipelines needs WRITE on their application. Without a
+ * resolver every user may. */
 typedef bool (*mz_permits_fn)(mz_store *st, const char *user, const json_t *permissions,
                               const char *perm, void *udata);
 void mz_engine_set_permits_fn(mz_permits_fn fn, void *udata);
@@ -218,6 +220,16 @@ void mz_engine_seal_headers(json_t *ctx, bool evaluated);
  * mz_secret_json_free), sealed values opened and noted in use; NULL with
  * err when one cannot be opened. */
 json_t *mz_engine_open_headers(const json_t *ctx, mz_secret_use *use, mz_err *err);
+
+/* What a pipeline save may not lose or reveal (config_save.c; the API's
+ * save and the stages that save use them). A trigger's secret is
+ * write-only: "********" or none keeps the stored one (existing: the
+ * stored config, or NULL). */
+void mz_config_keep_trigger_secrets(json_t *cfg, const json_t *existing);
+/* Seals the sensitive customHeaders of a config's stages (as executions
+ * keep them: "****" and sealedHeaders), keeping the stored sealed value of
+ * a header saved back as "****". */
+void mz_config_seal_headers(json_t *cfg, const json_t *existing);
 
 const mz_stage_def *mz_engine_stage_def(const char *type);
 /* The registered stage definitions, in registration order (for GET

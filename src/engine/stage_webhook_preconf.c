@@ -42,6 +42,13 @@ mz_engine_set_permits_fn(mz_permits_fn fn, void *udata)
 	g_permits_udata = udata;
 }
 
+bool
+mz__engine_permits(mz_store *st, const char *user, const json_t *permissions, const char *perm)
+{
+	return !g_permits || g_permits(st, user ? user : "anonymous", permissions, perm,
+	                               g_permits_udata);
+}
+
 /* An entry with "permissions" listing roles runs only for a user who may
  * WRITE it (Orca: PreconfiguredWebhookUnauthorizedException). */
 static bool

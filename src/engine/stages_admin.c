@@ -1,6 +1,7 @@
 /* stages_admin.c - orchestration stages that change applications:
  * createApplication, updateApplication, deleteApplication (Orca's
- * UpsertApplicationTask and DeleteApplicationTask over Front50). They run
+ * UpsertApplicationTask and DeleteApplicationTask over Front50); changing
+ * or deleting an existing application needs WRITE on it. They run
  * inside the handling transaction, so the change and the task's completion
  * commit together. */
 #include "engine/engine_int.h"
@@ -33,6 +34,20 @@ lower(const char *s)
 	return p;
 }
 
+/* Changing or deleting an existing application needs WRITE on it, as
+ * Front50 checks it for Orca: whatever application the execution belongs
+ * to, a stage is no way round that. Sets a TERMINAL result when not. */
+static bool
+may_write(mz_task_ctx *c, mz_task_result *r, const json_t *app)
+{
+	const char *user = mz_json_str(json_object_get(c->execution, "authentication"), "user");
+	if (mz__engine_permits(c->store, user, json_object_get(app, "permissions"), "WRITE"))
+		return true;
+	mz_task_result_set(r, "TERMINAL", "%s may not change application %s (WRITE)",
+	                   user ? user : "anonymous", mz_json_str(app, "name"));
+	return false;
+}
+
 static void
 upsert_application_task(mz_task_ctx *c, mz_task_result *r)
 {
@@ -58,6 +73,10 @@ upsert_application_task(mz_task_ctx *c, mz_task_result *r)
 	if (rc && rc != MZ_ENOTFOUND) {
 		b->err = err;
 		r->status = "TERMINAL";
+		return;
+	}
+	if (prev && !may_write(c, r, prev)) {
+		json_decref(prev);
 		return;
 	}
 	json_t *next = prev ? json_deep_copy(prev) : json_object();
@@ -121,6 +140,10 @@ delete_application_task(mz_task_ctx *c, mz_task_result *r)
 	mz_code rc = mz_app_get(c->store, name, &prev, &err);
 	if (rc == MZ_ENOTFOUND) {
 		r->status = "SUCCEEDED"; /* already gone: Orca treats 404 as success */
+		return;
+	}
+	if (rc == MZ_OK && !may_write(c, r, prev)) {
+		json_decref(prev);
 		return;
 	}
 	if (rc == MZ_OK)

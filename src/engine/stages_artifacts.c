@@ -196,44 +196,29 @@ artifact_json(const json_t *a, char *msg, size_t cap)
 	return doc;
 }
 
+/* One config of the artifact: created, or updated by name (Orca's
+ * SavePipelinesFromArtifactTask looks each up by name), with the checks of
+ * an API save. False with msg set when it cannot be saved; *store_err when
+ * the store failed (the batch rolls back). */
 static bool
-save_one(mz_task_ctx *c, json_t *cfg, const char *app, bool *created, char *msg, size_t cap)
+save_one(mz_task_ctx *c, json_t *cfg, const char *app, bool *created, bool *store_err,
+         char *msg, size_t cap)
 {
 	mz_err err = {0};
 	json_object_set_new(cfg, "application", json_string(app));
-	if (mz_pipeline_validate(cfg, &err) != MZ_OK) {
-		snprintf(msg, cap, "%s", err.msg);
-		return false;
-	}
 	json_t *dup = NULL;
-	mz_code rc = mz_pipeline_find_name_ci(c->store, app, mz_json_str(cfg, "name"), &dup, &err);
-	if (rc != MZ_OK && rc != MZ_ENOTFOUND) {
-		snprintf(msg, cap, "%s", err.msg);
-		return false;
-	}
-	if (dup && json_object_get(dup, "managedBy")) {
-		snprintf(msg, cap, "managed in git");
-		json_decref(dup);
-		return false;
-	}
-	*created = !dup;
-	if (dup)
+	const char *name = mz_json_str(cfg, "name");
+	mz_code rc = name ? mz_pipeline_find_name_ci(c->store, app, name, &dup, &err)
+	                  : MZ_ENOTFOUND;
+	if (rc == MZ_OK)
 		json_object_set(cfg, "id", json_object_get(dup, "id"));
-	else if (!mz_json_str(cfg, "id")) {
-		char id[37];
-		mz_uuid(id);
-		json_object_set_new(cfg, "id", json_string(id));
-	}
 	json_decref(dup);
-	json_object_del(cfg, "managedBy");
-	const char *user = mz_json_str(json_object_get(c->execution, "trigger"), "user");
-	json_object_set_new(cfg, "lastModifiedBy", json_string(user ? user : "anonymous"));
-	json_object_set_new(cfg, "updateTs", json_sprintf("%" PRId64, mz_now_ms()));
-	if (mz_pipeline_put(c->store, cfg, &err) != MZ_OK) {
-		snprintf(msg, cap, "%s", err.msg);
-		return false;
-	}
-	return true;
+	if (rc == MZ_OK || rc == MZ_ENOTFOUND)
+		rc = mz__save_config(c, cfg, false, created, &err);
+	*store_err = ((mz_batch *)c->internal)->err.code != MZ_OK;
+	if (rc != MZ_OK)
+		snprintf(msg, cap, "%s", err.msg[0] ? err.msg : mz_code_name(rc));
+	return rc == MZ_OK;
 }
 
 static void
@@ -265,10 +250,21 @@ save_pipelines_task(mz_task_ctx *c, mz_task_result *r)
 			if (!json_is_object(p))
 				continue;
 			json_t *cfg = json_deep_copy(p);
-			bool is_new = false;
+			bool is_new = false, store_err = false;
 			json_t *ref = json_pack("{s:s, s:s?}", "application", app, "name",
 			                        mz_json_str(cfg, "name"));
-			if (save_one(c, cfg, app, &is_new, msg, sizeof(msg))) {
+			bool saved = save_one(c, cfg, app, &is_new, &store_err, msg, sizeof(msg));
+			if (store_err) {
+				json_decref(ref);
+				json_decref(cfg);
+				json_decref(doc);
+				json_decref(created);
+				json_decref(updated);
+				json_decref(failed);
+				r->status = "TERMINAL";
+				return;
+			}
+			if (saved) {
 				json_array_append(is_new ? created : updated, ref);
 			} else {
 				json_object_set_new(ref, "error", json_string(msg));

@@ -12,5 +12,6 @@ mz_engine_register_builtin(void)
 	mz__register_admin_stages();
 	mz__register_project_stages();
 	mz__register_artifact_stages();
+	mz__register_save_stage();
 	mz__register_webhook_stage();
 }

@@ -80,7 +80,7 @@ ORCA = {
     "orca/ad-hoc-pipeline-with-pipeline-trigger.json:wait stage":
         {"start": "adhoc", "status": "SUCCEEDED"},
     "orca/ad-hoc-save-pipeline-permitted-user.json:Save pipeline 'new-test-pipeline'":
-        {"start": None, "why": "savePipeline (Gate's save through Orca)"},
+        {"start": "adhoc", "status": "SUCCEEDED"},
     "orca/ad-hoc-update-application.json:Update Application: amahajantest":
         {"start": "adhoc", "status": "SUCCEEDED"},
     "orca/v1schema-dependsOn-expected.json:Stage dependsOn test":
@@ -360,6 +360,11 @@ class OthersPipelines(unittest.TestCase):
         self.assertEqual(s, 200, app)
         self.assertEqual(app["attributes"]["dataSources"]["enabled"],
                          ["serverGroups", "loadBalancers", "securityGroups"], app)
+        # Orca's ad-hoc savePipeline saved the pipeline it carries
+        s, cfg = self.srv.request("GET", "/applications/amahajantest/pipelineConfigs/"
+                                  "new-test-pipeline")
+        self.assertEqual(s, 200, cfg)
+        self.assertEqual((cfg["index"], cfg["spelEvaluator"], cfg["stages"]), (8, "v4", []))
         # modules' deploy: one server group in each of the two regions
         gs = self.cluster_groups("orca", "orca")
         self.assertEqual(sorted(g["region"] for g in gs), ["us-east-1", "us-west-2"], gs)
