@@ -1,6 +1,8 @@
-// The pipeline editor's forms against a real server: a deploy stage made
+// The pipeline editor's forms against a real server: a form for every
+// stage type offered, a deploy stage made
 // and run through its form only, a type change that resets a stage's and
-// a trigger's fields, the stage-type list the server runs, leaving with
+// a trigger's fields, the stage-type list the server runs, parameters,
+// notifications and expected artifacts through their forms, leaving with
 // unsaved edits, a six-wide graph beside the JSON panel, a cycle's one
 // message, and revision history with a diff and a restore.
 import { test, before, after } from 'node:test';
@@ -39,6 +41,32 @@ test('the stage-type list offers exactly what the server runs, grouped', async (
   assert.ok(!offered.includes('restrictExecutionDuringTimeWindow'), 'internal steps are not offered');
   const groups = await page.locator('#st-type optgroup').evaluateAll((gs) => gs.map((g) => g.label));
   assert.deepEqual(groups.slice(0, 4), ['Core', 'Build', 'Images', 'Deploy']);
+});
+
+test('every stage type offered has a form of its own fields, not only the JSON box', async () => {
+  await open(`${base()}/configure/new`);
+  await page.getByLabel('Pipeline name').fill('every-type');
+  await page.getByRole('button', { name: 'Add stage' }).click();
+  const offered = await page.locator('#st-type option').evaluateAll((os) => os.map((o) => o.value));
+  const missing = [];
+  for (const type of offered) {
+    await page.locator('#st-type').selectOption(type);
+    await srv.expect(until(async () => (await json()).stages[0].type === type, { timeoutMs: 30000, what: `the stage's type to become ${type}` }), APP, b);
+    const desc = await page.locator('#st-type-desc').textContent();
+    const fields = await page.locator('.type-fields .field, .type-fields fieldset.objects').count();
+    if (/No form for this type/.test(desc) || !fields) missing.push(type);
+  }
+  assert.deepEqual(missing, [], `stage types with no form: ${missing.join(', ')}`);
+  assert.ok(offered.length >= 20, `only ${offered.length} types offered`);
+  assert.ok(!offered.includes('upsertProject'), 'project orchestrations are not pipeline stages');
+  // The plural load balancer stage: its list of load balancers, each with listeners.
+  await page.locator('#st-type').selectOption('upsertLoadBalancers');
+  const form = page.locator('.type-fields');
+  await form.getByRole('button', { name: 'Add load balancer' }).click();
+  await form.getByLabel('Name', { exact: false }).fill('front');
+  const st = (await json()).stages[0];
+  assert.deepEqual([st.credentials, st.region, st.loadBalancers.map((l) => [l.name, l.listeners[0].externalPort, l.healthCheck.path])],
+    ['local', 'local', [['front', 8080, '/health']]]);
 });
 
 test('a deploy stage edited only through its form saves and runs', async () => {

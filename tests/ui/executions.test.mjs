@@ -1,8 +1,9 @@
 // Finding executions in PIPELINES against a real server: filters by
 // status, trigger type, free text (parameter value, execution id) and
-// "show only running", counts per pipeline, collapsing a group, a deep
+// "show only running", counts per pipeline, typing that hides a group and
+// shows it again, collapsing a group, a deep
 // link to the 900th execution of a pipeline, trigger and parameters in
-// the details with parent/child links, re-run, a runJob's log and
+// the details with parent/child links, a git commit linked, re-run, a runJob's log and
 // artifacts, and executions of a deleted pipeline.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

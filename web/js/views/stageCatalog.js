@@ -142,6 +142,14 @@ const STAGES = [
     { k: 'tags', l: 'Tags', t: 'kv' },
     { k: 'regions', l: 'Regions', t: 'list', d: [firstRegion(env)], req: true },
     { k: 'cloudProviderType', l: 'Provider', t: 'select', opts: ['local'], d: 'local' }]],
+  ['upsertImageTags', 'Images', 'Tag Image', 'Tags images: those named, else those upstream stages baked or found.', (env) => [
+    { k: 'tags', l: 'Tags', t: 'kv', req: true, h: 'name=value, one per line' },
+    { k: 'imageNames', l: 'Images', t: 'list', h: 'image names or ids, comma-separated; empty: the images upstream stages baked or found' },
+    { k: 'regions', l: 'Regions', t: 'list', d: [firstRegion(env)] },
+    { k: 'cloudProvider', l: 'Provider', t: 'select', opts: ['local'], d: 'local' }]],
+  ['deleteImage', 'Images', 'Delete Image', 'Deletes images from the image store (an image a server group runs is refused).', () => [
+    { k: 'imageIds', l: 'Image ids', t: 'list', req: true, h: 'comma-separated' },
+    { k: 'cloudProvider', l: 'Provider', t: 'select', opts: ['local'], d: 'local' }]],
   ['deploy', 'Deploy', 'Deploy', 'Creates a server group per cluster, then applies its strategy to the older ones.', () => [
     { k: 'clusters', l: 'Clusters', t: 'objects', add: 'Add cluster', cluster: true, item: null, req: true }]],
   ['createServerGroup', 'Server groups', 'Create Server Group', 'Creates one server group (the task behind Deploy).', (env) => deployCluster(env)],
@@ -180,6 +188,9 @@ const STAGES = [
     { k: 'shrinkToSize', l: 'Shrink to', t: 'number', min: 1, d: 1 },
     { k: 'allowDeleteActive', l: 'Allow deleting active groups', t: 'bool' },
     { k: 'retainLargerOverNewer', l: 'Retain larger over newer', t: 'bool' }]],
+  ['rollbackCluster', 'Clusters', 'Rollback Cluster', 'In each region, enables the server group before the newest enabled one and disables the newest.', () => [...clusterScope,
+    { k: 'targetHealthyRollbackPercentage', l: 'Healthy before disabling (%)', t: 'number', min: 0, max: 100, d: 100 },
+    { k: 'waitTimeBetweenRegions', l: 'Wait between regions (seconds)', t: 'number', min: 0 }]],
   ['upsertLoadBalancer', 'Load balancers', 'Create or Update Load Balancer', 'An HAProxy frontend of the local cloud.', (env) => [
     { k: 'name', l: 'Load balancer name', t: 'text', req: true, re: [/^[A-Za-z0-9-]{1,32}$/, 'letters, digits, hyphen; 32 at most'], h: 'the stage name is its Name above' },
     { k: 'credentials', l: 'Account', t: 'select', opts: accounts, d: firstAccount(env), req: true },
@@ -193,11 +204,35 @@ const STAGES = [
     { k: 'credentials', l: 'Account', t: 'select', opts: accounts, d: firstAccount(env), req: true },
     { k: 'region', l: 'Region', t: 'text', d: firstRegion(env), req: true },
     { k: 'cloudProvider', l: 'Provider', t: 'select', opts: ['local'], d: 'local' }]],
+  ['upsertLoadBalancers', 'Load balancers', 'Create or Update Load Balancers', 'Several HAProxy frontends at once, each with the stage\'s account and region.', (env) => [
+    { k: 'credentials', l: 'Account', t: 'select', opts: accounts, d: firstAccount(env), req: true },
+    { k: 'region', l: 'Region', t: 'text', d: firstRegion(env), req: true },
+    { k: 'cloudProvider', l: 'Provider', t: 'select', opts: ['local'], d: 'local' },
+    { k: 'loadBalancers', l: 'Load balancers', t: 'objects', add: 'Add load balancer', req: true,
+      make: () => ({ name: '', listeners: [{ externalPort: 8080, externalProtocol: 'HTTP' }], healthCheck: { path: '/health' } }), item: [
+        { k: 'name', l: 'Name', t: 'text', req: true, re: [/^[A-Za-z0-9-]{1,32}$/, 'letters, digits, hyphen; 32 at most'] },
+        { k: 'listeners', l: 'Listeners', t: 'objects', add: 'Add listener', make: () => ({ externalPort: 8080, externalProtocol: 'HTTP' }), item: [
+          { k: 'externalPort', l: 'Port', t: 'number', min: 1, req: true }, { k: 'externalProtocol', l: 'Protocol', t: 'select', opts: ['HTTP'], d: 'HTTP' }] },
+        { k: 'healthCheck.path', l: 'Health check path', t: 'text' }] }]],
+  ['findArtifactFromExecution', 'Other', 'Find Artifact From Execution', 'Binds artifacts of another pipeline\'s newest matching execution, for later stages.', (env) => [
+    { k: 'application', l: 'Application', t: 'text', d: env.app, req: true },
+    { k: 'pipeline', l: 'Pipeline', t: 'select', opts: (e) => e.pipelines.map((p) => p.id), labels: (e) => Object.fromEntries(e.pipelines.map((p) => [p.id, p.name])), req: true, h: 'a pipeline of this application, by id' },
+    { k: 'executionOptions.successful', l: 'From a SUCCEEDED execution', t: 'bool', d: true },
+    { k: 'executionOptions.terminal', l: 'From a TERMINAL execution', t: 'bool' },
+    { k: 'executionOptions.running', l: 'From a RUNNING execution', t: 'bool' },
+    { k: 'expectedArtifacts', l: 'Artifacts', t: 'objects', add: 'Add artifact', req: true,
+      make: () => ({ id: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()), displayName: '', matchArtifact: { type: 'mizzen/file', name: '' } }), item: [
+        { k: 'displayName', l: 'Display name', t: 'text', req: true },
+        { k: 'matchArtifact.type', l: 'Artifact type', t: 'select', opts: ['git/repo', 'mizzen/file', 'embedded/base64', 'http/file', 'docker/image'], d: 'mizzen/file' },
+        { k: 'matchArtifact.name', l: 'Name matches', t: 'text', h: 'a regular expression matching the whole name' }] }]],
+  ['savePipelinesFromArtifact', 'Other', 'Save Pipelines', 'Saves the pipeline configs an artifact holds ({"application": [config, ...]}), created or updated by name.', () => [
+    { k: 'pipelinesArtifactId', l: 'Artifact (expected artifact id)', t: 'text', req: true, h: 'the id of one of this pipeline\'s expected artifacts, or one bound upstream' }]],
 ];
 
-// Engine-internal types: synthetic steps and orchestrations, never a
+// Engine-internal types: synthetic steps and orchestrations (Gate's and
+// Deck's own: applications, projects, a pipeline's save), never a
 // stage a person adds to a pipeline.
-const INTERNAL = new Set(['restrictExecutionDuringTimeWindow', 'createApplication', 'updateApplication', 'deleteApplication']);
+const INTERNAL = new Set(['restrictExecutionDuringTimeWindow', 'createApplication', 'updateApplication', 'deleteApplication', 'upsertProject', 'deleteProject', 'savePipeline']);
 export const GROUPS = ['Core', 'Build', 'Images', 'Deploy', 'Server groups', 'Clusters', 'Load balancers', 'Other'];
 
 const BY_TYPE = new Map(STAGES.map(([type, group, label, desc, fields]) => [type, { type, group, label, desc, fields }]));
