@@ -11,22 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *
-trimmed(const char *s)
-{
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		n--;
-	char *t = malloc(n + 1);
-	if (!t)
-		return NULL;
-	memcpy(t, s, n);
-	t[n] = '\0';
-	return t;
-}
-
 /* Front50's save: validation, stale check, duplicate-name check, id, index,
  * cron trigger ids, lastModifiedBy/updateTs stamps; unknown keys are kept.
  * cfg is borrowed and modified. must_exist: PUT /pipelines/{id}. */
@@ -92,7 +76,7 @@ api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 	json_object_del(cfg, "managedBy"); /* only the git sync marks a config as its own */
 	if (!api_validate_config(r, cfg))
 		return;
-	char *name = trimmed(mz_json_str(cfg, "name"));
+	char *name = mz_strtrim(mz_json_str(cfg, "name"));
 	if (!name || !*name) {
 		free(name);
 		api_reply_error(r, 400, "pipeline config needs a non-empty 'name'");
@@ -365,7 +349,7 @@ api_config_history(api_req *r)
 static void
 delete_config(api_req *r)
 {
-	char *name = trimmed(r->param[1]);
+	char *name = mz_strtrim(r->param[1]);
 	if (!name) {
 		api_reply_error(r, 500, "out of memory");
 		return;

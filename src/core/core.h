@@ -112,6 +112,8 @@ char *mz_buf_detach(mz_buf *b, size_t *len);
 /* ---- strings ---------------------------------------------------------- */
 
 char *mz_strdup(const char *s);         /* aborts on OOM: tiny allocations */
+/* A copy of s without leading and trailing white space (aborts on OOM). */
+char *mz_strtrim(const char *s);
 char *mz_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool mz_streq(const char *a, const char *b);        /* NULL-safe */
 bool mz_strcaseeq(const char *a, const char *b);    /* NULL-safe */

@@ -1,6 +1,7 @@
 /* util.c - small string, file and base64 helpers. */
 #include "core/core.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,20 @@ mz_strdup(const char *s)
 		abort();
 	}
 	return p;
+}
+
+char *
+mz_strtrim(const char *s)
+{
+	s = s ? s : "";
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	char *t = mz_strdup(s);
+	t[n] = '\0';
+	return t;
 }
 
 char *

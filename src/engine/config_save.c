@@ -158,6 +158,11 @@ mz__save_config(mz_task_ctx *c, json_t *cfg, bool stale_check, bool *created, mz
 	user = user ? user : "anonymous";
 	*created = false;
 	json_object_del(cfg, "managedBy"); /* only the git sync marks a config as its own */
+	if (json_is_string(json_object_get(cfg, "name"))) { /* as the API: names are trimmed */
+		char *t = mz_strtrim(mz_json_str(cfg, "name"));
+		json_object_set_new(cfg, "name", json_string(t));
+		free(t);
+	}
 	const char *name = mz_json_str(cfg, "name"), *appname = mz_json_str(cfg, "application");
 	if (!name || !*name || !appname || !*appname)
 		return mz_fail(err, MZ_EINVAL, "pipeline config needs a non-empty 'application' "
@@ -210,7 +215,8 @@ mz__save_config(mz_task_ctx *c, json_t *cfg, bool stale_check, bool *created, mz
 		bool stale = !mz_streq(a, b);
 		if (stale)
 			mz_fail(err, MZ_ECONFLICT, "The submitted pipeline is stale.  submitted "
-			        "updateTs %s does not match stored updateTs %s", a, b);
+			        "updateTs %s does not match stored updateTs %s", a ? a : "null",
+			        b ? b : "null");
 		free(a);
 		free(b);
 		if (stale) {

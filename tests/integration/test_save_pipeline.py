@@ -88,11 +88,12 @@ class SavePipeline(unittest.TestCase):
         e = self.save(b64(wait_cfg("first")))
         self.assertEqual(e["status"], "SUCCEEDED", self.error(e))
         s, first = self.get(APP, "first")
-        # another config of that name
-        e = self.save(b64(wait_cfg("first")))
-        self.assertEqual(e["status"], "TERMINAL")
-        self.assertIn("A pipeline with name first already exists in application saveapp",
-                      self.error(e))
+        # another config of that name (names are trimmed, as the API trims them)
+        for name in ("first", "  first "):
+            e = self.save(b64(wait_cfg(name)))
+            self.assertEqual(e["status"], "TERMINAL")
+            self.assertIn("A pipeline with name first already exists in application saveapp",
+                          self.error(e))
         # a stale save
         e = self.save(b64(dict(first, updateTs="1")), staleCheck=True)
         self.assertEqual(e["status"], "TERMINAL")
