@@ -3,8 +3,9 @@
 // "show only running", counts per pipeline, typing that hides a group and
 // shows it again, collapsing a group, a deep
 // link to the 900th execution of a pipeline, trigger and parameters in
-// the details with parent/child links, a git commit linked, re-run, a runJob's log and
-// artifacts, and executions of a deleted pipeline.
+// the details with parent/child links, a git commit linked, re-run, a
+// runJob's log and the artifact it produced, an artifact consumed, and
+// executions of a deleted pipeline.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, browser, screenshot, until, waitPipeline } from './lib/harness.mjs';
@@ -202,10 +203,25 @@ test('a runJob\'s log and its artifact, downloadable', async () => {
   const log = page.getByLabel('Job log');
   await until(async () => /compiling the thing/.test(await log.textContent()), { what: 'the job log' });
   const link = page.locator('.artifacts-table').getByRole('link', { name: 'Download' });
+  assert.deepEqual((await page.locator('.artifacts-table tbody tr', { has: page.getByRole('link', { name: 'Download' }) }).locator('td').allTextContents()).slice(0, 3), ['out.txt', 'mizzen/file', 'produced by Build']);
   const href = await link.getAttribute('href');
   const got = await page.evaluate(async (h) => (await fetch(h)).text(), href);
   assert.equal(got.trim(), 'built');
   await screenshot(page, 'execution-runjob');
+});
+
+test('an artifact the trigger brought and an expected artifact bound to it are listed as such', async () => {
+  await srv.savePipeline({ ...waitPipeline(APP, 'consumer', [0]),
+    expectedArtifacts: [{ id: 'pkg', displayName: 'the package', matchArtifact: { type: 'http/file', name: 'pkg.tgz' } }] });
+  const id = await srv.trigger(APP, 'consumer', { type: 'manual', artifacts: [{ type: 'http/file', name: 'pkg.tgz', reference: 'https://example.com/pkg.tgz' }] });
+  await done(id);
+  await open(`${base()}/details/${id}`);
+  const table = page.locator('.artifacts-table');
+  await srv.expect(table.waitFor({ timeout: 30000 }), APP, b);
+  const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent.trim())));
+  assert.deepEqual(rows, [['pkg.tgz', 'http/file', 'trigger', 'https://example.com/pkg.tgz'],
+    ['pkg.tgz', 'http/file', 'consumed (the package)', 'https://example.com/pkg.tgz']]);
+  assert.equal(await table.getByRole('link', { name: 'Download' }).count(), 0, 'only local artifacts are downloadable');
 });
 
 test('executions of a deleted pipeline are still listed', async () => {
