@@ -1,12 +1,13 @@
 // The views above applications and the page frame against a real server:
 // projects and a project's dashboard, infrastructure search from the
-// header, keyboard shortcuts, the dark theme following the system, times
+// header (applications, clusters, server groups, instances, load
+// balancers), keyboard shortcuts, the dark theme following the system, times
 // in the browser's zone with UTC on hover; then every view at 1440 and
 // 390 px, light and dark, as screenshots.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Server, browser, screenshot, until, waitPipeline, REPO } from './lib/harness.mjs';
+import { Server, browser, screenshot, until, waitPipeline, freePort, REPO } from './lib/harness.mjs';
 
 const APP = 'shop';
 let srv, b, page, judged;
@@ -75,6 +76,21 @@ test('search from the header ("/" focuses it) finds server groups and instances'
   await page.getByRole('region', { name: 'Instances' }).getByRole('link').first().waitFor();
   await sgs.getByRole('link', { name: 'shop-web-v000' }).click();
   await page.waitForURL(/applications\/shop\/clusters$/);
+});
+
+test('search finds applications and load balancers too', async () => {
+  const port = await freePort();
+  const t = await task(APP, [{ type: 'upsertLoadBalancer', cloudProvider: 'local', credentials: 'local', region: 'local',
+    name: 'shop-front', listeners: [{ externalPort: port, externalProtocol: 'HTTP' }], healthCheck: { path: '/health' } }]);
+  assert.equal(t.status, 'SUCCEEDED', JSON.stringify(t.variables));
+  await page.goto(`${srv.url}/ui/#/search?q=shop`);
+  const apps = page.getByRole('region', { name: 'Applications' });
+  await srv.expect(apps.getByRole('link', { name: 'shop', exact: true }).waitFor({ timeout: 30000 }), APP, b);
+  assert.equal(await apps.getByRole('link', { name: 'billing' }).count(), 0);
+  const lbs = page.getByRole('region', { name: 'Load balancers' });
+  await lbs.getByRole('link', { name: 'shop-front' }).waitFor({ timeout: 30000 });
+  await lbs.getByRole('link', { name: 'shop-front' }).click();
+  await page.waitForURL(/applications\/shop\/loadBalancers$/);
 });
 
 test('"?" lists the keyboard shortcuts', async () => {
