@@ -2,7 +2,9 @@
 // balancer made by a task, a deploy pipeline started from the UI, the new
 // server group's instances going green (Up) in CLUSTERS, an instance's
 // details and log, disable/enable, resize and destroy from the server
-// group's actions, and the load balancer's view of its server groups.
+// group's actions, the load balancer's view of its server groups, and a
+// rollback (the previous group offered first; the red/black that made the
+// newest names the group it made and the one it disabled).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -150,10 +152,20 @@ test('rollback offers only older server groups, the previous one first, and roll
     application: APP, stack: 'rb', account: 'local', cloudProvider: 'local', region: 'local',
     capacity: { min: 1, max: 1, desired: 1 }, strategy: 'redblack', maxRemainingAsgs: 5,
     image: path.join(REPO, 'examples/webapp'), command: ['python3', '$IMAGE_DIR/app.py'], healthCheck: { path: '/health' } }] }] });
+  let last = null;
   for (let i = 0; i < 3; i++) {
     const id = await srv.trigger(APP, 'rb');
     await until(async () => (await srv.execution(id)).status === 'SUCCEEDED', { timeoutMs: 120000, what: `deploy ${i}` });
+    last = id;
   }
+  // The third red/black's deploy stage names the group it made and the one it disabled.
+  await page.goto('about:blank');
+  await page.goto(`${srv.url}/ui/#/applications/${APP}/executions/details/${last}`);
+  const pane = page.locator('.stage-pane', { hasText: 'Server groups' });
+  await srv.expect(pane.waitFor({ timeout: 30000 }), APP, b);
+  const made = (await pane.locator('li').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+  assert.ok(made.includes('created shop-rb-v002 local'), made.join('; '));
+  assert.ok(made.includes('disabled shop-rb-v001 local'), made.join('; '));
   await page.goto(`${srv.url}/ui/#/applications/${APP}/clusters`);
   const open = async (seq) => {
     const sg = page.locator('article.sg', { hasText: `shop-rb-${seq}` });
