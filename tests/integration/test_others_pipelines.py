@@ -417,6 +417,19 @@ class OthersPipelines(unittest.TestCase):
                             len(ran) - ok, len(saved_only),
                             "\n  ".join("%s (%s)" % (k, EXPECT[k]["why"]) for k in saved_only)))
 
+    def test_4_a_pipeline_for_another_cloud_fails_saying_why(self):
+        # saved only: started anyway, it ends TERMINAL at once, naming the
+        # accounts there are (what a user coming from App Engine needs)
+        key = "deck/appengine-pipelineConfigs.json:gae/Deploy Exploded WAR"
+        _, got = self.saved[key]
+        s, b = self.srv.request("POST", "/pipelines/gae/" + quote(got["name"], safe=""),
+                                {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        e = wait_execution(self.srv, b["ref"].split("/")[-1], timeout=60)
+        self.assertEqual(e["status"], "TERMINAL")
+        self.assertIn("unknown account 'gae' for cloud provider local (its accounts: local, "
+                      "gce, myAccount)", message_of(e))
+
     # -- what each should have done ------------------------------------------
 
     def check_resize_up(self, e):

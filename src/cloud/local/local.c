@@ -1044,7 +1044,20 @@ mz_local_check_location(mz_local *lp, const char *account, const char *region, m
 				return MZ_OK;
 		return mz_fail(err, MZ_EINVAL, "unknown region '%s' for account '%s'", region, account);
 	}
-	return mz_fail(err, MZ_EINVAL, "unknown account '%s' for cloud provider local", account);
+	/* name the accounts there are: a pipeline written for another
+	 * provider names that provider's accounts (every cloud stage runs on
+	 * this provider, whatever its cloudProvider says) */
+	char names[256] = "";
+	size_t n = 0;
+	json_array_foreach(lp->accounts, i, a) {
+		const char *nm = mz_json_str(a, "name");
+		int w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", nm ? nm : "");
+		if (w < 0 || (size_t)w >= sizeof(names) - n)
+			break;
+		n += (size_t)w;
+	}
+	return mz_fail(err, MZ_EINVAL, "unknown account '%s' for cloud provider local (its "
+	               "accounts: %s)", account, names);
 }
 
 /* ---- read views --------------------------------------------------------- */
