@@ -14,6 +14,7 @@
  */
 #include "core/core.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,10 +27,8 @@ typedef struct out {
 } out;
 
 static void
-reserve(out *o, size_t extra)
+grow(out *o, size_t extra)
 {
-	if (o->len + extra + 1 <= o->cap)
-		return;
 	size_t cap = o->cap ? o->cap : 256;
 	while (cap < o->len + extra + 1)
 		cap *= 2;
@@ -42,7 +41,15 @@ reserve(out *o, size_t extra)
 	o->cap = cap;
 }
 
-static void
+/* Called for every piece written: the check inline, the growth not. */
+static inline void
+reserve(out *o, size_t extra)
+{
+	if (o->len + extra + 1 > o->cap)
+		grow(o, extra);
+}
+
+static inline void
 put(out *o, const char *s, size_t n)
 {
 	reserve(o, n);
@@ -50,29 +57,55 @@ put(out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void
+static inline void
 putc1(out *o, char c)
 {
 	reserve(o, 1);
 	o->p[o->len++] = c;
 }
 
+/* Whether none of the 8 bytes in v needs escaping: no control character
+ * (< 0x20), no '"', no '\\'. Each test sets a byte's high bit where the
+ * byte matches (a borrow can flag more only above a true match); bytes of
+ * UTF-8 sequences (>= 0x80) never match. */
+static inline bool
+plain8(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+	uint64_t control = (v - ones * 0x20) & ~v, quote = (q - ones) & ~q,
+	         backslash = (b - ones) & ~b;
+	return ((control | quote | backslash) & high) == 0;
+}
+
 /* A JSON string: '"' and '\\' escaped, control characters as jansson
  * writes them (\b \f \n \r \t, else \u00XX); everything else, UTF-8
- * included, copied as it is. */
+ * included, copied as it is. Runs of plain characters are found eight
+ * bytes at a time and copied at once. */
 static void
 put_string(out *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t run = 0;
+	size_t run = 0, i = 0;
 	reserve(o, n + 2);
 	o->p[o->len++] = '"';
-	for (size_t i = 0; i < n; i++) {
+	while (i < n) {
+		while (i + 8 <= n) {
+			uint64_t v;
+			memcpy(&v, s + i, 8);
+			if (!plain8(v))
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			i++;
 			continue;
+		}
 		put(o, s + run, i - run);
-		run = i + 1;
+		run = ++i;
 		char esc[6] = {'\\', 0};
 		size_t k = 2;
 		switch (c) {
@@ -95,6 +128,23 @@ put_string(out *o, const char *s, size_t n)
 	}
 	put(o, s + run, n - run);
 	putc1(o, '"');
+}
+
+/* An integer in decimal, as printf's %lld writes it (snprintf's format
+ * parsing cost more than the digits: an execution has dozens of times). */
+static void
+put_int(out *o, json_int_t v)
+{
+	char num[24];
+	char *end = num + sizeof(num), *p = end;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	put(o, p, (size_t)(end - p));
 }
 
 static void
@@ -190,12 +240,9 @@ dump(out *o, const json_t *v, bool sorted, int depth)
 	case JSON_STRING:
 		put_string(o, json_string_value(v), json_string_length(v));
 		break;
-	case JSON_INTEGER: {
-		char num[32];
-		int n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		put(o, num, (size_t)n);
+	case JSON_INTEGER:
+		put_int(o, json_integer_value(v));
 		break;
-	}
 	case JSON_REAL:
 		put_jansson(o, v);
 		break;

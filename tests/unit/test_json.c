@@ -66,16 +66,17 @@ next(void)
 	return rng;
 }
 
-/* A random valid UTF-8 string of up to 12 characters: ASCII, controls,
- * quotes, two-, three- and four-byte sequences. */
+/* A random valid UTF-8 string of up to 40 pieces: ASCII, controls,
+ * quotes, two-, three- and four-byte sequences (long enough that the
+ * serialiser's eight-bytes-at-a-time scan meets each at every offset). */
 static json_t *
 random_string(void)
 {
 	static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t",
 	                                     "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x98\x83",
 	                                     "\xf0\x9f\x98\x80", "${x}", "key"};
-	char buf[128];
-	size_t n = 0, k = next() % 13;
+	char buf[256];
+	size_t n = 0, k = next() % 41;
 	for (size_t i = 0; i < k; i++) {
 		const char *p = pieces[next() % (sizeof(pieces) / sizeof(pieces[0]))];
 		memcpy(buf + n, p, strlen(p));
@@ -88,7 +89,9 @@ static json_t *
 random_value(int depth)
 {
 	switch (next() % (depth > 5 ? 5 : 7)) {
-	case 0: return json_integer((json_int_t)(next() % 2000000) - 1000000);
+	case 0: /* small ones, and any 64-bit one */
+		return json_integer(next() % 2 ? (json_int_t)(next() % 2000000) - 1000000
+		                               : (json_int_t)next());
 	case 1: return json_real((double)(int64_t)(next() % 100000) / 64.0);
 	case 2: return random_string();
 	case 3: return json_boolean(next() % 2);
