@@ -435,3 +435,31 @@ mz__children(const json_t *exec, const json_t *stage, const char *owner)
 	}
 	return out;
 }
+
+/* Orca's StartStage check (mz__any_upstream_halted) over the index:
+ * upstream positions instead of a new array of stages per level. */
+static bool
+halted_at(const graph *g, size_t i, int depth)
+{
+	const gnode *d = &g->node[i];
+	if (depth > 256)
+		return false;
+	for (int k = 0; k < d->nup; k++) {
+		const char *st = mz__status(g->node[d->up[k]].stage);
+		if (strcmp(st, "TERMINAL") == 0 || strcmp(st, "STOPPED") == 0 ||
+		    strcmp(st, "CANCELED") == 0 ||
+		    (strcmp(st, "NOT_STARTED") == 0 && halted_at(g, (size_t)d->up[k], depth + 1)))
+			return true;
+	}
+	return false;
+}
+
+int
+mz__graph_upstream_halted(const json_t *exec, const json_t *stage)
+{
+	graph *g = graph_of(exec);
+	const gnode *d = g ? node_of(g, stage) : NULL;
+	if (!d || !graph_links(g))
+		return -1;
+	return halted_at(g, (size_t)(d - g->node), 0);
+}

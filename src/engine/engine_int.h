@@ -235,6 +235,9 @@ json_t *mz__upstream(const json_t *exec, const json_t *stage);
  * unset/true -> dflt, else STOPPED. */
 const char *mz__failure_status(const json_t *stage, const char *dflt);
 bool mz__any_upstream_halted(const json_t *exec, const json_t *stage);
+/* The same from the stage graph's index (engine_graph.c): 1 or 0, -1 when
+ * the stage is not among the execution's stages (or out of memory). */
+int mz__graph_upstream_halted(const json_t *exec, const json_t *stage);
 /* Puts {details:{error, errors[]}, exceptionType, ...} in context.exception. */
 void mz__set_exception(json_t *stage, const char *type, const char *message);
 /* The value of key in the stage context, else in the outputs of its

@@ -162,7 +162,8 @@ halted_rec(const json_t *exec, const json_t *stage, int depth)
 bool
 mz__any_upstream_halted(const json_t *exec, const json_t *stage)
 {
-	return halted_rec(exec, stage, 0);
+	int halted = mz__graph_upstream_halted(exec, stage);
+	return halted >= 0 ? halted : halted_rec(exec, stage, 0);
 }
 
 void

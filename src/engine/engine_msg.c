@@ -217,6 +217,30 @@ mz__qm_equal_json(const mz_qmsg *m, const json_t *j)
 	       member_is(j, "originalStatus", m->original_status, &n) && json_object_size(j) == n;
 }
 
+/* The kinds, most frequent first: a stage transition handles startStage,
+ * startTask, runTask, completeTask and completeStage, and found each at the
+ * end of a chain of a dozen string comparisons. */
+enum {
+	K_UNKNOWN, K_RUN_TASK, K_START_TASK, K_COMPLETE_TASK, K_START_STAGE, K_COMPLETE_STAGE,
+	K_START_EXECUTION, K_COMPLETE_EXECUTION, K_START_WAITING, K_CANCEL_EXECUTION,
+	K_RESCHEDULE_EXECUTION, K_RESUME_EXECUTION, K_SKIP_STAGE, K_CANCEL_STAGE, K_ABORT_STAGE,
+	K_CONTINUE_PARENT, K_RESTART_STAGE, K_PAUSE_STAGE, K_RESUME_STAGE
+};
+
+static int
+kind_of(const char *kind)
+{
+	static const char *const names[] = {
+		NULL, "runTask", "startTask", "completeTask", "startStage", "completeStage",
+		"startExecution", "completeExecution", "startWaitingExecutions", "cancelExecution",
+		"rescheduleExecution", "resumeExecution", "skipStage", "cancelStage", "abortStage",
+		"continueParentStage", "restartStage", "pauseStage", "resumeStage"};
+	for (int k = 1; k < (int)(sizeof(names) / sizeof(names[0])); k++)
+		if (strcmp(names[k], kind) == 0)
+			return k;
+	return K_UNKNOWN;
+}
+
 mz_code
 mz__handle(mz_batch *b, const mz_qmsg *msg)
 {
@@ -236,7 +260,8 @@ mz__handle(mz_batch *b, const mz_qmsg *msg)
 
 	if (!kind)
 		return mz_fail(&b->err, MZ_EINVAL, "message without kind");
-	if (strcmp(kind, "startWaitingExecutions") == 0)
+	int k = kind_of(kind);
+	if (k == K_START_WAITING)
 		return mz__h_start_waiting(b, msg);
 	if (!exec_id)
 		return mz_fail(&b->err, MZ_EINVAL, "message %s without executionId", kind);
@@ -264,44 +289,36 @@ mz__handle(mz_batch *b, const mz_qmsg *msg)
 		}
 	}
 
-	if (strcmp(kind, "startExecution") == 0)
-		return mz__h_start_execution(b, exec, msg);
-	if (strcmp(kind, "completeExecution") == 0)
-		return mz__h_complete_execution(b, exec, msg);
-	if (strcmp(kind, "cancelExecution") == 0)
-		return mz__h_cancel_execution(b, exec, msg);
-	if (strcmp(kind, "rescheduleExecution") == 0)
-		return mz__h_reschedule_execution(b, exec, msg);
-	if (strcmp(kind, "resumeExecution") == 0)
-		return mz__h_resume_execution(b, exec, msg);
+	switch (k) {
+	case K_START_EXECUTION: return mz__h_start_execution(b, exec, msg);
+	case K_COMPLETE_EXECUTION: return mz__h_complete_execution(b, exec, msg);
+	case K_CANCEL_EXECUTION: return mz__h_cancel_execution(b, exec, msg);
+	case K_RESCHEDULE_EXECUTION: return mz__h_reschedule_execution(b, exec, msg);
+	case K_RESUME_EXECUTION: return mz__h_resume_execution(b, exec, msg);
+	default: break;
+	}
 	if (!stage)
 		return mz_fail(&b->err, MZ_EINVAL, "message %s without stageId", kind);
-	if (strcmp(kind, "startStage") == 0)
-		return mz__h_start_stage(b, exec, stage, msg);
-	if (strcmp(kind, "completeStage") == 0)
-		return mz__h_complete_stage(b, exec, stage, msg);
-	if (strcmp(kind, "skipStage") == 0)
-		return mz__h_skip_stage(b, exec, stage, msg);
-	if (strcmp(kind, "cancelStage") == 0)
-		return mz__h_cancel_stage(b, exec, stage, msg);
-	if (strcmp(kind, "abortStage") == 0)
-		return mz__h_abort_stage(b, exec, stage, msg);
-	if (strcmp(kind, "continueParentStage") == 0)
-		return mz__h_continue_parent(b, exec, stage, msg);
-	if (strcmp(kind, "restartStage") == 0)
-		return mz__h_restart_stage(b, exec, stage, msg);
-	if (strcmp(kind, "pauseStage") == 0)
-		return mz__h_pause_stage(b, exec, stage, msg);
-	if (strcmp(kind, "resumeStage") == 0)
-		return mz__h_resume_stage(b, exec, stage, msg);
+	switch (k) {
+	case K_START_STAGE: return mz__h_start_stage(b, exec, stage, msg);
+	case K_COMPLETE_STAGE: return mz__h_complete_stage(b, exec, stage, msg);
+	case K_SKIP_STAGE: return mz__h_skip_stage(b, exec, stage, msg);
+	case K_CANCEL_STAGE: return mz__h_cancel_stage(b, exec, stage, msg);
+	case K_ABORT_STAGE: return mz__h_abort_stage(b, exec, stage, msg);
+	case K_CONTINUE_PARENT: return mz__h_continue_parent(b, exec, stage, msg);
+	case K_RESTART_STAGE: return mz__h_restart_stage(b, exec, stage, msg);
+	case K_PAUSE_STAGE: return mz__h_pause_stage(b, exec, stage, msg);
+	case K_RESUME_STAGE: return mz__h_resume_stage(b, exec, stage, msg);
+	default: break;
+	}
 	if (!task)
 		return mz_fail(&b->err, MZ_EINVAL, "message %s without taskId", kind);
-	if (strcmp(kind, "startTask") == 0)
-		return mz__h_start_task(b, exec, stage, task, msg);
-	if (strcmp(kind, "runTask") == 0)
-		return mz__h_run_task(b, exec, stage, task, msg);
-	if (strcmp(kind, "completeTask") == 0)
-		return mz__h_complete_task(b, exec, stage, task, msg);
+	switch (k) {
+	case K_START_TASK: return mz__h_start_task(b, exec, stage, task, msg);
+	case K_RUN_TASK: return mz__h_run_task(b, exec, stage, task, msg);
+	case K_COMPLETE_TASK: return mz__h_complete_task(b, exec, stage, task, msg);
+	default: break;
+	}
 	mz_warn("engine: unknown message kind %s", kind);
 	return MZ_OK;
 }

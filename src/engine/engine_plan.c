@@ -150,9 +150,11 @@ mz__plan_build_tasks(mz_plan *p, mz_err *err)
 		/* direct sets: json_pack's format parsing cost more than the task */
 		json_t *t = json_object();
 		json_object_set_new_nocheck(t, "id", json_string_nocheck(id));
-		json_object_set_new_nocheck(t, "name", json_string(def->name));
+		/* names and classes are the registering component's literals */
+		json_object_set_new_nocheck(t, "name", json_string_nocheck(def->name));
 		json_object_set_new_nocheck(t, "implementingClass",
-		                            json_string(def->impl_class ? def->impl_class : def->name));
+		                            json_string_nocheck(def->impl_class ? def->impl_class
+		                                                                : def->name));
 		json_object_set_new_nocheck(t, "status", json_string_nocheck("NOT_STARTED"));
 		json_object_set_new_nocheck(t, "stageStart", json_boolean(i == 0));
 		json_object_set_new_nocheck(t, "stageEnd", json_boolean(i + 1 == n));
