@@ -174,13 +174,20 @@ mz__apply_task_result(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
 	return complete_task(b, exec, stage, task, st, st);
 }
 
-/* The stage as the task sees it: context with expressions evaluated. */
+/* The stage as the task sees it: context with expressions evaluated (a
+ * new reference). A context with nothing to evaluate would be copied as
+ * it is, key by key (a tenth of a wait stage's cost): then the task sees
+ * the stage itself, which tasks only read (their changes go in their
+ * result). */
 static json_t *
 evaluated_stage(const json_t *exec, json_t *stage)
 {
-	json_t *copy = json_copy(stage);
 	const mz_stage_def *sd = mz_engine_stage_def(mz_json_str(stage, "type"));
-	json_object_set_new(copy, "context", mz__eval_context(exec, stage, sd ? sd->raw_keys : NULL));
+	const char *const *raw = sd ? sd->raw_keys : NULL;
+	if (!mz__context_evaluates(stage, raw))
+		return json_incref(stage);
+	json_t *copy = json_copy(stage);
+	json_object_set_new(copy, "context", mz__eval_context(exec, stage, raw));
 	return copy;
 }
 

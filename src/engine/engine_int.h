@@ -252,6 +252,10 @@ json_t *mz__exec_outputs(const json_t *exec);
  * still contain expressions); records failures in
  * context.expressionEvaluationSummary. Returns a new context object. */
 json_t *mz__eval_context(const json_t *exec, const json_t *stage, const char *const *skip);
+/* Whether mz__eval_context would give anything but a copy of the stage's
+ * context (an expression to evaluate outside the skipped keys, or a
+ * summary it would drop). */
+bool mz__context_evaluates(const json_t *stage, const char *const *skip);
 /* A new stage object. */
 json_t *mz__stage_new(const char *type, const char *name, const char *ref_id,
                       json_t *context);

@@ -372,6 +372,21 @@ has_expr(const json_t *v)
 	return false;
 }
 
+bool
+mz__context_evaluates(const json_t *stage, const char *const *skip)
+{
+	json_t *ctx = json_object_get(stage, "context");
+	const char *k;
+	json_t *v;
+	if (!json_is_object(ctx) || json_object_get(ctx, "expressionEvaluationSummary"))
+		return true;
+	json_object_foreach(ctx, k, v) {
+		if (!skipped_key(k, skip) && has_expr(v))
+			return true;
+	}
+	return false;
+}
+
 json_t *
 mz__eval_context(const json_t *exec, const json_t *stage, const char *const *skip)
 {
