@@ -189,6 +189,11 @@ bool mz_path_within(const char *path, const json_t *roots, bool must_exist);
  * dies, so a crashed server never blocks a restart. Returns the descriptor,
  * or -1 with err saying who holds it (MZ_ECONFLICT) or what failed. */
 int mz_lock_data_dir(const char *dir, mz_err *err);
+/* The descriptor holding that lock, or -1. A forked child closes it first
+ * thing: O_CLOEXEC drops it only at the exec, and a child still preparing
+ * (chowning a workspace, binding paths) when the server is killed would
+ * keep the data directory locked against the restarted server. */
+int mz_data_dir_lock_fd(void);
 
 /* ---- SHA-256 ----------------------------------------------------------- */
 

@@ -19,6 +19,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+static int held_fd = -1;
+
+int
+mz_data_dir_lock_fd(void)
+{
+	return held_fd;
+}
+
 int
 mz_lock_data_dir(const char *dir, mz_err *err)
 {
@@ -51,5 +59,6 @@ mz_lock_data_dir(const char *dir, mz_err *err)
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len)
 		mz_warn("cannot write the pid into %s: %s", path, strerror(errno));
 	free(path);
+	held_fd = fd;
 	return fd;
 }

@@ -333,6 +333,9 @@ void
 mz__prep_exec(const prep *s, int outfd, int nullfd, int errfd)
 {
 	int e = 0;
+	int lock = mz_data_dir_lock_fd(); /* core.h: not until the exec */
+	if (lock >= 0)
+		close(lock);
 	if (dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
 		goto fail;
 	if (s->header)
@@ -481,6 +484,9 @@ start_detached(mz_proc *p, mz_err *err)
 		goto out;
 	}
 	if (a == 0) {
+		int lock = mz_data_dir_lock_fd(); /* core.h: not until the exec */
+		if (lock >= 0)
+			close(lock);
 		pid_t m = fork();
 		if (m != 0)
 			_exit(m < 0 ? 1 : 0);
