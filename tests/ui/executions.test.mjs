@@ -7,6 +7,8 @@
 // runJob's log and the artifact it produced, an artifact consumed, and
 // executions of a deleted pipeline.
 import { test, before, after } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { Server, browser, screenshot, until, waitPipeline } from './lib/harness.mjs';
 
@@ -179,14 +181,18 @@ test('a deep link to the 900th execution scrolls to it and marks it', async () =
     { timeoutMs: 120000, what: 'all 1000 finished' });
   await page.goto('about:blank');
   await page.goto(`${base()}/details/${target}`);
-  const row = page.locator(`#x-${target}`);
-  await row.waitFor({ timeout: 30000 });
-  await page.getByRole('region', { name: 'Trigger and parameters' }).waitFor();
-  await until(async () => {
+  // First shown pinned at the top while its group pages on to it (three
+  // pages of 50): wait for it in its group, then in view.
+  const row = group('many').locator(`#x-${target}`);
+  await srv.expect(row.waitFor({ timeout: 60000 }), APP, b);
+  await srv.expect(page.getByRole('region', { name: 'Trigger and parameters' }).waitFor({ timeout: 30000 }), APP, b);
+  let seen = null;
+  await srv.expect(until(async () => {
     const r = await row.boundingBox();
     const vh = page.viewportSize().height;
+    seen = { box: r, scrollY: await page.evaluate(() => scrollY), rows: await group('many').locator('li.exec').count() };
     return r && r.y > -4 && r.y < vh - 20;
-  }, { what: 'the 900th execution in view' });
+  }, { timeoutMs: 30000, what: 'the 900th execution in view' }).catch((e) => { e.message += ` (last seen: ${JSON.stringify(seen)})`; throw e; }), APP, b);
   assert.match(await row.getAttribute('class'), /\bopen\b/);
   assert.ok(await group('many').locator('li.exec').count() >= 101);
   await screenshot(page, 'executions-deep-link');
@@ -208,6 +214,28 @@ test('a runJob\'s log and its artifact, downloadable', async () => {
   const got = await page.evaluate(async (h) => (await fetch(h)).text(), href);
   assert.equal(got.trim(), 'built');
   await screenshot(page, 'execution-runjob');
+});
+
+test('a running runJob\'s log follows the job while it runs', async () => {
+  // The job writes a line, waits for a file the test puts in its workspace
+  // once the page shows that line, then writes another and keeps running
+  // (the lines are computed: the log starts with the command itself).
+  await srv.savePipeline({ application: APP, name: 'long-build', stages: [{ refId: '1', type: 'runJob', name: 'Long build', cloudProvider: 'local', account: 'local',
+    command: ['sh', '-c', 'echo waiting $((20+1)); while [ ! -e go ]; do sleep 0.2; done; echo released $((40+2)); exec sleep 600'] }] });
+  const id = await srv.trigger(APP, 'long-build');
+  await open(`${base()}/details/${id}`);
+  const log = page.getByLabel('Job log');
+  await srv.expect(until(async () => /waiting 21/.test(await log.textContent()), { timeoutMs: 60000, what: 'the first line of the running job\'s log' }), APP, b);
+  assert.doesNotMatch(await log.textContent(), /released 42/);
+  assert.equal(await log.getAttribute('data-live'), 'true');
+  const jobId = (await srv.execution(id)).stages.find((st) => st.context && st.context.jobId).context.jobId;
+  const job = JSON.parse(fs.readFileSync(path.join(srv.dir, 'data', 'jobs', jobId, 'job.json'), 'utf8'));
+  fs.writeFileSync(path.join(job.workspace, 'go'), '');
+  // The page reads the log again by itself: no reload, no click.
+  await srv.expect(until(async () => /released 42/.test(await log.textContent()), { timeoutMs: 60000, what: 'the line written after the page opened' }), APP, b);
+  assert.equal((await srv.execution(id)).status, 'RUNNING');
+  assert.equal((await srv.call('PUT', `/pipelines/${id}/cancel`)).status, 200);
+  await done(id);
 });
 
 test('an artifact the trigger brought and an expected artifact bound to it are listed as such', async () => {
