@@ -242,6 +242,8 @@ mz__h_run_task(mz_batch *b, json_t *exec, json_t *stage, json_t *task, const mz_
 	const char *estatus = mz__status(exec);
 	mz_code rc;
 
+	if (mz__qm_bool(msg, "afterCancel", false))
+		return mz__route_after_cancel(b, exec, stage, task, msg, def);
 	if (strcmp(mz__status(task), "RUNNING") != 0)
 		return MZ_OK;
 	if (!def) {

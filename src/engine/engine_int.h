@@ -304,6 +304,11 @@ mz_code mz__h_complete_task(mz_batch *b, json_t *exec, json_t *stage, json_t *ta
  * its node) instead. */
 mz_code mz__route_task(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg,
                        const mz_task_def *def, bool canceling, bool *away);
+/* A cancel handled while the task's node was dead left a message
+ * ("afterCancel") for that node: it runs the task's on_cancel there once
+ * the node is back. */
+mz_code mz__route_after_cancel(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
+                               const mz_qmsg *msg, const mz_task_def *def);
 /* Adds the stage's target to a runTask message built for it. */
 void mz__route_msg(const json_t *stage, const json_t *task, mz_qmsg *msg);
 void mz__route_init(mz_engine *eng);

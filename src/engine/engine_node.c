@@ -61,7 +61,9 @@ mz__notify_remote(mz_engine *eng, mz_batch *b)
 	mz_buf payload;
 	mz_code rc = MZ_OK;
 	bool any = false;
-	mz_buf_init(&payload, 256);
+	/* the argument is the buffer's maximum: NOTIFY_MAX bounds what is
+	 * sent, and an add past the maximum would drop ids silently */
+	mz_buf_init(&payload, NOTIFY_MAX + 64);
 	mz_buf_printf(&payload, "%s|", mz_engine_node_id(eng));
 	size_t head = payload.len;
 	for (int i = 0; rc == MZ_OK && i < b->ncache; i++) {

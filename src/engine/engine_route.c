@@ -145,8 +145,18 @@ mz__route_task(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg,
 		}
 		goto out;
 	}
-	if (canceling && dead)
-		goto out; /* a cancel does not wait for a dead node */
+	if (canceling && dead) {
+		/* a cancel does not wait for a dead node; what it would have
+		 * killed there is killed when the node returns */
+		mz_qmsg m = mz__qm_copy(msg);
+		mz__qm_set(&m, "target", json_string(target));
+		mz__qm_set(&m, "afterCancel", json_true());
+		json_t *j = mz__qm_json(&m);
+		rc = mz_queue_push(b->st, j, b->now + WAIT_HOST_MS, &b->err);
+		json_decref(j);
+		mz__qm_release(&m);
+		goto out;
+	}
 	*away = true;
 	mz_qmsg m = mz__qm_copy(msg);
 	mz__qm_set(&m, "target", json_string(target));
@@ -173,13 +183,40 @@ out:
 	return rc;
 }
 
+mz_code
+mz__route_after_cancel(mz_batch *b, json_t *exec, json_t *stage, json_t *task,
+                       const mz_qmsg *msg, const mz_task_def *def)
+{
+	const char *target = mz__qm_str(msg, "target");
+	if (!def || !def->on_cancel || !target)
+		return MZ_OK;
+	char *mine = snapshot(b->eng, false);
+	bool here = listed(mine, target);
+	free(mine);
+	if (!here) /* its node is not back yet: look again later */
+		return mz__push(b, mz__qm_copy(msg), WAIT_HOST_MS);
+	mz_task_result r = {0};
+	mz_task_ctx ctx = {.engine = b->eng, .store = b->st, .execution = exec, .stage = stage,
+	                   .task = task, .now = b->now, .internal = b};
+	def->on_cancel(&ctx, &r);
+	if (r.context) {
+		mz_json_merge(mz__ctx(stage), r.context);
+		mz__exec_dirty(b, exec);
+	}
+	json_decref(r.context);
+	json_decref(r.outputs);
+	mz_info("engine: %s of execution %s canceled on its node after its return",
+	        mz_json_str(task, "name"), mz_json_str(exec, "id"));
+	return MZ_OK;
+}
+
 /* ---- what this node claims ---------------------------------------------- */
 
 void
 mz__route_init(mz_engine *eng)
 {
 	mz_buf b;
-	mz_buf_init(&b, 64);
+	mz_buf_init(&b, 0); /* no limit (the argument is a maximum) */
 	mz_buf_printf(&b, ",node:%s,", mz_engine_node_id(eng));
 	size_t i;
 	json_t *r;
@@ -195,7 +232,7 @@ void
 mz__route_update(mz_engine *eng, const json_t *nodes)
 {
 	mz_buf b;
-	mz_buf_init(&b, 64);
+	mz_buf_init(&b, 0); /* no limit (the argument is a maximum) */
 	mz_buf_adds(&b, eng->mine);
 	json_t *hosted = json_object(); /* regions some live node hosts */
 	size_t i, j;

@@ -10,7 +10,9 @@ second run replaces the first in both regions. With node 2 down, west's
 bake says it waits for a node hosting west and the flow completes once
 node 2 is back. A build canceled through another node than the one that
 runs it is killed on its node. A second node hosting east deploys an
-image node 1 baked, reading it from the database while node 1 is down."""
+image node 1 baked, reading it from the database while node 1 is down.
+A build whose node is killed waits for it and completes when it returns;
+a cancel does not wait for the dead node, which kills the job on return."""
 import json
 import os
 import shutil
@@ -264,6 +266,87 @@ class SeedAcrossNodes(NodesBase):
                 return True
         wait_until(gone, timeout=10, message="the job's processes to be gone")
 
+
+    # -- a build's node dies --------------------------------------------------
+
+    def start_build(self, name, command):
+        save_pipeline(self.nodes[2], {"application": SEED, "name": name, "stages": [
+            {"refId": "1", "type": "runJob", "name": "Build", "cloudProvider": "local",
+             "account": "local", "command": command, "timeoutSeconds": 600}]})
+        s, b = self.nodes[2].request("POST", "/pipelines/%s/%s" % (SEED, name),
+                                     {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        exec_id = b["ref"].split("/")[-1]
+
+        def started():
+            st = get_execution(self.nodes[2], exec_id)["stages"][0]
+            return st if st.get("node") and st["context"].get("jobId") else None
+        st = wait_until(started, timeout=60, interval=0.2, message="the build to start")
+        runner = self.nodes[self.node_ids().index(st["node"])]
+        job_dir = os.path.join(runner.data_dir, "jobs", st["context"]["jobId"])
+        return exec_id, st, runner, job_dir
+
+    def reader(self, runner):
+        """A node other than runner (to read and act through)."""
+        return next(n for n in self.nodes if n is not runner)
+
+    def test_5_a_build_waits_for_its_node(self):
+        """The node running a build is killed: the build says it waits for
+        that node, whose job runs on, and completes when the node is back."""
+        exec_id, st, runner, job_dir = self.start_build(
+            "slow-build", ["sh", "-c", "sleep 3; echo built > out.txt"])
+        other = self.reader(runner)
+        runner.kill9()
+        try:
+            def waiting():
+                return get_execution(other, exec_id)["stages"][0]["context"].get(
+                    "waitingForHost")
+            why = wait_until(waiting, timeout=LEASE_S + 10, interval=0.2,
+                             message="the build to say it waits for its node")
+            self.assertIn(st["node"], why)
+            self.assertIn("not alive", why)
+            self.assertEqual(get_execution(other, exec_id)["status"], "RUNNING")
+            # the job itself outlives the node (a detached process chain)
+            wait_until(lambda: os.path.exists(os.path.join(job_dir, "exit")), timeout=30,
+                       message="the job to finish on its own")
+        finally:
+            runner.start()
+        e = self.finished(other, exec_id, timeout=60)
+        build = e["stages"][0]
+        self.assertEqual(build["node"], st["node"])
+        self.assertIsNone(build["context"].get("waitingForHost"))
+        self.assertEqual(build["context"]["jobExitCode"], 0)
+
+    def test_6_a_cancel_does_not_wait_for_a_dead_node(self):
+        """A build is canceled while its node is dead: the execution is
+        CANCELED at once, and the job is killed when its node returns."""
+        exec_id, st, runner, job_dir = self.start_build("stuck-build", ["sleep", "120"])
+        other = self.reader(runner)
+        with open(os.path.join(job_dir, "job.json")) as f:
+            pid = json.load(f)["pid"]
+        runner.kill9()
+        try:
+            wait_until(lambda: not self.node_list(other)[self.address(runner)]["alive"],
+                       timeout=LEASE_S + 2, interval=0.2, message="the runner shown dead")
+            s, b = other.request("PUT", "/pipelines/%s/cancel" % exec_id)
+            self.assertIn(s, (200, 202), b)
+            wait_until(lambda: get_execution(other, exec_id)["status"] == "CANCELED",
+                       timeout=15, interval=0.2,
+                       message="the cancel to end the execution without the node")
+            self.assertFalse(os.path.exists(os.path.join(job_dir, "exit")))
+        finally:
+            runner.start()
+            try:
+                exit_file = os.path.join(job_dir, "exit")
+                wait_until(lambda: os.path.exists(exit_file), timeout=30, interval=0.2,
+                           message="the job killed once its node is back")
+                with open(exit_file) as f:
+                    self.assertIn("canceled", f.read())
+            finally:
+                try:
+                    os.killpg(pid, 9)  # whatever the outcome, no sleep is left behind
+                except OSError:
+                    pass
 
 if __name__ == "__main__":
     unittest.main()
