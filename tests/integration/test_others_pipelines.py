@@ -1,6 +1,7 @@
 """Pipelines written by others (tests/integration/pipelines/others/, see its
 README for where each file comes from): Deck's, Orca's and Echo's own
-test fixtures, kept verbatim. Each pipeline in them is saved through the
+test fixtures and Spinnaker's codelab and solution examples, kept
+verbatim. Each pipeline in them is saved through the
 API and read back (or, where Front50 would refuse it, the refusal is
 checked); each whose stages run here is started the way its kind is
 started (by hand, with its parameters and artifacts; Orca's ad-hoc
@@ -172,7 +173,37 @@ ECHO = {
     E + "ztest11/BAR": {"start": None, "why": AWS},
     E + "ztest11/Clone": {"start": None, "why": AWS},
 }
-EXPECT = dict(DECK, **ORCA, **ECHO)
+K8S = "Kubernetes manifests (deployManifest and the other manifest stages)"
+X = "examples/"
+EXAMPLES = {
+    # a stage that names no load balancer, and a GCE network (TCP) load
+    # balancer: the local provider's are HTTP ones with listeners
+    "deck/google-load_balancers-pipelineConfigs.json:compute/GCE load balancers":
+        {"start": "manual", "status": "TERMINAL",
+         "error": "upsertLoadBalancers needs 'loadBalancers'"},
+    "deck/google-load_balancers-pipelineConfigs.json:compute/GCE network load balancer":
+        {"start": "manual", "status": "TERMINAL",
+         "error": "upsertLoadBalancer: listeners[0].externalPort is required"},
+    "deck/kubernetes-pipelineConfigs.json:kubernetesapp/bake_and_deploy_manifest":
+        {"start": None, "why": K8S},
+    "deck/kubernetes-pipelineConfigs.json:kubernetesapp/deployment": {"start": None, "why": K8S},
+    X + "bluegreen-pipeline.json:helloworld/bluegreen": {"start": None, "why": K8S},
+    X + "gke-kayenta-workshop-deploy-canary-pipeline.json:demo/"
+        "Deploy Simple Canary to Production": {"start": None, "why": K8S},
+    X + "gke-kayenta-workshop-deploy-to-staging-pipeline.json:demo/Deploy to Staging":
+        {"start": None, "why": K8S},
+    X + "gke-kayenta-workshop-promotion-pipeline.json:demo/Promote Canary To Production":
+        {"start": None, "why": K8S},
+    X + "kayenta-automated-canary-1-10.json:sampleapp/Automated Canary Deploy":
+        {"start": None, "why": K8S + " and kayentaCanary"},
+    # the same pipeline for an older Spinnaker, without an id: a second
+    # config of that name, refused as Front50 refuses it
+    X + "kayenta-automated-canary-1-9.json:sampleapp/Automated Canary Deploy": {
+        "start": None, "why": "refused: a second config of the same name",
+        "save": (400, "A pipeline with name Automated Canary Deploy already exists in "
+                      "application sampleapp")},
+}
+EXPECT = dict(DECK, **ORCA, **ECHO, **EXAMPLES)
 
 # The local accounts the test's server has, named as the fixtures name
 # theirs, so that their cloud stages run on the local provider unchanged.
