@@ -84,6 +84,31 @@ class SavePipeline(unittest.TestCase):
         s, hist = self.srv.request("GET", "/pipelineConfigs/%s/history" % cfg["id"])
         self.assertEqual(len(hist), 2, hist)
 
+    def test_a_saved_authorization_is_sealed_and_a_masked_secret_kept(self):
+        bearer = "Bearer STAGE-SAVED-" + os.urandom(8).hex()
+        cfg = wait_cfg("sealed", stages=[
+            {"refId": "1", "type": "webhook", "name": "call", "method": "POST",
+             "url": "http://127.0.0.1:9/hook",
+             "customHeaders": {"Authorization": bearer, "X-Plain": "seen"}}],
+            triggers=[{"type": "git", "source": "github", "project": "o", "slug": "r",
+                       "branch": "main", "secret": "hmac-key-1", "enabled": True}])
+        e = self.save(b64(cfg))
+        self.assertEqual(e["status"], "SUCCEEDED", self.error(e))
+        s, got = self.get(APP, "sealed")
+        self.assertEqual(got["stages"][0]["customHeaders"],
+                         {"Authorization": "****", "X-Plain": "seen"})
+        self.assertEqual(got["triggers"][0]["secret"], "********")
+        s, hist = self.srv.request("GET", "/pipelineConfigs/%s/history" % got["id"])
+        self.assertNotIn(bearer.split()[1], json.dumps([got, hist, e]))
+        # saved back through the stage as shown: both are kept, not replaced
+        # by the masks (the header's sealed value, the trigger's secret)
+        e = self.save(b64(dict(got, description="again")))
+        self.assertEqual(e["status"], "SUCCEEDED", self.error(e))
+        s, again = self.get(APP, "sealed")
+        self.assertEqual(again["stages"][0]["sealedHeaders"]["Authorization"],
+                         got["stages"][0]["sealedHeaders"]["Authorization"])
+        self.assertEqual(again["triggers"][0]["secret"], "********")
+
     def test_refuses_what_post_pipelines_refuses(self):
         e = self.save(b64(wait_cfg("first")))
         self.assertEqual(e["status"], "SUCCEEDED", self.error(e))
