@@ -120,6 +120,23 @@ test('times: the browser\'s zone, UTC on hover; the dark theme follows the syste
   await page.emulateMedia({ colorScheme: 'light' });
 });
 
+test('times show in the browser\'s own zone (here India, UTC+5:30), UTC on hover', async () => {
+  const other = await browser();
+  try {
+    const cdp = await other.context.newCDPSession(other.page);
+    await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'Asia/Kolkata' });
+    await other.page.goto(`${srv.url}/ui/#/applications/${APP}/executions/details/${judged}`);
+    const t = other.page.locator('.run-summary time').first();
+    await srv.expect(t.waitFor({ timeout: 30000 }), APP, other);
+    const title = await t.getAttribute('title');
+    const at = Date.parse(`${title.replace(' UTC', '').replace(' ', 'T')}Z`);
+    const local = new Date(at + 330 * 60000).toISOString().replace('T', ' ').slice(0, 19);
+    const shown = await t.textContent();
+    assert.ok(shown.startsWith(local), `shown ${shown}, UTC ${title}, expected ${local} in India`);
+    assert.match(shown, /GMT\+5:30|IST/);
+  } finally { await other.close(); }
+});
+
 test('every view at 1440 and 390 px, light and dark', async () => {
   const u = `${srv.url}/ui/#`;
   const cfg = (await srv.call('GET', `/applications/${APP}/pipelineConfigs/deploy`)).body;
