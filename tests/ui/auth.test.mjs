@@ -67,6 +67,19 @@ test('a user who may only READ sees no action buttons', async () => {
     await viewer.page.getByRole('region', { name: 'Trigger and parameters' }).waitFor();
     assert.equal(await viewer.page.getByRole('button', { name: 'Re-run' }).filter({ visible: true }).count(), 0);
     await screenshot(viewer.page, 'read-only-user');
+    // Neither the pipeline editor nor CONFIG offers to save or delete.
+    const ship = (await srv.call('GET', '/applications/guarded/pipelineConfigs/ship')).body;
+    await viewer.page.goto(`${srv.url}/ui/#/applications/guarded/executions/configure/${ship.id}`);
+    await srv.expect(viewer.page.getByLabel('Pipeline name').waitFor({ timeout: 30000 }), 'guarded', viewer);
+    for (const name of ['Save', 'Delete']) {
+      assert.equal(await viewer.page.getByRole('button', { name, exact: true }).filter({ visible: true }).count(), 0, `${name} is shown to a reader in the editor`);
+    }
+    await viewer.page.goto(`${srv.url}/ui/#/applications/guarded/config`);
+    await srv.expect(viewer.page.getByLabel('Owner email').waitFor({ timeout: 30000 }), 'guarded', viewer);
+    assert.equal(await viewer.page.getByRole('button', { name: 'Save changes' }).filter({ visible: true }).count(), 0);
+    // The admin sees them (the same check, so the buttons are not simply gone).
+    await admin.page.goto(`${srv.url}/ui/#/applications/guarded/config`);
+    await admin.page.getByRole('button', { name: 'Save changes' }).waitFor({ timeout: 30000 });
   } finally { await admin.close(); await viewer.close(); }
 });
 
