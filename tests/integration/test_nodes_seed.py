@@ -334,6 +334,29 @@ class SeedAcrossNodes(NodesBase):
                        timeout=15, interval=0.2,
                        message="the cancel to end the execution without the node")
             self.assertFalse(os.path.exists(os.path.join(job_dir, "exit")))
+            # a node that may never return: the stage restarted runs afresh
+            # on a live node (and is canceled again, not to sleep on)
+            s, b = other.request("PUT", "/pipelines/%s/stages/%s/restart" % (exec_id, st["id"]),
+                                 {})
+            self.assertIn(s, (200, 202), b)
+
+            def rerun():
+                e = get_execution(other, exec_id)
+                b2 = e["stages"][0]
+                return b2 if (b2.get("node") and b2["context"].get("jobId") and
+                              b2["context"].get("jobStartTime", 0) >
+                              st["context"].get("jobStartTime", 0)) else None
+            again = wait_until(rerun, timeout=60, interval=0.2,
+                               message="the restarted build to start on a live node")
+            self.assertNotEqual(again["node"], st["node"])
+            listed = self.node_list(other)  # node 3 may be the dead one
+            live = next(n for n in self.nodes
+                        if listed[self.address(n)]["id"] == again["node"])
+            s, b = other.request("PUT", "/pipelines/%s/cancel" % exec_id)
+            self.assertIn(s, (200, 202), b)
+            again_exit = os.path.join(live.data_dir, "jobs", again["context"]["jobId"], "exit")
+            wait_until(lambda: os.path.exists(again_exit), timeout=30, interval=0.2,
+                       message="the restarted build killed on its live node")
         finally:
             runner.start()
             try:
