@@ -103,6 +103,16 @@ test('typing narrows and widens the filter: a group hidden and shown again shows
   await expectRows('alpha', [ids.alpha[2], ids.alpha[4]], 'the staging runs, typed');
   for (let i = 0; i < 4; i++) await box.press('Backspace');
   await expectRows('alpha', ids.alpha, 'every alpha run again');
+  // Keys faster than frames: six input events in one task; the first is
+  // applied at once, the rest once before the next frame: the last wins.
+  await page.evaluate(() => {
+    const input = document.querySelector('[data-act="filter"]');
+    for (const v of ['p', 'pr', 'pro', 'prod', 'stagin', 'staging']) { input.value = v; input.dispatchEvent(new Event('input', { bubbles: true })); }
+  });
+  await expectRows('alpha', [ids.alpha[2], ids.alpha[4]], 'the last of the keys typed within one frame');
+  assert.equal(await group('alpha').locator('.count').textContent(), '2 of 5');
+  await box.fill('');
+  await expectRows('alpha', ids.alpha, 'every alpha run once more');
   assert.equal(await group('alpha').locator('.count').textContent(), '5');
   assert.equal(await page.locator('.filter-count').textContent(), '');
 });
