@@ -406,8 +406,19 @@ publish_artifacts(const json_t *ctx, const char *dir, const char *ws, const char
 		int64_t size = 0;
 		mz_err err = {0};
 		if (mz_artifacts_put_file(src, hex, &size, &err) != MZ_OK) {
-			mz_task_result_set(r, "TERMINAL", "output artifact %s: %s", name ? name : rel,
-			                   err.msg);
+			if (err.code == MZ_EBUSY) {
+				/* several nodes, the database away: publish again later */
+				json_object_set_new(mz_task_result_context(r), "waitingFor",
+				                    json_sprintf("output artifact %s: %s",
+				                                 name ? name : rel, err.msg));
+				r->backoff_ms = 1000;
+				mz_task_result_set(r, "RUNNING", NULL);
+			} else {
+				mz_task_result_set(r, "TERMINAL", "output artifact %s: %s",
+				                   name ? name : rel, err.msg);
+			}
+			if (is_dir)
+				unlink(src);
 			free(real);
 			free(src);
 			return false;
@@ -582,6 +593,8 @@ wait_job_task(mz_task_ctx *c, mz_task_result *r)
 		mz_json_merge(outs, props);
 		json_decref(props);
 	}
+	if (json_object_get(json_object_get(c->stage, "context"), "waitingFor"))
+		json_object_set_new(rc, "waitingFor", json_null()); /* published after all */
 	mz_task_result_set(r, "SUCCEEDED", NULL);
 out:
 	json_decref(job);

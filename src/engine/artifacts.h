@@ -39,7 +39,8 @@ mz_code mz_sha256_file(const char *path, char hex[65], int64_t *size, mz_err *er
  * read from there (mz_artifacts_path_any). NULL: this node's files only. */
 void mz_artifacts_share(const char *db_url);
 /* Copies a file into the store; hex receives its address. Idempotent.
- * Shared: returns once the other nodes can read it too. */
+ * Shared: returns once the other nodes can read it too; MZ_EBUSY when
+ * the shared store cannot take it now (the file is kept here: try again). */
 mz_code mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_err *err);
 /* The path of a stored file (new string), or NULL when it is not stored or
  * hex is not 64 hex digits. */

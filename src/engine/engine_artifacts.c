@@ -178,9 +178,13 @@ mz_artifacts_put_file(const char *path, char hex[65], int64_t *size, mz_err *err
 		}
 		else if (rename(tmp, final) != 0)
 			rc = mz_fail(err, MZ_EIO, "cannot store %s: %s", final, strerror(errno));
-		/* and for the other nodes: published only once they can read it */
+		/* and for the other nodes: published only once they can read it
+		 * (kept here meanwhile: MZ_EBUSY says try again) */
 		if (rc == MZ_OK && (rc = with_share(share_put, hex, final, -1, err)) == MZ_ENOTFOUND)
 			rc = MZ_OK;
+		else if (rc)
+			rc = mz_fail(err, MZ_EBUSY, "cannot store it for the other nodes yet: %s",
+			             err->msg);
 		free(final);
 	} else {
 		unlink(tmp);

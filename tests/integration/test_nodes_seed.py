@@ -12,15 +12,19 @@ node 2 is back. A build canceled through another node than the one that
 runs it is killed on its node. A second node hosting east deploys an
 image node 1 baked, reading it from the database while node 1 is down.
 A build whose node is killed waits for it and completes when it returns;
-a cancel does not wait for the dead node, which kills the job on return."""
+a cancel does not wait for the dead node, which kills the job on return.
+A build whose artifact the database cannot take yet waits and publishes
+it once it can."""
 import json
 import os
 import shutil
+import subprocess
 import unittest
 
 from cloud_util import get, run_task
 from mizzen_flow import create_app, get_execution, save_pipeline
 from mizzen_harness import Server, free_port, wait_until
+from pg_harness import pg_bin
 from test_nodes import LEASE_S, NodesBase
 from trigger_helpers import GitRepo
 
@@ -370,6 +374,50 @@ class SeedAcrossNodes(NodesBase):
                     os.killpg(pid, 9)  # whatever the outcome, no sleep is left behind
                 except OSError:
                     pass
+
+    def sql(self, statement):
+        out = subprocess.run([pg_bin("psql"), "-h", self.pg.dir, "-p", str(self.pg.port),
+                              "-U", self.pg.user, "-d", "nodes", "-v", "ON_ERROR_STOP=1",
+                              "-Atc", statement], capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout.strip()
+
+    def test_7_a_build_publishes_once_the_database_takes_it(self):
+        """The shared copy of a build's artifact cannot be written (its
+        table is away): the build waits, saying so, and publishes once it
+        can; another node then serves the artifact."""
+        n3 = self.nodes[2]
+        save_pipeline(n3, {"application": SEED, "name": "publish", "stages": [
+            {"refId": "1", "type": "runJob", "name": "Build", "cloudProvider": "local",
+             "account": "local", "command": ["sh", "-c", "date +%s%N > out.txt"],
+             "outputArtifacts": [{"name": "stamp", "path": "out.txt"}]}]})
+        self.sql("ALTER TABLE blob_chunks RENAME TO blob_chunks_away")
+        try:
+            s, b = n3.request("POST", "/pipelines/%s/publish" % SEED, {"type": "manual"})
+            self.assertEqual(s, 202, b)
+            exec_id = b["ref"].split("/")[-1]
+
+            def waiting():
+                ctx = get_execution(n3, exec_id)["stages"][0]["context"]
+                return ctx.get("waitingFor")
+            why = wait_until(waiting, timeout=60, interval=0.2,
+                             message="the build to wait for the shared store")
+            self.assertIn("output artifact stamp", why)
+            self.assertEqual(get_execution(n3, exec_id)["status"], "RUNNING")
+        finally:
+            self.sql("ALTER TABLE blob_chunks_away RENAME TO blob_chunks")
+        e = self.finished(n3, exec_id, timeout=60)
+        build = e["stages"][0]
+        self.assertIsNone(build["context"].get("waitingFor"))
+        art = build["outputs"]["artifacts"][0]
+        self.assertEqual(self.sql("SELECT count(*) FROM blobs WHERE sha256 = '%s'" %
+                                  art["reference"]), "1")
+        runner = self.nodes[self.node_ids().index(build["node"])]
+        other = self.reader(runner)
+        s, body = other.request("GET", "/artifacts/local/%s" % art["reference"])
+        self.assertEqual(s, 200, body)
+        with open(os.path.join(runner.data_dir, "artifacts", art["reference"])) as f:
+            self.assertEqual(str(body).strip(), f.read().strip())
 
 if __name__ == "__main__":
     unittest.main()
