@@ -26,6 +26,15 @@ stage_wanted(const json_t *exec, const json_t *stage)
 	return false;
 }
 
+/* A string member, left out when NULL (json_pack's "s?"); the strings
+ * come from the execution or are literals: valid UTF-8. */
+static void
+set_opt(json_t *o, const char *key, const char *value)
+{
+	if (value)
+		json_object_set_new_nocheck(o, key, json_string_nocheck(value));
+}
+
 mz_code
 mz__emit(mz_batch *b, const char *what, const json_t *exec, const json_t *stage)
 {
@@ -39,14 +48,17 @@ mz__emit(mz_batch *b, const char *what, const json_t *exec, const json_t *stage)
 	snprintf(type, sizeof(type), "orca:%s:%s",
 	         stage ? "stage" : (orchestration ? "orchestration" : "pipeline"), what);
 	json_t *trigger = json_object_get(exec, "trigger");
-	json_t *content = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:{s:s?, s:s?}}",
-	                            "executionId", mz_json_str(exec, "id"),
-	                            "executionType", etype,
-	                            "pipelineConfigId", mz_json_str(exec, "pipelineConfigId"),
-	                            "name", mz_json_str(exec, "name"),
-	                            "status", mz_json_str(exec, "status"),
-	                            "trigger", "type", mz_json_str(trigger, "type"),
-	                            "user", mz_json_str(trigger, "user"));
+	/* direct sets: json_pack's format parsing cost more than the event
+	 * (every pipeline's end writes one) */
+	json_t *content = json_object(), *trig = json_object();
+	set_opt(content, "executionId", mz_json_str(exec, "id"));
+	set_opt(content, "executionType", etype);
+	set_opt(content, "pipelineConfigId", mz_json_str(exec, "pipelineConfigId"));
+	set_opt(content, "name", mz_json_str(exec, "name"));
+	set_opt(content, "status", mz_json_str(exec, "status"));
+	set_opt(trig, "type", mz_json_str(trigger, "type"));
+	set_opt(trig, "user", mz_json_str(trigger, "user"));
+	json_object_set_new_nocheck(content, "trigger", trig);
 	if (!stage)
 		json_object_set_new(content, "hasNotifications", json_boolean(notifications));
 	if (stage) {
@@ -59,9 +71,14 @@ mz__emit(mz_batch *b, const char *what, const json_t *exec, const json_t *stage)
 		if (js)
 			json_object_set_new(content, "judgmentStatus", json_string(js));
 	}
-	json_t *ev = json_pack("{s:{s:s, s:s, s:I, s:s?}, s:o}", "details", "type", type, "source",
-	                       "orca", "created", (json_int_t)b->now, "application",
-	                       mz_json_str(exec, "application"), "content", content);
+	json_t *details = json_object();
+	set_opt(details, "type", type);
+	set_opt(details, "source", "orca");
+	json_object_set_new_nocheck(details, "created", json_integer((json_int_t)b->now));
+	set_opt(details, "application", mz_json_str(exec, "application"));
+	json_t *ev = json_object();
+	json_object_set_new_nocheck(ev, "details", details);
+	json_object_set_new_nocheck(ev, "content", content);
 	mz_code rc = mz_outbox_push(b->st, ev, &b->err);
 	json_decref(ev);
 	return rc;

@@ -104,13 +104,16 @@ mz__h_start_stage(mz_batch *b, json_t *exec, json_t *stage, const mz_qmsg *msg)
 {
 	if (mz_status_complete(mz__status(exec)) || mz_json_bool(exec, "canceled", false))
 		return mz__push(b, mz__msg_exec("completeExecution", exec), 0);
-	if (mz__any_upstream_halted(exec, stage)) {
+	/* Upstream stages all ok (SUCCEEDED, FAILED_CONTINUE, SKIPPED) means
+	 * none halted, so the walk for a halted one is made only when some
+	 * are not (a join asked early, a failed branch). */
+	if (!all_upstream_ok(exec, stage)) {
+		if (!mz__any_upstream_halted(exec, stage))
+			return mz__push(b, mz__msg_stage("startStage", exec, stage), MZ_RETRY_DELAY_MS);
 		if (mz__is_synthetic(stage))
 			return mz__push(b, mz__msg_stage("completeStage", exec, mz__parent(exec, stage)), 0);
 		return mz__push(b, mz__msg_exec("completeExecution", exec), 0);
 	}
-	if (!all_upstream_ok(exec, stage))
-		return mz__push(b, mz__msg_stage("startStage", exec, stage), MZ_RETRY_DELAY_MS);
 	if (strcmp(mz__status(stage), "NOT_STARTED") != 0)
 		return MZ_OK;
 	int64_t expiry = mz_json_int(stage, "startTimeExpiry", 0);
