@@ -418,6 +418,15 @@ serve(int argc, char **argv)
 		json_decref(accounts);
 		return 1;
 	}
+	/* From here on the data directory is an absolute path: it ends up in
+	 * files other programs read from elsewhere (HAProxy's configuration,
+	 * where "./var/cloud/haproxy/runtime.sock" reads as an address without
+	 * a port; the sandbox's hidden paths), and `make run`'s default is the
+	 * relative ./var. Kept in a static so that it lives as long as the
+	 * process, whichever way serve() returns. */
+	static char *data_abs;
+	if ((data_abs = realpath(o.data, NULL)) != NULL)
+		o.data = data_abs;
 	/* One server per data directory; held until the process ends. */
 	if (mz_lock_data_dir(o.data, &err) < 0) {
 		fprintf(stderr, "mizzen serve: %s\n", err.msg);

@@ -203,5 +203,56 @@ class LockedDatabase(unittest.TestCase):
             self.assertEqual(e["status"], "SUCCEEDED")
 
 
+class RelativeDataDirectory(unittest.TestCase):
+    """`make run` starts `build/mizzen serve` with its default data
+    directory, the relative `./var`. The local cloud's load balancers must
+    work there too: HAProxy's configuration named its runtime socket
+    `./var/cloud/haproxy/runtime.sock`, which HAProxy reads as an address
+    without a port, so every `upsertLoadBalancer` failed."""
+
+    def test_load_balancer_with_the_default_relative_data_dir(self):
+        import shutil
+        import socket
+        from cloud_util import kill_cloud, run_task
+        parent = tempfile.mkdtemp(prefix="mizzen-reldata-")
+        cwd = os.getcwd()
+        os.chdir(parent)
+        srv = Server(data_dir="./var", keep_data=True)
+        try:
+            srv.start()
+            create_app(srv, "reldata")
+            port = free_port()
+            task = run_task(srv, "reldata", [{
+                "type": "upsertLoadBalancer", "cloudProvider": "local",
+                "credentials": "local", "region": "local", "name": "reldata-web",
+                "listeners": [{"externalPort": port, "externalProtocol": "HTTP"}],
+                "healthCheck": {"path": "/health"}}])
+            self.assertEqual(task["status"], "SUCCEEDED", json_text(task))
+            status, lbs = srv.request("GET", "/applications/reldata/loadBalancers")
+            self.assertEqual(status, 200, lbs)
+            self.assertIn("reldata-web", [lb.get("name") for lb in lbs])
+
+            def listening():
+                with socket.socket() as s:
+                    s.settimeout(1)
+                    return s.connect_ex(("127.0.0.1", port)) == 0
+            wait_until(listening, timeout=20,
+                       message="HAProxy listening on the load balancer's port %d" % port)
+        finally:
+            srv.stop()
+            # the cloud's processes are found by the absolute path only
+            srv.data_dir = os.path.join(parent, "var")
+            kill_cloud(srv.data_dir)
+            srv.keep_data = False
+            srv.close()
+            os.chdir(cwd)
+            shutil.rmtree(parent, ignore_errors=True)
+
+
+def json_text(v):
+    import json
+    return json.dumps(v)[:2000]
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -249,14 +249,19 @@ static bool
 ha_check(mz_local *lp, mz_err *err)
 {
 	char *cfg = ha_path(lp, "haproxy.cfg");
-	const char *const argv[] = { HAPROXY_BIN, "-c", "-q", "-f", cfg, NULL };
+	/* Not -q: that silences the alerts too, and the reason is what the
+	 * user needs; the notices before the first alert are left out. */
+	const char *const argv[] = { HAPROXY_BIN, "-c", "-f", cfg, NULL };
 	mz_buf out;
 	int rc;
 	mz_buf_init(&out, 65536);
 	rc = mz_proc_run_argv(argv, &out, 30000);
 	mz_buf_add(&out, "", 1);
-	if (rc != 0)
-		mz_fail(err, MZ_EINVAL, "haproxy rejects the configuration: %.400s", out.data);
+	if (rc != 0) {
+		const char *alert = strstr(out.data, "[ALERT]");
+		mz_fail(err, MZ_EINVAL, "haproxy rejects the configuration: %.400s",
+		        alert ? alert : out.data);
+	}
 	mz_buf_release(&out);
 	free(cfg);
 	return rc == 0;
