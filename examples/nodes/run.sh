@@ -209,7 +209,7 @@ sleep 2
 echo "executions the commit started: $(api "$(url 3)/applications/fleet/pipelines" | python3 -c '
 import json, sys
 print(sum(1 for e in json.load(sys.stdin) if e["trigger"].get("hash") == sys.argv[1]))' "$hash")"
-echo "execution $id (UI: $(url 3)/ui/#/applications/fleet/executions/$id)"
+echo "execution $id (UI: $(url 3)/ui/#/applications/fleet/executions/details/$id)"
 approve "$id"
 wait_done "$id"
 echo "execution $id: SUCCEEDED (read through node 3)"

@@ -68,7 +68,7 @@ while [ -z "$exec_id" ]; do
 h=sys.argv[1]
 print(next((e["id"] for e in json.load(sys.stdin) if e["trigger"].get("hash")==h), ""))' "$hash")
 done
-echo "execution $exec_id (UI: $url/ui/#/applications/seed/executions/$exec_id)"
+echo "execution $exec_id (UI: $url/ui/#/applications/seed/executions/details/$exec_id)"
 show() {
 	api "$url/pipelines/$exec_id" | python3 -c 'import json,sys
 e=json.load(sys.stdin)
