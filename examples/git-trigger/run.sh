@@ -2,8 +2,7 @@
 # The trigger half of the seed flow: a commit to a plain git repository
 # starts a pipeline whose trigger carries the commit's hash.
 #   examples/git-trigger/run.sh        (needs build/mizzen; uses a temp dir)
-# The build/bake/deploy half joins this example when the runJob and bake
-# stages exist (issue 5).
+# The whole flow, with build, bake and deploy: examples/seed-flow/run.sh.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin="$here/../../build/mizzen"
