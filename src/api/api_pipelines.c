@@ -170,6 +170,15 @@ api_save_config(api_req *r, json_t *cfg, bool stale_check, bool must_exist)
 		api_reply_mzerr(r, &err);
 		goto fail;
 	}
+	if (dup && !mz_streq(mz_json_str(dup, "id"), id) && json_object_get(dup, "managedBy")) {
+		/* a save without the id (a file saved again by name) is still a
+		 * save of the config that git owns: say so, not "name taken" */
+		api_reply_error(r, 409, "Pipeline %s is managed in git (%s %s); change it there",
+		                mz_json_str(dup, "name"),
+		                mz_json_str(json_object_get(dup, "managedBy"), "url"),
+		                mz_json_str(json_object_get(dup, "managedBy"), "file"));
+		goto fail;
+	}
 	if (dup && !mz_streq(mz_json_str(dup, "id"), id)) {
 		api_reply_error(r, 400, "A pipeline with name %s already exists in application %s",
 		                name, app);

@@ -102,6 +102,10 @@ class PipelineRepos(unittest.TestCase):
         s, body = self.srv.request("POST", "/pipelines", dict(deploy, description="edited"))
         self.assertEqual(s, 409, body)
         self.assertIn("git", body["message"])
+        # the same file saved again by name, without the id: still git's
+        s, body = self.srv.request("POST", "/pipelines", config("deploy"))
+        self.assertEqual(s, 409, body)
+        self.assertIn("managed in git", body["message"])
         s, body = self.srv.request("DELETE", "/pipelines/%s/deploy" % APP)
         self.assertEqual(s, 409, body)
         self.assertIsNotNone(self.cfg("deploy"))
