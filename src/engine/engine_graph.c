@@ -463,3 +463,16 @@ mz__graph_upstream_halted(const json_t *exec, const json_t *stage)
 		return -1;
 	return halted_at(g, (size_t)(d - g->node), 0);
 }
+
+int
+mz__graph_all_upstream(const json_t *exec, const json_t *stage, bool (*ok)(const char *status))
+{
+	graph *g = graph_of(exec);
+	const gnode *d = g ? node_of(g, stage) : NULL;
+	if (!d || !graph_links(g))
+		return -1;
+	for (int k = 0; k < d->nup; k++)
+		if (!ok(mz__status(g->node[d->up[k]].stage)))
+			return 0;
+	return 1;
+}

@@ -17,6 +17,9 @@ is_ok_status(const char *st)
 static bool
 all_upstream_ok(const json_t *exec, const json_t *stage)
 {
+	int all = mz__graph_all_upstream(exec, stage, is_ok_status);
+	if (all >= 0)
+		return all;
 	json_t *ups = mz__upstream(exec, stage);
 	size_t i;
 	json_t *u;

@@ -238,6 +238,10 @@ bool mz__any_upstream_halted(const json_t *exec, const json_t *stage);
 /* The same from the stage graph's index (engine_graph.c): 1 or 0, -1 when
  * the stage is not among the execution's stages (or out of memory). */
 int mz__graph_upstream_halted(const json_t *exec, const json_t *stage);
+/* Whether ok(status) holds for every upstream stage, from the index, with
+ * no array made: 1 or 0, -1 as above. */
+int mz__graph_all_upstream(const json_t *exec, const json_t *stage,
+                           bool (*ok)(const char *status));
 /* Puts {details:{error, errors[]}, exceptionType, ...} in context.exception. */
 void mz__set_exception(json_t *stage, const char *type, const char *message);
 /* The value of key in the stage context, else in the outputs of its
