@@ -101,9 +101,13 @@ class RetentionOfFiles(unittest.TestCase):
         self.assertEqual(len({first, second, third}), 3)
 
         save_pipeline(srv, BUILD)
-        jobs = [stage(self.run_ok("build"), "Build")["context"]["jobId"] for _ in range(2)]
-        for job in jobs:
-            self.assertTrue(os.path.isdir(self.path("jobs", job)), job)
+        # each job's workspace exists once its build is done (looked at
+        # before the next build: once that one ends, the pruner, every
+        # second, may take the first at any moment)
+        jobs = []
+        for _ in range(2):
+            jobs.append(stage(self.run_ok("build"), "Build")["context"]["jobId"])
+            self.assertTrue(os.path.isdir(self.path("jobs", jobs[-1])), jobs[-1])
 
         # what goes: the files of the pruned executions, the unused image
         # that is not its package's newest, its bake-cache entry
