@@ -1032,3 +1032,9 @@ mz__bakery_local(void)
 {
 	return g_bk ? g_bk->lp : NULL;
 }
+
+mz_cloud *
+mz__bakery_cloud(void)
+{
+	return g_bk ? g_bk->cloud : NULL;
+}

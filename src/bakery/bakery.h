@@ -57,6 +57,9 @@ void mz_bakery_stop(mz_bakery *b);
 
 /* ---- images for the API ---------------------------------------------------- */
 
+/* On several nodes these see every node's images, from the database's
+ * records (src/cloud/cloud_images.c); on one node, its image store. */
+
 /* Spinnaker's image search: [{imageName, imageId, attributes:{creationDate},
  * amis:{region:[imageId]}, account, cloudProvider, tags, package, version}]
  * of images whose name, id, package or tag values contain q ("*" or NULL:
@@ -65,7 +68,7 @@ json_t *mz_bakery_images_find(const char *q);
 /* One image with its manifest and the same fields, or NULL. */
 json_t *mz_bakery_image(const char *image_id);
 mz_code mz_bakery_image_tag(const char *image_id, const json_t *tags, mz_err *err);
-/* MZ_ECONFLICT while a server group uses the image. */
+/* MZ_ECONFLICT while a server group (of any node) uses the image. */
 mz_code mz_bakery_image_delete(const char *image_id, mz_err *err);
 
 #endif

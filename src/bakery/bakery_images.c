@@ -9,6 +9,7 @@
 #include "bakery/bakery.h"
 #include "bakery/bakery_int.h"
 
+#include "cloud/cloud.h"
 #include "engine/engine.h"
 #include "engine/engine_int.h"
 
@@ -72,6 +73,50 @@ all_regions(mz_local *lp)
 	return out;
 }
 
+/* The images this node's routes and stages see. On one node: its own. On
+ * several: every node's, as the database records them (the truth for
+ * tags), and this node's own ones it has no record of (imported from a
+ * path); one the database says deleted is left out, even where a node
+ * still has its copy. A new array. */
+static json_t *
+images_all(mz_local *lp)
+{
+	json_t *own = mz_local_images(lp);
+	json_t *shared = mz_cloud_images_shared(mz__bakery_cloud());
+	if (!shared)
+		return own;
+	json_t *out = json_array();
+	size_t i;
+	json_t *im;
+	json_array_foreach(own, i, im) {
+		if (!json_object_get(shared, mz_json_str(im, "imageId")))
+			json_array_append(out, im);
+	}
+	const char *id;
+	json_object_foreach(shared, id, im) {
+		if (!json_is_true(json_object_get(im, "deleted")))
+			json_array_append(out, im);
+	}
+	json_decref(own);
+	json_decref(shared);
+	return out;
+}
+
+/* One image as images_all sees it, or NULL. */
+static json_t *
+image_one(mz_local *lp, const char *image_id)
+{
+	json_t *shared = mz_cloud_images_shared(mz__bakery_cloud());
+	json_t *rec = json_object_get(shared, image_id);
+	json_t *im = rec ? json_incref(rec) : mz_local_image(lp, image_id);
+	json_decref(shared);
+	if (json_is_true(json_object_get(im, "deleted"))) {
+		json_decref(im);
+		return NULL;
+	}
+	return im;
+}
+
 static bool
 contains_ci(const char *hay, const char *needle)
 {
@@ -92,7 +137,7 @@ mz_bakery_images_find(const char *q)
 	char *start = needle;
 	while (*start == '*')
 		start++;
-	json_t *imgs = mz_local_images(lp);
+	json_t *imgs = images_all(lp);
 	json_t *regions = all_regions(lp);
 	json_t *out = json_array();
 	size_t i;
@@ -124,7 +169,7 @@ mz_bakery_image(const char *image_id)
 	mz_local *lp = mz__bakery_local();
 	if (!lp)
 		return NULL;
-	json_t *im = mz_local_image(lp, image_id);
+	json_t *im = image_one(lp, image_id);
 	if (!im)
 		return NULL;
 	json_t *regions = all_regions(lp);
@@ -135,22 +180,58 @@ mz_bakery_image(const char *image_id)
 	return v;
 }
 
+/* On several nodes the database's record changes first (it is the
+ * truth), then this node's copy, when it has one. */
 mz_code
 mz_bakery_image_tag(const char *image_id, const json_t *tags, mz_err *err)
 {
 	mz_local *lp = mz__bakery_local();
 	if (!lp)
 		return mz_fail(err, MZ_EBUSY, "the bakery is not running");
-	return mz_local_image_tag(lp, image_id, tags, err);
+	if (!json_is_object(tags))
+		return mz_fail(err, MZ_EINVAL, "tags must be an object of name: value");
+	json_t *im = image_one(lp, image_id);
+	if (!im)
+		return mz_fail(err, MZ_ENOTFOUND, "Image not found (id: %s)", image_id);
+	json_decref(im);
+	mz_code rc = mz_cloud_image_tag(mz__bakery_cloud(), image_id, tags, err);
+	if (rc != MZ_OK && rc != MZ_ENOTFOUND)
+		return rc;
+	bool recorded = rc == MZ_OK;
+	memset(err, 0, sizeof(*err));
+	rc = mz_local_image_tag(lp, image_id, tags, err);
+	if (rc == MZ_ENOTFOUND && recorded) { /* another node's image */
+		memset(err, 0, sizeof(*err));
+		rc = MZ_OK;
+	}
+	return rc;
 }
 
+/* On several nodes the database's record says deleted first (refused
+ * while a server group of any node uses the image), then this node's
+ * copy goes; the other nodes' copies are neither listed nor deployed
+ * from then on (src/cloud/cloud_images.c). */
 mz_code
 mz_bakery_image_delete(const char *image_id, mz_err *err)
 {
 	mz_local *lp = mz__bakery_local();
 	if (!lp)
 		return mz_fail(err, MZ_EBUSY, "the bakery is not running");
-	return mz_local_image_delete(lp, image_id, err);
+	json_t *im = image_one(lp, image_id);
+	if (!im)
+		return mz_fail(err, MZ_ENOTFOUND, "Image not found (id: %s)", image_id);
+	json_decref(im);
+	mz_code rc = mz_cloud_image_forget(mz__bakery_cloud(), image_id, err);
+	if (rc != MZ_OK && rc != MZ_ENOTFOUND)
+		return rc;
+	bool recorded = rc == MZ_OK;
+	memset(err, 0, sizeof(*err));
+	rc = mz_local_image_delete(lp, image_id, err);
+	if (rc == MZ_ENOTFOUND && recorded) {
+		memset(err, 0, sizeof(*err));
+		rc = MZ_OK;
+	}
+	return rc;
 }
 
 /* ---- findImageFromTags ----------------------------------------------------------------- */
@@ -179,7 +260,7 @@ find_from_tags_task(mz_task_ctx *c, mz_task_result *r)
 		mz_task_result_set(r, "TERMINAL", "findImageFromTags needs a packageName");
 		return;
 	}
-	json_t *imgs = mz_local_images(lp);
+	json_t *imgs = images_all(lp);
 	json_t *best = NULL;
 	size_t i;
 	json_t *im;
@@ -393,7 +474,7 @@ upsert_tags_task(mz_task_ctx *c, mz_task_result *r)
 		mz_task_result_set(r, "TERMINAL", "upsertImageTags needs tags: {\"name\": \"value\"}");
 		return;
 	}
-	json_t *imgs = mz_local_images(lp);
+	json_t *imgs = images_all(lp);
 	json_t *targets = images_to_tag(c, r, imgs);
 	if (!targets) {
 		json_decref(imgs);
@@ -407,7 +488,7 @@ upsert_tags_task(mz_task_ctx *c, mz_task_result *r)
 	json_array_foreach(targets, i, im) {
 		const char *id = mz_json_str(im, "imageId");
 		mz_err err = {0};
-		if (mz_local_image_tag(lp, id, tags, &err) != MZ_OK) {
+		if (mz_bakery_image_tag(id, tags, &err) != MZ_OK) {
 			mz_task_result_set(r, "TERMINAL", "cannot tag image %s: %s", id, err.msg);
 			break;
 		}
@@ -452,7 +533,7 @@ wait_tagged_task(mz_task_ctx *c, mz_task_result *r)
 	if (!lp)
 		return;
 	json_array_foreach(json_object_get(ctx, "targets"), i, t) {
-		json_t *im = mz_local_image(lp, mz_json_str(t, "imageId"));
+		json_t *im = image_one(lp, mz_json_str(t, "imageId"));
 		if (!im) {
 			mz_task_result_set(r, "TERMINAL", "image %s (%s) no longer exists",
 			                   mz_json_str(t, "imageName"), mz_json_str(t, "imageId"));
@@ -508,7 +589,7 @@ delete_image_task(mz_task_ctx *c, mz_task_result *r)
 	json_array_foreach(ids, i, v) {
 		mz_err err = {0};
 		const char *id = json_string_value(v);
-		mz_code rc = id ? mz_local_image_delete(lp, id, &err) : MZ_EINVAL;
+		mz_code rc = id ? mz_bakery_image_delete(id, &err) : MZ_EINVAL;
 		if (rc != MZ_OK && rc != MZ_ENOTFOUND) {
 			mz_task_result_set(r, "TERMINAL", "cannot delete image %s: %s", id ? id : "?",
 			                   id ? err.msg : "not a string");

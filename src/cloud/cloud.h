@@ -91,5 +91,18 @@ json_t *mz_cloud_console(mz_cloud *cloud, const char *account, const char *regio
  * on one node; a failure is logged, the image stays this node's. */
 void mz_cloud_image_share(mz_cloud *c, const char *image_id, const char *dir,
                           const json_t *manifest);
+/* Several nodes: the database's records of every node's images,
+ * {imageId: {imageId, name, version, manifest, tags, createdTime}} (a
+ * deleted one {imageId, "deleted": true}); NULL on one node, or when the
+ * database cannot be read. */
+json_t *mz_cloud_images_shared(mz_cloud *c);
+/* Sets tags (a null value removes one) on the database's record of
+ * image_id; MZ_ENOTFOUND when it has none, or on one node. */
+mz_code mz_cloud_image_tag(mz_cloud *c, const char *image_id, const json_t *tags,
+                           mz_err *err);
+/* Deletes image_id for every node: its record says deleted, its stored
+ * copy goes; MZ_ECONFLICT while a server group of any node uses it,
+ * MZ_ENOTFOUND when the database has no record of it, or on one node. */
+mz_code mz_cloud_image_forget(mz_cloud *c, const char *image_id, mz_err *err);
 
 #endif

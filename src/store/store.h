@@ -331,6 +331,8 @@ mz_code mz_blob_put_file(mz_store *st, const char *sha256, const char *path, mz_
 /* Writes the stored file to the open descriptor fd; MZ_ENOTFOUND when no
  * file is stored under sha256. The caller checks the digest. */
 mz_code mz_blob_get_fd(mz_store *st, const char *sha256, int fd, mz_err *err);
+/* Deletes the file stored under sha256 (none: no error). */
+mz_code mz_blob_delete(mz_store *st, const char *sha256, mz_err *err);
 /* Deletes up to limit files stored before before_ms; *n how many. */
 mz_code mz_blob_prune(mz_store *st, int64_t before_ms, int limit, int *n, mz_err *err);
 /* Registers or refreshes a node (address: its --listen HOST:PORT;

@@ -168,6 +168,31 @@ mz_blob_get_fd(mz_store *st, const char *sha, int fd, mz_err *err)
 }
 
 mz_code
+mz_blob_delete(mz_store *st, const char *sha, mz_err *err)
+{
+	mz_code rc = mz_store_begin(st, err);
+	if (rc)
+		return rc;
+	mz_stmt *q = mz__stmt(st, Q_BLOB_DEL, err);
+	if (!q) {
+		rc = MZ_EIO;
+	} else {
+		mz__text(q, 1, sha);
+		rc = mz__run(q, NULL, err, "delete a shared file");
+	}
+	if (rc == MZ_OK && !(q = mz__stmt(st, Q_BLOB_CHUNKS_DEL, err)))
+		rc = MZ_EIO;
+	if (rc == MZ_OK) {
+		mz__text(q, 1, sha);
+		rc = mz__run(q, NULL, err, "delete a shared file's chunks");
+	}
+	if (rc == MZ_OK)
+		return mz_store_commit(st, err);
+	mz_store_rollback(st);
+	return rc;
+}
+
+mz_code
 mz_blob_prune(mz_store *st, int64_t before_ms, int limit, int *n, mz_err *err)
 {
 	mz_stmt *q = mz__stmt(st, Q_BLOB_OLD, err);
@@ -185,25 +210,9 @@ mz_blob_prune(mz_store *st, int64_t before_ms, int limit, int *n, mz_err *err)
 	size_t i;
 	json_t *v;
 	json_array_foreach(old, i, v) {
-		if (rc || (rc = mz_store_begin(st, err)) != MZ_OK)
+		if (rc || (rc = mz_blob_delete(st, json_string_value(v), err)) != MZ_OK)
 			break;
-		q = mz__stmt(st, Q_BLOB_DEL, err);
-		if (!q) {
-			rc = MZ_EIO;
-		} else {
-			mz__text(q, 1, json_string_value(v));
-			rc = mz__run(q, NULL, err, "delete a shared file");
-		}
-		if (rc == MZ_OK && !(q = mz__stmt(st, Q_BLOB_CHUNKS_DEL, err)))
-			rc = MZ_EIO;
-		if (rc == MZ_OK) {
-			mz__text(q, 1, json_string_value(v));
-			rc = mz__run(q, NULL, err, "delete a shared file's chunks");
-		}
-		if (rc == MZ_OK && (rc = mz_store_commit(st, err)) == MZ_OK)
-			(*n)++;
-		else if (rc)
-			mz_store_rollback(st);
+		(*n)++;
 	}
 	json_decref(old);
 	return rc;

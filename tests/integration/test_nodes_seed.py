@@ -14,11 +14,16 @@ image node 1 baked, reading it from the database while node 1 is down.
 A build whose node is killed waits for it and completes when it returns;
 a cancel does not wait for the dead node, which kills the job on return.
 A build whose artifact the database cannot take yet waits and publishes
-it once it can."""
+it once it can. An image baked on one node is found, tagged (by the
+routes and by the findImageFromTags and upsertImageTags stages) and
+deleted through the others, while the node that baked it is down; once
+deleted, no node lists or deploys it, and one a server group of another
+node uses is not deleted."""
 import json
 import os
 import shutil
 import subprocess
+import time
 import unittest
 
 from cloud_util import get, run_task
@@ -418,6 +423,117 @@ class SeedAcrossNodes(NodesBase):
         self.assertEqual(s, 200, body)
         with open(os.path.join(runner.data_dir, "artifacts", art["reference"])) as f:
             self.assertEqual(str(body).strip(), f.read().strip())
+
+    def image_via(self, node, image_id):
+        return node.request("GET", "/images/local/east/%s?single=true" % image_id)
+
+    def test_8_images_across_nodes(self):
+        """An image baked in east (node 1 or 4) is seen, tagged and deleted
+        through nodes that never had it, with the baker down."""
+        n2, n3 = self.nodes[1], self.nodes[2]
+        stamp = str(time.time_ns())
+        save_pipeline(n3, {"application": SEED, "name": "bake-only", "stages": [
+            {"refId": "build", "type": "runJob", "name": "Build", "cloudProvider": "local",
+             "account": "local", "command": ["sh", "-c", "mkdir -p dist && echo %s > "
+                                             "dist/stamp.txt" % stamp],
+             "outputArtifacts": [{"name": "imgs-app", "path": "dist"}]},
+            {"refId": "bake", "type": "bake", "name": "Bake", "requisiteStageRefIds": ["build"],
+             "cloudProviderType": "local", "package": "imgs-app", "regions": ["east"],
+             "startCommand": ["sleep", "600"]}]})
+        s, b = n3.request("POST", "/pipelines/%s/bake-only" % SEED, {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        e = self.finished(n3, b["ref"].split("/")[-1], timeout=180)
+        bake = next(st for st in e["stages"] if st["name"] == "Bake in east")
+        image = bake["outputs"]["deploymentDetails"][0]["imageId"]
+        baker = self.nodes[self.node_ids().index(bake["node"])]
+        others = [n for n in self.nodes if n is not baker]
+        have = [n.port for n in others
+                if os.path.exists(os.path.join(n.data_dir, "cloud", "images", image))]
+        self.assertEqual(have, [], "only the baker has image %s" % image)
+        self.assertTrue(os.path.exists(os.path.join(baker.data_dir, "cloud", "images", image)))
+
+        baker.kill9()
+        try:
+            wait_until(lambda: not self.node_list(n3)[self.address(baker)]["alive"],
+                       timeout=LEASE_S + 2, interval=0.2, message="the baker shown dead")
+            # the routes of a node that never had it
+            s, found = n2.request("GET", "/images/find?provider=local&q=imgs-app")
+            self.assertEqual(s, 200, found)
+            self.assertIn(image, [im["imageId"] for im in found])
+            s, im = self.image_via(n2, image)
+            self.assertEqual(s, 200, im)
+            self.assertEqual((im["imageId"], im["package"], im["tags"]), (image, "imgs-app", {}))
+            s, im = n2.request("PUT", "/images/local/east/%s/tags" % image,
+                               {"tags": {"stage": "canary", "owner": "ops"}})
+            self.assertEqual(s, 200, im)
+            self.assertEqual(im["tags"], {"stage": "canary", "owner": "ops"})
+            s, im = self.image_via(n3, image)
+            self.assertEqual((s, im["tags"]), (200, {"stage": "canary", "owner": "ops"}), im)
+
+            # the stages, on nodes without the image (the baker is down)
+            save_pipeline(n3, {"application": SEED, "name": "promote", "stages": [
+                {"refId": "find", "type": "findImageFromTags", "name": "Find",
+                 "cloudProvider": "local", "packageName": "imgs-app",
+                 "tags": {"stage": "canary"}, "regions": ["east"]},
+                {"refId": "tag", "type": "upsertImageTags", "name": "Tag",
+                 "requisiteStageRefIds": ["find"], "cloudProvider": "local",
+                 "tags": {"stage": "prod", "owner": None}}]})
+            s, b = n2.request("POST", "/pipelines/%s/promote" % SEED, {"type": "manual"})
+            self.assertEqual(s, 202, b)
+            e = self.finished(n2, b["ref"].split("/")[-1], timeout=120)
+            find = next(st for st in e["stages"] if st["name"] == "Find")
+            self.assertEqual(find["context"]["imageId"], image)
+            for via in (n2, n3):
+                s, im = self.image_via(via, image)
+                self.assertEqual((s, im["tags"]), (200, {"stage": "prod"}), im)
+        finally:
+            baker.start()
+            wait_until(lambda: self.node_list(n3)[self.address(baker)]["alive"], timeout=20,
+                       message="the baker alive again")
+        # the database's record is the truth on the baker too
+        s, im = self.image_via(baker, image)
+        self.assertEqual((s, im["tags"]), (200, {"stage": "prod"}), im)
+
+        # an image a server group of another node uses is not deleted
+        if getattr(self, "images", None):
+            s, body = n2.request("DELETE", "/images/local/east/%s" % self.images["east"])
+            self.assertEqual(s, 409, body)
+            s, body = self.image_via(n3, self.images["east"])
+            self.assertEqual(s, 200, body)
+
+        # deleteImage through another node: gone for every node
+        save_pipeline(n3, {"application": SEED, "name": "drop", "stages": [
+            {"refId": "1", "type": "deleteImage", "name": "Delete", "cloudProvider": "local",
+             "imageIds": [image]}]})
+        s, b = n2.request("POST", "/pipelines/%s/drop" % SEED, {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        self.finished(n2, b["ref"].split("/")[-1], timeout=120)
+        for via in self.nodes:
+            s, body = self.image_via(via, image)
+            self.assertEqual(s, 404, body)
+            s, found = via.request("GET", "/images/find?provider=local&q=imgs-app")
+            self.assertNotIn(image, [im["imageId"] for im in found])
+        s, body = n3.request("DELETE", "/images/local/east/%s" % image)
+        self.assertEqual(s, 404, body)
+        # and no node deploys it: the deploy fails, the baker's copy goes
+        save_pipeline(n3, {"application": SEED, "name": "ghost", "stages": [
+            {"refId": "1", "type": "deploy", "name": "Deploy", "clusters": [
+                {"application": SEED, "stack": "ghost", "freeFormDetails": "",
+                 "account": "local", "cloudProvider": "local", "region": "east",
+                 "capacity": {"min": 1, "max": 1, "desired": 1},
+                 "strategy": "highlander", "image": image}]}]})
+        s, b = n3.request("POST", "/pipelines/%s/ghost" % SEED, {"type": "manual"})
+        self.assertEqual(s, 202, b)
+        exec_id = b["ref"].split("/")[-1]
+        e = wait_until(lambda: (lambda x: x if x["status"] not in ("RUNNING", "NOT_STARTED")
+                                else None)(get_execution(n3, exec_id)),
+                       timeout=120, interval=0.3, message="the ghost deploy to end")
+        self.assertEqual(e["status"], "TERMINAL", e["stages"])
+        self.assertIn("deleted", json.dumps(e["stages"]))
+        s, groups = n3.request("GET", "/applications/%s/serverGroups" % SEED)
+        self.assertEqual(s, 200, groups)
+        self.assertEqual([g["name"] for g in groups if g["cluster"] == "%s-ghost" % SEED], [])
+
 
 if __name__ == "__main__":
     unittest.main()
