@@ -514,7 +514,8 @@ static const mz_cli_optdef list_opts[] = {
 	{"id", 'i', MZ_OPT_VALUE, "pipeline config id"},
 	{"application", 'a', MZ_OPT_VALUE, "application (with --name: that pipeline's executions)"},
 	{"name", 'n', MZ_OPT_VALUE, "pipeline name"},
-	{"limit", 'l', MZ_OPT_VALUE, "at most this many executions"},
+	{"limit", 'l', MZ_OPT_VALUE, "at most this many executions (default: with --id "
+	 "or --name, the newest only, as spin)"},
 	{"status", 's', MZ_OPT_VALUE, "only these statuses (comma-separated or repeated)"},
 	{"running", 0, MZ_OPT_FLAG, "only RUNNING"},
 	{"succeeded", 0, MZ_OPT_FLAG, "only SUCCEEDED, STOPPED, SKIPPED"},

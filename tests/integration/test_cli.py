@@ -285,6 +285,18 @@ class CliTest(ServerTestCase):
                               "--status", "RUNNING")
         self.assertNotIn(exec_id, [e["id"] for e in listed])
 
+        # without --limit a pipeline's list is its newest execution only, as
+        # spin's (Gate's limit defaults to 1): the README and --help say so
+        second = json.loads(self.ok("pipeline", "execute", "-a", self.app, "-n", name,
+                                    "--parameter", "env=qa").stdout)["ref"].rsplit("/", 1)[1]
+        listed = self.ok_json("pipeline-execution", "list", "-a", self.app, "-n", name)
+        self.assertEqual([e["id"] for e in listed], [second])
+        listed = self.ok_json("pipeline-execution", "list", "-a", self.app, "-n", name,
+                              "--limit", "10")
+        self.assertEqual(sorted(e["id"] for e in listed), sorted([exec_id, second]))
+        self.assertIn("the newest only", self.ok("pipeline-execution", "list", "--help").stdout
+                      + self.cli("pipeline-execution", "list", "--help").stderr)
+
     def test_execute_wait_fails_when_judged_stop(self):
         name = unique("judgestop")
         self.save_pipeline(name, [
