@@ -438,10 +438,10 @@ serve(int argc, char **argv)
 	json_t *settings = load_settings(o.config);
 	/* The outbound policy (webhooks, artifacts, notifications, pollers):
 	 * refuse link-local addresses and our own listen address unless
-	 * outbound.allow lists them. Set before any thread can make a call. */
-	if (mz_httpc_global_init(&err) != MZ_OK ||
-	    mz_httpc_set_policy(o.host, o.port, setting(settings, "outbound", "allow"), &err) !=
-	        MZ_OK) {
+	 * outbound.allow lists them. Set before any thread can make a call.
+	 * libcurl itself is set up on the first call (mz__httpc_easy). */
+	if (mz_httpc_set_policy(o.host, o.port, setting(settings, "outbound", "allow"), &err) !=
+	    MZ_OK) {
 		fprintf(stderr, "mizzen serve: %s%s\n", o.config ? "config: " : "", err.msg);
 		json_decref(settings);
 		json_decref(accounts);

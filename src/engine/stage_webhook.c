@@ -904,8 +904,6 @@ static const mz_stage_def webhook_stage = {
 void
 mz__register_webhook_stage(void)
 {
-	/* main() has normally done it already */
-	mz_httpc_global_init(NULL);
 	mz_engine_register_task(&create_task);
 	mz_engine_register_task(&wait_task);
 	mz_engine_register_task(&monitor_task);

@@ -25,6 +25,13 @@ do_init(void)
 	init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+CURL *
+mz__httpc_easy(void)
+{
+	pthread_once(&init_once, do_init);
+	return init_rc == CURLE_OK ? curl_easy_init() : NULL;
+}
+
 mz_code
 mz_httpc_global_init(mz_err *err)
 {
@@ -375,7 +382,7 @@ mz_httpc_do(const mz_httpc_req *rq, mz_httpc_resp *rs, mz_err *err)
 		return failed(rs, MZ_HTTPC_BAD_REQUEST, err);
 	}
 	bool kept = rq->session && rq->trusted; /* a session's handle outlives the call */
-	CURL *h = kept ? rq->session->h : curl_easy_init();
+	CURL *h = kept ? rq->session->h : mz__httpc_easy();
 	if (!h) {
 		curl_slist_free_all(headers);
 		snprintf(rs->error, sizeof(rs->error), "cannot create an HTTP client handle");
@@ -463,7 +470,7 @@ mz_httpc_session *
 mz_httpc_session_new(void)
 {
 	mz_httpc_session *s = calloc(1, sizeof(*s));
-	if (s && !(s->h = curl_easy_init())) {
+	if (s && !(s->h = mz__httpc_easy())) {
 		free(s);
 		s = NULL;
 	}

@@ -21,6 +21,10 @@ void mz__httpc_transport(CURL *h, mz__httpc_guard *g, long timeout_ms, long conn
                          const char *protocols);
 
 /* Clamps a caller's timeouts to the always-on defaults and bounds. */
+/* curl_easy_init after libcurl's global set-up, made on first use: it
+ * loads and initialises the TLS library (about 3 MB of resident pages for
+ * OpenSSL), which a server that calls nothing out never needs. */
+CURL *mz__httpc_easy(void);
 void mz__httpc_timeouts(long timeout_ms, long connect_ms, long *total, long *connect);
 
 #endif

@@ -38,7 +38,7 @@ mz_httpc_send_mail(const mz_httpc_mail *m, mz_err *err)
 	}
 	if (!rcpt)
 		return mz_fail(err, MZ_EINVAL, "a mail message without a recipient");
-	CURL *h = curl_easy_init();
+	CURL *h = mz__httpc_easy();
 	if (!h) {
 		curl_slist_free_all(rcpt);
 		return mz_fail(err, MZ_ENOMEM, "cannot create an SMTP client");
