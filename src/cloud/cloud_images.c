@@ -178,19 +178,7 @@ record_tags(mz_cloud *c, const char *image_id, json_t **rec, void *arg, mz_err *
 	(void)c;
 	if (!*rec || json_is_true(json_object_get(*rec, "deleted")))
 		return mz_fail(err, MZ_ENOTFOUND, "Image not found (id: %s)", image_id);
-	json_t *t = json_object_get(*rec, "tags");
-	if (!json_is_object(t)) {
-		t = json_object();
-		json_object_set_new(*rec, "tags", t);
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)arg, k, v) {
-		if (json_is_null(v))
-			json_object_del(t, k);
-		else
-			json_object_set(t, k, v);
-	}
+	mz_json_merge_patch(*rec, "tags", arg);
 	return MZ_OK;
 }
 

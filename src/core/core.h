@@ -150,6 +150,10 @@ json_t *mz_json_parse(const char *text, size_t len, mz_err *err);
 /* Shallow merge, like Java's putAll: copies every key of src into dst
  * (src borrowed), replacing existing keys. */
 void mz_json_merge(json_t *dst, const json_t *src);
+/* Merges patch into obj's object at key (made when missing or not an
+ * object): each key of patch replaces, a null removes it (a JSON merge
+ * patch, one level deep: an image's tags). */
+void mz_json_merge_patch(json_t *obj, const char *key, const json_t *patch);
 
 /* A file-name-safe id "<prefix>-<key>" (characters outside [A-Za-z0-9-]
  * become '_', at most 100 of them); a new ULID when key is empty. Derived

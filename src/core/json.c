@@ -124,3 +124,21 @@ mz_json_merge(json_t *dst, const json_t *src)
 		json_object_set(dst, k, v);
 	}
 }
+
+void
+mz_json_merge_patch(json_t *obj, const char *key, const json_t *patch)
+{
+	json_t *t = json_object_get(obj, key);
+	if (!json_is_object(t)) {
+		t = json_object();
+		json_object_set_new(obj, key, t);
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)patch, k, v) {
+		if (json_is_null(v))
+			json_object_del(t, k);
+		else
+			json_object_set(t, k, v);
+	}
+}

@@ -296,19 +296,7 @@ mz_local_image_tag(mz_local *lp, const char *image_id, const json_t *tags, mz_er
 	if (!rec) {
 		rc = mz_fail(err, MZ_ENOTFOUND, "Image not found (id: %s)", image_id);
 	} else {
-		json_t *t = json_object_get(rec, "tags");
-		if (!json_is_object(t)) {
-			t = json_object();
-			json_object_set_new(rec, "tags", t);
-		}
-		const char *k;
-		json_t *v;
-		json_object_foreach((json_t *)tags, k, v) {
-			if (json_is_null(v))
-				json_object_del(t, k);
-			else
-				json_object_set(t, k, v);
-		}
+		mz_json_merge_patch(rec, "tags", tags);
 		char *mpath = mz_asprintf("%s/images/%s/manifest.json", lp->root, image_id);
 		if (lp_write_json(mpath, rec) != 0)
 			rc = mz_fail(err, MZ_EIO, "cannot write %s", mpath);
